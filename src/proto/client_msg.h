@@ -52,6 +52,26 @@ struct client_msg {
         struct { int32_t dx, dy; uint16_t buttons; } mouse_motion;
         struct { uint32_t x, y; uint16_t buttons; uint8_t display_id; } mouse_position;
         struct { uint8_t button; uint16_t buttons; } mouse_button; /* PRESS, RELEASE */
+        /* record */
+        struct { uint32_t time; const uint8_t *data; uint32_t size; } record_data;
+        struct { uint32_t time; uint16_t mode; const uint8_t *data; uint32_t size; } record_mode;
+        struct { uint32_t time; } record_start_mark;
+        /* smartcard: VSCMsgHeader then `length` bytes */
+        struct {
+            uint32_t type, reader_id, length;
+            const uint8_t *data; /* borrows, `length` bytes */
+        } smartcard_data;
+        /* usbredir, port, webdav (spicevmc) */
+        struct { const uint8_t *data; uint32_t size; } vmc_data; /* SPICEVMC_DATA */
+        struct {
+            uint8_t type;               /* SPICE_DATA_COMPRESSION_TYPE_* */
+            uint32_t uncompressed_size; /* 0 with type NONE */
+            const uint8_t *data;
+            uint32_t size;
+        } vmc_compressed_data; /* SPICEVMC_COMPRESSED_DATA */
+        struct { uint8_t event; } port_event; /* SPICE_MSGC_PORT_EVENT (port, webdav) */
+        /* main QUALITY_INDICATOR: opaque bytes */
+        struct { const uint8_t *data; uint32_t size; } quality_indicator;
     } u;
 };
 
@@ -60,8 +80,13 @@ struct client_msg {
  * `channel_type` (SPICE_CHANNEL_*). Base messages (ids < 101) are accepted on
  * every channel. Returns 0, CLOVE_E_UNSUPPORTED for a type this channel does
  * not know (the caller logs and skips it), or CLOVE_E_INVALID for a body that
- * is too short or has bad counts. Trailing bytes beyond a fixed-size body are
- * allowed, as newer clients may append fields.
+ * is too short or has bad counts; *err_desc (may be NULL) then gets a static
+ * description. The size limit (CLIENT_MSG_MAX_SIZE) is the caller's to apply
+ * to the header before the body is read. Trailing
+ * bytes beyond a fixed-size body are allowed, as newer clients may append
+ * fields. Pointers in `out` borrow `data` and are never NULL on success
+ * (a zero-length part points at the end of the body). Empty messages (ACK,
+ * ATTACH_CHANNELS, MIGRATE_FLUSH_MARK, GL_DRAW_DONE, ...) only set out->type.
  */
 int client_msg_parse(uint8_t channel_type, uint16_t type, const uint8_t *data, size_t len,
                      struct client_msg *out, const char **err_desc);

@@ -2,7 +2,13 @@
  * Writers for the server -> client messages (spice.proto). Each function
  * appends one message *body* to a byte_buf; the channel layer adds the header.
  * Pointer fields are written the way the SPICE marshaller does: a u32 offset
- * from the start of the body to data placed after the fixed part.
+ * from the start of the body to data placed after the fixed part (0 = NULL).
+ * The body starts at b->len on entry, so the caller may append the data
+ * header first and patch its size afterwards. Messages with an empty body
+ * (MARK, RESET, HIDE, ...) append nothing; they exist for symmetry.
+ * Pointer parameters borrow and are only read during the call.
+ *
+ * Thread: any (no shared state).
  *
  * Pure: no I/O, no logging. Allocation failure is latched in the byte_buf.
  */
@@ -23,8 +29,9 @@ struct wire_point {
     int32_t x, y;
 };
 
+/* SpiceClip: u8 type, then for RECTS u32 num_rects and the rects inline. */
 struct wire_clip {
-    uint8_t type; /* SPICE_CLIP_TYPE_NONE or _RECTS */
+    uint8_t type; /* SPICE_CLIP_TYPE_NONE or _RECTS; other values write no rects */
     uint32_t num_rects;
     const struct wire_rect *rects; /* borrows */
 };
@@ -37,10 +44,17 @@ struct wire_draw_base {
 };
 
 /*
- * A SpiceImage: descriptor plus payload. For SPICE_IMAGE_TYPE_BITMAP the
- * payload is `height` rows of `stride` bytes at `data` (no palette). For the
- * compressed types a later issue fills `encoded` with the codec's bytes,
- * written as the type's SpiceXxxData {u32 data_size; data}.
+ * A SpiceImage: descriptor (u64 id, u8 type, u8 flags, u32 width, u32 height)
+ * plus payload. For SPICE_IMAGE_TYPE_BITMAP the payload is SpiceBitmap
+ * {u8 format; u8 flags; u32 x = width; u32 y = height; u32 stride;
+ * u32 palette offset = 0} followed by `height` rows of `stride` bytes at
+ * `data` (zeros if data is NULL); only SPICE_BITMAP_FLAGS_TOP_DOWN is kept
+ * from bitmap.flags (the palette flags would change the layout). For QUIC,
+ * LZ_RGB, GLZ_RGB, JPEG and LZ4 `encoded` is written as BinaryData
+ * {u32 data_size; data}. FROM_CACHE and FROM_CACHE_LOSSLESS have no payload.
+ * For LZ_PLT, ZLIB_GLZ_RGB, JPEG_ALPHA and SURFACE the caller builds the
+ * whole type-specific part (e.g. ZlibGlzRGBData {u32 glz_data_size;
+ * u32 data_size; data}) and `encoded` is written verbatim.
  */
 struct wire_image {
     uint64_t id;
@@ -65,6 +79,11 @@ struct wire_image {
 void server_msg_set_ack(struct byte_buf *b, uint32_t generation, uint32_t window);
 /* SpiceMsgPing {u32 id; u64 timestamp} followed by extra_bytes zero bytes. */
 void server_msg_ping(struct byte_buf *b, uint32_t id, uint64_t timestamp, uint32_t extra_bytes);
+/*
+ * SpiceMsgNotify {u64 time_stamp; u32 severity; u32 visibility; u32 what;
+ * u32 message_len = strlen(message); message bytes plus a NUL} (the reference
+ * sends the NUL beyond message_len). message may be NULL (empty).
+ */
 void server_msg_notify(struct byte_buf *b, uint64_t time_stamp, uint32_t severity,
                        uint32_t visibility, uint32_t what, const char *message);
 void server_msg_disconnecting(struct byte_buf *b, uint64_t time_stamp, uint32_t reason);
@@ -91,7 +110,7 @@ void server_msg_main_channels_list(struct byte_buf *b, const struct wire_channel
 void server_msg_main_mouse_mode(struct byte_buf *b, uint16_t supported_modes,
                                 uint16_t current_mode);
 void server_msg_main_multi_media_time(struct byte_buf *b, uint32_t time);
-/* SpiceMsgMainName {u32 name_len (including NUL); u8 name[]} */
+/* SpiceMsgMainName {u32 name_len (including NUL); u8 name[] with the NUL} */
 void server_msg_main_name(struct byte_buf *b, const char *name);
 void server_msg_main_uuid(struct byte_buf *b, const uint8_t uuid[16]);
 void server_msg_main_agent_connected_tokens(struct byte_buf *b, uint32_t num_tokens);
@@ -102,6 +121,7 @@ void server_msg_main_agent_token(struct byte_buf *b, uint32_t num_tokens);
 void server_msg_display_mark(struct byte_buf *b);
 void server_msg_display_reset(struct byte_buf *b);
 void server_msg_display_inval_all_palettes(struct byte_buf *b);
+/* SpiceMsgWaitForChannels {u8 count; {u8 type; u8 id; u64 serial}[count]} */
 void server_msg_display_inval_all_pixmaps(struct byte_buf *b, const uint64_t *wait_serials,
                                           const uint8_t *wait_channel_types,
                                           const uint8_t *wait_channel_ids, uint8_t count);
@@ -115,11 +135,19 @@ struct wire_head {
 void server_msg_display_monitors_config(struct byte_buf *b, const struct wire_head *heads,
                                         uint16_t count, uint16_t max_allowed);
 
-/* SpiceMsgDisplayDrawFill with a solid brush and no mask. */
+/*
+ * SpiceMsgDisplayDrawFill with a solid brush and no mask: DisplayBase,
+ * Brush {u8 type = SOLID; u32 color}, u16 rop_descriptor,
+ * QMask {u8 flags = 0; Point pos = 0,0; u32 bitmap = 0}.
+ */
 void server_msg_display_draw_fill(struct byte_buf *b, const struct wire_draw_base *base,
                                   uint32_t color, uint16_t rop_descriptor);
 
-/* SpiceMsgDisplayDrawCopy with no mask. */
+/*
+ * SpiceMsgDisplayDrawCopy with no mask: DisplayBase, u32 src_bitmap offset,
+ * Rect src_area, u16 rop_descriptor, u8 scale_mode, QMask (13 bytes, empty),
+ * then the SpiceImage the offset points at. src may be NULL (offset 0).
+ */
 void server_msg_display_draw_copy(struct byte_buf *b, const struct wire_draw_base *base,
                                   const struct wire_image *src, const struct wire_rect *src_area,
                                   uint16_t rop_descriptor, uint8_t scale_mode);
@@ -131,8 +159,13 @@ void server_msg_inputs_mouse_motion_ack(struct byte_buf *b);
 
 /* ---- cursor channel ---- */
 /*
- * SpiceCursor. flags SPICE_CURSOR_FLAGS_NONE means "no shape" and nothing
- * else is written; otherwise the header and `data_size` bytes of shape data.
+ * SpiceCursor: u16 flags; then, unless flags has SPICE_CURSOR_FLAGS_NONE,
+ * SpiceCursorHeader {u64 unique; u8 type; u16 width, height, hot_spot_x,
+ * hot_spot_y} and `data_size` bytes of shape data to the end of the body.
+ * With NONE nothing follows the flags. A NULL cursor is written as NONE.
+ *
+ * Cursor positions are Point16 (i16 x, i16 y) on the wire; the writers take a
+ * wire_point and clamp each coordinate to [-32768, 32767].
  */
 struct wire_cursor {
     uint16_t flags; /* SPICE_CURSOR_FLAGS_* */

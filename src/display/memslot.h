@@ -4,10 +4,11 @@
  * A QXLPHYSICAL packs (from the top bit down) a slot group's slot id
  * (memslot_id_bits), a generation (memslot_gen_bits) and an offset. A slot
  * maps [virt_start, virt_end) in the host's address space; the translated
- * host address is virt_start + (offset - addr_delta)... see memslot.c for the
- * exact rule, which matches the reference. Every translation checks the slot
- * group, slot id, generation and that [addr, addr + size) lies inside the
- * slot without overflow.
+ * host address is (addr with the id and generation bits cleared) + addr_delta,
+ * modulo 2^64, as in the reference (QEMU sets addr_delta = virt_start - guest
+ * start of the slot). Every translation checks the slot group, slot id, that
+ * the slot is active, the generation, and that [host, host + size) lies inside
+ * [virt_start, virt_end) without overflow.
  *
  * Thread: worker (the table belongs to one display device).
  */
@@ -51,5 +52,14 @@ void memslot_reset(struct memslot_table *t);
  */
 void *memslot_translate(const struct memslot_table *t, uint32_t group, uint64_t addr,
                         size_t size, const char **err_desc);
+
+/*
+ * Like memslot_translate with size `min_size`, and also stores in *avail
+ * (if not NULL) how many bytes the slot holds from the returned pointer on
+ * (always >= min_size on success, 0 on failure). For guest data whose length
+ * is only known by scanning it, such as QXLMessage's NUL-terminated text.
+ */
+void *memslot_translate_avail(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                              size_t min_size, size_t *avail, const char **err_desc);
 
 #endif

@@ -31,17 +31,17 @@
  * The rest of the ABI is implemented in server.c and qxl_api.c; docs/abi.md
  * keeps the list.
  */
+#include "server/api_stubs.h"
+
 #include <pthread.h>
+#include <spice.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <spice.h>
-
 #include "common/log.h"
-#include "server/api_stubs.h"
 #include "server/export.h"
 
 /*
@@ -390,10 +390,10 @@ SPICE_EXPORT void spice_server_char_device_wakeup(SpiceCharDeviceInstance *sin)
  * server.c accepts these char devices and leaves them idle for now.
  */
 static const char *recognized_subtypes[] = {
-    "vdagent",
-    "smartcard",
-    "usbredir",
-    NULL,
+        "vdagent",
+        "smartcard",
+        "usbredir",
+        NULL,
 };
 
 /* Returns a static NULL-terminated list; the caller must not modify it. */

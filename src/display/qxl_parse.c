@@ -1,1 +1,755 @@
-/* placeholder */
+/*
+ * Parsing of QXL commands from guest memory into self-contained structs.
+ *
+ * DESIGN
+ * The guest owns the memory a command lives in and may rewrite it while we
+ * read (a buggy or hostile driver, or simply another vCPU). So every guest
+ * structure is first translated through memslot_translate for its full size
+ * and then copied into a local snapshot with memcpy; all checks and all later
+ * uses read the snapshot, never the guest copy twice. Variable-length data
+ * (pixels, clip rectangles, cursor shapes) is copied into buffers we own, so
+ * the caller may release the command to the guest right after parsing.
+ *
+ * Chunk lists (QXLDataChunk) are walked with hard bounds instead of cycle
+ * detection: at most QXL_MAX_CHUNKS links and QXL_MAX_DATA_SIZE declared
+ * bytes, which ends a list that points back to itself or runs on forever.
+ * Every chunk is translated as one range together with its header, so a
+ * chunk's data can never cross the end of its memslot. Output buffers grow
+ * with the data actually found, so a small guest command that merely claims
+ * a large image costs no large allocation.
+ *
+ * What is parsed: QXL_DRAW_FILL (solid or pattern brush type, colour, rop) and
+ * QXL_DRAW_COPY (a BITMAP source in any SPICE_BITMAP_FMT_*, with palette for
+ * the 1/4/8-bit formats); every other draw type gets its common part only
+ * (bbox, clip, effect, surfaces), with the union left zeroed. Not parsed:
+ * the QXLQMask of fill/copy, self_bitmap, and sources of type QUIC/SURFACE
+ * (copy.src is then NULL). QXL_COMMAND_FLAG_COMPAT_16BPP colour conversion is
+ * left to the caller, which owns the command flags.
+ *
+ * INVARIANTS
+ * - No guest value can abort or assert; errors return CLOVE_E_* with a static
+ *   *err_desc. Nothing here logs.
+ * - On failure the output is zeroed and owns nothing.
+ */
+#include "display/qxl_parse.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spice/enums.h>
+#include <spice/qxl_dev.h>
+
+#include "common/error.h"
+
+_Static_assert(sizeof(struct qxl_rect) == sizeof(QXLRect), "qxl_rect must match QXLRect");
+
+/* Bits per pixel of SPICE_BITMAP_FMT_*, indexed by format; 0 is invalid. */
+static const uint8_t bitmap_format_bpp[SPICE_BITMAP_FMT_ENUM_END] = {
+        [SPICE_BITMAP_FMT_1BIT_LE] = 1, [SPICE_BITMAP_FMT_1BIT_BE] = 1,
+        [SPICE_BITMAP_FMT_4BIT_LE] = 4, [SPICE_BITMAP_FMT_4BIT_BE] = 4,
+        [SPICE_BITMAP_FMT_8BIT] = 8,    [SPICE_BITMAP_FMT_16BIT] = 16,
+        [SPICE_BITMAP_FMT_24BIT] = 24,  [SPICE_BITMAP_FMT_32BIT] = 32,
+        [SPICE_BITMAP_FMT_RGBA] = 32,   [SPICE_BITMAP_FMT_8BIT_A] = 8,
+};
+
+static int fail(const char **err_desc, const char *msg)
+{
+    if (err_desc) {
+        *err_desc = msg;
+    }
+    return CLOVE_E_INVALID;
+}
+
+/* Translates [addr, addr + size) and copies it into `dst`. */
+static int read_guest(const struct memslot_table *t, uint32_t group, uint64_t addr, void *dst,
+                      size_t size, const char **err_desc)
+{
+    const void *src = memslot_translate(t, group, addr, size, err_desc);
+    if (!src) {
+        return CLOVE_E_INVALID;
+    }
+    memcpy(dst, src, size);
+    return 0;
+}
+
+static void rect_from_qxl(struct qxl_rect *dst, const QXLRect *src)
+{
+    dst->top = src->top;
+    dst->left = src->left;
+    dst->bottom = src->bottom;
+    dst->right = src->right;
+}
+
+/* Grows *buf so that it holds at least `want` bytes, doubling up to `limit`. */
+static int buffer_reserve(uint8_t **buf, size_t *cap, size_t want, size_t limit)
+{
+    if (want <= *cap) {
+        return 0;
+    }
+    size_t new_cap = *cap ? *cap : 4096;
+    while (new_cap < want) {
+        new_cap *= 2;
+    }
+    if (new_cap > limit) {
+        new_cap = limit;
+    }
+    uint8_t *grown = realloc(*buf, new_cap);
+    if (!grown) {
+        return CLOVE_E_NOMEM;
+    }
+    *buf = grown;
+    *cap = new_cap;
+    return 0;
+}
+
+/*
+ * Copies the first `need` bytes carried by a QXLDataChunk list into a new
+ * buffer (*out, NULL when need is 0). The first chunk header sits
+ * `first_offset` bytes into the guest structure at `addr` (QXLCursor and
+ * QXLClipRects embed it; a bare chunk list has offset 0). Fails when the list
+ * ends before `need` bytes, has more than QXL_MAX_CHUNKS links, or declares
+ * more than QXL_MAX_DATA_SIZE bytes.
+ */
+static int chunks_read(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                       size_t first_offset, size_t need, uint8_t **out, const char **err_desc)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0, got = 0;
+    uint64_t declared = 0;
+    size_t offset = first_offset;
+    int ret;
+
+    *out = NULL;
+    if (need > QXL_MAX_DATA_SIZE) {
+        return fail(err_desc, "chunked data larger than the limit");
+    }
+    for (uint32_t links = 0; got < need; links++) {
+        if (links >= QXL_MAX_CHUNKS) {
+            ret = fail(err_desc, "too many data chunks (endless or looping list)");
+            goto error;
+        }
+        QXLDataChunk chunk;
+        const uint8_t *base = memslot_translate(t, group, addr, offset + sizeof(chunk), err_desc);
+        if (!base) {
+            ret = CLOVE_E_INVALID;
+            goto error;
+        }
+        memcpy(&chunk, base + offset, sizeof(chunk));
+        declared += chunk.data_size;
+        if (declared > QXL_MAX_DATA_SIZE) {
+            ret = fail(err_desc, "data chunks declare more bytes than the limit");
+            goto error;
+        }
+        if (chunk.data_size > 0) {
+            /* The whole chunk, header and data, must lie inside one memslot. */
+            base = memslot_translate(t, group, addr, offset + sizeof(chunk) + chunk.data_size,
+                                     err_desc);
+            if (!base) {
+                ret = CLOVE_E_INVALID;
+                goto error;
+            }
+            size_t take = need - got < chunk.data_size ? need - got : chunk.data_size;
+            ret = buffer_reserve(&buf, &cap, got + take, need);
+            if (ret < 0) {
+                fail(err_desc, "out of memory copying chunked data");
+                goto error;
+            }
+            memcpy(buf + got, base + offset + sizeof(chunk), take);
+            got += take;
+        }
+        if (got < need) {
+            if (chunk.next_chunk == 0) {
+                ret = fail(err_desc, "data chunks hold fewer bytes than needed");
+                goto error;
+            }
+            addr = chunk.next_chunk;
+            offset = 0;
+        }
+    }
+    *out = buf;
+    return 0;
+
+error:
+    free(buf);
+    return ret;
+}
+
+static void image_destroy(struct qxl_image *img)
+{
+    if (!img) {
+        return;
+    }
+    free(img->data);
+    free(img->palette);
+    free(img);
+}
+
+/*
+ * Copies the palette of a 1/4/8-bit bitmap. The copy always has 1 << bpp
+ * entries so that any pixel value indexes it safely; entries the guest did
+ * not provide are zero (black).
+ */
+static int palette_read(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                        unsigned bpp, struct qxl_image *img, const char **err_desc)
+{
+    QXLPalette head;
+    if (read_guest(t, group, addr, &head, sizeof(head), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    size_t entries = (size_t)1 << bpp;
+    size_t guest_entries = head.num_ents;
+    const uint8_t *src =
+            memslot_translate(t, group, addr, sizeof(head) + guest_entries * sizeof(uint32_t),
+                              err_desc);
+    if (!src) {
+        return CLOVE_E_INVALID;
+    }
+    img->palette = calloc(entries, sizeof(uint32_t));
+    if (!img->palette) {
+        fail(err_desc, "out of memory copying a palette");
+        return CLOVE_E_NOMEM;
+    }
+    size_t copy = guest_entries < entries ? guest_entries : entries;
+    memcpy(img->palette, src + sizeof(head), copy * sizeof(uint32_t));
+    img->num_palette = (uint32_t)entries;
+    img->palette_unique = head.unique;
+    return 0;
+}
+
+/*
+ * Reads the QXLImage at `addr`. A BITMAP becomes a new qxl_image in *out;
+ * QUIC and SURFACE images are valid but not copied (*out stays NULL); any
+ * other type is an error.
+ */
+static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                       struct qxl_image **out, const char **err_desc)
+{
+    QXLImage qxl;
+    int ret;
+
+    *out = NULL;
+    if (addr == 0) {
+        return fail(err_desc, "missing image");
+    }
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    switch (qxl.descriptor.type) {
+    case SPICE_IMAGE_TYPE_BITMAP:
+        break;
+    case SPICE_IMAGE_TYPE_QUIC:
+    case SPICE_IMAGE_TYPE_SURFACE:
+        return 0;
+    default:
+        return fail(err_desc, "unknown image type");
+    }
+
+    const QXLBitmap *bitmap = &qxl.bitmap;
+    if (bitmap->format >= SPICE_BITMAP_FMT_ENUM_END || bitmap_format_bpp[bitmap->format] == 0) {
+        return fail(err_desc, "unknown bitmap format");
+    }
+    unsigned bpp = bitmap_format_bpp[bitmap->format];
+    if (bitmap->x == 0 || bitmap->y == 0) {
+        return fail(err_desc, "bitmap with zero width or height");
+    }
+    if (bitmap->x > QXL_MAX_IMAGE_DIM || bitmap->y > QXL_MAX_IMAGE_DIM) {
+        return fail(err_desc, "bitmap width or height beyond the limit");
+    }
+    uint64_t min_stride = ((uint64_t)bitmap->x * bpp + 7) / 8;
+    if (bitmap->stride < min_stride) {
+        return fail(err_desc, "bitmap stride smaller than a row");
+    }
+    uint64_t size = (uint64_t)bitmap->stride * bitmap->y;
+    if (size > QXL_MAX_DATA_SIZE) {
+        return fail(err_desc, "bitmap data larger than the limit");
+    }
+    bool indexed = bpp <= 8 && bitmap->format != SPICE_BITMAP_FMT_8BIT_A;
+    if (indexed && bitmap->palette == 0) {
+        return fail(err_desc, "indexed bitmap without a palette");
+    }
+
+    struct qxl_image *img = calloc(1, sizeof(*img));
+    if (!img) {
+        fail(err_desc, "out of memory");
+        return CLOVE_E_NOMEM;
+    }
+    img->id = qxl.descriptor.id;
+    img->type = qxl.descriptor.type;
+    img->desc_flags = qxl.descriptor.flags;
+    img->format = bitmap->format;
+    img->bitmap_flags = bitmap->flags;
+    img->width = bitmap->x;
+    img->height = bitmap->y;
+    img->stride = bitmap->stride;
+
+    if (indexed) {
+        ret = palette_read(t, group, bitmap->palette, bpp, img, err_desc);
+        if (ret < 0) {
+            goto error;
+        }
+    }
+    if (bitmap->flags & QXL_BITMAP_DIRECT) {
+        const void *pixels = memslot_translate(t, group, bitmap->data, (size_t)size, err_desc);
+        if (!pixels) {
+            ret = CLOVE_E_INVALID;
+            goto error;
+        }
+        img->data = malloc((size_t)size);
+        if (!img->data) {
+            ret = CLOVE_E_NOMEM;
+            fail(err_desc, "out of memory copying bitmap data");
+            goto error;
+        }
+        memcpy(img->data, pixels, (size_t)size);
+    } else {
+        ret = chunks_read(t, group, bitmap->data, 0, (size_t)size, &img->data, err_desc);
+        if (ret < 0) {
+            goto error;
+        }
+    }
+    *out = img;
+    return 0;
+
+error:
+    image_destroy(img);
+    return ret;
+}
+
+static int clip_parse(const struct memslot_table *t, uint32_t group, const QXLClip *clip,
+                      struct qxl_drawable *d, const char **err_desc)
+{
+    d->clip_type = clip->type;
+    switch (clip->type) {
+    case SPICE_CLIP_TYPE_NONE:
+        return 0;
+    case SPICE_CLIP_TYPE_RECTS:
+        break;
+    default:
+        return fail(err_desc, "unknown clip type");
+    }
+    QXLClipRects head;
+    if (read_guest(t, group, clip->data, &head, sizeof(head), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    if (head.num_rects > QXL_MAX_CLIP_RECTS) {
+        return fail(err_desc, "too many clip rectangles");
+    }
+    uint8_t *rects = NULL;
+    int ret = chunks_read(t, group, clip->data, offsetof(QXLClipRects, chunk),
+                          (size_t)head.num_rects * sizeof(QXLRect), &rects, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    /* The buffer is malloc'd, hence aligned for any type, and QXLRect has
+     * exactly the layout of struct qxl_rect (checked above). */
+    d->clip_rects = (struct qxl_rect *)(void *)rects;
+    d->num_clip_rects = head.num_rects;
+    return 0;
+}
+
+static int fill_parse(const QXLFill *fill, struct qxl_drawable *d)
+{
+    d->u.fill.brush_type = fill->brush.type;
+    if (fill->brush.type == SPICE_BRUSH_TYPE_SOLID) {
+        d->u.fill.color = fill->brush.u.color;
+    }
+    d->u.fill.rop_descriptor = fill->rop_descriptor;
+    return 0;
+}
+
+static int copy_parse(const struct memslot_table *t, uint32_t group, const QXLCopy *copy,
+                      struct qxl_drawable *d, const char **err_desc)
+{
+    struct qxl_rect area;
+    rect_from_qxl(&area, &copy->src_area);
+    if (area.left < 0 || area.left > area.right || area.top < 0 || area.top > area.bottom) {
+        return fail(err_desc, "copy source area is negative or inverted");
+    }
+    int ret = image_parse(t, group, copy->src_bitmap, &d->u.copy.src, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    const struct qxl_image *src = d->u.copy.src;
+    if (src && ((uint32_t)area.right > src->width || (uint32_t)area.bottom > src->height)) {
+        return fail(err_desc, "copy source area extends outside the source bitmap");
+    }
+    d->u.copy.src_area = area;
+    d->u.copy.rop_descriptor = copy->rop_descriptor;
+    d->u.copy.scale_mode = copy->scale_mode;
+    return 0;
+}
+
+/* The union part shared by native and compat drawables (QXLFill and QXLCopy
+ * have the same layout in both). */
+static int drawable_body_parse(const struct memslot_table *t, uint32_t group, uint8_t type,
+                               const QXLFill *fill, const QXLCopy *copy, bool compat,
+                               struct qxl_drawable *d, const char **err_desc)
+{
+    switch (type) {
+    case QXL_DRAW_FILL:
+        return fill_parse(fill, d);
+    case QXL_DRAW_COPY:
+        return copy_parse(t, group, copy, d, err_desc);
+    case QXL_DRAW_NOP:
+    case QXL_DRAW_OPAQUE:
+    case QXL_COPY_BITS:
+    case QXL_DRAW_BLEND:
+    case QXL_DRAW_BLACKNESS:
+    case QXL_DRAW_WHITENESS:
+    case QXL_DRAW_INVERS:
+    case QXL_DRAW_ROP3:
+    case QXL_DRAW_STROKE:
+    case QXL_DRAW_TEXT:
+    case QXL_DRAW_TRANSPARENT:
+    case QXL_DRAW_ALPHA_BLEND:
+        return 0;
+    case QXL_DRAW_COMPOSITE:
+        /* Composite was added after the compat layout was frozen. */
+        return compat ? fail(err_desc, "unknown draw type") : 0;
+    default:
+        return fail(err_desc, "unknown draw type");
+    }
+}
+
+int qxl_parse_drawable(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                       struct qxl_drawable *out, const char **err_desc)
+{
+    QXLDrawable qxl;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    out->release_id = qxl.release_info.id;
+    out->surface_id = qxl.surface_id;
+    out->effect = qxl.effect;
+    out->type = qxl.type;
+    out->mm_time = qxl.mm_time;
+    rect_from_qxl(&out->bbox, &qxl.bbox);
+    for (int i = 0; i < 3; i++) {
+        out->surfaces_dest[i] = qxl.surfaces_dest[i];
+        rect_from_qxl(&out->surfaces_rects[i], &qxl.surfaces_rects[i]);
+    }
+    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, false, out,
+                              err_desc);
+    if (ret == 0) {
+        ret = clip_parse(t, group, &qxl.clip, out, err_desc);
+    }
+    if (ret < 0) {
+        qxl_drawable_finish(out);
+    }
+    return ret;
+}
+
+int qxl_parse_compat_drawable(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                              struct qxl_drawable *out, const char **err_desc)
+{
+    QXLCompatDrawable qxl;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    out->release_id = qxl.release_info.id;
+    out->surface_id = 0; /* compat guests know only the primary surface */
+    out->effect = qxl.effect;
+    out->type = qxl.type;
+    out->mm_time = qxl.mm_time;
+    rect_from_qxl(&out->bbox, &qxl.bbox);
+    for (int i = 0; i < 3; i++) {
+        out->surfaces_dest[i] = -1;
+    }
+    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, true, out,
+                              err_desc);
+    if (ret == 0) {
+        ret = clip_parse(t, group, &qxl.clip, out, err_desc);
+    }
+    if (ret < 0) {
+        qxl_drawable_finish(out);
+    }
+    return ret;
+}
+
+void qxl_drawable_finish(struct qxl_drawable *d)
+{
+    if (!d) {
+        return;
+    }
+    free(d->clip_rects);
+    if (d->type == QXL_DRAW_COPY) {
+        image_destroy(d->u.copy.src);
+    }
+    memset(d, 0, sizeof(*d));
+}
+
+int qxl_parse_update(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                     struct qxl_update_cmd *out, const char **err_desc)
+{
+    QXLUpdateCmd qxl;
+
+    memset(out, 0, sizeof(*out));
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    rect_from_qxl(&out->area, &qxl.area);
+    out->update_id = qxl.update_id;
+    out->surface_id = qxl.surface_id;
+    out->release_id = qxl.release_info.id;
+    return 0;
+}
+
+/* Bits per pixel of a SPICE_SURFACE_FMT_*, 0 for an unknown format. */
+static unsigned surface_format_bpp(uint32_t format)
+{
+    switch (format) {
+    case SPICE_SURFACE_FMT_1_A:
+        return 1;
+    case SPICE_SURFACE_FMT_8_A:
+        return 8;
+    case SPICE_SURFACE_FMT_16_555:
+    case SPICE_SURFACE_FMT_16_565:
+        return 16;
+    case SPICE_SURFACE_FMT_32_xRGB:
+    case SPICE_SURFACE_FMT_32_ARGB:
+        return 32;
+    default:
+        return 0;
+    }
+}
+
+int qxl_parse_surface(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                      struct qxl_surface_cmd *out, const char **err_desc)
+{
+    QXLSurfaceCmd qxl;
+
+    memset(out, 0, sizeof(*out));
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    switch (qxl.type) {
+    case QXL_SURFACE_CMD_CREATE:
+        break;
+    case QXL_SURFACE_CMD_DESTROY:
+        out->surface_id = qxl.surface_id;
+        out->type = qxl.type;
+        out->flags = qxl.flags;
+        out->release_id = qxl.release_info.id;
+        return 0;
+    default:
+        return fail(err_desc, "unknown surface command type");
+    }
+
+    const QXLSurface *s = &qxl.u.surface_create;
+    unsigned bpp = surface_format_bpp(s->format);
+    if (bpp == 0) {
+        return fail(err_desc, "unknown surface format");
+    }
+    if (s->width == 0 || s->height == 0 || s->width > QXL_MAX_IMAGE_DIM ||
+        s->height > QXL_MAX_IMAGE_DIM) {
+        return fail(err_desc, "surface width or height zero or beyond the limit");
+    }
+    /* 64-bit arithmetic: -INT32_MIN does not fit in 32 bits. */
+    uint64_t abs_stride = s->stride < 0 ? (uint64_t)(-(int64_t)s->stride) : (uint64_t)s->stride;
+    if (abs_stride < ((uint64_t)s->width * bpp + 7) / 8) {
+        return fail(err_desc, "surface stride smaller than a row");
+    }
+    uint64_t size = abs_stride * s->height;
+    /* The pixels are not copied, only checked, so the bound is the
+     * reference's 31-bit one rather than QXL_MAX_DATA_SIZE. */
+    if (size > INT32_MAX) {
+        return fail(err_desc, "surface larger than the limit");
+    }
+    if (!memslot_translate(t, group, s->data, (size_t)size, err_desc)) {
+        return CLOVE_E_INVALID;
+    }
+    out->surface_id = qxl.surface_id;
+    out->type = qxl.type;
+    out->flags = qxl.flags;
+    out->format = s->format;
+    out->width = s->width;
+    out->height = s->height;
+    out->stride = s->stride;
+    out->data_addr = s->data;
+    out->release_id = qxl.release_info.id;
+    return 0;
+}
+
+/*
+ * Bytes a cursor shape of this type and size needs (spice.proto cursor
+ * layouts): ALPHA is 32-bit ARGB; MONO is an AND mask then an XOR mask, 1 bit
+ * per pixel with rows padded to bytes; the COLOR types are the pixels, then
+ * a palette for COLOR4 (16 entries) and COLOR8 (256), then a 1-bit AND mask.
+ * Returns false for an unknown type. The dimensions are at most 16 bits, so
+ * nothing here overflows 64 bits.
+ */
+static bool cursor_data_size(uint16_t type, uint64_t width, uint64_t height, uint64_t *size)
+{
+    uint64_t mask = (width + 7) / 8 * height;
+    switch (type) {
+    case SPICE_CURSOR_TYPE_ALPHA:
+        *size = width * height * 4;
+        return true;
+    case SPICE_CURSOR_TYPE_MONO:
+        *size = 2 * mask;
+        return true;
+    case SPICE_CURSOR_TYPE_COLOR4:
+        *size = (width + 1) / 2 * height + 16 * sizeof(uint32_t) + mask;
+        return true;
+    case SPICE_CURSOR_TYPE_COLOR8:
+        *size = width * height + 256 * sizeof(uint32_t) + mask;
+        return true;
+    case SPICE_CURSOR_TYPE_COLOR16:
+        *size = width * height * 2 + mask;
+        return true;
+    case SPICE_CURSOR_TYPE_COLOR24:
+        *size = width * height * 3 + mask;
+        return true;
+    case SPICE_CURSOR_TYPE_COLOR32:
+        *size = width * height * 4 + mask;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int cursor_shape_parse(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                              struct qxl_cursor_shape **out, const char **err_desc)
+{
+    QXLCursor qxl;
+    uint64_t need;
+
+    *out = NULL;
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    const QXLCursorHeader *h = &qxl.header;
+    if (h->width > QXL_MAX_CURSOR_DIM || h->height > QXL_MAX_CURSOR_DIM) {
+        return fail(err_desc, "cursor width or height beyond the limit");
+    }
+    if (!cursor_data_size(h->type, h->width, h->height, &need)) {
+        return fail(err_desc, "unknown cursor type");
+    }
+    if (qxl.data_size < need) {
+        return fail(err_desc, "cursor data_size too small for its type and size");
+    }
+    struct qxl_cursor_shape *shape = calloc(1, sizeof(*shape));
+    if (!shape) {
+        fail(err_desc, "out of memory");
+        return CLOVE_E_NOMEM;
+    }
+    int ret = chunks_read(t, group, addr, offsetof(QXLCursor, chunk), (size_t)need, &shape->data,
+                          err_desc);
+    if (ret < 0) {
+        free(shape);
+        return ret;
+    }
+    shape->unique = h->unique;
+    shape->type = h->type;
+    shape->width = h->width;
+    shape->height = h->height;
+    shape->hot_spot_x = h->hot_spot_x;
+    shape->hot_spot_y = h->hot_spot_y;
+    /* Exactly the bytes the type needs; a guest's extra padding is dropped. */
+    shape->data_size = (uint32_t)need;
+    *out = shape;
+    return 0;
+}
+
+int qxl_parse_cursor(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                     struct qxl_cursor_cmd *out, const char **err_desc)
+{
+    QXLCursorCmd qxl;
+
+    memset(out, 0, sizeof(*out));
+    if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    switch (qxl.type) {
+    case QXL_CURSOR_SET: {
+        int ret = cursor_shape_parse(t, group, qxl.u.set.shape, &out->shape, err_desc);
+        if (ret < 0) {
+            return ret;
+        }
+        out->position.x = qxl.u.set.position.x;
+        out->position.y = qxl.u.set.position.y;
+        out->visible = qxl.u.set.visible;
+        break;
+    }
+    case QXL_CURSOR_MOVE:
+        out->position.x = qxl.u.position.x;
+        out->position.y = qxl.u.position.y;
+        break;
+    case QXL_CURSOR_HIDE:
+        break;
+    case QXL_CURSOR_TRAIL:
+        out->trail_length = qxl.u.trail.length;
+        out->trail_frequency = qxl.u.trail.frequency;
+        break;
+    default:
+        return fail(err_desc, "unknown cursor command type");
+    }
+    out->type = qxl.type;
+    out->release_id = qxl.release_info.id;
+    return 0;
+}
+
+void qxl_cursor_cmd_finish(struct qxl_cursor_cmd *c)
+{
+    if (!c) {
+        return;
+    }
+    if (c->shape) {
+        free(c->shape->data);
+        free(c->shape);
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+int qxl_parse_message(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                      struct qxl_message_cmd *out, const char **err_desc)
+{
+    size_t avail;
+
+    memset(out, 0, sizeof(*out));
+    const uint8_t *msg =
+            memslot_translate_avail(t, group, addr, sizeof(QXLMessage), &avail, err_desc);
+    if (!msg) {
+        return CLOVE_E_INVALID;
+    }
+    QXLReleaseInfo info;
+    memcpy(&info, msg, sizeof(info));
+
+    /* Copy first, then look at the copy only. */
+    const size_t max_len = sizeof(out->text) - 1;
+    size_t in_slot = avail - sizeof(QXLMessage);
+    size_t scan = in_slot < max_len ? in_slot : max_len;
+    memcpy(out->text, msg + sizeof(QXLMessage), scan);
+    size_t len = strnlen(out->text, scan);
+    if (len == scan && in_slot <= max_len) {
+        /* The slot ends before any terminator: the guest wrote garbage. */
+        memset(out, 0, sizeof(*out));
+        return fail(err_desc, "message text not NUL-terminated inside its memslot");
+    }
+    /* Longer texts are truncated at max_len. Trailing line ends are noise
+     * in a log line; everything else non-printable becomes '?'. */
+    while (len > 0 && (out->text[len - 1] == '\n' || out->text[len - 1] == '\r')) {
+        len--;
+    }
+    memset(out->text + len, 0, sizeof(out->text) - len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)out->text[i];
+        if (c < 0x20 || c > 0x7e) {
+            out->text[i] = '?';
+        }
+    }
+    out->release_id = info.id;
+    return 0;
+}
+
+void *qxl_release_info(const struct memslot_table *t, uint32_t group, uint64_t addr)
+{
+    return memslot_translate(t, group, addr, sizeof(QXLReleaseInfo), NULL);
+}

@@ -126,6 +126,15 @@ struct qxl_message_cmd {
  */
 int qxl_parse_drawable(const struct memslot_table *t, uint32_t group, uint64_t addr,
                        struct qxl_drawable *out, const char **err_desc);
+/*
+ * The same for a QXLCompatDrawable (commands flagged QXL_COMMAND_FLAG_COMPAT
+ * by old guests): surface_id is 0 and surfaces_dest are all -1. Colours are
+ * copied as they are; converting QXL_COMMAND_FLAG_COMPAT_16BPP colours is
+ * left to the caller.
+ */
+int qxl_parse_compat_drawable(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                              struct qxl_drawable *out, const char **err_desc);
+/* Frees what a parsed drawable owns and zeroes it. Accepts NULL. */
 void qxl_drawable_finish(struct qxl_drawable *d);
 
 int qxl_parse_update(const struct memslot_table *t, uint32_t group, uint64_t addr,

@@ -360,13 +360,23 @@ def spicy_screenshot(port, out, password=None, timeout=20):
     return r.returncode, dt, r.stderr.decode("utf-8", "replace")
 
 
-def capture(port, tmpdir, tag, password=None, timeout=20):
-    """Screenshot bytes; fails the test if spicy-screenshot fails."""
+def capture(port, tmpdir, tag, password=None, timeout=20, demo=None):
+    """Screenshot bytes; fails the test if spicy-screenshot fails. `port`
+    may be a Demo, whose liveness is then reported on failure."""
+    if isinstance(port, Demo):
+        demo, port = port, port.port
     out = os.path.join(tmpdir, "shot-%s.ppm" % tag)
     rc, dt, err = spicy_screenshot(port, out, password, timeout)
-    check(rc == 0 and os.path.exists(out),
-          "spicy-screenshot (%s) failed rc=%d after %.2f s%s: %s"
-          % (tag, rc, dt, " (timeout: hang or no display)" if rc == 124 else "", err.strip()))
+    if not (rc == 0 and os.path.exists(out)):
+        state = ""
+        if demo is not None:
+            drc = demo.proc.poll()
+            state = "; clove-demo is %s" % ("alive" if drc is None else
+                                            "DEAD (rc=%d%s)" % (drc, " = signal %d" % -drc
+                                                                if drc < 0 else ""))
+        raise TestFailure("spicy-screenshot (%s) failed rc=%d after %.2f s%s%s: %s"
+                          % (tag, rc, dt, " (timeout: hang or no display)" if rc == 124
+                             else "", state, err.strip()))
     return read_file(out)
 
 

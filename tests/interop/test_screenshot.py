@@ -15,7 +15,7 @@ def shoot(args, tmpdir, procs, lib):
     demo = H.Demo(procs, args, tmpdir, lib=lib, extra=["--no-animation"]).start()
     frame = H.wait_stable_frame(demo.frame, 10)
     H.check(frame is not None, "%s: --frame-out never settled" % lib)
-    shot = H.capture(demo.port, tmpdir, lib)
+    shot = H.capture(demo, tmpdir, lib)
     # The frame file may be rewritten after the client connects: compare to
     # the newest settled frame.
     frame = H.wait_stable_frame(demo.frame, 10)
@@ -23,7 +23,7 @@ def shoot(args, tmpdir, procs, lib):
     w, h, _ = H.parse_ppm(shot)
     H.log("%s: capture %dx%d equals --frame-out" % (lib, w, h))
     # A second client sees the same frame (server state survives a client).
-    again = H.capture(demo.port, tmpdir, lib + "-2")
+    again = H.capture(demo, tmpdir, lib + "-2")
     H.compare_ppm_bytes(again, frame, "%s: second screenshot vs --frame-out" % lib)
     demo.stop()
     return shot

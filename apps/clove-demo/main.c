@@ -1,0 +1,513 @@
+/*
+ * clove-demo: a host program that embeds a SPICE server library through the
+ * public <spice.h> API only and serves a built-in virtual desktop.
+ *
+ * DESIGN
+ * The program is linked against libspice-server.so.1 by soname, so the same
+ * binary runs on any implementation of that ABI (LD_LIBRARY_PATH chooses).
+ * It provides the library's SpiceCoreInterface on a GLib main loop (timers
+ * are one-shot GSources, watches are a small GSource with a unix fd tag),
+ * an in-process QXL device (qxl_device.c), the keyboard/mouse/tablet
+ * (input.c), and a desktop renderer (desktop.c) whose changed rectangles are
+ * turned into QXL fill and copy commands by update_frame().
+ *
+ * Every batch of updates is queued first and then, with --frame-out, the
+ * framebuffer the client should now show is written as a PPM, so tests can
+ * compare a client's capture with it byte for byte.
+ *
+ * Thread: everything here runs on the main thread; the library calls the
+ * QXL callbacks on its own worker thread (see qxl_device.c).
+ */
+#include "desktop.h"
+#include "input.h"
+#include "qxl_device.h"
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <spice.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- SpiceCoreInterface on the GLib default main context ---- */
+
+struct SpiceTimer {
+    GSource *source; /* pending timeout, or NULL */
+    SpiceTimerFunc func;
+    void *opaque;
+    struct SpiceTimer *prev;
+    struct SpiceTimer *next;
+};
+
+struct SpiceWatch {
+    GSource source; /* first: GLib allocates the whole struct */
+    gpointer tag;
+    int fd;
+    SpiceWatchFunc func;
+    void *opaque;
+};
+
+static struct SpiceTimer *live_timers;
+static unsigned live_watches;
+
+static gboolean timer_dispatch(gpointer data)
+{
+    SpiceTimer *timer = data;
+    /* One-shot: drop our reference first; the callback may re-arm or remove the timer. */
+    g_source_unref(timer->source);
+    timer->source = NULL;
+    timer->func(timer->opaque);
+    return G_SOURCE_REMOVE;
+}
+
+static SpiceTimer *core_timer_add(SpiceTimerFunc func, void *opaque)
+{
+    SpiceTimer *timer = g_new0(SpiceTimer, 1);
+    timer->func = func;
+    timer->opaque = opaque;
+    timer->next = live_timers;
+    if (live_timers != NULL) {
+        live_timers->prev = timer;
+    }
+    live_timers = timer;
+    return timer;
+}
+
+static void core_timer_cancel(SpiceTimer *timer)
+{
+    if (timer->source != NULL) {
+        g_source_destroy(timer->source);
+        g_source_unref(timer->source);
+        timer->source = NULL;
+    }
+}
+
+static void core_timer_start(SpiceTimer *timer, uint32_t ms)
+{
+    core_timer_cancel(timer);
+    timer->source = g_timeout_source_new(ms);
+    g_source_set_callback(timer->source, timer_dispatch, timer, NULL);
+    g_source_attach(timer->source, NULL);
+}
+
+static void core_timer_remove(SpiceTimer *timer)
+{
+    core_timer_cancel(timer);
+    if (timer->prev != NULL) {
+        timer->prev->next = timer->next;
+    } else {
+        live_timers = timer->next;
+    }
+    if (timer->next != NULL) {
+        timer->next->prev = timer->prev;
+    }
+    g_free(timer);
+}
+
+static GIOCondition events_to_condition(int event_mask)
+{
+    GIOCondition cond = 0;
+    if (event_mask & SPICE_WATCH_EVENT_READ) {
+        cond |= G_IO_IN;
+    }
+    if (event_mask & SPICE_WATCH_EVENT_WRITE) {
+        cond |= G_IO_OUT;
+    }
+    if (cond != 0) {
+        /* Report errors and hang-ups only while someone listens, or poll would spin. */
+        cond |= G_IO_ERR | G_IO_HUP;
+    }
+    return cond;
+}
+
+static gboolean watch_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    SpiceWatch *watch = (SpiceWatch *)source;
+    GIOCondition cond = g_source_query_unix_fd(source, watch->tag);
+    int events = 0;
+    if (cond & (G_IO_IN | G_IO_ERR | G_IO_HUP)) {
+        events |= SPICE_WATCH_EVENT_READ;
+    }
+    if (cond & (G_IO_OUT | G_IO_ERR)) {
+        events |= SPICE_WATCH_EVENT_WRITE;
+    }
+    /* GLib holds a reference during dispatch, so the callback may remove this watch. */
+    watch->func(watch->fd, events, watch->opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs watch_funcs = {
+        .dispatch = watch_dispatch,
+};
+
+static SpiceWatch *core_watch_add(int fd, int event_mask, SpiceWatchFunc func, void *opaque)
+{
+    GSource *source = g_source_new(&watch_funcs, sizeof(SpiceWatch));
+    SpiceWatch *watch = (SpiceWatch *)source;
+    watch->fd = fd;
+    watch->func = func;
+    watch->opaque = opaque;
+    watch->tag = g_source_add_unix_fd(source, fd, events_to_condition(event_mask));
+    g_source_attach(source, NULL);
+    live_watches++;
+    return watch;
+}
+
+static void core_watch_update_mask(SpiceWatch *watch, int event_mask)
+{
+    g_source_modify_unix_fd(&watch->source, watch->tag, events_to_condition(event_mask));
+}
+
+static void core_watch_remove(SpiceWatch *watch)
+{
+    g_source_destroy(&watch->source);
+    g_source_unref(&watch->source);
+    live_watches--;
+}
+
+static const char *channel_type_name(int type)
+{
+    static const char *const names[] = {"?", "main", "display", "inputs", "cursor", "playback",
+                                        "record", "tunnel", "smartcard", "usbredir", "port",
+                                        "webdav"};
+    return type >= 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "?";
+}
+
+/* May be called from the library's threads; stdio keeps each line whole. */
+static void core_channel_event(int event, SpiceChannelEventInfo *info)
+{
+    const char *what = event == SPICE_CHANNEL_EVENT_CONNECTED     ? "connected"
+                       : event == SPICE_CHANNEL_EVENT_INITIALIZED ? "initialized"
+                       : event == SPICE_CHANNEL_EVENT_DISCONNECTED ? "disconnected"
+                                                                   : "event";
+    fprintf(stderr, "clove-demo: channel %s type=%s(%d) id=%d connection=%d%s\n", what,
+            channel_type_name(info->type), info->type, info->id, info->connection_id,
+            (info->flags & SPICE_CHANNEL_EVENT_FLAG_TLS) ? " tls" : "");
+}
+
+static SpiceCoreInterface core_interface = {
+        .base =
+                {
+                        .type = SPICE_INTERFACE_CORE,
+                        .description = "clove-demo glib core",
+                        .major_version = SPICE_INTERFACE_CORE_MAJOR,
+                        .minor_version = SPICE_INTERFACE_CORE_MINOR,
+                },
+        .timer_add = core_timer_add,
+        .timer_start = core_timer_start,
+        .timer_cancel = core_timer_cancel,
+        .timer_remove = core_timer_remove,
+        .watch_add = core_watch_add,
+        .watch_update_mask = core_watch_update_mask,
+        .watch_remove = core_watch_remove,
+        .channel_event = core_channel_event,
+};
+
+/* ---- options ---- */
+
+static gchar *opt_addr;
+static gint opt_port = 5900;
+static gchar *opt_password;
+static gint opt_ticket_expiry;
+static gboolean opt_no_animation;
+static gint opt_seconds;
+static gint opt_width = 1024;
+static gint opt_height = 768;
+static gchar *opt_frame_out;
+static gchar *opt_name;
+static gchar *opt_image_compression;
+static gchar *opt_streaming_video;
+static gboolean opt_plain_bitmaps;
+static gboolean opt_verbose;
+
+static GOptionEntry option_entries[] = {
+        {"addr", 0, 0, G_OPTION_ARG_STRING, &opt_addr, "Address to listen on (127.0.0.1)", "ADDR"},
+        {"port", 0, 0, G_OPTION_ARG_INT, &opt_port, "TCP port (5900)", "PORT"},
+        {"password", 0, 0, G_OPTION_ARG_STRING, &opt_password,
+         "Require this ticket (default: no authentication)", "PASSWORD"},
+        {"ticket-expiry", 0, 0, G_OPTION_ARG_INT, &opt_ticket_expiry,
+         "Ticket lifetime in seconds (0: never expires)", "SECONDS"},
+        {"no-animation", 0, 0, G_OPTION_ARG_NONE, &opt_no_animation,
+         "Deterministic scene: no clock, no animation", NULL},
+        {"seconds", 0, 0, G_OPTION_ARG_INT, &opt_seconds, "Exit cleanly after N seconds", "N"},
+        {"width", 0, 0, G_OPTION_ARG_INT, &opt_width, "Desktop width (1024)", "W"},
+        {"height", 0, 0, G_OPTION_ARG_INT, &opt_height, "Desktop height (768)", "H"},
+        {"frame-out", 0, 0, G_OPTION_ARG_FILENAME, &opt_frame_out,
+         "After each batch of updates, write the expected frame to PATH (PPM)", "PATH"},
+        {"name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Server name sent to clients", "NAME"},
+        {"image-compression", 0, 0, G_OPTION_ARG_STRING, &opt_image_compression,
+         "off|auto_glz|auto_lz|quic|glz|lz|lz4 (off)", "MODE"},
+        {"streaming-video", 0, 0, G_OPTION_ARG_STRING, &opt_streaming_video,
+         "off|all|filter (off)", "MODE"},
+        {"plain-bitmaps", 0, 0, G_OPTION_ARG_NONE, &opt_plain_bitmaps,
+         "Send every bitmap as 32-bit top-down (default: vary formats and layouts)", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
+         "Print input events to stdout", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static int parse_compression(const char *s, SpiceImageCompression *out)
+{
+    static const struct {
+        const char *name;
+        SpiceImageCompression value;
+    } modes[] = {
+            {"off", SPICE_IMAGE_COMPRESSION_OFF},   {"auto_glz", SPICE_IMAGE_COMPRESSION_AUTO_GLZ},
+            {"auto_lz", SPICE_IMAGE_COMPRESSION_AUTO_LZ}, {"quic", SPICE_IMAGE_COMPRESSION_QUIC},
+            {"glz", SPICE_IMAGE_COMPRESSION_GLZ},   {"lz", SPICE_IMAGE_COMPRESSION_LZ},
+            {"lz4", SPICE_IMAGE_COMPRESSION_LZ4},
+    };
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(s, modes[i].name) == 0) {
+            *out = modes[i].value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_streaming(const char *s, int *out)
+{
+    if (strcmp(s, "off") == 0) {
+        *out = SPICE_STREAM_VIDEO_OFF;
+    } else if (strcmp(s, "all") == 0) {
+        *out = SPICE_STREAM_VIDEO_ALL;
+    } else if (strcmp(s, "filter") == 0) {
+        *out = SPICE_STREAM_VIDEO_FILTER;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the demo ---- */
+
+struct demo {
+    GMainLoop *loop;
+    SpiceServer *server;
+    struct desktop *desktop;
+    struct qxl_device *qxl;
+    struct input *input;
+    guint update_idle_id;
+    guint animation_id;
+    gint64 start_us;
+    unsigned layout_counter;
+    unsigned frames;
+};
+
+/* Renders, queues the changed rectangles as QXL commands, then writes --frame-out. */
+static void update_frame(struct demo *demo)
+{
+    if (!opt_no_animation) {
+        gint64 now = g_get_monotonic_time();
+        time_t wall = time(NULL);
+        struct tm tm_now;
+        localtime_r(&wall, &tm_now);
+        desktop_tick(demo->desktop, (uint64_t)((now - demo->start_us) / 1000),
+                     tm_now.tm_hour * 3600 + tm_now.tm_min * 60 + tm_now.tm_sec);
+    }
+    int count = 0;
+    const struct desktop_rect *rects = desktop_update(demo->desktop, &count);
+    const uint32_t *pixels = desktop_pixels(demo->desktop);
+    int stride = desktop_width(demo->desktop);
+    for (int i = 0; i < count; i++) {
+        const struct desktop_rect *r = &rects[i];
+        struct qxl_device_rect qr = {r->x, r->y, r->width, r->height};
+        if (r->solid) {
+            qxl_device_push_fill(demo->qxl, &qr, r->color);
+            continue;
+        }
+        enum bitmap_layout layout = BITMAP_LAYOUT_32_TOP_DOWN;
+        if (!opt_plain_bitmaps) {
+            layout = (enum bitmap_layout)(demo->layout_counter++ % BITMAP_LAYOUT_COUNT);
+        }
+        qxl_device_push_copy(demo->qxl, &qr, pixels, stride, layout);
+    }
+    if (count > 0 || demo->frames == 0) {
+        qxl_device_flush(demo->qxl);
+        if (opt_frame_out != NULL) {
+            int err = desktop_write_ppm(demo->desktop, opt_frame_out);
+            if (err < 0) {
+                fprintf(stderr, "clove-demo: cannot write %s: %s\n", opt_frame_out,
+                        g_strerror(-err));
+            }
+        }
+        demo->frames++;
+    }
+}
+
+static gboolean update_idle(gpointer data)
+{
+    struct demo *demo = data;
+    demo->update_idle_id = 0;
+    update_frame(demo);
+    return G_SOURCE_REMOVE;
+}
+
+/* Coalesces changes: one update per main loop iteration at most. */
+static void schedule_update(void *opaque)
+{
+    struct demo *demo = opaque;
+    if (demo->update_idle_id == 0) {
+        demo->update_idle_id = g_idle_add(update_idle, demo);
+    }
+}
+
+static gboolean animation_tick(gpointer data)
+{
+    schedule_update(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean quit_loop(gpointer data)
+{
+    struct demo *demo = data;
+    g_main_loop_quit(demo->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static int setup_server(struct demo *demo, const char *addr)
+{
+    SpiceImageCompression compression = SPICE_IMAGE_COMPRESSION_OFF;
+    if (opt_image_compression != NULL && parse_compression(opt_image_compression, &compression)) {
+        fprintf(stderr, "clove-demo: unknown --image-compression %s\n", opt_image_compression);
+        return -1;
+    }
+    int streaming = SPICE_STREAM_VIDEO_OFF;
+    if (opt_streaming_video != NULL && parse_streaming(opt_streaming_video, &streaming)) {
+        fprintf(stderr, "clove-demo: unknown --streaming-video %s\n", opt_streaming_video);
+        return -1;
+    }
+    demo->server = spice_server_new();
+    if (demo->server == NULL) {
+        return -1;
+    }
+    spice_server_set_addr(demo->server, addr, 0);
+    spice_server_set_port(demo->server, opt_port);
+    if (opt_password != NULL) {
+        spice_server_set_ticket(demo->server, opt_password, opt_ticket_expiry, 0, 0);
+    } else {
+        spice_server_set_noauth(demo->server);
+    }
+    spice_server_set_name(demo->server, opt_name != NULL ? opt_name : "clove-demo");
+    spice_server_set_image_compression(demo->server, compression);
+    /* Lossless output is what makes captures comparable with --frame-out. */
+    spice_server_set_jpeg_compression(demo->server, SPICE_WAN_COMPRESSION_NEVER);
+    spice_server_set_zlib_glz_compression(demo->server, SPICE_WAN_COMPRESSION_NEVER);
+    spice_server_set_streaming_video(demo->server, streaming);
+    if (spice_server_init(demo->server, &core_interface) != 0) {
+        fprintf(stderr, "clove-demo: spice_server_init failed (cannot listen on %s:%d?)\n", addr,
+                opt_port);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    GError *error = NULL;
+    GOptionContext *context = g_option_context_new("- SPICE demo desktop");
+    g_option_context_add_main_entries(context, option_entries, NULL);
+    if (!g_option_context_parse(context, &argc, &argv, &error)) {
+        fprintf(stderr, "clove-demo: %s\n", error->message);
+        g_error_free(error);
+        g_option_context_free(context);
+        return 2;
+    }
+    g_option_context_free(context);
+    const char *addr = opt_addr != NULL ? opt_addr : "127.0.0.1";
+    if (opt_port <= 0 || opt_port > 65535 || opt_seconds < 0 || opt_ticket_expiry < 0) {
+        fprintf(stderr, "clove-demo: invalid --port, --seconds or --ticket-expiry\n");
+        return 2;
+    }
+
+    int rc = 1;
+    struct demo demo = {0};
+    demo.start_us = g_get_monotonic_time();
+    demo.loop = g_main_loop_new(NULL, FALSE);
+    struct desktop_options desktop_options = {
+            .width = opt_width,
+            .height = opt_height,
+            .animation = !opt_no_animation,
+            .name = opt_name,
+    };
+    demo.desktop = desktop_create(&desktop_options);
+    if (demo.desktop == NULL) {
+        fprintf(stderr, "clove-demo: invalid size %dx%d (320x240 .. 8192x8192)\n", opt_width,
+                opt_height);
+        rc = 2;
+        goto error_desktop;
+    }
+    if (setup_server(&demo, addr) < 0) {
+        goto error_server;
+    }
+    demo.qxl = qxl_device_create(demo.server, opt_width, opt_height);
+    if (demo.qxl == NULL || spice_server_add_interface(demo.server, qxl_device_base(demo.qxl))) {
+        fprintf(stderr, "clove-demo: cannot add the QXL device\n");
+        goto error_server;
+    }
+    demo.input = input_create(demo.server, demo.desktop, demo.qxl, opt_verbose, schedule_update,
+                              &demo);
+    if (demo.input == NULL || input_attach(demo.input) < 0) {
+        fprintf(stderr, "clove-demo: cannot add the input devices\n");
+        goto error_server;
+    }
+    input_send_cursor(demo.input);
+    update_frame(&demo);
+
+    printf("clove-demo: listening on %s:%d\n", addr, opt_port);
+    printf("clove-demo: connect with: remote-viewer spice://%s:%d\n", addr, opt_port);
+    fflush(stdout);
+
+    guint sigint_id = g_unix_signal_add(SIGINT, quit_loop, &demo);
+    guint sigterm_id = g_unix_signal_add(SIGTERM, quit_loop, &demo);
+    guint seconds_id = 0;
+    if (opt_seconds > 0) {
+        seconds_id = g_timeout_add_seconds((guint)opt_seconds, quit_loop, &demo);
+    }
+    if (!opt_no_animation) {
+        demo.animation_id = g_timeout_add(100, animation_tick, &demo);
+    }
+    g_main_loop_run(demo.loop);
+    rc = 0;
+
+    g_source_remove(sigint_id);
+    g_source_remove(sigterm_id);
+    if (seconds_id != 0) {
+        g_source_remove(seconds_id);
+    }
+    if (demo.animation_id != 0) {
+        g_source_remove(demo.animation_id);
+    }
+    if (demo.update_idle_id != 0) {
+        g_source_remove(demo.update_idle_id);
+    }
+    fprintf(stderr, "clove-demo: shutting down after %u frames\n", demo.frames);
+
+error_server:
+    if (demo.server != NULL) {
+        spice_server_destroy(demo.server);
+    }
+    input_destroy(demo.input);
+    qxl_device_destroy(demo.qxl);
+    /* Timers the library never removed would leak; free them and say so. */
+    while (live_timers != NULL) {
+        fprintf(stderr, "clove-demo: library left a timer behind\n");
+        core_timer_remove(live_timers);
+    }
+    if (live_watches != 0) {
+        fprintf(stderr, "clove-demo: library left %u watch(es) behind\n", live_watches);
+    }
+    desktop_destroy(demo.desktop);
+error_desktop:
+    g_main_loop_unref(demo.loop);
+    g_free(opt_addr);
+    g_free(opt_password);
+    g_free(opt_frame_out);
+    g_free(opt_name);
+    g_free(opt_image_compression);
+    g_free(opt_streaming_video);
+    return rc;
+}

@@ -1,1 +1,428 @@
-/* placeholder */
+/*
+ * The server side of the SPICE link stage, one state machine per accepted
+ * connection, on the host's loop.
+ *
+ *   HEADER   16-byte SpiceLinkHeader: magic, major version, body size
+ *   BODY     SpiceLinkMess + caps: channel, connection id, capabilities
+ *            -> SpiceLinkReply (error or OK + fresh RSA public key + caps)
+ *   MECH     u32 auth mechanism, only if both sides have AUTH_SELECTION
+ *   TICKET   128-byte RSA-OAEP encrypted password
+ *            -> 4-byte link result; on success the stream goes to the channel
+ *
+ * DESIGN: reads ask for exactly the bytes of the current step, so nothing
+ * the client sends after the link (its first channel messages) is swallowed
+ * here. Every failure answers with the protocol's error code where one
+ * exists, logs one rate-limited line naming the peer and the reason, and
+ * closes this connection only. A deadline drops connections that stall.
+ *
+ * Thread: main.
+ */
+#include "server/server.h"
+
+#include "common/bytes.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "server/channel.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define LINK_DEFAULT_TIMEOUT_MS 10000
+
+enum link_state {
+    LINK_READ_HEADER,
+    LINK_READ_BODY,
+    LINK_READ_MECH,
+    LINK_READ_TICKET,
+    LINK_FLUSH_THEN_CLOSE,
+    LINK_FLUSH_THEN_HANDOFF,
+};
+
+struct link_conn {
+    struct link_conn *next;
+    struct RedsState *server;
+    struct stream *stream;
+    struct loop_watch *watch;
+    struct loop_timer *deadline;
+    enum link_state state;
+    char peer[64];
+
+    uint8_t in[LINK_HEADER_SIZE + LINK_MAX_BODY_SIZE];
+    size_t in_len; /* bytes of the current step received */
+    size_t need;   /* bytes the current step needs */
+    uint8_t auth[LINK_TICKET_SIZE]; /* mechanism word, then the ticket */
+    uint8_t *step; /* where the current step's bytes go */
+
+    struct link_header header;
+    struct link_mess mess; /* borrows `in` */
+    bool mini_header;
+    bool skip_auth;
+
+    struct byte_buf out;
+    size_t out_sent;
+
+    struct ticket_key *key;
+};
+
+static void link_conn_destroy(struct link_conn *c, bool close_stream);
+
+static void link_conn_unlink(struct link_conn *c)
+{
+    for (struct link_conn **p = &c->server->links; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            return;
+        }
+    }
+}
+
+static void link_conn_destroy(struct link_conn *c, bool close_stream)
+{
+    link_conn_unlink(c);
+    loop_watch_remove(c->server->loop, c->watch);
+    loop_timer_remove(c->server->loop, c->deadline);
+    if (close_stream) {
+        SpiceChannelEventInfo info;
+        channel_event_info_fill(&info, c->stream->fd, 0, 0, 0);
+        stream_destroy(c->stream);
+        server_channel_event(c->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &info);
+    }
+    ticket_key_destroy(c->key);
+    buf_finish(&c->out);
+    free(c);
+}
+
+static void link_conn_expect(struct link_conn *c, enum link_state state, uint8_t *dst,
+                             size_t need)
+{
+    c->state = state;
+    c->step = dst;
+    c->need = need;
+    c->in_len = 0;
+}
+
+static void link_conn_update_watch(struct link_conn *c)
+{
+    int events = c->out_sent < c->out.len ? LOOP_WRITE : LOOP_READ;
+    loop_watch_update(c->server->loop, c->watch, events);
+}
+
+static void link_conn_send_error(struct link_conn *c, uint32_t error, const char *why)
+{
+    log_ratelimited(LOG_LEVEL_WARN, "link from %s refused (error %u): %s", c->peer, error, why);
+    link_reply_write(&c->out, error, NULL, NULL, 0, NULL, 0);
+    c->state = LINK_FLUSH_THEN_CLOSE;
+}
+
+static void link_conn_send_result(struct link_conn *c, uint32_t result)
+{
+    uint8_t *p = buf_append(&c->out, 4);
+    if (p) {
+        put_u32le(p, result);
+    }
+    c->state = result == SPICE_LINK_ERR_OK ? LINK_FLUSH_THEN_HANDOFF : LINK_FLUSH_THEN_CLOSE;
+}
+
+static void link_conn_server_caps(const struct link_conn *c, uint32_t *common, uint32_t *channel,
+                                  uint32_t *num_channel)
+{
+    common[0] = 0;
+    caps_set(common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+    caps_set(common, SPICE_COMMON_CAP_AUTH_SPICE);
+    caps_set(common, SPICE_COMMON_CAP_MINI_HEADER);
+    channel[0] = 0;
+    *num_channel = 0;
+    switch (c->mess.channel_type) {
+    case SPICE_CHANNEL_MAIN:
+        caps_set(channel, SPICE_MAIN_CAP_NAME_AND_UUID);
+        caps_set(channel, SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS);
+        *num_channel = 1;
+        break;
+    case SPICE_CHANNEL_DISPLAY:
+        caps_set(channel, SPICE_DISPLAY_CAP_MONITORS_CONFIG);
+        *num_channel = 1;
+        break;
+    case SPICE_CHANNEL_INPUTS:
+        caps_set(channel, SPICE_INPUTS_CAP_KEY_SCANCODE);
+        *num_channel = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+static void link_conn_on_header(struct link_conn *c)
+{
+    link_header_parse(c->in, LINK_HEADER_SIZE, &c->header);
+    if (c->header.magic != SPICE_MAGIC) {
+        if (memcmp(c->in, "GET ", 4) == 0) {
+            log_ratelimited(LOG_LEVEL_WARN,
+                            "link from %s: websocket connections are not supported yet",
+                            c->peer);
+            c->state = LINK_FLUSH_THEN_CLOSE;
+            return;
+        }
+        link_conn_send_error(c, SPICE_LINK_ERR_INVALID_MAGIC, "invalid magic");
+        return;
+    }
+    if (c->header.major_version != SPICE_VERSION_MAJOR) {
+        char why[64];
+        snprintf(why, sizeof(why), "protocol version %u.%u, we speak %u.%u",
+                 c->header.major_version, c->header.minor_version, SPICE_VERSION_MAJOR,
+                 SPICE_VERSION_MINOR);
+        link_conn_send_error(c, SPICE_LINK_ERR_VERSION_MISMATCH, why);
+        return;
+    }
+    if (c->header.size < LINK_MESS_SIZE || c->header.size > LINK_MAX_BODY_SIZE) {
+        link_conn_send_error(c, SPICE_LINK_ERR_INVALID_DATA, "link message size out of range");
+        return;
+    }
+    link_conn_expect(c, LINK_READ_BODY, c->in + LINK_HEADER_SIZE, c->header.size);
+}
+
+static void link_conn_on_body(struct link_conn *c)
+{
+    struct RedsState *s = c->server;
+    const char *err = NULL;
+    if (link_mess_parse(c->in + LINK_HEADER_SIZE, c->header.size, &c->mess, &err) < 0) {
+        link_conn_send_error(c, SPICE_LINK_ERR_INVALID_DATA, err ? err : "bad link message");
+        return;
+    }
+    const struct link_mess *m = &c->mess;
+    if (m->channel_type == SPICE_CHANNEL_MAIN) {
+        if (s->num_clients >= (int)s->max_clients) {
+            link_conn_send_error(c, SPICE_LINK_ERR_ERROR, "too many clients");
+            return;
+        }
+    } else {
+        if (!server_find_session(s, m->connection_id)) {
+            link_conn_send_error(c, SPICE_LINK_ERR_BAD_CONNECTION_ID, "unknown connection id");
+            return;
+        }
+        if (!server_has_channel(s, m->channel_type, m->channel_id)) {
+            link_conn_send_error(c, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
+                                 "channel not available");
+            return;
+        }
+    }
+    if (!(server_channel_security(s, m->channel_type) & SPICE_CHANNEL_SECURITY_NONE)) {
+        link_conn_send_error(c, SPICE_LINK_ERR_NEED_SECURED,
+                             "this channel is configured for TLS only");
+        return;
+    }
+    c->mini_header = caps_test(m->common_caps, m->num_common_caps, SPICE_COMMON_CAP_MINI_HEADER);
+
+    uint8_t pubkey[LINK_PUBKEY_SIZE];
+    c->key = ticket_key_create();
+    if (!c->key || ticket_key_public_der(c->key, pubkey) < 0) {
+        link_conn_send_error(c, SPICE_LINK_ERR_ERROR, "cannot create a ticket key");
+        return;
+    }
+    uint32_t common[1], channel[1], num_channel;
+    link_conn_server_caps(c, common, channel, &num_channel);
+    link_reply_write(&c->out, SPICE_LINK_ERR_OK, pubkey, common, 1, channel, num_channel);
+
+    if (caps_test(m->common_caps, m->num_common_caps,
+                  SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION)) {
+        link_conn_expect(c, LINK_READ_MECH, c->auth, 4);
+    } else {
+        link_conn_expect(c, LINK_READ_TICKET, c->auth, LINK_TICKET_SIZE);
+    }
+}
+
+static void link_conn_on_mech(struct link_conn *c)
+{
+    uint32_t mech = get_u32le(c->step);
+    if (mech != SPICE_COMMON_CAP_AUTH_SPICE) {
+        log_ratelimited(LOG_LEVEL_WARN, "link from %s: unsupported auth mechanism %u", c->peer,
+                        mech);
+        link_conn_send_result(c, SPICE_LINK_ERR_PERMISSION_DENIED);
+        return;
+    }
+    link_conn_expect(c, LINK_READ_TICKET, c->step, LINK_TICKET_SIZE);
+}
+
+static void link_conn_on_ticket(struct link_conn *c)
+{
+    struct RedsState *s = c->server;
+    uint8_t plain[LINK_TICKET_SIZE];
+    int n = ticket_key_decrypt(c->key, c->step, LINK_TICKET_SIZE, plain, sizeof(plain));
+    if (c->skip_auth || !s->ticketing) {
+        link_conn_send_result(c, SPICE_LINK_ERR_OK);
+        return;
+    }
+    const char *why = "cannot decrypt the ticket";
+    if (n < 0 || !ticket_check(s, plain, (size_t)n, &why)) {
+        log_ratelimited(LOG_LEVEL_WARN, "link from %s: authentication failed: %s", c->peer, why);
+        link_conn_send_result(c, SPICE_LINK_ERR_PERMISSION_DENIED);
+        return;
+    }
+    link_conn_send_result(c, SPICE_LINK_ERR_OK);
+}
+
+/* Runs the step whose bytes are all in. */
+static void link_conn_step_done(struct link_conn *c)
+{
+    switch (c->state) {
+    case LINK_READ_HEADER:
+        link_conn_on_header(c);
+        break;
+    case LINK_READ_BODY:
+        link_conn_on_body(c);
+        break;
+    case LINK_READ_MECH:
+        link_conn_on_mech(c);
+        break;
+    case LINK_READ_TICKET:
+        link_conn_on_ticket(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static bool link_conn_reading(const struct link_conn *c)
+{
+    return c->state <= LINK_READ_TICKET;
+}
+
+/* Returns false when the connection was destroyed. */
+static bool link_conn_flush(struct link_conn *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = stream_write(c->stream, c->out.data + c->out_sent, c->out.len - c->out_sent);
+        if (n == CLOVE_E_AGAIN) {
+            link_conn_update_watch(c);
+            return true;
+        }
+        if (n < 0) {
+            log_info("link from %s: peer went away during the link", c->peer);
+            link_conn_destroy(c, true);
+            return false;
+        }
+        c->out_sent += (size_t)n;
+    }
+    buf_reset(&c->out);
+    c->out_sent = 0;
+    if (c->state == LINK_FLUSH_THEN_CLOSE) {
+        link_conn_destroy(c, true);
+        return false;
+    }
+    if (c->state == LINK_FLUSH_THEN_HANDOFF) {
+        struct RedsState *s = c->server;
+        struct stream *stream = c->stream;
+        struct link_mess mess = c->mess;
+        bool mini = c->mini_header;
+        /* Detach first: the channel takes over the socket's watch. */
+        loop_watch_remove(s->loop, c->watch);
+        c->watch = NULL;
+        server_link_complete(s, stream, &mess, mini);
+        link_conn_destroy(c, false);
+        return false;
+    }
+    link_conn_update_watch(c);
+    return true;
+}
+
+static void link_conn_on_io(int fd, int events, void *opaque)
+{
+    struct link_conn *c = opaque;
+    if (events & LOOP_WRITE) {
+        if (!link_conn_flush(c)) {
+            return;
+        }
+    }
+    while (link_conn_reading(c) && c->out_sent >= c->out.len) {
+        ssize_t n = stream_read(c->stream, c->step + c->in_len, c->need - c->in_len);
+        if (n == CLOVE_E_AGAIN) {
+            return;
+        }
+        if (n < 0) {
+            log_ratelimited(LOG_LEVEL_INFO, "link from %s: connection closed during the link",
+                            c->peer);
+            link_conn_destroy(c, true);
+            return;
+        }
+        c->in_len += (size_t)n;
+        if (c->in_len < c->need) {
+            continue;
+        }
+        link_conn_step_done(c);
+        if (c->out.len > 0 && !link_conn_flush(c)) {
+            return;
+        }
+        if (c->state == LINK_FLUSH_THEN_CLOSE && c->out.len == 0) {
+            link_conn_destroy(c, true);
+            return;
+        }
+    }
+}
+
+static void link_conn_on_deadline(void *opaque)
+{
+    struct link_conn *c = opaque;
+    log_ratelimited(LOG_LEVEL_WARN, "link from %s: no complete link within %u ms; dropping it",
+                    c->peer, c->server->link_timeout_ms);
+    link_conn_destroy(c, true);
+}
+
+static void peer_name(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    snprintf(out, cap, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return;
+    }
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(out, cap, "%s:%u", host, ntohs(sin->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(out, cap, "[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(out, cap, "unix socket");
+    }
+}
+
+void link_conn_start(struct RedsState *s, struct stream *stream, bool skip_auth)
+{
+    struct link_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        stream_destroy(stream);
+        return;
+    }
+    c->server = s;
+    c->stream = stream;
+    c->skip_auth = skip_auth;
+    buf_init(&c->out);
+    peer_name(stream->fd, c->peer, sizeof(c->peer));
+    link_conn_expect(c, LINK_READ_HEADER, c->in, LINK_HEADER_SIZE);
+    c->watch = loop_watch_add(s->loop, stream->fd, LOOP_READ, link_conn_on_io, c);
+    c->deadline = loop_timer_add(s->loop, link_conn_on_deadline, c);
+    c->next = s->links;
+    s->links = c;
+    if (!c->watch || !c->deadline) {
+        link_conn_destroy(c, true);
+        return;
+    }
+    loop_timer_start(s->loop, c->deadline, s->link_timeout_ms);
+
+    SpiceChannelEventInfo info;
+    channel_event_info_fill(&info, stream->fd, 0, 0, 0);
+    server_channel_event(s, SPICE_CHANNEL_EVENT_CONNECTED, &info);
+}
+
+void link_conn_destroy_all(struct RedsState *s)
+{
+    while (s->links) {
+        link_conn_destroy(s->links, true);
+    }
+}

@@ -1,1 +1,597 @@
-/* placeholder */
+/*
+ * The display worker: one thread per QXL device (see worker.h).
+ *
+ * DESIGN
+ * The thread runs our own poll loop. The host reaches it through the
+ * message queue (spice_qxl_* calls, new channel clients, vm start/stop) and
+ * through spice_qxl_wakeup, which posts one preallocated item at most once
+ * until it has run.
+ *
+ * Commands are read in batches from the cursor ring and the command ring
+ * while the VM runs. Each is parsed (validated and copied out of guest
+ * memory), its resource released to the guest at once, applied to the
+ * server's copy of the primary surface, and sent to every display client.
+ * A batch is bounded in count and time; the rest is picked up on the next
+ * loop iteration, so sockets and queued messages are served in between.
+ * When both rings are empty the worker asks the device for a notification
+ * and sleeps until spice_qxl_wakeup.
+ *
+ * A malformed guest command is logged (rate-limited), released, and
+ * dropped: the server, the VM and the clients keep going.
+ */
+#include "server/worker_priv.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WORKER_BATCH_COMMANDS 64
+#define WORKER_BATCH_MS       10
+
+static const QXLInterface *qxl_interface(QXLInstance *qxl)
+{
+    return SPICE_CONTAINEROF(qxl->base.sif, QXLInterface, base);
+}
+
+struct worker *worker_from_qxl(QXLInstance *qxl)
+{
+    return qxl && qxl->st ? qxl->st->worker : NULL;
+}
+
+struct RedsState *worker_server(struct worker *w)
+{
+    return w->server;
+}
+
+void worker_release(struct worker *w, uint64_t addr, uint32_t group)
+{
+    void *info = qxl_release_info(&w->memslots, group, addr);
+    if (!info) {
+        return;
+    }
+    QXLReleaseInfoExt ext = {.info = info, .group_id = group};
+    w->qif->release_resource(w->qxl, ext);
+}
+
+void worker_async_complete(struct worker *w, uint64_t cookie)
+{
+    if (w->qif->async_complete) {
+        w->qif->async_complete(w->qxl, cookie);
+    }
+}
+
+/* ---- tablet size, reported on the main loop ---- */
+
+struct tablet_size_msg {
+    struct msg_item item;
+    struct RedsState *server;
+    int width, height;
+};
+
+static void tablet_size_msg_run(struct msg_item *item)
+{
+    struct tablet_size_msg *m = (struct tablet_size_msg *)item;
+    struct RedsState *s = m->server;
+    if (s->tablet && m->width > 0 && m->height > 0) {
+        const SpiceTabletInterface *tif =
+                SPICE_CONTAINEROF(s->tablet->base.sif, SpiceTabletInterface, base);
+        tif->set_logical_size(s->tablet, m->width, m->height);
+    }
+    free(m);
+}
+
+void worker_post_tablet_size(struct worker *w)
+{
+    struct tablet_size_msg *m = calloc(1, sizeof(*m));
+    if (!m) {
+        return;
+    }
+    m->item.run = tablet_size_msg_run;
+    m->server = w->server;
+    m->width = __atomic_load_n(&w->tablet_width, __ATOMIC_RELAXED);
+    m->height = __atomic_load_n(&w->tablet_height, __ATOMIC_RELAXED);
+    msg_queue_post(w->server->main_queue, &m->item);
+}
+
+void worker_refresh_tablet_size(struct worker *w)
+{
+    struct RedsState *s = w->server;
+    int width = __atomic_load_n(&w->tablet_width, __ATOMIC_RELAXED);
+    int height = __atomic_load_n(&w->tablet_height, __ATOMIC_RELAXED);
+    if (s->tablet && width > 0 && height > 0) {
+        const SpiceTabletInterface *tif =
+                SPICE_CONTAINEROF(s->tablet->base.sif, SpiceTabletInterface, base);
+        tif->set_logical_size(s->tablet, width, height);
+    }
+}
+
+/* ---- client capabilities, told to the device ---- */
+
+void worker_update_client_caps(struct worker *w)
+{
+    if (w->qif->base.minor_version < 2 || !w->qif->set_client_capabilities) {
+        return;
+    }
+    static const unsigned caps[] = {SPICE_DISPLAY_CAP_SIZED_STREAM,
+                                    SPICE_DISPLAY_CAP_MONITORS_CONFIG,
+                                    SPICE_DISPLAY_CAP_COMPOSITE, SPICE_DISPLAY_CAP_A8_SURFACE};
+    uint8_t bits[SPICE_CAPABILITIES_SIZE];
+    memset(bits, 0, sizeof(bits));
+    bool any = false;
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        if (display_clients_have_cap(w, caps[i], &any)) {
+            bits[caps[i] / 8] |= (uint8_t)(1u << (caps[i] % 8));
+        }
+    }
+    display_clients_have_cap(w, 0, &any);
+    w->qif->set_client_capabilities(w->qxl, any ? 1 : 0, bits);
+}
+
+/* ---- primary surface ---- */
+
+void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSurfaceCreate *c)
+{
+    if (surface_id != 0) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary surface id must be 0, not %u", w->id,
+                        surface_id);
+        return;
+    }
+    unsigned bpp = canvas_format_bpp(c->format);
+    if (bpp < 2 || c->width == 0 || c->height == 0 || c->width > QXL_MAX_IMAGE_DIM ||
+        c->height > QXL_MAX_IMAGE_DIM) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: bad primary surface %ux%u format %u", w->id,
+                        c->width, c->height, c->format);
+        return;
+    }
+    uint64_t abs_stride = c->stride < 0 ? (uint64_t)(-(int64_t)c->stride) : (uint64_t)c->stride;
+    if (abs_stride < (uint64_t)c->width * bpp) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary stride %d too small for %u pixels",
+                        w->id, c->stride, c->width);
+        return;
+    }
+    uint64_t size = abs_stride * c->height;
+    const char *err = NULL;
+    uint8_t *mem = memslot_translate(&w->memslots, c->group_id, c->mem, size, &err);
+    if (!mem) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary surface memory is invalid: %s", w->id,
+                        err ? err : "?");
+        return;
+    }
+    if (w->primary.created) {
+        worker_destroy_primary(w);
+    }
+    struct primary_surface *p = &w->primary;
+    p->created = true;
+    p->width = c->width;
+    p->height = c->height;
+    p->format = c->format;
+    p->stride = c->stride;
+    p->mem = mem;
+    p->canvas.line0 = c->stride < 0 ? mem + abs_stride * (c->height - 1) : mem;
+    p->canvas.stride = c->stride;
+    p->canvas.width = c->width;
+    p->canvas.height = c->height;
+    p->canvas.format = c->format;
+    if (!w->guest_monitors_config) {
+        w->num_heads = 1;
+        w->heads[0] = (struct wire_head_cfg){0, 0, c->width, c->height, 0, 0, 0};
+    }
+    __atomic_store_n(&w->tablet_width, (int)c->width, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->tablet_height, (int)c->height, __ATOMIC_RELAXED);
+    worker_post_tablet_size(w);
+    log_info("qxl %d: primary surface %ux%u format %u stride %d", w->id, c->width, c->height,
+             c->format, c->stride);
+    display_broadcast_surface_create(w);
+}
+
+void worker_destroy_primary(struct worker *w)
+{
+    if (!w->primary.created) {
+        return;
+    }
+    display_broadcast_surface_destroy(w);
+    memset(&w->primary, 0, sizeof(w->primary));
+}
+
+/* ---- commands ---- */
+
+static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *d)
+{
+    if (d->surface_id != 0) {
+        log_once("offscreen surfaces are not supported yet; drawing to surface %u dropped",
+                 d->surface_id);
+        return;
+    }
+    if (!w->primary.created) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: drawing before a primary surface exists", w->id);
+        return;
+    }
+    const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
+    uint32_t num_clips = clips ? d->num_clip_rects : 0;
+    if (clips && num_clips == 0) {
+        return; /* clipped away entirely */
+    }
+    int rc;
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        if (d->u.fill.brush_type != SPICE_BRUSH_TYPE_SOLID) {
+            log_once("fills with pattern brushes are not supported yet");
+            return;
+        }
+        rc = canvas_fill(&w->primary.canvas, &d->bbox, clips, num_clips, d->u.fill.color,
+                         d->u.fill.rop_descriptor);
+        break;
+    case QXL_DRAW_COPY:
+        if (!d->u.copy.src) {
+            log_once("copies from non-bitmap sources are not supported yet");
+            return;
+        }
+        rc = canvas_copy(&w->primary.canvas, &d->bbox, clips, num_clips, d->u.copy.src,
+                         &d->u.copy.src_area, d->u.copy.rop_descriptor);
+        break;
+    default:
+        log_once("QXL draw type %u is not supported yet; dropped", d->type);
+        return;
+    }
+    if (rc == CLOVE_E_INVALID) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: invalid draw geometry; dropped", w->id);
+        return;
+    }
+    if (rc < 0) {
+        log_once("a draw operation could not be rendered on the server (rop or format)");
+    }
+    display_broadcast_drawable(w, d);
+}
+
+static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
+{
+    const char *err = NULL;
+    uint64_t addr = ext->cmd.data;
+    uint32_t group = ext->group_id;
+    int rc;
+    w->commands_processed++;
+    switch (ext->cmd.type) {
+    case QXL_CMD_DRAW: {
+        struct qxl_drawable d;
+        rc = qxl_parse_drawable(&w->memslots, group, addr, &d, &err);
+        worker_release(w, addr, group);
+        if (rc < 0) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: rejected draw command: %s", w->id,
+                            err ? err : "invalid");
+            return;
+        }
+        worker_handle_drawable(w, &d);
+        qxl_drawable_finish(&d);
+        return;
+    }
+    case QXL_CMD_UPDATE: {
+        struct qxl_update_cmd u;
+        rc = qxl_parse_update(&w->memslots, group, addr, &u, &err);
+        worker_release(w, addr, group);
+        if (rc < 0) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: rejected update command: %s", w->id,
+                            err ? err : "invalid");
+            return;
+        }
+        /* Every command is rendered as it arrives, so the area is current. */
+        if (w->qif->notify_update) {
+            w->qif->notify_update(w->qxl, u.update_id);
+        }
+        return;
+    }
+    case QXL_CMD_MESSAGE: {
+        struct qxl_message_cmd m;
+        rc = qxl_parse_message(&w->memslots, group, addr, &m, &err);
+        worker_release(w, addr, group);
+        if (rc < 0) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: rejected message command: %s", w->id,
+                            err ? err : "invalid");
+            return;
+        }
+        log_ratelimited(LOG_LEVEL_INFO, "qxl %d: guest says: %s", w->id, m.text);
+        return;
+    }
+    case QXL_CMD_SURFACE: {
+        struct qxl_surface_cmd sc;
+        rc = qxl_parse_surface(&w->memslots, group, addr, &sc, &err);
+        worker_release(w, addr, group);
+        if (rc < 0) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: rejected surface command: %s", w->id,
+                            err ? err : "invalid");
+            return;
+        }
+        log_once("offscreen surface commands are not supported yet; ignored");
+        return;
+    }
+    case QXL_CMD_NOP:
+        worker_release(w, addr, group);
+        return;
+    default:
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: unknown command type %u; dropped", w->id,
+                        ext->cmd.type);
+        worker_release(w, addr, group);
+        return;
+    }
+}
+
+static void worker_handle_cursor_command(struct worker *w, const QXLCommandExt *ext)
+{
+    const char *err = NULL;
+    if (ext->cmd.type != QXL_CMD_CURSOR) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: command type %u on the cursor ring; dropped",
+                        w->id, ext->cmd.type);
+        worker_release(w, ext->cmd.data, ext->group_id);
+        return;
+    }
+    struct qxl_cursor_cmd c;
+    int rc = qxl_parse_cursor(&w->memslots, ext->group_id, ext->cmd.data, &c, &err);
+    worker_release(w, ext->cmd.data, ext->group_id);
+    if (rc < 0) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: rejected cursor command: %s", w->id,
+                        err ? err : "invalid");
+        return;
+    }
+    cursor_process_command(w, &c);
+    qxl_cursor_cmd_finish(&c);
+}
+
+void worker_process_commands(struct worker *w)
+{
+    if (!w->running) {
+        return;
+    }
+    uint64_t start = loop_now_ms();
+    int count = 0;
+    bool cursor_done = false, display_done = false;
+    while (!(cursor_done && display_done)) {
+        if (count >= WORKER_BATCH_COMMANDS || loop_now_ms() - start >= WORKER_BATCH_MS) {
+            loop_timer_start(w->loop, w->process_timer, 0);
+            return;
+        }
+        QXLCommandExt ext;
+        if (!cursor_done) {
+            if (w->qif->get_cursor_command(w->qxl, &ext)) {
+                worker_handle_cursor_command(w, &ext);
+                count++;
+            } else if (w->qif->req_cursor_notification(w->qxl)) {
+                cursor_done = true;
+            }
+        }
+        if (!display_done) {
+            if (w->qif->get_command(w->qxl, &ext)) {
+                worker_handle_command(w, &ext);
+                count++;
+            } else if (w->qif->req_cmd_notification(w->qxl)) {
+                display_done = true;
+            }
+        }
+    }
+}
+
+static void worker_on_wakeup(struct msg_item *item)
+{
+    struct worker *w = SPICE_CONTAINEROF(item, struct worker, wakeup_item);
+    __atomic_store_n(&w->wakeup_pending, 0, __ATOMIC_RELEASE);
+    worker_process_commands(w);
+}
+
+static void worker_on_process_timer(void *opaque)
+{
+    worker_process_commands(opaque);
+}
+
+void worker_wakeup(struct worker *w)
+{
+    if (!__atomic_exchange_n(&w->wakeup_pending, 1, __ATOMIC_ACQ_REL)) {
+        msg_queue_post(w->queue, &w->wakeup_item);
+    }
+}
+
+/* ---- thread ---- */
+
+static void *worker_thread_main(void *opaque)
+{
+    struct worker *w = opaque;
+    msg_queue_set_owner(w->queue);
+    loop_poll_run(w->loop);
+    return NULL;
+}
+
+struct worker *worker_create(struct RedsState *server, QXLInstance *qxl, int id)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        return NULL;
+    }
+    w->server = server;
+    w->qxl = qxl;
+    w->qif = qxl_interface(qxl);
+    w->id = id;
+    w->max_monitors = WORKER_MAX_HEADS;
+    w->state.worker = w;
+    w->wakeup_item.run = worker_on_wakeup;
+    if (!w->qif->get_command || !w->qif->req_cmd_notification || !w->qif->release_resource ||
+        !w->qif->get_cursor_command || !w->qif->req_cursor_notification ||
+        !w->qif->get_init_info) {
+        log_error("qxl %d: the QXL interface lacks required callbacks", id);
+        free(w);
+        return NULL;
+    }
+    w->qif->get_init_info(qxl, &w->init_info);
+    const QXLDevInitInfo *ii = &w->init_info;
+    if (memslot_table_init(&w->memslots, ii->num_memslots_groups, ii->num_memslots,
+                           ii->memslot_gen_bits, ii->memslot_id_bits) < 0) {
+        log_error("qxl %d: unusable memslot layout (%u groups, %u slots, %u gen bits, %u id bits)",
+                  id, ii->num_memslots_groups, ii->num_memslots, ii->memslot_gen_bits,
+                  ii->memslot_id_bits);
+        free(w);
+        return NULL;
+    }
+    w->loop = loop_poll_create();
+    if (!w->loop) {
+        goto error_loop;
+    }
+    w->queue = msg_queue_create(w->loop);
+    if (!w->queue) {
+        goto error_queue;
+    }
+    w->process_timer = loop_timer_add(w->loop, worker_on_process_timer, w);
+    if (!w->process_timer) {
+        goto error_timer;
+    }
+    qxl->st = &w->state;
+    if (pthread_create(&w->thread, NULL, worker_thread_main, w) != 0) {
+        log_errno("qxl %d: cannot start the worker thread", id);
+        qxl->st = NULL;
+        goto error_thread;
+    }
+    w->thread_started = true;
+    return w;
+
+error_thread:
+    loop_timer_remove(w->loop, w->process_timer);
+error_timer:
+    msg_queue_destroy(w->queue);
+error_queue:
+    loop_destroy(w->loop);
+error_loop:
+    memslot_table_finish(&w->memslots);
+    free(w);
+    return NULL;
+}
+
+void worker_attach(struct worker *w)
+{
+    /* attache_worker (deprecated) and attached_worker share the slot; the old
+     * signature's extra argument is the QXLWorker handle the reference passed. */
+    if (w->qif->attache_worker) {
+        w->qif->attache_worker(w->qxl, (QXLWorker *)&w->state);
+    }
+}
+
+struct run_flag_msg {
+    struct msg_item item;
+    struct worker *worker;
+    bool flag;
+};
+
+static void set_running_run(struct msg_item *item)
+{
+    struct run_flag_msg *m = (struct run_flag_msg *)item;
+    m->worker->running = m->flag;
+    if (m->flag) {
+        worker_process_commands(m->worker);
+    }
+}
+
+void worker_set_running(struct worker *w, bool running)
+{
+    struct run_flag_msg m = {.item.run = set_running_run, .worker = w, .flag = running};
+    msg_queue_call(w->queue, &m.item);
+}
+
+struct attach_msg {
+    struct msg_item item;
+    struct worker *worker;
+    struct stream *stream;
+    struct link_mess link;
+    bool mini_header;
+    uint8_t caps[2][16];
+};
+
+static void attach_run(struct msg_item *item)
+{
+    struct attach_msg *m = (struct attach_msg *)item;
+    if (m->link.channel_type == SPICE_CHANNEL_DISPLAY) {
+        display_client_create(m->worker, m->stream, &m->link, m->mini_header);
+    } else {
+        cursor_client_create(m->worker, m->stream, &m->link, m->mini_header);
+    }
+    free(m);
+}
+
+void worker_attach_client(struct worker *w, struct stream *stream, const struct link_mess *link,
+                          bool mini_header)
+{
+    struct attach_msg *m = calloc(1, sizeof(*m));
+    if (!m) {
+        stream_destroy(stream);
+        return;
+    }
+    m->item.run = attach_run;
+    m->worker = w;
+    m->stream = stream;
+    m->link = *link;
+    m->mini_header = mini_header;
+    /* The caps live in the link buffer, which dies with the link stage. */
+    m->link.num_common_caps = link->num_common_caps < 4 ? link->num_common_caps : 4;
+    m->link.num_channel_caps = link->num_channel_caps < 4 ? link->num_channel_caps : 4;
+    memcpy(m->caps[0], link->common_caps, 4 * m->link.num_common_caps);
+    memcpy(m->caps[1], link->channel_caps, 4 * m->link.num_channel_caps);
+    m->link.common_caps = m->caps[0];
+    m->link.channel_caps = m->caps[1];
+    msg_queue_post(w->queue, &m->item);
+}
+
+struct session_msg {
+    struct msg_item item;
+    struct worker *worker;
+    uint32_t session_id;
+};
+
+static void detach_run(struct msg_item *item)
+{
+    struct session_msg *m = (struct session_msg *)item;
+    display_clients_close_session(m->worker, m->session_id);
+    cursor_clients_close_session(m->worker, m->session_id);
+    free(m);
+}
+
+void worker_detach_session(struct worker *w, uint32_t session_id)
+{
+    struct session_msg *m = calloc(1, sizeof(*m));
+    if (!m) {
+        return;
+    }
+    m->item.run = detach_run;
+    m->worker = w;
+    m->session_id = session_id;
+    msg_queue_post(w->queue, &m->item);
+}
+
+static void quit_run(struct msg_item *item)
+{
+    struct session_msg *m = (struct session_msg *)item;
+    struct worker *w = m->worker;
+    display_clients_close_all(w);
+    cursor_clients_close_all(w);
+    w->quit = true;
+    loop_poll_quit(w->loop);
+}
+
+void worker_destroy(struct worker *w)
+{
+    if (!w) {
+        return;
+    }
+    if (w->thread_started) {
+        struct session_msg m = {.item.run = quit_run, .worker = w};
+        msg_queue_call(w->queue, &m.item);
+        pthread_join(w->thread, NULL);
+    }
+    if (w->qxl && w->qxl->st == &w->state) {
+        w->qxl->st = NULL;
+    }
+    loop_timer_remove(w->loop, w->process_timer);
+    msg_queue_destroy(w->queue);
+    loop_destroy(w->loop);
+    memslot_table_finish(&w->memslots);
+    if (w->cursor_shape) {
+        free(w->cursor_shape->data);
+        free(w->cursor_shape);
+    }
+    free(w);
+}

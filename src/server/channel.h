@@ -1,0 +1,144 @@
+/*
+ * The channel-client base: one connected SPICE channel of one client.
+ *
+ * It owns the stream after the link stage and does everything every channel
+ * shares: message framing (full or mini header), a send queue of messages
+ * whose bodies may be shared between clients, the ack window (SET_ACK /
+ * ACK_SYNC / ACK), ping/pong with latency measurement, and a bound on queued
+ * memory. Channel implementations embed `struct channel_client` first and
+ * supply `struct channel_client_ops`.
+ *
+ * Thread: the thread of cc->loop (the host's loop for main and inputs, a
+ * display worker for display and cursor).
+ *
+ * Closing: channel_client_close() may be called from anywhere on that
+ * thread, including from inside one of the ops callbacks; ops->on_close runs
+ * once, when no callback of this client is on the stack, and must free the
+ * embedding struct (after channel_client_finish()).
+ */
+#ifndef CLOVE_SERVER_CHANNEL_H
+#define CLOVE_SERVER_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <spice.h>
+
+#include "loop/loop.h"
+#include "proto/client_msg.h"
+#include "proto/link.h"
+#include "transport/stream.h"
+
+/* The reference's window and pipe constants (spice-facts.md 1.4). */
+#define CHANNEL_ACK_WINDOW       20
+#define CHANNEL_MAX_QUEUED_BYTES (256u * 1024 * 1024)
+
+struct channel_client;
+
+/* A message body shared by the send queues of several clients. */
+struct shared_msg {
+    int refs; /* atomic */
+    uint16_t type;
+    uint32_t size;
+    uint8_t data[];
+};
+
+/* Returns a new message with refs = 1 holding a copy of data, or NULL. */
+struct shared_msg *shared_msg_create(uint16_t type, const void *data, size_t size);
+struct shared_msg *shared_msg_ref(struct shared_msg *m);
+void shared_msg_unref(struct shared_msg *m);
+
+struct channel_client_ops {
+    /* A parsed channel message (ids >= 101). Return a negative code to close. */
+    int (*handle_message)(struct channel_client *cc, const struct client_msg *msg);
+    /* Optional: the send queue is empty and the ack window open. */
+    void (*on_send_ready)(struct channel_client *cc);
+    /* Required: the client is gone; free the embedding struct. */
+    void (*on_close)(struct channel_client *cc);
+};
+
+struct out_msg;
+
+struct channel_client {
+    const struct channel_client_ops *ops;
+    struct loop *loop;          /* borrows */
+    struct stream *stream;      /* owns */
+    struct loop_watch *watch;
+    uint32_t connection_id;     /* the session id */
+    uint8_t type, id;
+    bool mini_header;
+    uint32_t common_caps[4], channel_caps[4]; /* the client's first 128 caps */
+
+    /* receive */
+    uint8_t *rx_buf;
+    size_t rx_len;
+
+    /* send */
+    struct out_msg *tx_head, *tx_tail;
+    size_t tx_queued_bytes;
+    size_t tx_head_sent;
+    uint64_t serial;
+    uint64_t messages_sent;
+    uint64_t bytes_sent;
+
+    /* ack window */
+    bool handle_acks;
+    uint32_t ack_generation;
+    uint32_t ack_window;
+    bool client_synced;
+    uint32_t unacked;
+
+    /* ping */
+    struct loop_timer *ping_timer;
+    uint32_t ping_interval_ms;
+    uint32_t ping_id;
+    uint64_t latency_ns; /* minimum round trip seen, 0 if none */
+
+    /* lifetime */
+    int busy;
+    bool closing;
+    bool closed;
+
+    SpiceChannelEventInfo event_info;
+};
+
+/*
+ * Takes `stream`. Copies the capabilities out of `link` (which borrows the
+ * link buffer). `mini_header` is the negotiated framing.
+ */
+void channel_client_init(struct channel_client *cc, const struct channel_client_ops *ops,
+                         struct loop *loop, struct stream *stream, const struct link_mess *link,
+                         bool mini_header);
+/* Starts reading (call after the embedding struct is fully set up). Returns 0 or < 0. */
+int channel_client_start(struct channel_client *cc);
+/* Releases what init/start acquired. Called from the owner's on_close. */
+void channel_client_finish(struct channel_client *cc);
+
+bool channel_client_has_cap(const struct channel_client *cc, unsigned cap);
+bool channel_client_has_common_cap(const struct channel_client *cc, unsigned cap);
+
+/* Queues a copy of `body` as a message of `type`. Returns 0 or < 0. */
+int channel_client_send(struct channel_client *cc, uint16_t type, const void *body, size_t size);
+/* Queues a shared message (takes a new reference). Returns 0 or < 0. */
+int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg);
+/* Sends SET_ACK and starts counting messages against the window. */
+void channel_client_enable_acks(struct channel_client *cc, uint32_t window);
+/* Starts periodic pings (0 = one immediate ping only). */
+void channel_client_start_ping(struct channel_client *cc, uint32_t interval_ms);
+/* True if the queue is empty and the ack window allows sending. */
+bool channel_client_can_send(const struct channel_client *cc);
+size_t channel_client_queued_bytes(const struct channel_client *cc);
+
+void channel_client_close(struct channel_client *cc);
+/*
+ * After a batch of sends made with `busy` raised by the caller: writes what
+ * is queued, or finishes a close requested meanwhile (cc may be freed).
+ */
+void channel_client_kick(struct channel_client *cc);
+
+/* Fills the SpiceChannelEventInfo from the socket's addresses. */
+void channel_event_info_fill(SpiceChannelEventInfo *info, int fd, uint32_t connection_id,
+                             uint8_t type, uint8_t id);
+
+#endif

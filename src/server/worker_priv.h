@@ -1,0 +1,110 @@
+/*
+ * Worker internals shared by worker.c (thread, QXL command processing),
+ * qxl_api.c (the spice_qxl_* entry points), display_channel.c and
+ * cursor_channel.c. Everything here belongs to the worker thread unless
+ * marked otherwise.
+ */
+#ifndef CLOVE_SERVER_WORKER_PRIV_H
+#define CLOVE_SERVER_WORKER_PRIV_H
+
+#include <pthread.h>
+
+#include "display/canvas.h"
+#include "display/memslot.h"
+#include "display/qxl_parse.h"
+#include "loop/loop.h"
+#include "loop/msg_queue.h"
+#include "server/channel.h"
+#include "server/worker.h"
+
+#define WORKER_MAX_HEADS 16
+
+struct display_client;
+struct cursor_client;
+
+struct primary_surface {
+    bool created;
+    uint32_t width, height, format;
+    int32_t stride;
+    uint8_t *mem;   /* borrows guest memory: the lowest address of the surface */
+    struct canvas_surface canvas;
+};
+
+struct QXLState {
+    struct worker *worker;
+};
+
+struct worker {
+    struct RedsState *server; /* main thread only */
+    QXLInstance *qxl;
+    const QXLInterface *qif;
+    int id;
+    QXLDevInitInfo init_info;
+    struct QXLState state;
+
+    pthread_t thread;
+    bool thread_started;
+    struct loop *loop;
+    struct msg_queue *queue;
+    bool quit;
+
+    struct memslot_table memslots;
+    bool running;
+    int wakeup_pending; /* atomic */
+    struct msg_item wakeup_item;
+    struct loop_timer *process_timer;
+
+    struct primary_surface primary;
+    struct wire_head_cfg {
+        uint32_t id, surface_id, width, height, x, y, flags;
+    } heads[WORKER_MAX_HEADS];
+    uint16_t num_heads;
+    uint16_t max_monitors;
+    bool guest_monitors_config; /* heads came from the guest */
+
+    /* cursor state */
+    struct qxl_cursor_shape *cursor_shape; /* owns */
+    struct qxl_point cursor_position;
+    bool cursor_visible;
+    uint16_t trail_length, trail_frequency;
+
+    struct display_client *displays;
+    struct cursor_client *cursors;
+    int tablet_width, tablet_height; /* atomic-ish: read on main */
+    uint64_t image_serial;
+    uint64_t commands_processed;
+};
+
+/* worker.c */
+void worker_process_commands(struct worker *w);
+/* Thread: any. Asks the worker to read the rings (spice_qxl_wakeup). */
+void worker_wakeup(struct worker *w);
+void worker_release(struct worker *w, uint64_t addr, uint32_t group);
+void worker_post_tablet_size(struct worker *w);
+void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSurfaceCreate *c);
+void worker_destroy_primary(struct worker *w);
+void worker_async_complete(struct worker *w, uint64_t cookie);
+void worker_update_client_caps(struct worker *w);
+
+/* display_channel.c */
+void display_client_create(struct worker *w, struct stream *stream, const struct link_mess *link,
+                           bool mini_header);
+void display_clients_close_session(struct worker *w, uint32_t session_id);
+void display_clients_close_all(struct worker *w);
+void display_broadcast_surface_create(struct worker *w);
+void display_broadcast_surface_destroy(struct worker *w);
+void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d);
+void display_broadcast_monitors_config(struct worker *w);
+void display_broadcast_mark(struct worker *w);
+/* True if every connected display client has this cap (and one exists). */
+bool display_clients_have_cap(struct worker *w, unsigned cap, bool *any);
+
+/* cursor_channel.c */
+void cursor_client_create(struct worker *w, struct stream *stream, const struct link_mess *link,
+                          bool mini_header);
+void cursor_clients_close_session(struct worker *w, uint32_t session_id);
+void cursor_clients_close_all(struct worker *w);
+void cursor_process_command(struct worker *w, struct qxl_cursor_cmd *cmd);
+void cursor_reset(struct worker *w);
+
+#endif

@@ -23,39 +23,39 @@
  */
 #include "desktop.h"
 
-#include "font.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define TILE_W 64
-#define TILE_H 16
+#include "font.h"
 
-#define MAX_CLICKS 32
+#define TILE_W             64
+#define TILE_H             16
 
-#define COLOR_BACKGROUND    0x295A8Cu
-#define COLOR_TASKBAR       0x182131u
-#define COLOR_TASKBAR_TEXT  0xDEE7EFu
-#define COLOR_BORDER        0x101821u
-#define COLOR_TITLE         0x397BC6u
-#define COLOR_TITLE_TEXT    0xFFFFFFu
-#define COLOR_BODY          0xEFEFE7u
-#define COLOR_BODY_TEXT     0x212121u
-#define COLOR_NOTES_BODY    0xFFFFFFu
-#define COLOR_STATUS_TEXT   0x4A4A4Au
-#define COLOR_TEXT_CURSOR   0x397BC6u
-#define COLOR_SHADOW        0x18314Au
-#define COLOR_CLICK_LEFT    0xE73131u
-#define COLOR_CLICK_RIGHT   0x31A542u
-#define COLOR_CLICK_MIDDLE  0xE7A521u
-#define COLOR_SWATCH_A      0x8C4A94u
-#define COLOR_SWATCH_B      0x63A5C6u
+#define MAX_CLICKS         32
 
-#define TITLE_H   18
-#define TASKBAR_H 24
+#define COLOR_BACKGROUND   0x295A8Cu
+#define COLOR_TASKBAR      0x182131u
+#define COLOR_TASKBAR_TEXT 0xDEE7EFu
+#define COLOR_BORDER       0x101821u
+#define COLOR_TITLE        0x397BC6u
+#define COLOR_TITLE_TEXT   0xFFFFFFu
+#define COLOR_BODY         0xEFEFE7u
+#define COLOR_BODY_TEXT    0x212121u
+#define COLOR_NOTES_BODY   0xFFFFFFu
+#define COLOR_STATUS_TEXT  0x4A4A4Au
+#define COLOR_TEXT_CURSOR  0x397BC6u
+#define COLOR_SHADOW       0x18314Au
+#define COLOR_CLICK_LEFT   0xE73131u
+#define COLOR_CLICK_RIGHT  0x31A542u
+#define COLOR_CLICK_MIDDLE 0xE7A521u
+#define COLOR_SWATCH_A     0x8C4A94u
+#define COLOR_SWATCH_B     0x63A5C6u
+
+#define TITLE_H            18
+#define TASKBAR_H          24
 
 struct area {
     int x;
@@ -200,8 +200,7 @@ static void draw_about(struct desktop *d)
     struct area body = draw_window(d, &d->about, "About", COLOR_BODY);
     text(d, body.x + 10, body.y + 8, "Clove", COLOR_TITLE, 3);
     snprintf(buf, sizeof(buf), "%dx%d", d->width, d->height);
-    text(d, body.x + 10 + font_text_width("Clove", 3) + 12, body.y + 20, buf, COLOR_STATUS_TEXT,
-         1);
+    text(d, body.x + 10 + font_text_width("Clove", 3) + 12, body.y + 20, buf, COLOR_STATUS_TEXT, 1);
     int y = body.y + 8 + FONT_CELL_H * 3 + 6;
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         if (y + FONT_CELL_H > body.y + body.h) {
@@ -304,7 +303,8 @@ static void draw_pointer_window(struct desktop *d)
             break;
         }
         const struct click_mark *m = &d->clicks[i % MAX_CLICKS];
-        snprintf(buf, sizeof(buf), "#%d at %d,%d button %d", i + 1, m->x, m->y, m->button);
+        snprintf(buf, sizeof(buf), "#%d at %d,%d %s", i + 1, m->x, m->y,
+                 m->button == 2 ? "right" : (m->button == 3 ? "middle" : "left"));
         text(d, body.x + 10, y, buf, COLOR_STATUS_TEXT, 1);
         y += FONT_CELL_H;
     }

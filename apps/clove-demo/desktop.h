@@ -32,7 +32,7 @@ struct desktop_rect {
 struct desktop_options {
     int width;
     int height;
-    bool animation; /* false: no clock, no animation; the scene is a pure function of input */
+    bool animation;   /* false: no clock, no animation; the scene is a pure function of input */
     const char *name; /* borrows; shown in the task bar, may be NULL */
 };
 

@@ -34,8 +34,17 @@ struct input *input_create(SpiceServer *server, struct desktop *desktop, struct 
 /* Takes; accepts NULL. Call after spice_server_destroy(). */
 void input_destroy(struct input *in);
 
-/* Adds the keyboard, mouse and tablet interfaces to the server. 0 or -1. */
-int input_attach(struct input *in);
+/*
+ * Adds the keyboard and mouse interfaces, and the tablet if with_tablet (the
+ * library offers client mouse mode only when a tablet exists). 0 or -1.
+ */
+int input_attach(struct input *in, bool with_tablet);
+
+/*
+ * Removes the tablet added by input_attach() (call before
+ * spice_server_destroy(), so the library can free its state).
+ */
+void input_detach(struct input *in);
 
 /* Sends the cursor shape at the current pointer position (after the QXL device is attached). */
 void input_send_cursor(struct input *in);

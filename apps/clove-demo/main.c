@@ -18,11 +18,6 @@
  * Thread: everything here runs on the main thread; the library calls the
  * QXL callbacks on its own worker thread (see qxl_device.c).
  */
-#include "desktop.h"
-#include "input.h"
-#include "qxl_device.h"
-
-#include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
 #include <spice.h>
@@ -30,6 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <glib-unix.h>
+
+#include "desktop.h"
+#include "input.h"
+#include "qxl_device.h"
 
 /* ---- SpiceCoreInterface on the GLib default main context ---- */
 
@@ -169,17 +170,17 @@ static void core_watch_remove(SpiceWatch *watch)
 
 static const char *channel_type_name(int type)
 {
-    static const char *const names[] = {"?", "main", "display", "inputs", "cursor", "playback",
-                                        "record", "tunnel", "smartcard", "usbredir", "port",
-                                        "webdav"};
+    static const char *const names[] = {"?",         "main",     "display", "inputs",
+                                        "cursor",    "playback", "record",  "tunnel",
+                                        "smartcard", "usbredir", "port",    "webdav"};
     return type >= 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "?";
 }
 
 /* May be called from the library's threads; stdio keeps each line whole. */
 static void core_channel_event(int event, SpiceChannelEventInfo *info)
 {
-    const char *what = event == SPICE_CHANNEL_EVENT_CONNECTED     ? "connected"
-                       : event == SPICE_CHANNEL_EVENT_INITIALIZED ? "initialized"
+    const char *what = event == SPICE_CHANNEL_EVENT_CONNECTED      ? "connected"
+                       : event == SPICE_CHANNEL_EVENT_INITIALIZED  ? "initialized"
                        : event == SPICE_CHANNEL_EVENT_DISCONNECTED ? "disconnected"
                                                                    : "event";
     fprintf(stderr, "clove-demo: channel %s type=%s(%d) id=%d connection=%d%s\n", what,
@@ -221,6 +222,7 @@ static gchar *opt_image_compression;
 static gchar *opt_streaming_video;
 static gboolean opt_plain_bitmaps;
 static gboolean opt_verbose;
+static gboolean opt_no_tablet;
 
 static GOptionEntry option_entries[] = {
         {"addr", 0, 0, G_OPTION_ARG_STRING, &opt_addr, "Address to listen on (127.0.0.1)", "ADDR"},
@@ -239,12 +241,13 @@ static GOptionEntry option_entries[] = {
         {"name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Server name sent to clients", "NAME"},
         {"image-compression", 0, 0, G_OPTION_ARG_STRING, &opt_image_compression,
          "off|auto_glz|auto_lz|quic|glz|lz|lz4 (off)", "MODE"},
-        {"streaming-video", 0, 0, G_OPTION_ARG_STRING, &opt_streaming_video,
-         "off|all|filter (off)", "MODE"},
+        {"streaming-video", 0, 0, G_OPTION_ARG_STRING, &opt_streaming_video, "off|all|filter (off)",
+         "MODE"},
         {"plain-bitmaps", 0, 0, G_OPTION_ARG_NONE, &opt_plain_bitmaps,
          "Send every bitmap as 32-bit top-down (default: vary formats and layouts)", NULL},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
-         "Print input events to stdout", NULL},
+        {"no-tablet", 0, 0, G_OPTION_ARG_NONE, &opt_no_tablet,
+         "Do not offer a tablet: clients must use server mouse mode", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print input events to stdout", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -254,9 +257,12 @@ static int parse_compression(const char *s, SpiceImageCompression *out)
         const char *name;
         SpiceImageCompression value;
     } modes[] = {
-            {"off", SPICE_IMAGE_COMPRESSION_OFF},   {"auto_glz", SPICE_IMAGE_COMPRESSION_AUTO_GLZ},
-            {"auto_lz", SPICE_IMAGE_COMPRESSION_AUTO_LZ}, {"quic", SPICE_IMAGE_COMPRESSION_QUIC},
-            {"glz", SPICE_IMAGE_COMPRESSION_GLZ},   {"lz", SPICE_IMAGE_COMPRESSION_LZ},
+            {"off", SPICE_IMAGE_COMPRESSION_OFF},
+            {"auto_glz", SPICE_IMAGE_COMPRESSION_AUTO_GLZ},
+            {"auto_lz", SPICE_IMAGE_COMPRESSION_AUTO_LZ},
+            {"quic", SPICE_IMAGE_COMPRESSION_QUIC},
+            {"glz", SPICE_IMAGE_COMPRESSION_GLZ},
+            {"lz", SPICE_IMAGE_COMPRESSION_LZ},
             {"lz4", SPICE_IMAGE_COMPRESSION_LZ4},
     };
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -312,18 +318,34 @@ static void update_frame(struct demo *demo)
     const struct desktop_rect *rects = desktop_update(demo->desktop, &count);
     const uint32_t *pixels = desktop_pixels(demo->desktop);
     int stride = desktop_width(demo->desktop);
+    unsigned fills = 0;
+    unsigned copies[BITMAP_LAYOUT_COUNT] = {0};
     for (int i = 0; i < count; i++) {
         const struct desktop_rect *r = &rects[i];
         struct qxl_device_rect qr = {r->x, r->y, r->width, r->height};
         if (r->solid) {
-            qxl_device_push_fill(demo->qxl, &qr, r->color);
+            if (qxl_device_push_fill(demo->qxl, &qr, r->color) == 0) {
+                fills++;
+            }
             continue;
         }
         enum bitmap_layout layout = BITMAP_LAYOUT_32_TOP_DOWN;
         if (!opt_plain_bitmaps) {
             layout = (enum bitmap_layout)(demo->layout_counter++ % BITMAP_LAYOUT_COUNT);
         }
-        qxl_device_push_copy(demo->qxl, &qr, pixels, stride, layout);
+        int used = qxl_device_push_copy(demo->qxl, &qr, pixels, stride, layout);
+        if (used >= 0) {
+            copies[used]++;
+        }
+    }
+    if (opt_verbose && count > 0) {
+        fprintf(stderr,
+                "clove-demo: frame %u: %u fills, copies 32td=%u 32bu=%u 32pad=%u 24td=%u "
+                "24bu=%u 16=%u\n",
+                demo->frames, fills, copies[BITMAP_LAYOUT_32_TOP_DOWN],
+                copies[BITMAP_LAYOUT_32_BOTTOM_UP], copies[BITMAP_LAYOUT_32_PADDED],
+                copies[BITMAP_LAYOUT_24_TOP_DOWN], copies[BITMAP_LAYOUT_24_BOTTOM_UP],
+                copies[BITMAP_LAYOUT_16_TOP_DOWN]);
     }
     if (count > 0 || demo->frames == 0) {
         qxl_device_flush(demo->qxl);
@@ -338,10 +360,22 @@ static void update_frame(struct demo *demo)
     }
 }
 
+/*
+ * When the worker falls behind (a slow client fills its pipes), rendering is
+ * put off instead of queueing without bound; the diff-based renderer sends the
+ * accumulated change in one batch once the queue drains.
+ */
+#define MAX_QUEUED_DRAWS 1024
+#define BACKOFF_MS       20
+
 static gboolean update_idle(gpointer data)
 {
     struct demo *demo = data;
     demo->update_idle_id = 0;
+    if (qxl_device_queued(demo->qxl) > MAX_QUEUED_DRAWS) {
+        demo->update_idle_id = g_timeout_add(BACKOFF_MS, update_idle, demo);
+        return G_SOURCE_REMOVE;
+    }
     update_frame(demo);
     return G_SOURCE_REMOVE;
 }
@@ -448,9 +482,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "clove-demo: cannot add the QXL device\n");
         goto error_server;
     }
-    demo.input = input_create(demo.server, demo.desktop, demo.qxl, opt_verbose, schedule_update,
-                              &demo);
-    if (demo.input == NULL || input_attach(demo.input) < 0) {
+    demo.input =
+            input_create(demo.server, demo.desktop, demo.qxl, opt_verbose, schedule_update, &demo);
+    if (demo.input == NULL || input_attach(demo.input, !opt_no_tablet) < 0) {
         fprintf(stderr, "clove-demo: cannot add the input devices\n");
         goto error_server;
     }
@@ -488,6 +522,7 @@ int main(int argc, char **argv)
 
 error_server:
     if (demo.server != NULL) {
+        input_detach(demo.input);
         spice_server_destroy(demo.server);
     }
     input_destroy(demo.input);

@@ -68,6 +68,7 @@ struct qxl_device {
     struct command_queue cursors;
     struct qxl_resource *outstanding; /* doubly linked, all live blocks */
     unsigned outstanding_count;
+    unsigned queued_count; /* draw commands not yet fetched by the worker */
     uint32_t next_image_unique;
 };
 
@@ -128,6 +129,9 @@ static void resource_unlink(struct qxl_device *dev, struct qxl_resource *res)
 static void queue_push(struct qxl_device *dev, struct command_queue *q, struct qxl_resource *res)
 {
     g_mutex_lock(&dev->lock);
+    if (q == &dev->draws) {
+        dev->queued_count++;
+    }
     res->queue_next = NULL;
     if (q->tail != NULL) {
         q->tail->queue_next = res;
@@ -208,6 +212,9 @@ static int pop_command(struct qxl_device *dev, struct command_queue *q, uint32_t
 {
     g_mutex_lock(&dev->lock);
     struct qxl_resource *res = queue_pop(q);
+    if (res != NULL && q == &dev->draws) {
+        dev->queued_count--;
+    }
     g_mutex_unlock(&dev->lock);
     if (res == NULL) {
         return 0;
@@ -393,8 +400,7 @@ static void init_drawable(QXLDrawable *drawable, uint8_t type, const struct qxl_
     }
 }
 
-int qxl_device_push_fill(struct qxl_device *dev, const struct qxl_device_rect *rect,
-                         uint32_t color)
+int qxl_device_push_fill(struct qxl_device *dev, const struct qxl_device_rect *rect, uint32_t color)
 {
     struct qxl_resource *res = resource_alloc(dev, RESOURCE_DRAW, 0);
     if (res == NULL) {
@@ -447,8 +453,8 @@ static void write_row(uint8_t *dst, const uint32_t *src, int width, int bytes_pe
             break;
         default: {
             /* SPICE_BITMAP_FMT_16BIT is x1r5g5b5, little endian. */
-            unsigned v = (((p >> 19) & 0x1fu) << 10) | (((p >> 11) & 0x1fu) << 5) |
-                         ((p >> 3) & 0x1fu);
+            unsigned v =
+                    (((p >> 19) & 0x1fu) << 10) | (((p >> 11) & 0x1fu) << 5) | ((p >> 3) & 0x1fu);
             dst[2 * x] = (uint8_t)v;
             dst[2 * x + 1] = (uint8_t)(v >> 8);
             break;
@@ -535,14 +541,15 @@ int qxl_device_push_copy(struct qxl_device *dev, const struct qxl_device_rect *r
     drawable->u.copy.mask.flags = 0;
     drawable->u.copy.mask.bitmap = 0;
     queue_push(dev, &dev->draws, res);
-    return 0;
+    return (int)layout;
 }
 
 int qxl_device_cursor_set(struct qxl_device *dev, const uint32_t *argb, int width, int height,
                           int hot_x, int hot_y, int x, int y)
 {
     size_t shape_bytes = (size_t)width * (size_t)height * 4u;
-    struct qxl_resource *res = resource_alloc(dev, RESOURCE_CURSOR, sizeof(QXLCursor) + shape_bytes);
+    struct qxl_resource *res =
+            resource_alloc(dev, RESOURCE_CURSOR, sizeof(QXLCursor) + shape_bytes);
     if (res == NULL) {
         return -ENOMEM;
     }
@@ -601,6 +608,14 @@ unsigned qxl_device_outstanding(struct qxl_device *dev)
 {
     g_mutex_lock(&dev->lock);
     unsigned n = dev->outstanding_count;
+    g_mutex_unlock(&dev->lock);
+    return n;
+}
+
+unsigned qxl_device_queued(struct qxl_device *dev)
+{
+    g_mutex_lock(&dev->lock);
+    unsigned n = dev->queued_count;
     g_mutex_unlock(&dev->lock);
     return n;
 }

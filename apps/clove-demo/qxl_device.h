@@ -25,7 +25,7 @@ struct qxl_device;
 enum bitmap_layout {
     BITMAP_LAYOUT_32_TOP_DOWN,
     BITMAP_LAYOUT_32_BOTTOM_UP,
-    BITMAP_LAYOUT_32_PADDED,    /* top-down with extra bytes at the end of each row */
+    BITMAP_LAYOUT_32_PADDED, /* top-down with extra bytes at the end of each row */
     BITMAP_LAYOUT_24_TOP_DOWN,
     BITMAP_LAYOUT_24_BOTTOM_UP, /* also padded */
     BITMAP_LAYOUT_16_TOP_DOWN,  /* falls back to 32 bit if a colour does not fit 5:5:5 */
@@ -63,7 +63,9 @@ int qxl_device_push_fill(struct qxl_device *dev, const struct qxl_device_rect *r
 /*
  * Queues a QXL_DRAW_COPY of rect; its pixels are copied from the xRGB image
  * pixels (borrowed; stride in pixels, origin = surface origin) into the
- * command's own memory in the given layout. 0 or -ENOMEM.
+ * command's own memory in the given layout. Returns the layout actually
+ * used (16 bit falls back to BITMAP_LAYOUT_32_PADDED when a colour would not
+ * survive 5:5:5), or -ENOMEM.
  */
 int qxl_device_push_copy(struct qxl_device *dev, const struct qxl_device_rect *rect,
                          const uint32_t *pixels, int stride_pixels, enum bitmap_layout layout);
@@ -83,5 +85,8 @@ void qxl_device_flush(struct qxl_device *dev);
 
 /* Number of commands queued or held by the library (for diagnostics). */
 unsigned qxl_device_outstanding(struct qxl_device *dev);
+
+/* Number of draw commands the worker has not fetched yet (for back-pressure). */
+unsigned qxl_device_queued(struct qxl_device *dev);
 
 #endif

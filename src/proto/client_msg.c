@@ -303,45 +303,45 @@ int client_msg_parse(uint8_t channel_type, uint16_t type, const uint8_t *data, s
 
 /* Names, indexed by type - first id of the range. */
 static const char *const base_names[] = {
-    "ACK_SYNC", "ACK", "PONG", "MIGRATE_FLUSH_MARK", "MIGRATE_DATA", "DISCONNECTING",
+        "ACK_SYNC", "ACK", "PONG", "MIGRATE_FLUSH_MARK", "MIGRATE_DATA", "DISCONNECTING",
 };
 static const char *const main_names[] = {
-    "main.CLIENT_INFO",
-    "main.MIGRATE_CONNECTED",
-    "main.MIGRATE_CONNECT_ERROR",
-    "main.ATTACH_CHANNELS",
-    "main.MOUSE_MODE_REQUEST",
-    "main.AGENT_START",
-    "main.AGENT_DATA",
-    "main.AGENT_TOKEN",
-    "main.MIGRATE_END",
-    "main.MIGRATE_DST_DO_SEAMLESS",
-    "main.MIGRATE_CONNECTED_SEAMLESS",
-    "main.QUALITY_INDICATOR",
+        "main.CLIENT_INFO",
+        "main.MIGRATE_CONNECTED",
+        "main.MIGRATE_CONNECT_ERROR",
+        "main.ATTACH_CHANNELS",
+        "main.MOUSE_MODE_REQUEST",
+        "main.AGENT_START",
+        "main.AGENT_DATA",
+        "main.AGENT_TOKEN",
+        "main.MIGRATE_END",
+        "main.MIGRATE_DST_DO_SEAMLESS",
+        "main.MIGRATE_CONNECTED_SEAMLESS",
+        "main.QUALITY_INDICATOR",
 };
 static const char *const display_names[] = {
-    "display.INIT",
-    "display.STREAM_REPORT",
-    "display.PREFERRED_COMPRESSION",
-    "display.GL_DRAW_DONE",
-    "display.PREFERRED_VIDEO_CODEC_TYPE",
+        "display.INIT",
+        "display.STREAM_REPORT",
+        "display.PREFERRED_COMPRESSION",
+        "display.GL_DRAW_DONE",
+        "display.PREFERRED_VIDEO_CODEC_TYPE",
 };
 static const char *const inputs_key_names[] = {
-    "inputs.KEY_DOWN",
-    "inputs.KEY_UP",
-    "inputs.KEY_MODIFIERS",
-    "inputs.KEY_SCANCODE",
+        "inputs.KEY_DOWN",
+        "inputs.KEY_UP",
+        "inputs.KEY_MODIFIERS",
+        "inputs.KEY_SCANCODE",
 };
 static const char *const inputs_mouse_names[] = {
-    "inputs.MOUSE_MOTION",
-    "inputs.MOUSE_POSITION",
-    "inputs.MOUSE_PRESS",
-    "inputs.MOUSE_RELEASE",
+        "inputs.MOUSE_MOTION",
+        "inputs.MOUSE_POSITION",
+        "inputs.MOUSE_PRESS",
+        "inputs.MOUSE_RELEASE",
 };
 static const char *const record_names[] = {
-    "record.DATA",
-    "record.MODE",
-    "record.START_MARK",
+        "record.DATA",
+        "record.MODE",
+        "record.START_MARK",
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -51,8 +51,7 @@ void msg_header_write_at(uint8_t *p, bool mini, uint64_t serial, uint16_t type, 
     put_u32le(p + 14, 0);
 }
 
-void msg_header_write(struct byte_buf *b, bool mini, uint64_t serial, uint16_t type,
-                      uint32_t size)
+void msg_header_write(struct byte_buf *b, bool mini, uint64_t serial, uint16_t type, uint32_t size)
 {
     uint8_t *p = buf_append(b, msg_header_size(mini));
     if (p) {

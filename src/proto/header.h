@@ -39,8 +39,7 @@ int msg_header_parse(const uint8_t *data, size_t len, bool mini, struct msg_head
  * Appends a header. With the full header, serial is written as given and
  * sub_list as 0.
  */
-void msg_header_write(struct byte_buf *b, bool mini, uint64_t serial, uint16_t type,
-                      uint32_t size);
+void msg_header_write(struct byte_buf *b, bool mini, uint64_t serial, uint16_t type, uint32_t size);
 
 /* Writes a header in place at p (msg_header_size(mini) bytes). */
 void msg_header_write_at(uint8_t *p, bool mini, uint64_t serial, uint16_t type, uint32_t size);

@@ -65,10 +65,9 @@ void link_header_write(struct byte_buf *b, uint32_t size)
  * `fixed_size` bytes. Shared by both parsers, which differ only in the fixed
  * fields.
  */
-static int locate_caps(const uint8_t *data, size_t len, size_t fixed_size,
-                       uint32_t num_common_caps, uint32_t num_channel_caps, uint32_t caps_offset,
-                       const uint8_t **common_caps, const uint8_t **channel_caps,
-                       const char **err_desc)
+static int locate_caps(const uint8_t *data, size_t len, size_t fixed_size, uint32_t num_common_caps,
+                       uint32_t num_channel_caps, uint32_t caps_offset, const uint8_t **common_caps,
+                       const uint8_t **channel_caps, const char **err_desc)
 {
     if (num_common_caps > LINK_MAX_CAPS_WORDS || num_channel_caps > LINK_MAX_CAPS_WORDS) {
         *err_desc = "too many capability words";
@@ -171,8 +170,7 @@ void link_reply_write(struct byte_buf *b, uint32_t error, const uint8_t *pubkey,
     put_caps(b, channel_caps, num_channel_caps);
 }
 
-int link_reply_parse(const uint8_t *data, size_t len, struct link_reply *out,
-                     const char **err_desc)
+int link_reply_parse(const uint8_t *data, size_t len, struct link_reply *out, const char **err_desc)
 {
     if (len < LINK_REPLY_SIZE || len > LINK_MAX_BODY_SIZE) {
         *err_desc = "link reply size out of range";
@@ -189,9 +187,8 @@ int link_reply_parse(const uint8_t *data, size_t len, struct link_reply *out,
         *err_desc = "truncated link reply";
         return CLOVE_E_INVALID;
     }
-    int rc = locate_caps(data, len, LINK_REPLY_SIZE, out->num_common_caps,
-                         out->num_channel_caps, caps_offset, &out->common_caps,
-                         &out->channel_caps, err_desc);
+    int rc = locate_caps(data, len, LINK_REPLY_SIZE, out->num_common_caps, out->num_channel_caps,
+                         caps_offset, &out->common_caps, &out->channel_caps, err_desc);
     if (rc < 0) {
         return rc;
     }

@@ -15,13 +15,13 @@
 
 #include "common/bytes.h"
 
-#define LINK_HEADER_SIZE     16
-#define LINK_MESS_SIZE       18 /* SpiceLinkMess without caps */
-#define LINK_REPLY_SIZE      178 /* SpiceLinkReply without caps */
-#define LINK_PUBKEY_SIZE     162 /* SPICE_TICKET_PUBKEY_BYTES */
-#define LINK_TICKET_SIZE     128 /* RSA-1024 ciphertext */
-#define LINK_MAX_BODY_SIZE   4096 /* the reference refuses bigger link messages */
-#define LINK_MAX_CAPS_WORDS  1024
+#define LINK_HEADER_SIZE    16
+#define LINK_MESS_SIZE      18   /* SpiceLinkMess without caps */
+#define LINK_REPLY_SIZE     178  /* SpiceLinkReply without caps */
+#define LINK_PUBKEY_SIZE    162  /* SPICE_TICKET_PUBKEY_BYTES */
+#define LINK_TICKET_SIZE    128  /* RSA-1024 ciphertext */
+#define LINK_MAX_BODY_SIZE  4096 /* the reference refuses bigger link messages */
+#define LINK_MAX_CAPS_WORDS 1024
 /* "REDQ" read as a little-endian u32; equals SPICE_MAGIC on little-endian hosts. */
 #define LINK_MAGIC 0x51444552u
 
@@ -46,8 +46,8 @@ struct link_mess {
     uint32_t connection_id;
     uint8_t channel_type;
     uint8_t channel_id;
-    uint32_t num_common_caps;  /* in 32-bit words */
-    uint32_t num_channel_caps; /* in 32-bit words */
+    uint32_t num_common_caps;    /* in 32-bit words */
+    uint32_t num_channel_caps;   /* in 32-bit words */
     const uint8_t *common_caps;  /* borrows the input: num_common_caps LE u32 words */
     const uint8_t *channel_caps; /* borrows the input */
 };

@@ -111,8 +111,7 @@ static void put_image(struct byte_buf *b, const struct wire_image *img)
         buf_put_u32(b, img->height);
         buf_put_u32(b, img->u.bitmap.stride);
         buf_put_u32(b, 0); /* no palette */
-        put_bytes_or_zeros(b, img->u.bitmap.data,
-                           (uint64_t)img->height * img->u.bitmap.stride);
+        put_bytes_or_zeros(b, img->u.bitmap.data, (uint64_t)img->height * img->u.bitmap.stride);
         break;
     case SPICE_IMAGE_TYPE_QUIC:
     case SPICE_IMAGE_TYPE_LZ_RGB:
@@ -222,8 +221,7 @@ void server_msg_main_channels_list(struct byte_buf *b, const struct wire_channel
     }
 }
 
-void server_msg_main_mouse_mode(struct byte_buf *b, uint16_t supported_modes,
-                                uint16_t current_mode)
+void server_msg_main_mouse_mode(struct byte_buf *b, uint16_t supported_modes, uint16_t current_mode)
 {
     buf_put_u16(b, supported_modes);
     buf_put_u16(b, current_mode);
@@ -380,8 +378,8 @@ void server_msg_inputs_mouse_motion_ack(struct byte_buf *b)
 
 /* ---- cursor channel ---- */
 
-void server_msg_cursor_init(struct byte_buf *b, struct wire_point position,
-                            uint16_t trail_length, uint16_t trail_frequency, uint8_t visible,
+void server_msg_cursor_init(struct byte_buf *b, struct wire_point position, uint16_t trail_length,
+                            uint16_t trail_frequency, uint8_t visible,
                             const struct wire_cursor *cursor)
 {
     put_point16(b, position);

@@ -175,8 +175,8 @@ struct wire_cursor {
     const uint8_t *data; /* borrows */
     uint32_t data_size;
 };
-void server_msg_cursor_init(struct byte_buf *b, struct wire_point position,
-                            uint16_t trail_length, uint16_t trail_frequency, uint8_t visible,
+void server_msg_cursor_init(struct byte_buf *b, struct wire_point position, uint16_t trail_length,
+                            uint16_t trail_frequency, uint8_t visible,
                             const struct wire_cursor *cursor);
 void server_msg_cursor_reset(struct byte_buf *b);
 void server_msg_cursor_set(struct byte_buf *b, struct wire_point position, uint8_t visible,

@@ -11,8 +11,7 @@
 #include "common/error.h"
 #include "proto/client_msg.h"
 
-static int parse(uint8_t channel, uint16_t type, const uint8_t *d, size_t n,
-                 struct client_msg *m)
+static int parse(uint8_t channel, uint16_t type, const uint8_t *d, size_t n, struct client_msg *m)
 {
     const char *err = NULL;
     memset(m, 0xa5, sizeof(*m));
@@ -125,8 +124,8 @@ static void test_display(void)
     CHECK_EQ(m.u.display_init.glz_dictionary_window_size, 4194304);
     CHECK(all_prefixes_invalid(2, SPICE_MSGC_DISPLAY_INIT, init, sizeof(init)));
     /* Negative sizes come through as signed. */
-    const uint8_t neg[] = {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                           2, 0xfe, 0xff, 0xff, 0xff};
+    const uint8_t neg[] = {1,    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                           0xff, 0xff, 2,    0xfe, 0xff, 0xff, 0xff};
     CHECK_EQ(parse(2, SPICE_MSGC_DISPLAY_INIT, neg, sizeof(neg), &m), 0);
     CHECK_EQ(m.u.display_init.pixmap_cache_size, -1);
     CHECK_EQ(m.u.display_init.glz_dictionary_window_size, -2);
@@ -261,8 +260,7 @@ static void test_other_channels(void)
         CHECK(all_prefixes_invalid(ch, SPICE_MSGC_SPICEVMC_COMPRESSED_DATA, vmc, 5));
     }
     const uint8_t vmc_none[] = {SPICE_DATA_COMPRESSION_TYPE_NONE, 0x55};
-    CHECK_EQ(parse(SPICE_CHANNEL_USBREDIR, SPICE_MSGC_SPICEVMC_COMPRESSED_DATA, vmc_none, 2,
-                   &m),
+    CHECK_EQ(parse(SPICE_CHANNEL_USBREDIR, SPICE_MSGC_SPICEVMC_COMPRESSED_DATA, vmc_none, 2, &m),
              0);
     CHECK_EQ(m.u.vmc_compressed_data.uncompressed_size, 0);
     CHECK_EQ(m.u.vmc_compressed_data.size, 1);
@@ -272,8 +270,7 @@ static void test_other_channels(void)
     CHECK_EQ(m.u.port_event.event, SPICE_PORT_EVENT_CLOSED);
     CHECK(all_prefixes_invalid(SPICE_CHANNEL_PORT, SPICE_MSGC_PORT_EVENT, ev, 1));
     CHECK_EQ(parse(SPICE_CHANNEL_WEBDAV, SPICE_MSGC_PORT_EVENT, ev, 1, &m), 0);
-    CHECK_EQ(parse(SPICE_CHANNEL_USBREDIR, SPICE_MSGC_PORT_EVENT, ev, 1, &m),
-             CLOVE_E_UNSUPPORTED);
+    CHECK_EQ(parse(SPICE_CHANNEL_USBREDIR, SPICE_MSGC_PORT_EVENT, ev, 1, &m), CLOVE_E_UNSUPPORTED);
 
     for (uint8_t ch = 0; ch < 20; ch++) {
         if (ch == SPICE_CHANNEL_CURSOR || ch == SPICE_CHANNEL_PLAYBACK ||
@@ -298,9 +295,9 @@ static void test_names(void)
                  "inputs.MOUSE_RELEASE");
     CHECK_STR_EQ(client_msg_name(SPICE_CHANNEL_MAIN, SPICE_MSGC_MAIN_ATTACH_CHANNELS),
                  "main.ATTACH_CHANNELS");
-    CHECK_STR_EQ(client_msg_name(SPICE_CHANNEL_DISPLAY,
-                                 SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE),
-                 "display.PREFERRED_VIDEO_CODEC_TYPE");
+    CHECK_STR_EQ(
+            client_msg_name(SPICE_CHANNEL_DISPLAY, SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE),
+            "display.PREFERRED_VIDEO_CODEC_TYPE");
     CHECK_STR_EQ(client_msg_name(SPICE_CHANNEL_CURSOR, SPICE_MSGC_ACK), "ACK");
     CHECK_STR_EQ(client_msg_name(SPICE_CHANNEL_WEBDAV, SPICE_MSGC_PORT_EVENT), "webdav.EVENT");
     CHECK(client_msg_name(SPICE_CHANNEL_USBREDIR, SPICE_MSGC_PORT_EVENT) == NULL);

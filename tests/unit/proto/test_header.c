@@ -13,10 +13,10 @@ _Static_assert(MSG_HEADER_FULL_SIZE == sizeof(SpiceDataHeader), "full header");
 _Static_assert(MSG_HEADER_MINI_SIZE == sizeof(SpiceMiniDataHeader), "mini header");
 
 static const uint8_t golden_full[18] = {
-    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* serial */
-    0x67, 0x00,                                     /* type 103 = MAIN_INIT */
-    0x20, 0x00, 0x00, 0x00,                         /* size 32 */
-    0x00, 0x00, 0x00, 0x00,                         /* sub_list */
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* serial */
+        0x67, 0x00,                                     /* type 103 = MAIN_INIT */
+        0x20, 0x00, 0x00, 0x00,                         /* size 32 */
+        0x00, 0x00, 0x00, 0x00,                         /* sub_list */
 };
 static const uint8_t golden_mini[6] = {0x67, 0x00, 0x20, 0x00, 0x00, 0x00};
 

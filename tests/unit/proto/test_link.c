@@ -15,12 +15,12 @@
 /* spicy-screenshot's main-channel link: caps AUTH_SELECTION|AUTH_SPICE|
  * MINI_HEADER (0x0b) and main caps 0x0f. */
 static const uint8_t golden_mess[42] = {
-    'R', 'E', 'D', 'Q', 2, 0, 0, 0, 2, 0, 0, 0, 26, 0, 0, 0, /* header */
-    0, 0, 0, 0,                                               /* connection_id */
-    1, 0,                                                     /* channel main:0 */
-    1, 0, 0, 0, 1, 0, 0, 0,                                   /* 1 + 1 cap words */
-    18, 0, 0, 0,                                              /* caps_offset */
-    0x0b, 0, 0, 0, 0x0f, 0, 0, 0,
+        'R',  'E', 'D', 'Q', 2,    0, 0, 0, 2, 0, 0, 0, 26, 0, 0, 0, /* header */
+        0,    0,   0,   0,                                           /* connection_id */
+        1,    0,                                                     /* channel main:0 */
+        1,    0,   0,   0,   1,    0, 0, 0,                          /* 1 + 1 cap words */
+        18,   0,   0,   0,                                           /* caps_offset */
+        0x0b, 0,   0,   0,   0x0f, 0, 0, 0,
 };
 
 static void test_header_golden(void)

@@ -10,17 +10,17 @@
 #include "check.h"
 #include "proto/server_msg.h"
 
-#define CHECK_BUF(b, ...)                                                                  \
-    do {                                                                                   \
-        const uint8_t want_[] = {__VA_ARGS__};                                             \
-        CHECK(buf_ok(b));                                                                  \
-        CHECK_EQ((b)->len, sizeof(want_));                                                 \
-        CHECK_MEM_EQ((b)->data, want_, sizeof(want_));                                     \
+#define CHECK_BUF(b, ...)                              \
+    do {                                               \
+        const uint8_t want_[] = {__VA_ARGS__};         \
+        CHECK(buf_ok(b));                              \
+        CHECK_EQ((b)->len, sizeof(want_));             \
+        CHECK_MEM_EQ((b)->data, want_, sizeof(want_)); \
     } while (0)
 
 #define U32(v) (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), (uint8_t)((v) >> 24)
 #define U16(v) (uint8_t)(v), (uint8_t)((v) >> 8)
-#define U64(v) U32((uint64_t)(v) & 0xffffffffu), U32((uint64_t)(v) >> 32)
+#define U64(v) U32((uint64_t)(v)&0xffffffffu), U32((uint64_t)(v) >> 32)
 
 static void test_base(void)
 {
@@ -139,22 +139,24 @@ static void test_draw_fill(void)
             .clip = {.type = SPICE_CLIP_TYPE_NONE},
     };
     server_msg_display_draw_fill(&b, &base, 0x00ff8000, SPICE_ROPD_OP_PUT);
-    CHECK_BUF(&b, U32(0),                          /* surface_id */
-              U32(10), U32(20), U32(30), U32(40),  /* box: top, left, bottom, right */
-              0,                                   /* clip NONE */
-              1, U32(0x00ff8000),                  /* brush SOLID, color */
-              U16(8),                              /* rop OP_PUT */
-              0, U32(0), U32(0), U32(0));          /* mask: flags, pos, bitmap */
+    CHECK_BUF(&b, U32(0),                         /* surface_id */
+              U32(10), U32(20), U32(30), U32(40), /* box: top, left, bottom, right */
+              0,                                  /* clip NONE */
+              1, U32(0x00ff8000),                 /* brush SOLID, color */
+              U16(8),                             /* rop OP_PUT */
+              0, U32(0), U32(0), U32(0));         /* mask: flags, pos, bitmap */
     buf_reset(&b);
 
     struct wire_rect rects[2] = {{1, 2, 3, 4}, {-1, -2, 5, 6}};
     base.clip = (struct wire_clip){.type = SPICE_CLIP_TYPE_RECTS, .num_rects = 2, .rects = rects};
     server_msg_display_draw_fill(&b, &base, 0, SPICE_ROPD_OP_PUT);
+    /* clang-format off */
     CHECK_BUF(&b, U32(0), U32(10), U32(20), U32(30), U32(40),
               1, U32(2),                           /* clip RECTS, inline ClipRects */
               U32(1), U32(2), U32(3), U32(4),
               U32(-1), U32(-2), U32(5), U32(6),
               1, U32(0), U16(8), 0, U32(0), U32(0), U32(0));
+    /* clang-format on */
     buf_finish(&b);
 }
 
@@ -181,16 +183,18 @@ static void test_draw_copy_bitmap(void)
     struct wire_rect area = {0, 0, 2, 2};
     server_msg_display_draw_copy(&b, &base, &img, &area, SPICE_ROPD_OP_PUT,
                                  SPICE_IMAGE_SCALE_MODE_NEAREST);
+    /* clang-format off */
     CHECK_BUF(&b, U32(0), U32(0), U32(0), U32(2), U32(2), 0, /* base, clip NONE */
-              U32(57),                                      /* src_bitmap offset */
-              U32(0), U32(0), U32(2), U32(2),               /* src_area */
-              U16(8), 1,                                    /* rop, scale NEAREST */
-              0, U32(0), U32(0), U32(0),                    /* mask */
+              U32(57),                                       /* src_bitmap offset */
+              U32(0), U32(0), U32(2), U32(2),                /* src_area */
+              U16(8), 1,                                     /* rop, scale NEAREST */
+              0, U32(0), U32(0), U32(0),                     /* mask */
               /* offset 57: ImageDescriptor */
               U64(0x42), 0, 0, U32(2), U32(2),
               /* BitmapData: format 32BIT, flags TOP_DOWN only, x, y, stride, palette */
               8, 4, U32(2), U32(2), U32(8), U32(0),
               1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 10, 11, 12, 0);
+    /* clang-format on */
     buf_finish(&b);
 }
 
@@ -225,8 +229,17 @@ static void test_draw_copy_after_header_with_clip(void)
     CHECK_EQ(get_u32le(body + 21), 2);
     CHECK_EQ(get_u32le(body + 25 + 16 + 8), 2); /* second rect's bottom */
     CHECK_EQ(get_u32le(body + 57), fixed);      /* src_bitmap */
-    const uint8_t want_img[] = {U64(1), SPICE_IMAGE_TYPE_QUIC, SPICE_IMAGE_FLAGS_CACHE_ME,
-                                U32(2), U32(2), U32(5), 'Q', 'U', 'I', 'C', 0};
+    const uint8_t want_img[] = {U64(1),
+                                SPICE_IMAGE_TYPE_QUIC,
+                                SPICE_IMAGE_FLAGS_CACHE_ME,
+                                U32(2),
+                                U32(2),
+                                U32(5),
+                                'Q',
+                                'U',
+                                'I',
+                                'C',
+                                0};
     CHECK_MEM_EQ(body + fixed, want_img, sizeof(want_img));
     buf_finish(&b);
 }
@@ -236,8 +249,7 @@ static void test_draw_copy_special_images(void)
     struct byte_buf b = {0};
     struct wire_draw_base base = {.clip = {.type = SPICE_CLIP_TYPE_NONE}};
     struct wire_rect area = {0, 0, 1, 1};
-    struct wire_image img = {.id = 9, .type = SPICE_IMAGE_TYPE_FROM_CACHE, .width = 1,
-                             .height = 1};
+    struct wire_image img = {.id = 9, .type = SPICE_IMAGE_TYPE_FROM_CACHE, .width = 1, .height = 1};
     server_msg_display_draw_copy(&b, &base, &img, &area, 8, 0);
     CHECK_EQ(b.len, 57 + 18);
     buf_reset(&b);
@@ -287,8 +299,8 @@ static void test_cursor(void)
     CHECK_BUF(&b, U16(100), U16(-5),            /* Point16 */
               U16(0), U16(0), 1,                /* trail length, frequency, visible */
               U16(SPICE_CURSOR_FLAGS_CACHE_ME), /* flags */
-              U64(0x77), SPICE_CURSOR_TYPE_ALPHA, U16(2), U16(2), U16(1), U16(0),
-              0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff);
+              U64(0x77), SPICE_CURSOR_TYPE_ALPHA, U16(2), U16(2), U16(1), U16(0), 0xff, 0, 0, 0xff,
+              0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff);
     buf_reset(&b);
 
     struct wire_cursor none = {.flags = SPICE_CURSOR_FLAGS_NONE, .data = shape, .data_size = 16};
@@ -302,8 +314,8 @@ static void test_cursor(void)
 
     struct wire_cursor cached = {.flags = SPICE_CURSOR_FLAGS_FROM_CACHE, .unique = 5};
     server_msg_cursor_set(&b, (struct wire_point){0, 0}, 1, &cached);
-    CHECK_BUF(&b, U16(0), U16(0), 1, U16(SPICE_CURSOR_FLAGS_FROM_CACHE), U64(5), 0, U16(0),
-              U16(0), U16(0), U16(0));
+    CHECK_BUF(&b, U16(0), U16(0), 1, U16(SPICE_CURSOR_FLAGS_FROM_CACHE), U64(5), 0, U16(0), U16(0),
+              U16(0), U16(0));
     buf_reset(&b);
 
     server_msg_cursor_move(&b, (struct wire_point){70000, -70000});

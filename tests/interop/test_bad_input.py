@@ -35,7 +35,8 @@ class Ctx:
 
     def still_serving(self, case):
         self.n += 1
-        H.check(self.demo.alive(), "clove-demo died after case '%s'" % case)
+        H.check(self.demo.alive(), "clove-demo died after case '%s' (rc=%s; -13 = SIGPIPE)"
+                % (case, self.demo.proc.poll()))
         shot = H.capture(self.demo, self.tmpdir, "after-%02d" % self.n)
         H.compare_ppm_bytes(shot, self.frame, "capture after case '%s'" % case)
         H.log("ok   %s" % case)
@@ -187,6 +188,7 @@ def case_many_clients(ctx, n=50):
     dt = time.monotonic() - t0
     for c in socks:
         c.close()
+    time.sleep(1.0)  # let the server finish tearing 50 sessions down
     bad = [(i, r) for i, r in enumerate(results) if r != L.OK]
     H.check(not bad, "%d of %d simultaneous links failed: %s" % (len(bad), n, bad[:5]))
     return "%d links OK in %.2f s" % (n, dt)

@@ -10,7 +10,6 @@ Reports medians and the ratio ours/reference as a markdown table; with
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

@@ -189,8 +189,8 @@ void *memslot_translate_avail(const struct memslot_table *t, uint32_t group, uin
     return (void *)host;
 }
 
-void *memslot_translate(const struct memslot_table *t, uint32_t group, uint64_t addr,
-                        size_t size, const char **err_desc)
+void *memslot_translate(const struct memslot_table *t, uint32_t group, uint64_t addr, size_t size,
+                        const char **err_desc)
 {
     return memslot_translate_avail(t, group, addr, size, NULL, err_desc);
 }

@@ -50,8 +50,8 @@ void memslot_reset(struct memslot_table *t);
  * Translates guest address `addr` in `group` to a host pointer valid for
  * `size` bytes. Returns NULL and sets *err_desc when any check fails.
  */
-void *memslot_translate(const struct memslot_table *t, uint32_t group, uint64_t addr,
-                        size_t size, const char **err_desc);
+void *memslot_translate(const struct memslot_table *t, uint32_t group, uint64_t addr, size_t size,
+                        const char **err_desc);
 
 /*
  * Like memslot_translate with size `min_size`, and also stores in *avail

@@ -10,9 +10,13 @@
  * (pixels, clip rectangles, cursor shapes) is copied into buffers we own, so
  * the caller may release the command to the guest right after parsing.
  *
- * Chunk lists (QXLDataChunk) are walked with hard bounds instead of cycle
- * detection: at most QXL_MAX_CHUNKS links and QXL_MAX_DATA_SIZE declared
- * bytes, which ends a list that points back to itself or runs on forever.
+ * Chunk lists (QXLDataChunk) are walked with hard bounds: at most
+ * QXL_MAX_CHUNKS links and QXL_MAX_DATA_SIZE declared bytes, which ends a
+ * list that runs on forever. A list that loops back on itself is also caught
+ * early by Brent's cycle detection on the chunk addresses, so a few bytes of
+ * guest memory cannot make us copy QXL_MAX_DATA_SIZE bytes; the bounds stay
+ * as the backstop for loops the addresses do not reveal (two slots mapping
+ * the same memory).
  * Every chunk is translated as one range together with its header, so a
  * chunk's data can never cross the end of its memslot. Output buffers grow
  * with the data actually found, so a small guest command that merely claims
@@ -118,6 +122,11 @@ static int chunks_read(const struct memslot_table *t, uint32_t group, uint64_t a
     size_t cap = 0, got = 0;
     uint64_t declared = 0;
     size_t offset = first_offset;
+    /* Brent's cycle detection over the next_chunk addresses: `saved` is
+     * refreshed at every power of two, so any loop is seen within about
+     * twice its length plus its lead-in. */
+    uint64_t saved = addr;
+    uint32_t power = 1, steps = 0;
     int ret;
 
     *out = NULL;
@@ -165,6 +174,15 @@ static int chunks_read(const struct memslot_table *t, uint32_t group, uint64_t a
             }
             addr = chunk.next_chunk;
             offset = 0;
+            if (addr == saved) {
+                ret = fail(err_desc, "data chunk list loops");
+                goto error;
+            }
+            if (++steps == power) {
+                saved = addr;
+                power *= 2;
+                steps = 0;
+            }
         }
     }
     *out = buf;
@@ -190,8 +208,8 @@ static void image_destroy(struct qxl_image *img)
  * entries so that any pixel value indexes it safely; entries the guest did
  * not provide are zero (black).
  */
-static int palette_read(const struct memslot_table *t, uint32_t group, uint64_t addr,
-                        unsigned bpp, struct qxl_image *img, const char **err_desc)
+static int palette_read(const struct memslot_table *t, uint32_t group, uint64_t addr, unsigned bpp,
+                        struct qxl_image *img, const char **err_desc)
 {
     QXLPalette head;
     if (read_guest(t, group, addr, &head, sizeof(head), err_desc) < 0) {
@@ -199,9 +217,8 @@ static int palette_read(const struct memslot_table *t, uint32_t group, uint64_t 
     }
     size_t entries = (size_t)1 << bpp;
     size_t guest_entries = head.num_ents;
-    const uint8_t *src =
-            memslot_translate(t, group, addr, sizeof(head) + guest_entries * sizeof(uint32_t),
-                              err_desc);
+    const uint8_t *src = memslot_translate(
+            t, group, addr, sizeof(head) + guest_entries * sizeof(uint32_t), err_desc);
     if (!src) {
         return CLOVE_E_INVALID;
     }
@@ -432,8 +449,7 @@ int qxl_parse_drawable(const struct memslot_table *t, uint32_t group, uint64_t a
         out->surfaces_dest[i] = qxl.surfaces_dest[i];
         rect_from_qxl(&out->surfaces_rects[i], &qxl.surfaces_rects[i]);
     }
-    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, false, out,
-                              err_desc);
+    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, false, out, err_desc);
     if (ret == 0) {
         ret = clip_parse(t, group, &qxl.clip, out, err_desc);
     }
@@ -462,8 +478,7 @@ int qxl_parse_compat_drawable(const struct memslot_table *t, uint32_t group, uin
     for (int i = 0; i < 3; i++) {
         out->surfaces_dest[i] = -1;
     }
-    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, true, out,
-                              err_desc);
+    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, true, out, err_desc);
     if (ret == 0) {
         ret = clip_parse(t, group, &qxl.clip, out, err_desc);
     }

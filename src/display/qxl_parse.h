@@ -21,11 +21,11 @@
 #include "display/memslot.h"
 
 /* Limits beyond which a guest command is rejected. */
-#define QXL_MAX_CHUNKS       65536
-#define QXL_MAX_DATA_SIZE    (256u * 1024 * 1024)
-#define QXL_MAX_IMAGE_DIM    16384
-#define QXL_MAX_CLIP_RECTS   65536
-#define QXL_MAX_CURSOR_DIM   512
+#define QXL_MAX_CHUNKS     65536
+#define QXL_MAX_DATA_SIZE  (256u * 1024 * 1024)
+#define QXL_MAX_IMAGE_DIM  16384
+#define QXL_MAX_CLIP_RECTS 65536
+#define QXL_MAX_CURSOR_DIM 512
 
 struct qxl_rect {
     int32_t top, left, bottom, right;
@@ -37,10 +37,10 @@ struct qxl_point {
 
 /* A bitmap image copied out of guest memory. */
 struct qxl_image {
-    uint64_t id;        /* QXLImageDescriptor.id */
-    uint8_t type;       /* SPICE_IMAGE_TYPE_*; this issue handles BITMAP only */
-    uint8_t desc_flags; /* QXL image descriptor flags (cache hints) */
-    uint8_t format;     /* SPICE_BITMAP_FMT_* */
+    uint64_t id;          /* QXLImageDescriptor.id */
+    uint8_t type;         /* SPICE_IMAGE_TYPE_*; this issue handles BITMAP only */
+    uint8_t desc_flags;   /* QXL image descriptor flags (cache hints) */
+    uint8_t format;       /* SPICE_BITMAP_FMT_* */
     uint8_t bitmap_flags; /* QXL_BITMAP_* (TOP_DOWN, UNSTABLE, DIRECT) */
     uint32_t width, height;
     uint32_t stride; /* bytes per row in `data` as copied (the guest's stride) */
@@ -57,7 +57,7 @@ struct qxl_drawable {
     uint8_t type; /* QXL_DRAW_* */
     uint32_t mm_time;
     struct qxl_rect bbox;
-    uint32_t clip_type;   /* SPICE_CLIP_TYPE_NONE or _RECTS */
+    uint32_t clip_type; /* SPICE_CLIP_TYPE_NONE or _RECTS */
     uint32_t num_clip_rects;
     struct qxl_rect *clip_rects; /* owns */
     int32_t surfaces_dest[3];

@@ -16,7 +16,7 @@
 
 #define RAM_SIZE 8192
 /* Guest address 0 means NULL, so nothing is placed there. */
-#define RAM_INIT {.used = 8}
+#define RAM_START 8
 
 /* The fuzz kinds, as in fuzz_display_qxl_parse.c. */
 enum { KIND_DRAWABLE, KIND_COMPAT, KIND_UPDATE, KIND_SURFACE, KIND_CURSOR, KIND_MESSAGE };
@@ -76,8 +76,9 @@ static void emit(const char *name, unsigned kind, uint64_t cmd, const struct ram
         perror(path);
         exit(1);
     }
-    uint8_t head[8] = {(uint8_t)kind, 0, 0, 0, (uint8_t)cmd, (uint8_t)(cmd >> 8),
-                       (uint8_t)(cmd >> 16), (uint8_t)(cmd >> 24)};
+    uint8_t head[8] = {
+            (uint8_t)kind,       0, 0, 0, (uint8_t)cmd, (uint8_t)(cmd >> 8), (uint8_t)(cmd >> 16),
+            (uint8_t)(cmd >> 24)};
     fwrite(head, 1, sizeof(head), f);
     fwrite(r->bytes, 1, r->used, f);
     fclose(f);
@@ -95,7 +96,7 @@ static void base_drawable(QXLDrawable *d, uint8_t type)
 
 static void gen_fill(void)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     QXLDrawable d;
     base_drawable(&d, QXL_DRAW_FILL);
     d.u.fill.brush.type = SPICE_BRUSH_TYPE_SOLID;
@@ -107,7 +108,7 @@ static void gen_fill(void)
 
 static void gen_fill_clip(void)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     QXLRect rects[2] = {{0, 0, 2, 2}, {2, 2, 4, 4}};
     void *host;
     uint64_t second = ram_chunks(&r, (const uint8_t *)rects + 20, 12, 12);
@@ -127,7 +128,7 @@ static void gen_fill_clip(void)
 
 static void gen_compat_fill(void)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     QXLCompatDrawable d;
     memset(&d, 0, sizeof(d));
     d.type = QXL_DRAW_FILL;
@@ -140,7 +141,7 @@ static void gen_compat_fill(void)
 static void gen_copy(const char *name, uint8_t format, unsigned bpp, uint8_t flags,
                      unsigned padding)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     const uint32_t w = 5, h = 3;
     uint32_t stride = (w * bpp + 7) / 8 + padding;
     uint8_t pixels[256];
@@ -186,7 +187,7 @@ static void gen_copy(const char *name, uint8_t format, unsigned bpp, uint8_t fla
 
 static void gen_cursor(const char *name, uint16_t type, uint16_t w, uint16_t h, uint32_t size)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     uint8_t data[1024];
     for (size_t i = 0; i < sizeof(data); i++) {
         data[i] = (uint8_t)(i * 3);
@@ -213,7 +214,7 @@ static void gen_cursor(const char *name, uint16_t type, uint16_t w, uint16_t h, 
 
 static void gen_cursor_move(void)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     QXLCursorCmd cmd;
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = QXL_CURSOR_MOVE;
@@ -223,7 +224,7 @@ static void gen_cursor_move(void)
 
 static void gen_surface(void)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     void *host;
     uint64_t pixels = ram_alloc(&r, 16 * 8 * 4, &host);
     QXLSurfaceCmd s;
@@ -240,14 +241,14 @@ static void gen_surface(void)
 
 static void gen_update_and_message(void)
 {
-    struct ram r = RAM_INIT;
+    struct ram r = {.used = RAM_START};
     QXLUpdateCmd u;
     memset(&u, 0, sizeof(u));
     u.area = (QXLRect){0, 0, 10, 10};
     u.update_id = 3;
     emit("update", KIND_UPDATE, ram_put(&r, &u, sizeof(u)), &r);
 
-    struct ram m = RAM_INIT;
+    struct ram m = {.used = RAM_START};
     uint8_t msg[8 + 16] = {0};
     memcpy(msg + 8, "qxl: hello\n", 11);
     emit("message", KIND_MESSAGE, ram_put(&m, msg, sizeof(msg)), &m);

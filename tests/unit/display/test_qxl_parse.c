@@ -134,11 +134,10 @@ struct format_case {
 };
 
 static const struct format_case format_cases[] = {
-        {SPICE_BITMAP_FMT_32BIT, 32},   {SPICE_BITMAP_FMT_RGBA, 32},
-        {SPICE_BITMAP_FMT_24BIT, 24},   {SPICE_BITMAP_FMT_16BIT, 16},
-        {SPICE_BITMAP_FMT_8BIT, 8},     {SPICE_BITMAP_FMT_4BIT_BE, 4},
-        {SPICE_BITMAP_FMT_4BIT_LE, 4},  {SPICE_BITMAP_FMT_1BIT_BE, 1},
-        {SPICE_BITMAP_FMT_1BIT_LE, 1},  {SPICE_BITMAP_FMT_8BIT_A, 8},
+        {SPICE_BITMAP_FMT_32BIT, 32},  {SPICE_BITMAP_FMT_RGBA, 32},   {SPICE_BITMAP_FMT_24BIT, 24},
+        {SPICE_BITMAP_FMT_16BIT, 16},  {SPICE_BITMAP_FMT_8BIT, 8},    {SPICE_BITMAP_FMT_4BIT_BE, 4},
+        {SPICE_BITMAP_FMT_4BIT_LE, 4}, {SPICE_BITMAP_FMT_1BIT_BE, 1}, {SPICE_BITMAP_FMT_1BIT_LE, 1},
+        {SPICE_BITMAP_FMT_8BIT_A, 8},
 };
 
 /* Copy in every format, top-down and bottom-up, direct and chunked, with a
@@ -232,7 +231,8 @@ static void test_short_palette(void)
     p->ents[1] = 0x222222;
     uint8_t pixels[4 * 2] = {0, 1, 255, 3, 4, 5, 6, 7};
     uint64_t data = guest_put(&g, pixels, sizeof(pixels));
-    uint64_t image = put_image(&g, SPICE_BITMAP_FMT_8BIT, QXL_BITMAP_DIRECT, 4, 2, 4, palette, data);
+    uint64_t image =
+            put_image(&g, SPICE_BITMAP_FMT_8BIT, QXL_BITMAP_DIRECT, 4, 2, 4, palette, data);
     CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 2), &d, &err), 0);
     CHECK_EQ(d.u.copy.src->num_palette, 256);
     CHECK_EQ(d.u.copy.src->palette[1], 0x222222);
@@ -303,10 +303,10 @@ static void test_other_draw_types(void)
     struct qxl_drawable d;
     const char *err = NULL;
     CHECK_EQ(guest_init(&g), 0);
-    static const uint8_t types[] = {QXL_DRAW_NOP,    QXL_DRAW_OPAQUE,     QXL_COPY_BITS,
-                                    QXL_DRAW_BLEND,  QXL_DRAW_BLACKNESS,  QXL_DRAW_WHITENESS,
-                                    QXL_DRAW_INVERS, QXL_DRAW_ROP3,       QXL_DRAW_STROKE,
-                                    QXL_DRAW_TEXT,   QXL_DRAW_TRANSPARENT, QXL_DRAW_ALPHA_BLEND,
+    static const uint8_t types[] = {QXL_DRAW_NOP,      QXL_DRAW_OPAQUE,      QXL_COPY_BITS,
+                                    QXL_DRAW_BLEND,    QXL_DRAW_BLACKNESS,   QXL_DRAW_WHITENESS,
+                                    QXL_DRAW_INVERS,   QXL_DRAW_ROP3,        QXL_DRAW_STROKE,
+                                    QXL_DRAW_TEXT,     QXL_DRAW_TRANSPARENT, QXL_DRAW_ALPHA_BLEND,
                                     QXL_DRAW_COMPOSITE};
     for (size_t i = 0; i < sizeof(types); i++) {
         QXLDrawable q;
@@ -414,20 +414,20 @@ static void test_bad_images(void)
         uint32_t w, h, stride;
         uint64_t palette, data;
     } cases[] = {
-            {0, QXL_BITMAP_DIRECT, 4, 4, 16, 0, data},                          /* format 0 */
-            {SPICE_BITMAP_FMT_ENUM_END, QXL_BITMAP_DIRECT, 4, 4, 16, 0, data},  /* format */
-            {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 0, 4, 16, 0, data},     /* width 0 */
-            {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 4, 0, 16, 0, data},     /* height 0 */
-            {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 4, 4, 15, 0, data},     /* stride */
-            {SPICE_BITMAP_FMT_1BIT_BE, QXL_BITMAP_DIRECT, 9, 1, 1, 8, data},    /* stride */
+            {0, QXL_BITMAP_DIRECT, 4, 4, 16, 0, data},                         /* format 0 */
+            {SPICE_BITMAP_FMT_ENUM_END, QXL_BITMAP_DIRECT, 4, 4, 16, 0, data}, /* format */
+            {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 0, 4, 16, 0, data},    /* width 0 */
+            {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 4, 0, 16, 0, data},    /* height 0 */
+            {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 4, 4, 15, 0, data},    /* stride */
+            {SPICE_BITMAP_FMT_1BIT_BE, QXL_BITMAP_DIRECT, 9, 1, 1, 8, data},   /* stride */
             {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 100000, 1, 400000, 0, data},
             {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 1, 0x80000000u, 4, 0, data},
             {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 16000, 16000, 64000, 0, data},
             {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 1, 1, 0xffffffffu, 0, data},
-            {SPICE_BITMAP_FMT_8BIT, QXL_BITMAP_DIRECT, 4, 4, 4, 0, data},       /* no palette */
+            {SPICE_BITMAP_FMT_8BIT, QXL_BITMAP_DIRECT, 4, 4, 4, 0, data},           /* no palette */
             {SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 2048, 1024, 8192, 0, data}, /* short */
-            {SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, small_chunks},             /* short chunks */
-            {SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, 0},                        /* NULL chunks */
+            {SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, small_chunks}, /* short chunks */
+            {SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, 0},            /* NULL chunks */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t image = put_image(&g, cases[i].format, cases[i].flags, cases[i].w, cases[i].h,
@@ -443,8 +443,7 @@ static void test_bad_images(void)
     }
     /* Source area outside the bitmap, inverted, negative. */
     uint64_t image = put_image(&g, SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, 4, 4, 16, 0, data);
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 5, 4), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 5, 4), &d, &err), CLOVE_E_INVALID);
     QXLDrawable q;
     init_drawable(&q, QXL_DRAW_COPY);
     q.u.copy.src_bitmap = image;
@@ -460,8 +459,7 @@ static void test_bad_images(void)
     memset(&bad_type, 0, sizeof(bad_type));
     bad_type.descriptor.type = SPICE_IMAGE_TYPE_LZ4;
     image = guest_put(&g, &bad_type, sizeof(bad_type));
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 1, 1), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 1, 1), &d, &err), CLOVE_E_INVALID);
     /* A surface image is valid but not copied. */
     bad_type.descriptor.type = SPICE_IMAGE_TYPE_SURFACE;
     image = guest_put(&g, &bad_type, sizeof(bad_type));
@@ -486,24 +484,39 @@ static void test_bad_chunk_lists(void)
     ((QXLDataChunk *)host)->next_chunk = self;
     uint64_t image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, self);
     err = NULL;
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), CLOVE_E_INVALID);
     CHECK(err != NULL);
 
-    /* A chunk with data pointing to itself: the data repeats, so the image
-     * does fill up, with a bounded amount of work. */
+    /* A chunk with data pointing to itself, and a three-chunk cycle with
+     * data, entered after a lead-in chunk: refused, not copied round and
+     * round. */
     uint64_t loop = guest_alloc(&g, sizeof(QXLDataChunk) + 4, &host);
     ((QXLDataChunk *)host)->data_size = 4;
     ((QXLDataChunk *)host)->next_chunk = loop;
     image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, loop);
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), 0);
-    qxl_drawable_finish(&d);
-    /* ...but not beyond the chunk count limit. */
-    image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 1024, 128, 4096, 0, loop);
     err = NULL;
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), CLOVE_E_INVALID);
     CHECK(err != NULL);
+    uint64_t ring[4];
+    QXLDataChunk *ring_host[4];
+    for (int i = 0; i < 4; i++) {
+        ring[i] = guest_alloc(&g, sizeof(QXLDataChunk) + 4, &host);
+        ring_host[i] = host;
+        ring_host[i]->data_size = 4;
+    }
+    ring_host[0]->next_chunk = ring[1];
+    ring_host[1]->next_chunk = ring[2];
+    ring_host[2]->next_chunk = ring[3];
+    ring_host[3]->next_chunk = ring[1];
+    image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 1024, 128, 4096, 0, ring[0]);
+    err = NULL;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), CLOVE_E_INVALID);
+    CHECK(err != NULL);
+    /* The same four chunks as a straight list carry exactly 16 bytes. */
+    ring_host[3]->next_chunk = 0;
+    image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 4, 1, 16, 0, ring[0]);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 1), &d, &err), 0);
+    qxl_drawable_finish(&d);
 
     /* A long list of empty chunks: QXL_MAX_CHUNKS + 1 of them. */
     uint64_t first = 0;
@@ -522,8 +535,7 @@ static void test_bad_chunk_lists(void)
     }
     image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, first);
     err = NULL;
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), CLOVE_E_INVALID);
     CHECK(err != NULL);
 
     /* A chunk whose declared data runs past the end of its slot. */
@@ -533,13 +545,11 @@ static void test_bad_chunk_lists(void)
     tc->next_chunk = 0;
     image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, 4, 4, 16, 0, tail);
     err = NULL;
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), CLOVE_E_INVALID);
     CHECK(err != NULL);
     /* A chunk declaring more than QXL_MAX_DATA_SIZE. */
     tc->data_size = 0xffffffffu;
-    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err),
-             CLOVE_E_INVALID);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 4, 4), &d, &err), CLOVE_E_INVALID);
     guest_finish(&g);
 }
 
@@ -596,10 +606,8 @@ static void test_cursor(void)
     fill_pattern(data, sizeof(data), 9);
 
     /* ALPHA 32x32 in two chunks. */
-    uint64_t shape =
-            put_cursor_shape(&g, SPICE_CURSOR_TYPE_ALPHA, 32, 32, 4096, data, 1000, 4096);
-    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err),
-             0);
+    uint64_t shape = put_cursor_shape(&g, SPICE_CURSOR_TYPE_ALPHA, 32, 32, 4096, data, 1000, 4096);
+    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err), 0);
     CHECK_EQ(c.type, QXL_CURSOR_SET);
     CHECK_EQ(c.position.x, -3);
     CHECK_EQ(c.position.y, 40);
@@ -616,16 +624,14 @@ static void test_cursor(void)
 
     /* MONO 9x3: two masks of 2 bytes per row. */
     shape = put_cursor_shape(&g, SPICE_CURSOR_TYPE_MONO, 9, 3, 12, data, 12, 12);
-    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err),
-             0);
+    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err), 0);
     CHECK_EQ(c.shape->data_size, 12);
     CHECK_MEM_EQ(c.shape->data, data, 12);
     qxl_cursor_cmd_finish(&c);
 
     /* COLOR4 3x2: 2 bytes per row of pixels, 16-entry palette, 1-byte mask rows. */
     shape = put_cursor_shape(&g, SPICE_CURSOR_TYPE_COLOR4, 3, 2, 4 + 64 + 2, data, 70, 70);
-    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err),
-             0);
+    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err), 0);
     CHECK_EQ(c.shape->data_size, 70);
     qxl_cursor_cmd_finish(&c);
 
@@ -648,16 +654,16 @@ static void test_cursor(void)
             put_cursor_shape(&g, SPICE_CURSOR_TYPE_ALPHA, 32, 32, 4095, data, 4096, 4096),
             put_cursor_shape(&g, SPICE_CURSOR_TYPE_ALPHA, 32, 32, 4096, data, 1000, 4000),
             put_cursor_shape(&g, SPICE_CURSOR_TYPE_MONO, 9, 3, 11, data, 12, 12),
-            put_cursor_shape(&g, SPICE_CURSOR_TYPE_ALPHA, QXL_MAX_CURSOR_DIM + 1, 1, 4096, data,
-                             16, 16),
+            put_cursor_shape(&g, SPICE_CURSOR_TYPE_ALPHA, QXL_MAX_CURSOR_DIM + 1, 1, 4096, data, 16,
+                             16),
             put_cursor_shape(&g, SPICE_CURSOR_TYPE_COLOR32 + 1, 1, 1, 4096, data, 16, 16),
             0,
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = NULL;
-        CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, bad[i]), &c,
-                                  &err),
-                 CLOVE_E_INVALID);
+        CHECK_EQ(
+                qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, bad[i]), &c, &err),
+                CLOVE_E_INVALID);
         CHECK(err != NULL);
         CHECK(c.shape == NULL);
     }
@@ -691,9 +697,8 @@ static void test_surface(void)
     const char *err = NULL;
     CHECK_EQ(guest_init(&g), 0);
     uint64_t pixels = guest_alloc(&g, 64 * 32 * 4, NULL);
-    uint64_t addr =
-            put_surface_cmd(&g, QXL_SURFACE_CMD_CREATE, SPICE_SURFACE_FMT_32_xRGB, 64, 32, 256,
-                            pixels);
+    uint64_t addr = put_surface_cmd(&g, QXL_SURFACE_CMD_CREATE, SPICE_SURFACE_FMT_32_xRGB, 64, 32,
+                                    256, pixels);
     CHECK_EQ(qxl_parse_surface(&g.table, 0, addr, &s, &err), 0);
     CHECK_EQ(s.surface_id, 12);
     CHECK_EQ(s.type, QXL_SURFACE_CMD_CREATE);
@@ -712,13 +717,13 @@ static void test_surface(void)
              0);
     CHECK_EQ(s.stride, -256);
     CHECK_EQ(qxl_parse_surface(&g.table, 0,
-                               put_surface_cmd(&g, QXL_SURFACE_CMD_CREATE,
-                                               SPICE_SURFACE_FMT_16_565, 64, 32, 128, pixels),
+                               put_surface_cmd(&g, QXL_SURFACE_CMD_CREATE, SPICE_SURFACE_FMT_16_565,
+                                               64, 32, 128, pixels),
                                &s, &err),
              0);
     CHECK_EQ(qxl_parse_surface(&g.table, 0,
-                               put_surface_cmd(&g, QXL_SURFACE_CMD_CREATE, SPICE_SURFACE_FMT_1_A,
-                                               9, 32, 2, pixels),
+                               put_surface_cmd(&g, QXL_SURFACE_CMD_CREATE, SPICE_SURFACE_FMT_1_A, 9,
+                                               32, 2, pixels),
                                &s, &err),
              0);
     /* Destroy needs nothing else. */

@@ -554,12 +554,14 @@ const struct desktop_rect *desktop_update(struct desktop *d, int *count)
 {
     render(d);
     int n = 0;
+    bool lost = false;
     for (int ty = 0; ty < d->height; ty += TILE_H) {
         int th = ty + TILE_H > d->height ? d->height - ty : TILE_H;
         int row_start = n;
         struct desktop_rect run = {0};
         bool have_run = false;
-        for (int tx = 0; tx <= d->width; tx += TILE_W) {
+        /* One extra step past the last tile (tx clamped to width) flushes the final run. */
+        for (int tx = 0;; tx = tx + TILE_W > d->width ? d->width : tx + TILE_W) {
             bool changed = false;
             bool solid = false;
             uint32_t color = 0;
@@ -577,9 +579,7 @@ const struct desktop_rect *desktop_update(struct desktop *d, int *count)
             }
             if (have_run) {
                 if (!(run.solid && merge_solid_down(d, 0, row_start, &run))) {
-                    if (push_rect(d, &n, &run) < 0) {
-                        break;
-                    }
+                    lost |= push_rect(d, &n, &run) < 0;
                 }
                 have_run = false;
             }
@@ -587,11 +587,17 @@ const struct desktop_rect *desktop_update(struct desktop *d, int *count)
                 run = (struct desktop_rect){tx, ty, tw, th, solid, color};
                 have_run = true;
             }
+            if (tx >= d->width) {
+                break;
+            }
         }
     }
-    /* The front buffer now equals what the rects describe. */
+    /*
+     * The front buffer now equals what the rects describe. If a rect could not
+     * be recorded (out of memory), the next update resends everything.
+     */
     memcpy(d->front, d->back, (size_t)d->width * (size_t)d->height * sizeof(uint32_t));
-    d->first_update = false;
+    d->first_update = lost;
     *count = n;
     return d->rects;
 }

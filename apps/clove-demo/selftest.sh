@@ -118,6 +118,18 @@ for mode in off auto_glz auto_lz quic glz lz lz4; do
     stop_demo
 done
 
+# Sizes that are not multiples of the renderer's 64x16 tiles.
+for size in "801 599" "333 257"; do
+    set -- $size
+    if start_demo "$TMP/f.ppm" --no-animation --width "$1" --height "$2" &&
+        capture "$TMP/s.ppm"; then
+        check "capture equals frame at $1x$2" cmp -s "$TMP/s.ppm" "$TMP/f.ppm"
+    else
+        not_ok "capture at $1x$2"
+    fi
+    stop_demo
+done
+
 # 3. Keys and clicks through a real client, client mouse mode (tablet).
 if start_demo "$TMP/f.ppm" --no-animation --verbose; then
     cp "$TMP/f.ppm" "$TMP/before.ppm"

@@ -637,6 +637,9 @@ static int cursor_shape_parse(const struct memslot_table *t, uint32_t group, uin
     uint64_t need;
 
     *out = NULL;
+    if (addr == 0) {
+        return fail(err_desc, "cursor set without a shape");
+    }
     if (read_guest(t, group, addr, &qxl, sizeof(qxl), err_desc) < 0) {
         return CLOVE_E_INVALID;
     }

@@ -98,6 +98,9 @@ void channel_client_init(struct channel_client *cc, const struct channel_client_
     copy_caps(cc->common_caps, link->common_caps, link->num_common_caps);
     copy_caps(cc->channel_caps, link->channel_caps, link->num_channel_caps);
     cc->ack_window = CHANNEL_ACK_WINDOW;
+    /* Held until the creator calls channel_client_kick(): nothing written
+     * during setup can close (and free) the client under its creator. */
+    cc->busy = 1;
 }
 
 bool channel_client_has_cap(const struct channel_client *cc, unsigned cap)
@@ -519,6 +522,12 @@ void channel_event_info_fill(SpiceChannelEventInfo *info, int fd, uint32_t conne
 
 void channel_client_kick(struct channel_client *cc)
 {
+    if (cc->busy > 0) {
+        cc->busy--;
+    }
+    if (cc->busy > 0) {
+        return;
+    }
     if (cc->closing) {
         channel_client_maybe_finish_close(cc);
         return;

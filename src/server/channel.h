@@ -132,8 +132,9 @@ size_t channel_client_queued_bytes(const struct channel_client *cc);
 
 void channel_client_close(struct channel_client *cc);
 /*
- * After a batch of sends made with `busy` raised by the caller: writes what
- * is queued, or finishes a close requested meanwhile (cc may be freed).
+ * Ends the setup hold that channel_client_init() takes (or a hold the
+ * caller took with busy++): writes what is queued, or finishes a close
+ * requested meanwhile, in which case cc is freed. Call it last.
  */
 void channel_client_kick(struct channel_client *cc);
 

@@ -165,7 +165,6 @@ void cursor_client_create(struct worker *w, struct stream *stream, const struct 
     cc->next = w->cursors;
     w->cursors = cc;
 
-    cc->base.busy++;
     channel_client_enable_acks(&cc->base, CHANNEL_ACK_WINDOW);
     struct byte_buf b;
     buf_init(&b);
@@ -176,7 +175,6 @@ void cursor_client_create(struct worker *w, struct stream *stream, const struct 
         channel_client_send(&cc->base, SPICE_MSG_CURSOR_INIT, b.data, b.len);
     }
     buf_finish(&b);
-    cc->base.busy--;
     channel_client_kick(&cc->base);
 }
 

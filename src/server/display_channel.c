@@ -404,7 +404,6 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
     w->displays = dc;
     worker_update_client_caps(w);
 
-    dc->base.busy++;
     channel_client_enable_acks(&dc->base, CHANNEL_ACK_WINDOW);
     display_send_simple(dc, SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES);
     if (w->primary.created) {
@@ -416,7 +415,6 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
         shared_msg_unref(image);
         shared_msg_unref(monitors);
     }
-    dc->base.busy--;
     /* Write what was queued, or finish a close that happened meanwhile. */
     channel_client_kick(&dc->base);
 }

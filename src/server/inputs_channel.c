@@ -222,6 +222,11 @@ void inputs_channel_client_send_leds(struct inputs_channel_client *icc, uint8_t 
     channel_client_send(&icc->base, SPICE_MSG_INPUTS_KEY_MODIFIERS, body, sizeof(body));
 }
 
+void inputs_channel_client_kick(struct inputs_channel_client *icc)
+{
+    channel_client_kick(&icc->base);
+}
+
 void inputs_channel_client_destroy(struct inputs_channel_client *icc)
 {
     if (!icc) {

@@ -199,13 +199,13 @@ static void link_conn_on_body(struct link_conn *c)
             return;
         }
     } else {
-        if (!server_find_session(s, m->connection_id)) {
-            link_conn_send_error(c, SPICE_LINK_ERR_BAD_CONNECTION_ID, "unknown connection id");
-            return;
-        }
         if (!server_has_channel(s, m->channel_type, m->channel_id)) {
             link_conn_send_error(c, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
                                  "channel not available");
+            return;
+        }
+        if (!server_find_session(s, m->connection_id)) {
+            link_conn_send_error(c, SPICE_LINK_ERR_BAD_CONNECTION_ID, "unknown connection id");
             return;
         }
     }

@@ -203,6 +203,11 @@ void main_channel_client_destroy(struct main_channel_client *mcc)
     channel_client_close(&mcc->base);
 }
 
+void main_channel_client_kick(struct main_channel_client *mcc)
+{
+    channel_client_kick(&mcc->base);
+}
+
 int main_channel_client_fd(const struct main_channel_client *mcc)
 {
     return mcc && mcc->base.stream ? mcc->base.stream->fd : -1;

@@ -874,6 +874,7 @@ void server_link_complete(struct RedsState *s, struct stream *stream, const stru
             return;
         }
         log_info("client %u connected", session->id);
+        main_channel_client_kick(session->main); /* may close it and the session */
         return;
     case SPICE_CHANNEL_INPUTS:
         session = server_find_session(s, link->connection_id);
@@ -885,6 +886,9 @@ void server_link_complete(struct RedsState *s, struct stream *stream, const stru
             inputs_channel_client_destroy(session->inputs);
         }
         session->inputs = inputs_channel_client_create(session, stream, link, mini_header);
+        if (session->inputs) {
+            inputs_channel_client_kick(session->inputs);
+        }
         return;
     case SPICE_CHANNEL_DISPLAY:
     case SPICE_CHANNEL_CURSOR:

@@ -147,6 +147,8 @@ struct main_channel_client *main_channel_client_create(struct session *session,
                                                        bool mini_header);
 void main_channel_client_destroy(struct main_channel_client *mcc);
 void main_channel_client_send_mouse_mode(struct main_channel_client *mcc);
+/* Ends the creation hold: call once the session points at the client. */
+void main_channel_client_kick(struct main_channel_client *mcc);
 /* The socket of the main channel (for spice_server_get_sock_info). */
 int main_channel_client_fd(const struct main_channel_client *mcc);
 
@@ -156,6 +158,7 @@ struct inputs_channel_client *inputs_channel_client_create(struct session *sessi
                                                            const struct link_mess *link,
                                                            bool mini_header);
 void inputs_channel_client_destroy(struct inputs_channel_client *icc);
+void inputs_channel_client_kick(struct inputs_channel_client *icc);
 void inputs_channel_client_send_leds(struct inputs_channel_client *icc, uint8_t leds);
 
 #endif

@@ -81,10 +81,6 @@ SPICE_EXPORT SpiceServer *spice_server_new(void)
     return s;
 }
 
-static void server_on_main_queue_closed(void)
-{
-}
-
 SPICE_EXPORT int spice_server_init(SpiceServer *s, SpiceCoreInterface *core)
 {
     if (!s || !core) {
@@ -118,7 +114,7 @@ SPICE_EXPORT int spice_server_init(SpiceServer *s, SpiceCoreInterface *core)
         }
     }
     s->initialized = true;
-    (void)server_on_main_queue_closed;
+    ticket_pool_start();
     return 0;
 
 error_listen:
@@ -138,6 +134,9 @@ SPICE_EXPORT void spice_server_destroy(SpiceServer *s)
         return;
     }
     listener_stop(s);
+    if (s->initialized) {
+        ticket_pool_stop();
+    }
     if (s->loop) {
         link_conn_destroy_all(s);
     }

@@ -128,7 +128,10 @@ void link_conn_destroy_all(struct RedsState *s);
 
 /* ---- ticket.c ---- */
 struct ticket_key;
-/* Returns a fresh RSA-1024 key, or NULL (logged). */
+/* Starts/stops the background key generator (reference counted). */
+void ticket_pool_start(void);
+void ticket_pool_stop(void);
+/* Returns a fresh, never handed out RSA-1024 key, or NULL (logged). */
 struct ticket_key *ticket_key_create(void);
 void ticket_key_destroy(struct ticket_key *k);
 /* DER SubjectPublicKeyInfo, exactly LINK_PUBKEY_SIZE bytes. */

@@ -7,6 +7,14 @@
  * The password check compares fixed-size buffers with CRYPTO_memcmp so its
  * timing does not depend on where a guess differs, and never logs either
  * string.
+ *
+ * KEY POOL: generating an RSA-1024 key takes milliseconds of CPU, and a
+ * client links four or more channels at once. A helper thread keeps a few
+ * fresh keys ready so the host loop never waits for one; each key is handed
+ * out once and destroyed after its link. When the pool is empty the link
+ * generates its own key inline, so correctness never depends on the thread.
+ * The thread runs while at least one server is initialised
+ * (ticket_pool_start/stop are reference counted).
  */
 #include "server/server.h"
 
@@ -16,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +32,90 @@ struct ticket_key {
     EVP_PKEY *pkey;
 };
 
+#define TICKET_POOL_SIZE 4
+
+static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static struct ticket_key *pool_keys[TICKET_POOL_SIZE];
+static int pool_count;
+static int pool_users;
+static bool pool_quit;
+static bool pool_running;
+static pthread_t pool_thread;
+
+static struct ticket_key *ticket_key_generate(void);
+
+static void *ticket_pool_main(void *opaque)
+{
+    pthread_mutex_lock(&pool_mutex);
+    while (!pool_quit) {
+        if (pool_count == TICKET_POOL_SIZE) {
+            pthread_cond_wait(&pool_cond, &pool_mutex);
+            continue;
+        }
+        pthread_mutex_unlock(&pool_mutex);
+        struct ticket_key *k = ticket_key_generate();
+        pthread_mutex_lock(&pool_mutex);
+        if (!k) {
+            break;
+        }
+        if (pool_count < TICKET_POOL_SIZE && !pool_quit) {
+            pool_keys[pool_count++] = k;
+        } else {
+            ticket_key_destroy(k);
+        }
+    }
+    pthread_mutex_unlock(&pool_mutex);
+    return opaque;
+}
+
+void ticket_pool_start(void)
+{
+    pthread_mutex_lock(&pool_mutex);
+    if (pool_users++ == 0 && !pool_running) {
+        pool_quit = false;
+        if (pthread_create(&pool_thread, NULL, ticket_pool_main, NULL) == 0) {
+            pool_running = true;
+        } else {
+            log_warn("ticket: no key pool thread; keys will be generated inline");
+        }
+    }
+    pthread_mutex_unlock(&pool_mutex);
+}
+
+void ticket_pool_stop(void)
+{
+    pthread_mutex_lock(&pool_mutex);
+    if (pool_users == 0 || --pool_users > 0 || !pool_running) {
+        pthread_mutex_unlock(&pool_mutex);
+        return;
+    }
+    pool_quit = true;
+    pthread_cond_broadcast(&pool_cond);
+    pthread_mutex_unlock(&pool_mutex);
+    pthread_join(pool_thread, NULL);
+    pthread_mutex_lock(&pool_mutex);
+    pool_running = false;
+    while (pool_count > 0) {
+        ticket_key_destroy(pool_keys[--pool_count]);
+    }
+    pthread_mutex_unlock(&pool_mutex);
+}
+
 struct ticket_key *ticket_key_create(void)
+{
+    struct ticket_key *k = NULL;
+    pthread_mutex_lock(&pool_mutex);
+    if (pool_count > 0) {
+        k = pool_keys[--pool_count];
+        pool_keys[pool_count] = NULL;
+    }
+    pthread_cond_signal(&pool_cond);
+    pthread_mutex_unlock(&pool_mutex);
+    return k ? k : ticket_key_generate();
+}
+
+static struct ticket_key *ticket_key_generate(void)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
     EVP_PKEY *pkey = NULL;

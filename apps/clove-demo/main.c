@@ -221,6 +221,7 @@ static gchar *opt_name;
 static gchar *opt_image_compression;
 static gchar *opt_streaming_video;
 static gboolean opt_plain_bitmaps;
+static gchar *opt_bitmap_layout;
 static gboolean opt_verbose;
 static gboolean opt_no_tablet;
 
@@ -245,6 +246,10 @@ static GOptionEntry option_entries[] = {
          "MODE"},
         {"plain-bitmaps", 0, 0, G_OPTION_ARG_NONE, &opt_plain_bitmaps,
          "Send every bitmap as 32-bit top-down (default: vary formats and layouts)", NULL},
+        {"bitmap-layout", 0, 0, G_OPTION_ARG_STRING, &opt_bitmap_layout,
+         "Use one layout for every bitmap: 32td|32bu|32pad|24td|24bu|16|pal8|pal1be "
+         "(falls back to 32pad where it cannot be exact)",
+         "NAME"},
         {"no-tablet", 0, 0, G_OPTION_ARG_NONE, &opt_no_tablet,
          "Do not offer a tablet: clients must use server mouse mode", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print input events to stdout", NULL},
@@ -300,6 +305,7 @@ struct demo {
     guint animation_id;
     gint64 start_us;
     unsigned layout_counter;
+    enum bitmap_layout forced_layout; /* BITMAP_LAYOUT_COUNT: rotate through all */
     unsigned frames;
 };
 
@@ -329,8 +335,8 @@ static void update_frame(struct demo *demo)
             }
             continue;
         }
-        enum bitmap_layout layout = BITMAP_LAYOUT_32_TOP_DOWN;
-        if (!opt_plain_bitmaps) {
+        enum bitmap_layout layout = demo->forced_layout;
+        if (layout == BITMAP_LAYOUT_COUNT) {
             layout = (enum bitmap_layout)(demo->layout_counter++ % BITMAP_LAYOUT_COUNT);
         }
         int used = qxl_device_push_copy(demo->qxl, &qr, pixels, stride, layout);
@@ -339,13 +345,13 @@ static void update_frame(struct demo *demo)
         }
     }
     if (opt_verbose && count > 0) {
-        fprintf(stderr,
-                "clove-demo: frame %u: %u fills, copies 32td=%u 32bu=%u 32pad=%u 24td=%u "
-                "24bu=%u 16=%u\n",
-                demo->frames, fills, copies[BITMAP_LAYOUT_32_TOP_DOWN],
-                copies[BITMAP_LAYOUT_32_BOTTOM_UP], copies[BITMAP_LAYOUT_32_PADDED],
-                copies[BITMAP_LAYOUT_24_TOP_DOWN], copies[BITMAP_LAYOUT_24_BOTTOM_UP],
-                copies[BITMAP_LAYOUT_16_TOP_DOWN]);
+        char stats[256];
+        size_t used = 0;
+        for (int i = 0; i < BITMAP_LAYOUT_COUNT && used < sizeof(stats); i++) {
+            used += (size_t)snprintf(stats + used, sizeof(stats) - used, " %s=%u",
+                                     qxl_device_layout_name((enum bitmap_layout)i), copies[i]);
+        }
+        fprintf(stderr, "clove-demo: frame %u: %u fills, copies%s\n", demo->frames, fills, stats);
     }
     if (count > 0 || demo->frames == 0) {
         qxl_device_flush(demo->qxl);
@@ -459,6 +465,19 @@ int main(int argc, char **argv)
 
     int rc = 1;
     struct demo demo = {0};
+    demo.forced_layout = opt_plain_bitmaps ? BITMAP_LAYOUT_32_TOP_DOWN : BITMAP_LAYOUT_COUNT;
+    if (opt_bitmap_layout != NULL) {
+        int i = 0;
+        while (i < BITMAP_LAYOUT_COUNT &&
+               strcmp(opt_bitmap_layout, qxl_device_layout_name((enum bitmap_layout)i)) != 0) {
+            i++;
+        }
+        if (i == BITMAP_LAYOUT_COUNT) {
+            fprintf(stderr, "clove-demo: unknown --bitmap-layout %s\n", opt_bitmap_layout);
+            return 2;
+        }
+        demo.forced_layout = (enum bitmap_layout)i;
+    }
     demo.start_us = g_get_monotonic_time();
     demo.loop = g_main_loop_new(NULL, FALSE);
     struct desktop_options desktop_options = {
@@ -544,5 +563,6 @@ error_desktop:
     g_free(opt_name);
     g_free(opt_image_compression);
     g_free(opt_streaming_video);
+    g_free(opt_bitmap_layout);
     return rc;
 }

@@ -463,12 +463,85 @@ static void write_row(uint8_t *dst, const uint32_t *src, int width, int bytes_pe
     }
 }
 
+/* The colours of a rectangle, for the indexed layouts. */
+struct palette {
+    uint32_t colors[256];
+    int count;
+    int last; /* index of the last match: neighbouring pixels repeat */
+};
+
+static int palette_index(struct palette *pal, uint32_t color)
+{
+    if (pal->count > 0 && pal->colors[pal->last] == color) {
+        return pal->last;
+    }
+    for (int i = 0; i < pal->count; i++) {
+        if (pal->colors[i] == color) {
+            pal->last = i;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Collects the rectangle's colours; false if there are more than max. */
+static bool palette_collect(struct palette *pal, int max, const uint32_t *pixels, int stride_pixels,
+                            const struct qxl_device_rect *r)
+{
+    pal->count = 0;
+    pal->last = 0;
+    for (int y = 0; y < r->height; y++) {
+        const uint32_t *row = pixels + (size_t)(r->y + y) * (size_t)stride_pixels + r->x;
+        for (int x = 0; x < r->width; x++) {
+            uint32_t c = row[x] & 0xffffffu;
+            if (palette_index(pal, c) >= 0) {
+                continue;
+            }
+            if (pal->count == max) {
+                return false;
+            }
+            pal->colors[pal->count++] = c;
+        }
+    }
+    return true;
+}
+
+static void write_indexed_row(uint8_t *dst, const uint32_t *src, int width,
+                              enum bitmap_layout layout, struct palette *pal)
+{
+    for (int x = 0; x < width; x++) {
+        int index = palette_index(pal, src[x] & 0xffffffu);
+        if (layout == BITMAP_LAYOUT_8_PALETTE) {
+            dst[x] = (uint8_t)index;
+        } else if (index != 0) {
+            dst[x >> 3] |= (uint8_t)(0x80u >> (x & 7));
+        }
+    }
+}
+
+const char *qxl_device_layout_name(enum bitmap_layout layout)
+{
+    static const char *const names[BITMAP_LAYOUT_COUNT] = {
+            "32td", "32bu", "32pad", "24td", "24bu", "16", "pal8", "pal1be",
+    };
+    return (unsigned)layout < BITMAP_LAYOUT_COUNT ? names[layout] : "?";
+}
+
 int qxl_device_push_copy(struct qxl_device *dev, const struct qxl_device_rect *rect,
                          const uint32_t *pixels, int stride_pixels, enum bitmap_layout layout)
 {
     if (layout == BITMAP_LAYOUT_16_TOP_DOWN && !fits_555(pixels, stride_pixels, rect)) {
         layout = BITMAP_LAYOUT_32_PADDED;
     }
+    struct palette pal;
+    if ((layout == BITMAP_LAYOUT_8_PALETTE &&
+         !palette_collect(&pal, 256, pixels, stride_pixels, rect)) ||
+        (layout == BITMAP_LAYOUT_1_PALETTE_BE &&
+         !palette_collect(&pal, 2, pixels, stride_pixels, rect))) {
+        layout = BITMAP_LAYOUT_32_PADDED;
+    }
+    bool indexed = layout == BITMAP_LAYOUT_8_PALETTE || layout == BITMAP_LAYOUT_1_PALETTE_BE;
+    size_t row_bytes = 0;
     int bpp = 4;
     uint8_t format = SPICE_BITMAP_FMT_32BIT;
     bool top_down = true;
@@ -494,28 +567,56 @@ int qxl_device_push_copy(struct qxl_device *dev, const struct qxl_device_rect *r
         bpp = 2;
         format = SPICE_BITMAP_FMT_16BIT;
         break;
+    case BITMAP_LAYOUT_8_PALETTE:
+        format = SPICE_BITMAP_FMT_8BIT;
+        row_bytes = (size_t)rect->width;
+        break;
+    case BITMAP_LAYOUT_1_PALETTE_BE:
+        format = SPICE_BITMAP_FMT_1BIT_BE;
+        row_bytes = ((size_t)rect->width + 7u) / 8u;
+        top_down = false; /* and bottom-up, for variety */
+        break;
     default:
         break;
     }
+    if (!indexed) {
+        row_bytes = (size_t)rect->width * (size_t)bpp;
+    }
     /* Rows are kept 4-byte aligned, then padded further for some layouts. */
-    size_t stride = (((size_t)rect->width * (size_t)bpp + 3u) & ~(size_t)3u) + pad;
+    size_t stride = ((row_bytes + 3u) & ~(size_t)3u) + pad;
     size_t image_size = (sizeof(QXLImage) + 15u) & ~(size_t)15u;
-    struct qxl_resource *res =
-            resource_alloc(dev, RESOURCE_DRAW, image_size + stride * (size_t)rect->height);
+    size_t palette_size = 0;
+    if (indexed) {
+        palette_size = (sizeof(QXLPalette) + (size_t)pal.count * 4u + 15u) & ~(size_t)15u;
+    }
+    struct qxl_resource *res = resource_alloc(
+            dev, RESOURCE_DRAW, image_size + palette_size + stride * (size_t)rect->height);
     if (res == NULL) {
         return -ENOMEM;
     }
     QXLImage *image = resource_payload(res);
-    uint8_t *data = (uint8_t *)image + image_size;
+    QXLPalette *palette = (QXLPalette *)((uint8_t *)image + image_size);
+    uint8_t *data = (uint8_t *)image + image_size + palette_size;
     for (int y = 0; y < rect->height; y++) {
         int dst_row = top_down ? y : rect->height - 1 - y;
         const uint32_t *src = pixels + (size_t)(rect->y + y) * (size_t)stride_pixels + rect->x;
-        write_row(data + (size_t)dst_row * stride, src, rect->width, bpp);
+        uint8_t *dst = data + (size_t)dst_row * stride;
+        if (indexed) {
+            write_indexed_row(dst, src, rect->width, layout, &pal);
+        } else {
+            write_row(dst, src, rect->width, bpp);
+        }
     }
 
     g_mutex_lock(&dev->lock);
     uint32_t unique = dev->next_image_unique++;
     g_mutex_unlock(&dev->lock);
+    if (indexed) {
+        /* A unique id per palette: the library may cache palettes by it. */
+        palette->unique = unique;
+        palette->num_ents = (uint16_t)pal.count;
+        memcpy(palette->ents, pal.colors, (size_t)pal.count * 4u);
+    }
     image->descriptor.id = ((uint64_t)unique << 32) | QXL_IMAGE_GROUP_DEVICE;
     image->descriptor.type = SPICE_IMAGE_TYPE_BITMAP;
     image->descriptor.flags = 0;
@@ -526,7 +627,7 @@ int qxl_device_push_copy(struct qxl_device *dev, const struct qxl_device_rect *r
     image->bitmap.x = (uint32_t)rect->width;
     image->bitmap.y = (uint32_t)rect->height;
     image->bitmap.stride = (uint32_t)stride;
-    image->bitmap.palette = 0;
+    image->bitmap.palette = indexed ? to_physical(palette) : 0;
     image->bitmap.data = to_physical(data);
 
     QXLDrawable *drawable = &res->cmd.drawable;

@@ -29,7 +29,14 @@ enum bitmap_layout {
     BITMAP_LAYOUT_24_TOP_DOWN,
     BITMAP_LAYOUT_24_BOTTOM_UP, /* also padded */
     BITMAP_LAYOUT_16_TOP_DOWN,  /* falls back to 32 bit if a colour does not fit 5:5:5 */
+    BITMAP_LAYOUT_8_PALETTE,    /* 8 bit indexed; falls back to 32 bit above 256 colours */
+    BITMAP_LAYOUT_1_PALETTE_BE, /* 1 bit indexed, first pixel in bit 7, bottom-up; two colours */
     BITMAP_LAYOUT_COUNT,
+    /*
+     * Not offered: SPICE_BITMAP_FMT_1BIT_LE and 4BIT_LE. Debian's
+     * libspice-server 0.15 aborts ("spice_bitmap_to_pixman: Unsupported
+     * bitmap format") when its own renderer meets them.
+     */
 };
 
 /* A rectangle of the primary surface. */
@@ -64,8 +71,8 @@ int qxl_device_push_fill(struct qxl_device *dev, const struct qxl_device_rect *r
  * Queues a QXL_DRAW_COPY of rect; its pixels are copied from the xRGB image
  * pixels (borrowed; stride in pixels, origin = surface origin) into the
  * command's own memory in the given layout. Returns the layout actually
- * used (16 bit falls back to BITMAP_LAYOUT_32_PADDED when a colour would not
- * survive 5:5:5), or -ENOMEM.
+ * used (16 bit and the indexed layouts fall back to BITMAP_LAYOUT_32_PADDED
+ * when the pixels do not fit them exactly), or -ENOMEM.
  */
 int qxl_device_push_copy(struct qxl_device *dev, const struct qxl_device_rect *rect,
                          const uint32_t *pixels, int stride_pixels, enum bitmap_layout layout);
@@ -82,6 +89,9 @@ int qxl_device_cursor_move(struct qxl_device *dev, int x, int y);
 
 /* Tells the library that commands are waiting (spice_qxl_wakeup), once attached. */
 void qxl_device_flush(struct qxl_device *dev);
+
+/* Short name of a layout, for logs. */
+const char *qxl_device_layout_name(enum bitmap_layout layout);
 
 /* Number of commands queued or held by the library (for diagnostics). */
 unsigned qxl_device_outstanding(struct qxl_device *dev);

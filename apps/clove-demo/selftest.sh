@@ -118,6 +118,17 @@ for mode in off auto_glz auto_lz quic glz lz lz4; do
     stop_demo
 done
 
+# Every bitmap layout on its own (the server must render each exactly).
+for layout in 32td 32bu 32pad 24td 24bu 16 pal8 pal1be; do
+    if start_demo "$TMP/f.ppm" --no-animation --bitmap-layout "$layout" &&
+        capture "$TMP/s.ppm"; then
+        check "capture equals frame, bitmap layout $layout" cmp -s "$TMP/s.ppm" "$TMP/f.ppm"
+    else
+        not_ok "capture with bitmap layout $layout"
+    fi
+    stop_demo || not_ok "exit status with bitmap layout $layout"
+done
+
 # Sizes that are not multiples of the renderer's 64x16 tiles.
 for size in "801 599" "333 257"; do
     set -- $size

@@ -52,9 +52,28 @@ struct shared_msg *shared_msg_create(uint16_t type, const void *data, size_t siz
     m->refs = 1;
     m->type = type;
     m->size = (uint32_t)size;
+    m->data = m->inline_data;
     if (size) {
         memcpy(m->data, data, size);
     }
+    return m;
+}
+
+struct shared_msg *shared_msg_from_buf(uint16_t type, struct byte_buf *b)
+{
+    if (!buf_ok(b) || b->len > UINT32_MAX) {
+        return NULL;
+    }
+    struct shared_msg *m = malloc(sizeof(*m));
+    if (!m) {
+        return NULL;
+    }
+    m->refs = 1;
+    m->type = type;
+    m->size = (uint32_t)b->len;
+    m->data = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
     return m;
 }
 
@@ -67,6 +86,9 @@ struct shared_msg *shared_msg_ref(struct shared_msg *m)
 void shared_msg_unref(struct shared_msg *m)
 {
     if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (m->data != m->inline_data) {
+            free(m->data);
+        }
         free(m);
     }
 }

@@ -41,11 +41,15 @@ struct shared_msg {
     int refs; /* atomic */
     uint16_t type;
     uint32_t size;
-    uint8_t data[];
+    uint8_t *data; /* owns: points at inline_data or at a stolen buffer */
+    uint8_t inline_data[];
 };
 
 /* Returns a new message with refs = 1 holding a copy of data, or NULL. */
 struct shared_msg *shared_msg_create(uint16_t type, const void *data, size_t size);
+/* Returns a new message that takes b's bytes (b is left empty), or NULL
+ * (b untouched) if b failed or allocation fails. */
+struct shared_msg *shared_msg_from_buf(uint16_t type, struct byte_buf *b);
 struct shared_msg *shared_msg_ref(struct shared_msg *m);
 void shared_msg_unref(struct shared_msg *m);
 

@@ -49,7 +49,7 @@ static void display_broadcast(struct worker *w, struct shared_msg *m)
 
 static struct shared_msg *msg_from_buf(uint16_t type, struct byte_buf *b)
 {
-    struct shared_msg *m = buf_ok(b) ? shared_msg_create(type, b->data, b->len) : NULL;
+    struct shared_msg *m = shared_msg_from_buf(type, b);
     if (!m) {
         log_ratelimited(LOG_LEVEL_ERROR, "display: out of memory building message %u", type);
     }
@@ -77,18 +77,29 @@ static struct shared_msg *display_full_image_msg(struct worker *w)
 {
     struct primary_surface *p = &w->primary;
     size_t row_bytes = (size_t)p->width * 4;
-    uint8_t *pixels = malloc(row_bytes * p->height);
-    if (!pixels) {
-        return NULL;
-    }
     unsigned bpp = canvas_format_bpp(p->format);
-    for (uint32_t y = 0; y < p->height; y++) {
+    uint8_t *pixels = NULL;
+    const uint8_t *data;
+    uint32_t stride;
+    uint8_t flags;
+    if (bpp == 4) {
+        /* The surface memory is the image: a negative stride means its
+         * lowest address holds the bottom row, i.e. a bottom-up bitmap. */
+        data = p->mem;
+        stride = p->stride < 0 ? (uint32_t)-p->stride : (uint32_t)p->stride;
+        flags = p->stride < 0 ? 0 : SPICE_BITMAP_FLAGS_TOP_DOWN;
+    } else {
+        pixels = malloc(row_bytes * p->height);
+        if (!pixels) {
+            return NULL;
+        }
+        data = pixels;
+        stride = (uint32_t)row_bytes;
+        flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+    }
+    for (uint32_t y = 0; pixels && y < p->height; y++) {
         const uint8_t *src = p->canvas.line0 + (intptr_t)y * p->canvas.stride;
         uint8_t *dst = pixels + row_bytes * y;
-        if (bpp == 4) {
-            memcpy(dst, src, row_bytes);
-            continue;
-        }
         for (uint32_t x = 0; x < p->width; x++) {
             uint32_t v = (uint32_t)src[2 * x] | ((uint32_t)src[2 * x + 1] << 8);
             uint32_t r, g, b;
@@ -118,13 +129,14 @@ static struct shared_msg *display_full_image_msg(struct worker *w)
             .height = p->height,
             .u.bitmap = {.format = p->format == SPICE_SURFACE_FMT_32_ARGB ? SPICE_BITMAP_FMT_RGBA
                                                                           : SPICE_BITMAP_FMT_32BIT,
-                         .flags = SPICE_BITMAP_FLAGS_TOP_DOWN,
-                         .stride = (uint32_t)row_bytes,
-                         .data = pixels},
+                         .flags = flags,
+                         .stride = stride,
+                         .data = data},
     };
     struct wire_rect src_area = {0, 0, (int32_t)p->height, (int32_t)p->width};
     struct byte_buf b;
     buf_init(&b);
+    buf_reserve(&b, 128 + (size_t)stride * p->height);
     server_msg_display_draw_copy(&b, &base, &img, &src_area, SPICE_ROPD_OP_PUT,
                                  SPICE_IMAGE_SCALE_MODE_NEAREST);
     free(pixels);

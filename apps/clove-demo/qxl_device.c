@@ -61,7 +61,7 @@ struct qxl_device {
     int height;
     uint8_t *surface_mem;
     size_t surface_size;
-    bool attached;
+    gint attached; /* atomic: set by attached_worker, whichever thread the library uses */
 
     GMutex lock;
     struct command_queue draws;
@@ -186,7 +186,7 @@ static void interface_attached_worker(QXLInstance *qin)
             .group_id = 0,
     };
     spice_qxl_create_primary_surface(qin, 0, &surface);
-    dev->attached = true;
+    g_atomic_int_set(&dev->attached, 1);
     spice_server_vm_start(dev->server);
 }
 
@@ -700,7 +700,7 @@ int qxl_device_cursor_move(struct qxl_device *dev, int x, int y)
 
 void qxl_device_flush(struct qxl_device *dev)
 {
-    if (dev->attached) {
+    if (g_atomic_int_get(&dev->attached)) {
         spice_qxl_wakeup(&dev->instance);
     }
 }

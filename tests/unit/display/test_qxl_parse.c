@@ -216,6 +216,28 @@ static void test_copy_formats(void)
     }
 }
 
+/* A large chunked bitmap: the copy buffer grows as the chunks come in. */
+static void test_copy_large_chunked(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    const uint32_t w = 100, h = 90, stride = w * 4;
+    size_t size = (size_t)stride * h;
+    uint8_t *pixels = malloc(size);
+    CHECK(pixels != NULL);
+    fill_pattern(pixels, size, 3);
+    size_t cuts[4] = {1000, 7000, 1, 20000};
+    uint64_t data = put_chunks(&g, pixels, size, cuts, 4);
+    uint64_t image = put_image(&g, SPICE_BITMAP_FMT_32BIT, 0, w, h, stride, 0, data);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, w, h), &d, &err), 0);
+    CHECK_MEM_EQ(d.u.copy.src->data, pixels, size);
+    qxl_drawable_finish(&d);
+    free(pixels);
+    guest_finish(&g);
+}
+
 /* A short palette is padded with zeros up to 1 << bpp entries. */
 static void test_short_palette(void)
 {
@@ -635,6 +657,12 @@ static void test_cursor(void)
     CHECK_EQ(c.shape->data_size, 70);
     qxl_cursor_cmd_finish(&c);
 
+    /* COLOR24 2x2: 3 bytes per pixel, then a 1-byte mask row each. */
+    shape = put_cursor_shape(&g, SPICE_CURSOR_TYPE_COLOR24, 2, 2, 12 + 2, data, 14, 14);
+    CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_SET, shape), &c, &err), 0);
+    CHECK_EQ(c.shape->data_size, 14);
+    qxl_cursor_cmd_finish(&c);
+
     /* MOVE, HIDE, TRAIL. */
     CHECK_EQ(qxl_parse_cursor(&g.table, 0, put_cursor_cmd(&g, QXL_CURSOR_MOVE, 0), &c, &err), 0);
     CHECK_EQ(c.position.x, 17);
@@ -831,6 +859,7 @@ int main(void)
     return check_run((struct check_case[]){
             CHECK_CASE(test_fill),
             CHECK_CASE(test_copy_formats),
+            CHECK_CASE(test_copy_large_chunked),
             CHECK_CASE(test_short_palette),
             CHECK_CASE(test_clip_rects_chunked),
             CHECK_CASE(test_other_draw_types),

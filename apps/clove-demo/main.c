@@ -224,6 +224,7 @@ static gboolean opt_plain_bitmaps;
 static gchar *opt_bitmap_layout;
 static gboolean opt_verbose;
 static gboolean opt_no_tablet;
+static gboolean opt_keep_sigpipe;
 
 static GOptionEntry option_entries[] = {
         {"addr", 0, 0, G_OPTION_ARG_STRING, &opt_addr, "Address to listen on (127.0.0.1)", "ADDR"},
@@ -252,6 +253,9 @@ static GOptionEntry option_entries[] = {
          "NAME"},
         {"no-tablet", 0, 0, G_OPTION_ARG_NONE, &opt_no_tablet,
          "Do not offer a tablet: clients must use server mouse mode", NULL},
+        {"keep-sigpipe", 0, 0, G_OPTION_ARG_NONE, &opt_keep_sigpipe,
+         "Leave SIGPIPE at its default (fatal), to check that the library never raises it",
+         NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print input events to stdout", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -461,6 +465,13 @@ int main(int argc, char **argv)
     if (opt_port <= 0 || opt_port > 65535 || opt_seconds < 0 || opt_ticket_expiry < 0) {
         fprintf(stderr, "clove-demo: invalid --port, --seconds or --ticket-expiry\n");
         return 2;
+    }
+
+    /* Like QEMU, ignore SIGPIPE: the reference library writes to sockets
+     * without MSG_NOSIGNAL and relies on it. Ours never raises it, which
+     * --keep-sigpipe lets the tests check. */
+    if (!opt_keep_sigpipe) {
+        signal(SIGPIPE, SIG_IGN);
     }
 
     int rc = 1;

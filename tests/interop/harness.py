@@ -149,6 +149,10 @@ class Demo:
         self.stderr_path = os.path.join(tmpdir, "%s-%s.stderr" % (name, self.lib))
         self.argv = [args.demo, "--addr", "127.0.0.1", "--port", str(self.port),
                      "--frame-out", self.frame] + list(extra)
+        if self.lib == "ours":
+            # Our library must never raise SIGPIPE (the reference relies on the
+            # host ignoring it): keep it fatal so any write to a dead peer fails.
+            self.argv.append("--keep-sigpipe")
         self.lines = []
         self.cond = threading.Condition()
         self._stderr = open(self.stderr_path, "wb")

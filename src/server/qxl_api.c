@@ -64,27 +64,33 @@ static void qxl_monitors_config(struct worker *w, uint64_t addr, uint32_t group)
                         err ? err : "?");
         return;
     }
-    uint16_t count = cfg->count;
+    /* Read each guest field once: the guest may change it under us. */
+    uint16_t count = __atomic_load_n(&cfg->count, __ATOMIC_RELAXED);
+    uint16_t max_allowed = __atomic_load_n(&cfg->max_allowed, __ATOMIC_RELAXED);
     if (count == 0 || count > WORKER_MAX_HEADS) {
         log_ratelimited(LOG_LEVEL_WARN, "qxl %d: monitors config with %u heads ignored", w->id,
                         count);
         return;
     }
-    const QXLHead *heads = memslot_translate(&w->memslots, group, addr + sizeof(QXLMonitorsConfig),
-                                             sizeof(QXLHead) * count, &err);
-    if (!heads) {
+    /* Translate the header and all heads as one range of the same address,
+     * so no arithmetic on the guest address can spill into its slot bits. */
+    size_t size = sizeof(QXLMonitorsConfig) + sizeof(QXLHead) * count;
+    const uint8_t *base = memslot_translate(&w->memslots, group, addr, size, &err);
+    if (!base) {
         log_ratelimited(LOG_LEVEL_WARN, "qxl %d: bad monitors config heads: %s", w->id,
                         err ? err : "?");
         return;
     }
+    QXLHead heads[WORKER_MAX_HEADS];
+    memcpy(heads, base + sizeof(QXLMonitorsConfig), sizeof(QXLHead) * count);
     for (uint16_t i = 0; i < count; i++) {
         w->heads[i] = (struct wire_head_cfg){heads[i].id,    heads[i].surface_id, heads[i].width,
                                              heads[i].height, heads[i].x,         heads[i].y,
                                              heads[i].flags};
     }
     w->num_heads = count;
-    if (cfg->max_allowed) {
-        w->max_monitors = cfg->max_allowed;
+    if (max_allowed) {
+        w->max_monitors = max_allowed > WORKER_MAX_HEADS ? WORKER_MAX_HEADS : max_allowed;
     }
     w->guest_monitors_config = true;
     display_broadcast_monitors_config(w);

@@ -256,7 +256,15 @@ static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
     switch (ext->cmd.type) {
     case QXL_CMD_DRAW: {
         struct qxl_drawable d;
-        rc = qxl_parse_drawable(&w->memslots, group, addr, &d, &err);
+        if (ext->flags & QXL_COMMAND_FLAG_COMPAT) {
+            /* Old (qxl revision 1) guests use the compat drawable layout. */
+            if (ext->flags & QXL_COMMAND_FLAG_COMPAT_16BPP) {
+                log_once("16 bpp compat drawables are drawn without colour conversion");
+            }
+            rc = qxl_parse_compat_drawable(&w->memslots, group, addr, &d, &err);
+        } else {
+            rc = qxl_parse_drawable(&w->memslots, group, addr, &d, &err);
+        }
         worker_release(w, addr, group);
         if (rc < 0) {
             log_ratelimited(LOG_LEVEL_WARN, "qxl %d: rejected draw command: %s", w->id,

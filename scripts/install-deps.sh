@@ -20,6 +20,10 @@ libspice-protocol-dev       <spice/*.h> wire constants and layouts
 libglib2.0-dev              glib headers pulled by spice-server.pc (not a dependency of -dev)
 libssl-dev                  libcrypto: RSA ticket keys, OAEP
 libpixman-1-dev             pixman headers referenced by spice-server.pc
+zlib1g-dev                  zlib: ZLIB_GLZ image compression (deflate over GLZ)
+liblz4-dev                  liblz4: LZ4 image compression
+libjpeg62-turbo-dev         libjpeg-turbo: JPEG and JPEG_ALPHA image compression
+libzstd-dev                 zstd: a yardstick in the codec benchmark only
 spice-client-gtk            spicy and spicy-screenshot: the real client for interop tests
 virt-viewer                 remote-viewer: GUI client test under Xvfb
 gir1.2-spiceclientglib-2.0  SpiceClientGLib typelib for the scripted input client

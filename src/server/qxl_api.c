@@ -64,9 +64,11 @@ static void qxl_monitors_config(struct worker *w, uint64_t addr, uint32_t group)
                         err ? err : "?");
         return;
     }
-    /* Read each guest field once: the guest may change it under us. */
-    uint16_t count = __atomic_load_n(&cfg->count, __ATOMIC_RELAXED);
-    uint16_t max_allowed = __atomic_load_n(&cfg->max_allowed, __ATOMIC_RELAXED);
+    /* Copy the header once: the guest may change it under us. */
+    QXLMonitorsConfig header;
+    memcpy(&header, cfg, sizeof(header));
+    uint16_t count = header.count;
+    uint16_t max_allowed = header.max_allowed;
     if (count == 0 || count > WORKER_MAX_HEADS) {
         log_ratelimited(LOG_LEVEL_WARN, "qxl %d: monitors config with %u heads ignored", w->id,
                         count);

@@ -1,0 +1,117 @@
+/*
+ * The shared part of the server fuzz targets (see fuzz_server_harness.h).
+ */
+#include "fuzz_server_harness.h"
+
+#include "server/server.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
+static EVP_PKEY *fixed_key;
+
+int __wrap_EVP_PKEY_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY **ppkey);
+
+/* Replaces EVP_PKEY_keygen for the server's ticket key (see the header). */
+int __wrap_EVP_PKEY_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY **ppkey)
+{
+    if (!fixed_key) {
+        BIO *bio = BIO_new_mem_buf(fuzz_ticket_key_pem, -1);
+        fixed_key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!fixed_key) {
+            fprintf(stderr, "fuzz harness: cannot load the fixed ticket key\n");
+            abort();
+        }
+    }
+    if (!ppkey || EVP_PKEY_up_ref(fixed_key) != 1) {
+        return 0;
+    }
+    *ppkey = fixed_key;
+    return 1;
+}
+
+static struct fake_host *host;
+
+struct fake_host *fuzz_host(const struct fake_host_options *opts)
+{
+    if (!host) {
+        host = fake_host_create(opts);
+    }
+    return host;
+}
+
+struct consumed_arg {
+    struct fake_client *c;
+};
+
+static bool consumed(void *arg)
+{
+    struct fake_client *c = ((struct consumed_arg *)arg)->c;
+    int unread = 0;
+    if (c->eof || c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &unread) < 0) {
+        return true;
+    }
+    return unread == 0;
+}
+
+bool fuzz_wait_consumed(struct fake_client *c, int timeout_ms)
+{
+    struct consumed_arg a = {c};
+    return fake_host_run_until(c->host, consumed, &a, timeout_ms);
+}
+
+/* No link in progress, no session, and every connection that was reported
+ * CONNECTED was reported DISCONNECTED (display and cursor channels close on
+ * their worker and report back through the main loop). */
+static bool server_idle(void *arg)
+{
+    struct fake_host *h = arg;
+    if (h->server->links != NULL || spice_server_get_num_clients(h->server) != 0) {
+        return false;
+    }
+    if (h->num_events >= FAKE_MAX_EVENTS) {
+        return true; /* the record overflowed: cannot tell */
+    }
+    int balance = 0;
+    for (int i = 0; i < h->num_events; i++) {
+        balance += h->events[i].event == SPICE_CHANNEL_EVENT_CONNECTED;
+        balance -= h->events[i].event == SPICE_CHANNEL_EVENT_DISCONNECTED;
+    }
+    return balance == 0;
+}
+
+void fuzz_finish(struct fake_host *h, struct fake_client **clients, int n)
+{
+    if (getenv("CLOVE_FUZZ_VERBOSE")) {
+        /* What this input reached: events, sessions, bytes the server sent. */
+        fprintf(stderr, "fuzz: %d events (", h->num_events);
+        for (int i = 0; i < h->num_events; i++) {
+            fprintf(stderr, " %d:%d", h->events[i].event, h->events[i].type);
+        }
+        fprintf(stderr, " ), %d clients, scans %d, motions %d, positions %d, rx",
+                spice_server_get_num_clients(h->server), h->num_scans, h->num_motions,
+                h->num_positions);
+        for (int i = 0; i < n; i++) {
+            fprintf(stderr, " %zu%s", clients[i]->rx_len, clients[i]->eof ? "+eof" : "");
+        }
+        fprintf(stderr, "\n");
+    }
+    for (int i = 0; i < n; i++) {
+        fake_client_close(clients[i]);
+    }
+    if (!fake_host_run_until(h, server_idle, h, 5000)) {
+        fprintf(stderr, "fuzz harness: the server kept a connection (links %p, clients %d)\n",
+                (void *)h->server->links, spice_server_get_num_clients(h->server));
+        abort();
+    }
+    h->num_events = 0;
+    h->num_scans = 0;
+    h->num_motions = 0;
+    h->num_positions = 0;
+    h->num_mouse_buttons = 0;
+}

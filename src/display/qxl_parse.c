@@ -255,8 +255,22 @@ static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t a
     switch (qxl.descriptor.type) {
     case SPICE_IMAGE_TYPE_BITMAP:
         break;
+    case SPICE_IMAGE_TYPE_SURFACE: {
+        struct qxl_image *img = calloc(1, sizeof(*img));
+        if (!img) {
+            fail(err_desc, "out of memory");
+            return CLOVE_E_NOMEM;
+        }
+        img->id = qxl.descriptor.id;
+        img->type = SPICE_IMAGE_TYPE_SURFACE;
+        img->desc_flags = qxl.descriptor.flags;
+        img->width = qxl.descriptor.width;
+        img->height = qxl.descriptor.height;
+        img->surface_id = qxl.surface_image.surface_id;
+        *out = img;
+        return 0;
+    }
     case SPICE_IMAGE_TYPE_QUIC:
-    case SPICE_IMAGE_TYPE_SURFACE:
         return 0;
     default:
         return fail(err_desc, "unknown image type");
@@ -399,31 +413,113 @@ static int copy_parse(const struct memslot_table *t, uint32_t group, const QXLCo
 
 /* The union part shared by native and compat drawables (QXLFill and QXLCopy
  * have the same layout in both). */
+static int transform_read(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                          uint32_t out[6], const char **err_desc)
+{
+    QXLTransform tr;
+    if (read_guest(t, group, addr, &tr, sizeof(tr), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    out[0] = tr.t00;
+    out[1] = tr.t01;
+    out[2] = tr.t02;
+    out[3] = tr.t10;
+    out[4] = tr.t11;
+    out[5] = tr.t12;
+    return 0;
+}
+
+static int composite_parse(const struct memslot_table *t, uint32_t group, const QXLComposite *c,
+                           struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.composite.flags = c->flags;
+    int ret = image_parse(t, group, c->src, &d->u.composite.src, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!d->u.composite.src) {
+        return fail(err_desc, "composite source is not a bitmap or a surface");
+    }
+    if (c->mask) {
+        ret = image_parse(t, group, c->mask, &d->u.composite.mask, err_desc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!d->u.composite.mask) {
+            return fail(err_desc, "composite mask is not a bitmap or a surface");
+        }
+    }
+    if (c->src_transform) {
+        ret = transform_read(t, group, c->src_transform, d->u.composite.src_transform, err_desc);
+        if (ret < 0) {
+            return ret;
+        }
+        d->u.composite.has_src_transform = true;
+    }
+    if (c->mask_transform) {
+        ret = transform_read(t, group, c->mask_transform, d->u.composite.mask_transform,
+                             err_desc);
+        if (ret < 0) {
+            return ret;
+        }
+        d->u.composite.has_mask_transform = true;
+    }
+    d->u.composite.src_origin_x = c->src_origin.x;
+    d->u.composite.src_origin_y = c->src_origin.y;
+    d->u.composite.mask_origin_x = c->mask_origin.x;
+    d->u.composite.mask_origin_y = c->mask_origin.y;
+    return 0;
+}
+
 static int drawable_body_parse(const struct memslot_table *t, uint32_t group, uint8_t type,
-                               const QXLFill *fill, const QXLCopy *copy, bool compat,
+                               const void *u, bool compat,
                                struct qxl_drawable *d, const char **err_desc)
 {
+    /* Each union member is read by copying it out: the guest struct is packed. */
     switch (type) {
-    case QXL_DRAW_FILL:
-        return fill_parse(fill, d);
-    case QXL_DRAW_COPY:
-        return copy_parse(t, group, copy, d, err_desc);
-    case QXL_DRAW_NOP:
-    case QXL_DRAW_OPAQUE:
-    case QXL_COPY_BITS:
-    case QXL_DRAW_BLEND:
+    case QXL_DRAW_FILL: {
+        QXLFill fill;
+        memcpy(&fill, u, sizeof(fill));
+        return fill_parse(&fill, d);
+    }
+    case QXL_DRAW_COPY: {
+        QXLCopy copy;
+        memcpy(&copy, u, sizeof(copy));
+        return copy_parse(t, group, &copy, d, err_desc);
+    }
+    case QXL_COPY_BITS: {
+        QXLCopyBits bits;
+        memcpy(&bits, u, sizeof(bits));
+        d->u.copy_bits.src_pos.x = bits.src_pos.x;
+        d->u.copy_bits.src_pos.y = bits.src_pos.y;
+        return 0;
+    }
     case QXL_DRAW_BLACKNESS:
     case QXL_DRAW_WHITENESS:
-    case QXL_DRAW_INVERS:
+    case QXL_DRAW_INVERS: {
+        QXLBlackness mask;
+        memcpy(&mask, u, sizeof(mask));
+        d->u.mask_only.has_mask = mask.mask.bitmap != 0;
+        return 0;
+    }
+    case QXL_DRAW_NOP:
+    case QXL_DRAW_OPAQUE:
+    case QXL_DRAW_BLEND:
     case QXL_DRAW_ROP3:
     case QXL_DRAW_STROKE:
     case QXL_DRAW_TEXT:
     case QXL_DRAW_TRANSPARENT:
     case QXL_DRAW_ALPHA_BLEND:
         return 0;
-    case QXL_DRAW_COMPOSITE:
+    case QXL_DRAW_COMPOSITE: {
         /* Composite was added after the compat layout was frozen. */
-        return compat ? fail(err_desc, "unknown draw type") : 0;
+        if (compat) {
+            return fail(err_desc, "unknown draw type");
+        }
+        QXLComposite composite;
+        memcpy(&composite, u, sizeof(composite));
+        return composite_parse(t, group, &composite, d, err_desc);
+    }
     default:
         return fail(err_desc, "unknown draw type");
     }
@@ -449,7 +545,7 @@ int qxl_parse_drawable(const struct memslot_table *t, uint32_t group, uint64_t a
         out->surfaces_dest[i] = qxl.surfaces_dest[i];
         rect_from_qxl(&out->surfaces_rects[i], &qxl.surfaces_rects[i]);
     }
-    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, false, out, err_desc);
+    ret = drawable_body_parse(t, group, qxl.type, &qxl.u, false, out, err_desc);
     if (ret == 0) {
         ret = clip_parse(t, group, &qxl.clip, out, err_desc);
     }
@@ -478,7 +574,7 @@ int qxl_parse_compat_drawable(const struct memslot_table *t, uint32_t group, uin
     for (int i = 0; i < 3; i++) {
         out->surfaces_dest[i] = -1;
     }
-    ret = drawable_body_parse(t, group, qxl.type, &qxl.u.fill, &qxl.u.copy, true, out, err_desc);
+    ret = drawable_body_parse(t, group, qxl.type, &qxl.u, true, out, err_desc);
     if (ret == 0) {
         ret = clip_parse(t, group, &qxl.clip, out, err_desc);
     }
@@ -496,6 +592,9 @@ void qxl_drawable_finish(struct qxl_drawable *d)
     free(d->clip_rects);
     if (d->type == QXL_DRAW_COPY) {
         image_destroy(d->u.copy.src);
+    } else if (d->type == QXL_DRAW_COMPOSITE) {
+        image_destroy(d->u.composite.src);
+        image_destroy(d->u.composite.mask);
     }
     memset(d, 0, sizeof(*d));
 }

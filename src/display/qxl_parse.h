@@ -38,7 +38,8 @@ struct qxl_point {
 /* A bitmap image copied out of guest memory. */
 struct qxl_image {
     uint64_t id;          /* QXLImageDescriptor.id */
-    uint8_t type;         /* SPICE_IMAGE_TYPE_*; this issue handles BITMAP only */
+    uint8_t type;         /* SPICE_IMAGE_TYPE_BITMAP, or _SURFACE (no pixels) */
+    uint32_t surface_id;  /* SPICE_IMAGE_TYPE_SURFACE: the source surface */
     uint8_t desc_flags;   /* QXL image descriptor flags (cache hints) */
     uint8_t format;       /* SPICE_BITMAP_FMT_* */
     uint8_t bitmap_flags; /* QXL_BITMAP_* (TOP_DOWN, UNSTABLE, DIRECT) */
@@ -75,6 +76,22 @@ struct qxl_drawable {
             uint16_t rop_descriptor;
             uint8_t scale_mode;
         } copy;
+        struct {
+            struct qxl_point src_pos;
+        } copy_bits;
+        struct {
+            uint32_t flags;          /* QXL/SPICE composite flags: op, filters, repeats */
+            struct qxl_image *src;   /* owns; bitmap or surface */
+            struct qxl_image *mask;  /* owns; NULL when there is none */
+            bool has_src_transform, has_mask_transform;
+            uint32_t src_transform[6]; /* fixed 16.16: t00 t01 t02 t10 t11 t12 */
+            uint32_t mask_transform[6];
+            int16_t src_origin_x, src_origin_y;
+            int16_t mask_origin_x, mask_origin_y;
+        } composite;
+        struct {
+            bool has_mask; /* a mask bitmap was given (not parsed yet) */
+        } mask_only; /* BLACKNESS, WHITENESS, INVERS */
     } u;
 };
 

@@ -422,3 +422,75 @@ void server_msg_cursor_inval_all(struct byte_buf *b)
 {
     (void)b;
 }
+
+void server_msg_display_copy_bits(struct byte_buf *b, const struct wire_draw_base *base,
+                                  struct wire_point src_pos)
+{
+    put_draw_base(b, base);
+    buf_put_u32(b, (uint32_t)src_pos.x);
+    buf_put_u32(b, (uint32_t)src_pos.y);
+}
+
+/* DrawBlackness, DrawWhiteness, DrawInvers: the base and an empty QMask. */
+void server_msg_display_draw_mask_only(struct byte_buf *b, const struct wire_draw_base *base)
+{
+    put_draw_base(b, base);
+    put_no_mask(b);
+}
+
+static void put_transform(struct byte_buf *b, const uint32_t t[6])
+{
+    for (int i = 0; i < 6; i++) {
+        buf_put_u32(b, t[i]);
+    }
+}
+
+void server_msg_display_draw_composite(struct byte_buf *b, const struct wire_draw_base *base,
+                                       const struct wire_composite *c)
+{
+    size_t body = b->len;
+    put_draw_base(b, base);
+    uint32_t flags = c->flags & ~(uint32_t)(SPICE_COMPOSITE_HAS_MASK |
+                                            SPICE_COMPOSITE_HAS_SRC_TRANSFORM |
+                                            SPICE_COMPOSITE_HAS_MASK_TRANSFORM);
+    if (c->mask) {
+        flags |= SPICE_COMPOSITE_HAS_MASK;
+    }
+    if (c->src_transform) {
+        flags |= SPICE_COMPOSITE_HAS_SRC_TRANSFORM;
+    }
+    if (c->mask_transform) {
+        flags |= SPICE_COMPOSITE_HAS_MASK_TRANSFORM;
+    }
+    buf_put_u32(b, flags);
+    size_t src_at = b->len;
+    buf_put_u32(b, 0); /* Image *src_bitmap, patched below */
+    size_t mask_at = b->len;
+    if (c->mask) {
+        buf_put_u32(b, 0); /* Image *mask_bitmap, patched below */
+    }
+    if (c->src_transform) {
+        put_transform(b, c->src_transform);
+    }
+    if (c->mask_transform) {
+        put_transform(b, c->mask_transform);
+    }
+    put_point16(b, c->src_origin);
+    put_point16(b, c->mask_origin);
+    size_t offset = b->len - body;
+    put_image(b, c->src);
+    if (offset > UINT32_MAX) {
+        b->failed = true;
+        return;
+    }
+    patch_u32(b, src_at, (uint32_t)offset);
+    if (c->mask) {
+        offset = b->len - body;
+        put_image(b, c->mask);
+        if (offset > UINT32_MAX) {
+            b->failed = true;
+            return;
+        }
+        patch_u32(b, mask_at, (uint32_t)offset);
+    }
+}

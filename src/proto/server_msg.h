@@ -152,6 +152,27 @@ void server_msg_display_draw_copy(struct byte_buf *b, const struct wire_draw_bas
                                   const struct wire_image *src, const struct wire_rect *src_area,
                                   uint16_t rop_descriptor, uint8_t scale_mode);
 
+/* SpiceMsgDisplayCopyBits: copy within the surface from src_pos to the box. */
+void server_msg_display_copy_bits(struct byte_buf *b, const struct wire_draw_base *base,
+                                  struct wire_point src_pos);
+/* DrawBlackness / DrawWhiteness / DrawInvers with no mask. */
+void server_msg_display_draw_mask_only(struct byte_buf *b, const struct wire_draw_base *base);
+
+/* SpiceComposite. HAS_MASK / HAS_*_TRANSFORM in `flags` are derived from the
+ * pointers; the rest (operator, filters, repeats, component alpha, opaque
+ * hints) is written as given. Transforms are 6 fixed 16.16 values. */
+struct wire_composite {
+    uint32_t flags;
+    const struct wire_image *src;  /* borrows, required */
+    const struct wire_image *mask; /* borrows, or NULL */
+    const uint32_t *src_transform;  /* borrows 6 values, or NULL */
+    const uint32_t *mask_transform; /* borrows 6 values, or NULL */
+    struct wire_point src_origin;   /* written as Point16 */
+    struct wire_point mask_origin;  /* written as Point16 */
+};
+void server_msg_display_draw_composite(struct byte_buf *b, const struct wire_draw_base *base,
+                                       const struct wire_composite *c);
+
 /* ---- inputs channel ---- */
 void server_msg_inputs_init(struct byte_buf *b, uint16_t keyboard_modifiers);
 void server_msg_inputs_key_modifiers(struct byte_buf *b, uint16_t keyboard_modifiers);

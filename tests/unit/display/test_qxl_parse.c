@@ -325,11 +325,9 @@ static void test_other_draw_types(void)
     struct qxl_drawable d;
     const char *err = NULL;
     CHECK_EQ(guest_init(&g), 0);
-    static const uint8_t types[] = {QXL_DRAW_NOP,      QXL_DRAW_OPAQUE,      QXL_COPY_BITS,
-                                    QXL_DRAW_BLEND,    QXL_DRAW_BLACKNESS,   QXL_DRAW_WHITENESS,
-                                    QXL_DRAW_INVERS,   QXL_DRAW_ROP3,        QXL_DRAW_STROKE,
-                                    QXL_DRAW_TEXT,     QXL_DRAW_TRANSPARENT, QXL_DRAW_ALPHA_BLEND,
-                                    QXL_DRAW_COMPOSITE};
+    static const uint8_t types[] = {QXL_DRAW_NOP,         QXL_DRAW_OPAQUE, QXL_DRAW_BLEND,
+                                    QXL_DRAW_ROP3,        QXL_DRAW_STROKE, QXL_DRAW_TEXT,
+                                    QXL_DRAW_TRANSPARENT, QXL_DRAW_ALPHA_BLEND};
     for (size_t i = 0; i < sizeof(types); i++) {
         QXLDrawable q;
         init_drawable(&q, types[i]);
@@ -482,12 +480,69 @@ static void test_bad_images(void)
     bad_type.descriptor.type = SPICE_IMAGE_TYPE_LZ4;
     image = guest_put(&g, &bad_type, sizeof(bad_type));
     CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 1, 1), &d, &err), CLOVE_E_INVALID);
-    /* A surface image is valid but not copied. */
+    /* A surface image names its surface and carries no pixels. */
     bad_type.descriptor.type = SPICE_IMAGE_TYPE_SURFACE;
+    bad_type.descriptor.width = 4;
+    bad_type.descriptor.height = 4;
+    bad_type.surface_image.surface_id = 7;
     image = guest_put(&g, &bad_type, sizeof(bad_type));
     CHECK_EQ(qxl_parse_drawable(&g.table, 0, put_copy(&g, image, 1, 1), &d, &err), 0);
-    CHECK(d.u.copy.src == NULL);
+    CHECK(d.u.copy.src != NULL);
+    CHECK_EQ(d.u.copy.src->type, SPICE_IMAGE_TYPE_SURFACE);
+    CHECK_EQ(d.u.copy.src->surface_id, 7);
+    CHECK(d.u.copy.src->data == NULL);
     qxl_drawable_finish(&d);
+    guest_finish(&g);
+}
+
+/* Copy bits, the mask-only draws and composite are decoded. */
+static void test_copy_bits_composite(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    QXLDrawable q;
+    init_drawable(&q, QXL_COPY_BITS);
+    q.u.copy_bits.src_pos = (QXLPoint){.x = 5, .y = -3};
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.copy_bits.src_pos.x, 5);
+    CHECK_EQ(d.u.copy_bits.src_pos.y, -3);
+    qxl_drawable_finish(&d);
+
+    init_drawable(&q, QXL_DRAW_INVERS);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK(!d.u.mask_only.has_mask);
+    qxl_drawable_finish(&d);
+
+    uint32_t pixels[4] = {1, 2, 3, 4};
+    uint64_t data = guest_put(&g, pixels, sizeof(pixels));
+    uint64_t image = put_image(&g, SPICE_BITMAP_FMT_RGBA, QXL_BITMAP_DIRECT | QXL_BITMAP_TOP_DOWN,
+                               2, 2, 8, 0, data);
+    QXLTransform tr = {0x10000, 0, 0, 0, 0x10000, 0};
+    uint64_t transform = guest_put(&g, &tr, sizeof(tr));
+    init_drawable(&q, QXL_DRAW_COMPOSITE);
+    q.u.composite.flags = QXL_OP_OVER | (1u << 14);
+    q.u.composite.src = image;
+    q.u.composite.src_transform = transform;
+    q.u.composite.src_origin = (QXLPoint16){.x = 1, .y = 2};
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.composite.flags & 0xff, QXL_OP_OVER);
+    CHECK(d.u.composite.src != NULL);
+    CHECK(d.u.composite.mask == NULL);
+    CHECK(d.u.composite.has_src_transform);
+    CHECK(!d.u.composite.has_mask_transform);
+    CHECK_EQ(d.u.composite.src_transform[4], 0x10000);
+    CHECK_EQ(d.u.composite.src_origin_y, 2);
+    qxl_drawable_finish(&d);
+
+    /* A composite without a source, or with a transform outside memory, is refused. */
+    q.u.composite.src = 0;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err),
+             CLOVE_E_INVALID);
+    q.u.composite.src = image;
+    q.u.composite.src_transform = 0xdead0000beefull;
+    CHECK(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err) < 0);
     guest_finish(&g);
 }
 
@@ -863,6 +918,7 @@ int main(void)
             CHECK_CASE(test_short_palette),
             CHECK_CASE(test_clip_rects_chunked),
             CHECK_CASE(test_other_draw_types),
+            CHECK_CASE(test_copy_bits_composite),
             CHECK_CASE(test_compat_drawable),
             CHECK_CASE(test_bad_addresses),
             CHECK_CASE(test_bad_images),

@@ -1,0 +1,1134 @@
+/*
+ * QUIC image codec (see quic.h for the stream layout and the API contract).
+ *
+ * DESIGN
+ * QUIC (derived from SFALIC) codes each colour plane as prediction residuals
+ * with adaptive Golomb-Rice codes. For every sample:
+ *   - the prediction is the left neighbour on row 0, the sample above for
+ *     column 0, and (left + above) / 2 elsewhere; the residual, taken modulo
+ *     2^bpc, is folded to an unsigned value (0, -1, 1, -2, ... -> 0, 1, 2, ...);
+ *   - the context is the folded residual last coded in the column to the
+ *     left; contexts are grouped in buckets of sizes 1, 2, 4, ...; each bucket
+ *     keeps, per code number l < bpc, the running cost of coding its values
+ *     with code l, and the cheapest code codes the next sample of the bucket;
+ *   - the statistics are not updated after every sample: a pseudo-random
+ *     countdown (a fixed table, so the stream is deterministic) picks the
+ *     samples, and its range grows every 2048 pixels up to 2^6;
+ *   - on rows after the first, when the two pixels above-left and above are
+ *     equal and the two pixels to the left are equal, the coder switches to
+ *     run mode and codes how many following pixels repeat the left pixel,
+ *     with an adaptive (MELCODE-style) run length code.
+ * The RGB planes of a pixel share the countdown and the run state and are
+ * coded interleaved R, G, B; the alpha plane of RGBA is a separate group,
+ * coded row by row after the RGB row.
+ *
+ * The reference interleaves prediction and coding through per-pixel template
+ * macros. Here a row is first unpacked into planes of bytes, the encoder then
+ * computes all residuals of the row in a loop the compiler vectorises (they
+ * depend on pixels only), and a serial loop does only table lookups and bit
+ * packing. The context of a sample after a run is the residual coded in that
+ * column on some earlier row, so each plane keeps a persistent "last coded
+ * residual" row that run pixels do not overwrite. Each plane also keeps its
+ * bucket's best code per context value (ctx_code), refreshed when a bucket's
+ * best code changes, so decoding needs one lookup on its critical path.
+ *
+ * INVARIANTS
+ * - Bit I/O: the writer keeps < 32 pending bits between calls and each call
+ *   adds <= 26; the reader keeps >= 32 bits buffered before each peek.
+ * - The decoder reads only whole input words below in_len / 4 and, like the
+ *   reference, requires the stream to extend 32 bits past its last used bit;
+ *   past the end it reads zeros and fails at the next row boundary.
+ * - Every decoded value is masked to bpc bits before it indexes a table.
+ */
+#include "codec/quic.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUIC_MAGIC   0x43495551u
+#define QUIC_VERSION 0u
+
+#define QUIC_CODE_LIMIT 26   /* longest codeword in bits */
+#define QUIC_WM_LAST    6    /* last wait mask index */
+#define QUIC_WM_PIXELS  2048 /* pixels coded with each wait mask before the next */
+#define QUIC_RUN_STATES 32
+#define QUIC_MAX_CODES  8
+
+/* The hot loops rely on these helpers being inlined into each specialised
+ * row function; plain `inline` leaves that to heuristics that give up on the
+ * large bodies here. */
+#if defined(__GNUC__)
+#define QUIC_INLINE      static inline __attribute__((always_inline))
+#define QUIC_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define QUIC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define QUIC_INLINE      static inline
+#define QUIC_LIKELY(x)   (x)
+#define QUIC_UNLIKELY(x) (x)
+#endif
+
+/* Low 6 bits of the reference's 256-entry pseudo-random table: the wait
+ * mask never exceeds 6 bits, so only these bits reach the stream. */
+static const uint8_t quic_rand6[256] = {
+    2,  23, 19, 21, 7,  18, 40, 14, 12, 32, 47, 44, 36, 6,  18, 11, 4,  19, 42, 29, 16, 63,
+    57, 51, 16, 3,  5,  14, 15, 30, 20, 9,  36, 45, 3,  57, 61, 0,  8,  5,  41, 14, 43, 27,
+    43, 59, 31, 35, 39, 60, 42, 38, 13, 54, 62, 1,  26, 3,  11, 61, 52, 34, 7,  48, 4,  59,
+    22, 12, 22, 8,  50, 4,  10, 6,  44, 8,  11, 46, 31, 51, 53, 17, 1,  43, 46, 60, 36, 54,
+    10, 27, 39, 44, 22, 41, 23, 2,  44, 0,  40, 53, 40, 48, 16, 43, 32, 28, 33, 12, 20, 2,
+    56, 62, 55, 58, 18, 20, 13, 55, 38, 29, 57, 19, 49, 33, 47, 63, 59, 0,  35, 61, 19, 25,
+    46, 38, 60, 4,  35, 1,  26, 40, 28, 10, 5,  14, 25, 18, 48, 49, 20, 59, 62, 34, 46, 7,
+    33, 52, 34, 58, 9,  29, 8,  55, 62, 60, 37, 36, 37, 50, 6,  3,  10, 28, 48, 24, 26, 61,
+    57, 30, 11, 54, 2,  6,  50, 47, 7,  17, 35, 53, 32, 12, 23, 17, 5,  21, 49, 55, 51, 45,
+    52, 27, 39, 25, 39, 63, 22, 24, 42, 52, 56, 38, 41, 41, 56, 32, 13, 24, 26, 51, 27, 56,
+    58, 37, 24, 42, 15, 28, 17, 30, 31, 15, 16, 23, 25, 54, 33, 34, 1,  29, 31, 50, 53, 21,
+    49, 15, 47, 9,  0,  58, 37, 45, 30, 13, 9,  45, 63, 21,
+};
+
+/* Counter halving threshold per wait mask index (model evolution 3). */
+static const uint16_t quic_wm_trigger[QUIC_WM_LAST + 1] = {110, 550, 900, 800, 550, 400, 350};
+
+/* log2 of the expected run length for each run coder state. */
+static const uint8_t quic_run_log2[QUIC_RUN_STATES] = {
+    0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+};
+
+/* Golomb-Rice code family for one sample depth (5 or 8 bits). Code l codes
+ * a value n < esc_base[l] as n >> l zeros, a one and the l low bits of n;
+ * larger values get gr_prefix[l] zeros and esc_bits[l] bits of
+ * n - esc_base[l], which caps every codeword at QUIC_CODE_LIMIT bits. */
+struct quic_family {
+    unsigned bpc;
+    unsigned mask;
+    unsigned nbuckets;
+    uint8_t bucket_of[256];
+    uint8_t bucket_lo[QUIC_MAX_CODES];
+    uint8_t bucket_hi[QUIC_MAX_CODES];
+    uint8_t gr_prefix[QUIC_MAX_CODES];
+    uint8_t esc_len[QUIC_MAX_CODES];
+    uint8_t esc_bits[QUIC_MAX_CODES];
+    uint16_t esc_base[QUIC_MAX_CODES];
+    uint16_t code[QUIC_MAX_CODES][256]; /* (length << 8) | codeword, by code then value */
+    uint8_t lens[256][QUIC_MAX_CODES];  /* codeword length, by value then code */
+};
+
+/* Adaptive statistics of one plane. */
+struct quic_model {
+    uint32_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES]; /* [bucket][code]: coding cost */
+    uint8_t best[QUIC_MAX_CODES];                      /* [bucket]: cheapest code */
+    uint8_t ctx_code[256];                             /* best[bucket_of[ctx]] */
+};
+
+/* Update schedule and run coder state, shared by the planes of a group. */
+struct quic_state {
+    unsigned countdown; /* coded pixels left before the next model update */
+    unsigned seed;
+    unsigned wmidx;
+    unsigned wmileft; /* pixels left with this wait mask (while wmidx < last) */
+    unsigned waitmask;
+    unsigned trigger;
+    unsigned run_state;
+    unsigned run_log2;
+};
+
+struct quic_plane {
+    struct quic_model model;
+    uint8_t *cur, *prev; /* sample values of this row and the row above */
+    uint8_t *res;        /* encoder: folded residuals of this row */
+    uint8_t *corr;       /* last residual coded per column; corr[-1] is valid */
+};
+
+/* Planes coded together: R, G, B (3) or gray / alpha (1). */
+struct quic_group {
+    struct quic_state st;
+    unsigned nch;
+    struct quic_plane *pl[3];
+    uint32_t *kcur, *kprev; /* per-pixel keys, equal iff the pixels are equal */
+};
+
+struct quic_bitw {
+    uint64_t acc;
+    unsigned nbits;
+    int full; /* a word did not fit: the output is unusable */
+    uint8_t *out;
+    size_t pos, cap;
+};
+
+struct quic_bitr {
+    uint64_t buf; /* next bits, MSB first */
+    unsigned avail;
+    const uint8_t *in;
+    size_t nwords, wpos;
+};
+
+struct quic_coder {
+    struct quic_family fam;
+    struct quic_plane planes[4];
+    struct quic_group rgb, alpha;
+    uint32_t width, height;
+    enum quic_image_type type;
+    void *mem;
+};
+
+static void set_err(const char **err_desc, const char *msg)
+{
+    if (err_desc) {
+        *err_desc = msg;
+    }
+}
+
+QUIC_INLINE unsigned clz32(uint32_t v)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_clz(v);
+#else
+    unsigned n = 0;
+    while (!(v & 0x80000000u)) {
+        v <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+QUIC_INLINE uint32_t load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+QUIC_INLINE void store_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static unsigned ceil_log2(unsigned v)
+{
+    unsigned r = 0;
+    while ((1u << r) < v) {
+        r++;
+    }
+    return r;
+}
+
+static void family_init(struct quic_family *f, unsigned bpc)
+{
+    memset(f, 0, sizeof(*f));
+    f->bpc = bpc;
+    f->mask = (1u << bpc) - 1;
+    unsigned levels = 1u << bpc;
+
+    for (unsigned l = 0; l < bpc; l++) {
+        unsigned prefix = QUIC_CODE_LIMIT - bpc;
+        if (prefix > (1u << (bpc - l)) - 1) {
+            prefix = (1u << (bpc - l)) - 1;
+        }
+        unsigned base = prefix << l;
+        f->gr_prefix[l] = (uint8_t)prefix;
+        f->esc_base[l] = (uint16_t)base;
+        f->esc_bits[l] = (uint8_t)ceil_log2(levels - base);
+        f->esc_len[l] = (uint8_t)(prefix + f->esc_bits[l]);
+        for (unsigned n = 0; n < levels; n++) {
+            unsigned bits, len;
+            if (n < base) {
+                bits = (1u << l) | (n & ((1u << l) - 1));
+                len = (n >> l) + l + 1;
+            } else {
+                bits = n - base;
+                len = f->esc_len[l];
+            }
+            f->code[l][n] = (uint16_t)((len << 8) | bits);
+            f->lens[n][l] = (uint8_t)len;
+        }
+    }
+
+    /* Buckets of 1, 2, 4, ... contexts; a bucket that would leave a tail
+     * smaller than its own size absorbs the tail. */
+    unsigned start = 0, size = 1, b = 0;
+    for (;;) {
+        unsigned end = start + size - 1;
+        if (end + size >= levels) {
+            end = levels - 1;
+        }
+        f->bucket_lo[b] = (uint8_t)start;
+        f->bucket_hi[b] = (uint8_t)end;
+        for (unsigned v = start; v <= end; v++) {
+            f->bucket_of[v] = (uint8_t)b;
+        }
+        b++;
+        if (end == levels - 1) {
+            break;
+        }
+        start = end + 1;
+        size *= 2;
+    }
+    f->nbuckets = b;
+}
+
+static void state_set_wm(struct quic_state *st)
+{
+    st->waitmask = (1u << st->wmidx) - 1;
+    st->trigger = quic_wm_trigger[st->wmidx];
+}
+
+static void group_reset(struct quic_group *g, const struct quic_family *f)
+{
+    struct quic_state *st = &g->st;
+    st->countdown = 0;
+    st->seed = 0xff;
+    st->wmidx = 0;
+    st->wmileft = QUIC_WM_PIXELS;
+    state_set_wm(st);
+    st->run_state = 0;
+    st->run_log2 = quic_run_log2[0];
+    for (unsigned c = 0; c < g->nch; c++) {
+        struct quic_model *m = &g->pl[c]->model;
+        memset(m->counters, 0, sizeof(m->counters));
+        memset(m->best, (int)(f->bpc - 1), sizeof(m->best));
+        memset(m->ctx_code, (int)(f->bpc - 1), sizeof(m->ctx_code));
+    }
+}
+
+/* Adds the cost of coding `v` with each code to the bucket's counters and
+ * picks the cheapest (ties go to the longer code), halving the counters once
+ * the best exceeds the trigger. */
+static void model_update(struct quic_model *m, const struct quic_family *f, unsigned ctx,
+                         unsigned v, unsigned trigger)
+{
+    unsigned bucket = f->bucket_of[ctx];
+    uint32_t *cnt = m->counters[bucket];
+    const uint8_t *lens = f->lens[v];
+    unsigned best = f->bpc - 1;
+    uint32_t bestlen = (cnt[best] += lens[best]);
+    for (unsigned l = best; l-- > 0;) {
+        uint32_t x = (cnt[l] += lens[l]);
+        if (x < bestlen) {
+            best = l;
+            bestlen = x;
+        }
+    }
+    if (best != m->best[bucket]) {
+        m->best[bucket] = (uint8_t)best;
+        memset(&m->ctx_code[f->bucket_lo[bucket]], (int)best,
+               (size_t)f->bucket_hi[bucket] - f->bucket_lo[bucket] + 1);
+    }
+    if (bestlen > trigger) {
+        for (unsigned l = 0; l < f->bpc; l++) {
+            cnt[l] >>= 1;
+        }
+    }
+}
+
+/* Called after each coded (not run) pixel: updates the models at pixel i
+ * when the countdown expires. */
+QUIC_INLINE void schedule_step(struct quic_group *g, const struct quic_family *f, unsigned nch,
+                               int i)
+{
+    struct quic_state *st = &g->st;
+    if (st->countdown) {
+        st->countdown--;
+        return;
+    }
+    st->seed++;
+    st->countdown = quic_rand6[st->seed & 0xff] & st->waitmask;
+    for (unsigned c = 0; c < nch; c++) {
+        struct quic_plane *p = g->pl[c];
+        model_update(&p->model, f, p->corr[i - 1], p->corr[i], st->trigger);
+    }
+}
+
+/* Splits the row [pos, width) where the wait mask changes: returns the end
+ * of the segment that starts at pos and sets *bump when the schedule must
+ * move to the next wait mask after it. */
+QUIC_INLINE unsigned segment_end(struct quic_state *st, unsigned pos, unsigned width, int *bump)
+{
+    *bump = 0;
+    if (st->wmidx >= QUIC_WM_LAST) {
+        return width;
+    }
+    if (st->wmileft > width - pos) {
+        st->wmileft -= width - pos;
+        return width;
+    }
+    *bump = 1;
+    return pos + st->wmileft;
+}
+
+static void segment_bump(struct quic_state *st)
+{
+    st->wmidx++;
+    st->wmileft = QUIC_WM_PIXELS;
+    state_set_wm(st);
+}
+
+/* ---- bit writer ---- */
+
+QUIC_INLINE void bitw_put(struct quic_bitw *w, uint32_t bits, unsigned len)
+{
+    w->acc = (w->acc << len) | bits;
+    w->nbits += len;
+    if (w->nbits >= 32) {
+        w->nbits -= 32;
+        if (QUIC_LIKELY(w->cap - w->pos >= 4)) {
+            store_le32(w->out + w->pos, (uint32_t)(w->acc >> w->nbits));
+            w->pos += 4;
+        } else {
+            w->full = 1;
+        }
+    }
+}
+
+static void bitw_put32(struct quic_bitw *w, uint32_t word)
+{
+    bitw_put(w, word >> 16, 16);
+    bitw_put(w, word & 0xffff, 16);
+}
+
+/* Run length: one 1 bit per whole expected run (2^run_log2 pixels, the
+ * expectation growing with each), then the remainder in run_log2 + 1 bits
+ * (its top bit, 0, ends the ones); the expectation then shrinks one step. */
+static void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
+{
+    unsigned hits = 0;
+    while (len >= (1u << st->run_log2)) {
+        hits++;
+        len -= 1u << st->run_log2;
+        if (st->run_state < QUIC_RUN_STATES - 1) {
+            st->run_log2 = quic_run_log2[++st->run_state];
+        }
+    }
+    for (; hits >= 16; hits -= 16) {
+        bitw_put(w, 0xffff, 16);
+    }
+    if (hits) {
+        bitw_put(w, (1u << hits) - 1, hits);
+    }
+    bitw_put(w, len, st->run_log2 + 1);
+    if (st->run_state) {
+        st->run_log2 = quic_run_log2[--st->run_state];
+    }
+}
+
+/* ---- encoder ---- */
+
+/* Folds the residual of each sample of the row (mod 2^bpc) to 0, -1, 1, ...
+ * -> 0, 1, 2, ...; written so the compiler can vectorise it. */
+static void fold_row0(uint8_t *restrict res, const uint8_t *restrict cur, unsigned width,
+                      unsigned mask)
+{
+    unsigned half = mask >> 1;
+    unsigned d = cur[0] & mask;
+    res[0] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+    for (unsigned i = 1; i < width; i++) {
+        d = ((unsigned)cur[i] - cur[i - 1]) & mask;
+        res[i] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+    }
+}
+
+static void fold_row(uint8_t *restrict res, const uint8_t *restrict cur,
+                     const uint8_t *restrict prev, unsigned width, unsigned mask)
+{
+    unsigned half = mask >> 1;
+    unsigned d = ((unsigned)cur[0] - prev[0]) & mask;
+    res[0] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+    for (unsigned i = 1; i < width; i++) {
+        d = ((unsigned)cur[i] - (((unsigned)cur[i - 1] + prev[i]) >> 1)) & mask;
+        res[i] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+    }
+}
+
+QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family *f,
+                                  struct quic_bitw *w, unsigned width, int first_row,
+                                  unsigned nch)
+{
+    struct quic_state *st = &g->st;
+    struct quic_bitw bw = *w;
+    const uint8_t *res[3];
+    uint8_t *corr[3];
+    const struct quic_model *m[3];
+    const uint32_t *kcur = g->kcur, *kprev = g->kprev;
+
+    for (unsigned c = 0; c < nch; c++) {
+        struct quic_plane *p = g->pl[c];
+        if (first_row) {
+            fold_row0(p->res, p->cur, width, f->mask);
+            p->corr[-1] = 0;
+        } else {
+            fold_row(p->res, p->cur, p->prev, width, f->mask);
+            p->corr[-1] = p->corr[0];
+        }
+        res[c] = p->res;
+        corr[c] = p->corr;
+        m[c] = &p->model;
+    }
+
+    unsigned pos = 0;
+    while (pos < width) {
+        int bump;
+        int end = (int)segment_end(st, pos, width, &bump);
+        int norun = -1;
+        for (int i = (int)pos; i < end;) {
+            if (!first_row && i > 2 && i != norun && kprev[i - 1] == kprev[i] &&
+                kcur[i - 1] == kcur[i - 2]) {
+                int s = i;
+                while (i < end && kcur[i] == kcur[i - 1]) {
+                    i++;
+                }
+                put_run(st, &bw, (unsigned)(i - s));
+                if (i == s) {
+                    norun = i;
+                }
+                continue;
+            }
+            for (unsigned c = 0; c < nch; c++) {
+                unsigned v = res[c][i];
+                unsigned e = f->code[m[c]->ctx_code[corr[c][i - 1]]][v];
+                bitw_put(&bw, e & 0xff, e >> 8);
+                corr[c][i] = (uint8_t)v;
+            }
+            schedule_step(g, f, nch, i);
+            i++;
+        }
+        if (bump) {
+            segment_bump(st);
+        }
+        pos = (unsigned)end;
+    }
+    *w = bw;
+}
+
+static void encode_rgb_row(struct quic_coder *q, struct quic_bitw *w, int first_row)
+{
+    if (first_row) {
+        encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3);
+    } else {
+        encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3);
+    }
+}
+
+static void encode_one_row(struct quic_coder *q, struct quic_group *g, struct quic_bitw *w,
+                           int first_row)
+{
+    if (first_row) {
+        encode_group_row(g, &q->fam, w, q->width, 1, 1);
+    } else {
+        encode_group_row(g, &q->fam, w, q->width, 0, 1);
+    }
+}
+
+/* Unpacks one source row into the planes and pixel keys of the groups. */
+static void unpack_row(struct quic_coder *q, const uint8_t *restrict src)
+{
+    unsigned width = q->width;
+    uint8_t *restrict r = q->planes[0].cur;
+    uint8_t *restrict g = q->planes[1].cur;
+    uint8_t *restrict b = q->planes[2].cur;
+    uint32_t *restrict key = q->rgb.kcur;
+
+    switch (q->type) {
+    case QUIC_IMAGE_TYPE_RGB32:
+        for (unsigned i = 0; i < width; i++) {
+            b[i] = src[4 * i];
+            g[i] = src[4 * i + 1];
+            r[i] = src[4 * i + 2];
+            key[i] = load_le32(src + 4 * i) & 0xffffff;
+        }
+        break;
+    case QUIC_IMAGE_TYPE_RGBA: {
+        uint8_t *restrict a = q->planes[3].cur;
+        uint32_t *restrict akey = q->alpha.kcur;
+        for (unsigned i = 0; i < width; i++) {
+            b[i] = src[4 * i];
+            g[i] = src[4 * i + 1];
+            r[i] = src[4 * i + 2];
+            a[i] = src[4 * i + 3];
+            key[i] = load_le32(src + 4 * i) & 0xffffff;
+            akey[i] = src[4 * i + 3];
+        }
+        break;
+    }
+    case QUIC_IMAGE_TYPE_RGB24:
+        for (unsigned i = 0; i < width; i++) {
+            b[i] = src[3 * i];
+            g[i] = src[3 * i + 1];
+            r[i] = src[3 * i + 2];
+            key[i] = (uint32_t)src[3 * i] | ((uint32_t)src[3 * i + 1] << 8) |
+                     ((uint32_t)src[3 * i + 2] << 16);
+        }
+        break;
+    case QUIC_IMAGE_TYPE_RGB16:
+        for (unsigned i = 0; i < width; i++) {
+            unsigned v = (unsigned)src[2 * i] | ((unsigned)src[2 * i + 1] << 8);
+            r[i] = (uint8_t)((v >> 10) & 0x1f);
+            g[i] = (uint8_t)((v >> 5) & 0x1f);
+            b[i] = (uint8_t)(v & 0x1f);
+            key[i] = v & 0x7fff;
+        }
+        break;
+    case QUIC_IMAGE_TYPE_GRAY: {
+        uint8_t *restrict a = q->planes[0].cur;
+        uint32_t *restrict akey = q->alpha.kcur;
+        for (unsigned i = 0; i < width; i++) {
+            a[i] = src[i];
+            akey[i] = src[i];
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- coder setup ---- */
+
+static void swap_rows(struct quic_coder *q)
+{
+    for (unsigned c = 0; c < 4; c++) {
+        uint8_t *t = q->planes[c].cur;
+        q->planes[c].cur = q->planes[c].prev;
+        q->planes[c].prev = t;
+    }
+    uint32_t *t = q->rgb.kcur;
+    q->rgb.kcur = q->rgb.kprev;
+    q->rgb.kprev = t;
+    t = q->alpha.kcur;
+    q->alpha.kcur = q->alpha.kprev;
+    q->alpha.kprev = t;
+}
+
+static unsigned type_bpc(enum quic_image_type type)
+{
+    return type == QUIC_IMAGE_TYPE_RGB16 ? 5 : 8;
+}
+
+/* Allocates the row buffers and resets the models for `type` and `width`.
+ * The gray plane of GRAY images is coded by the `alpha` group (plane 0 of
+ * the group is planes[0] then). */
+static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t width,
+                      uint32_t height)
+{
+    q->type = type;
+    q->width = width;
+    q->height = height;
+    family_init(&q->fam, type_bpc(type));
+
+    /* Per plane: cur, prev, res (width each) and corr (width + 1, padded);
+     * per group: two key rows. */
+    size_t wpad = ((size_t)width + 16) & ~(size_t)15;
+    size_t plane_bytes = 4 * wpad;
+    size_t total = 4 * plane_bytes + 4 * wpad * sizeof(uint32_t);
+    uint8_t *mem = malloc(total);
+    if (!mem) {
+        return CLOVE_E_NOMEM;
+    }
+    memset(mem, 0, total);
+    q->mem = mem;
+    for (unsigned c = 0; c < 4; c++) {
+        uint8_t *base = mem + c * plane_bytes;
+        q->planes[c].cur = base;
+        q->planes[c].prev = base + wpad;
+        q->planes[c].res = base + 2 * wpad;
+        q->planes[c].corr = base + 3 * wpad + 1;
+    }
+    uint32_t *keys = (uint32_t *)(void *)(mem + 4 * plane_bytes);
+    q->rgb.kcur = keys;
+    q->rgb.kprev = keys + wpad;
+    q->alpha.kcur = keys + 2 * wpad;
+    q->alpha.kprev = keys + 3 * wpad;
+
+    q->rgb.nch = 3;
+    q->rgb.pl[0] = &q->planes[0];
+    q->rgb.pl[1] = &q->planes[1];
+    q->rgb.pl[2] = &q->planes[2];
+    q->alpha.nch = 1;
+    q->alpha.pl[0] = type == QUIC_IMAGE_TYPE_GRAY ? &q->planes[0] : &q->planes[3];
+    q->alpha.pl[1] = q->alpha.pl[2] = NULL;
+    group_reset(&q->rgb, &q->fam);
+    group_reset(&q->alpha, &q->fam);
+    return 0;
+}
+
+static void coder_finish(struct quic_coder *q)
+{
+    free(q->mem);
+    q->mem = NULL;
+}
+
+enum quic_image_type quic_type_for_format(enum codec_format format)
+{
+    switch (format) {
+    case CODEC_FMT_RGB32:
+        return QUIC_IMAGE_TYPE_RGB32;
+    case CODEC_FMT_RGBA:
+        return QUIC_IMAGE_TYPE_RGBA;
+    case CODEC_FMT_RGB24:
+        return QUIC_IMAGE_TYPE_RGB24;
+    case CODEC_FMT_RGB16:
+        return QUIC_IMAGE_TYPE_RGB16;
+    case CODEC_FMT_A8:
+        return QUIC_IMAGE_TYPE_GRAY;
+    default:
+        return QUIC_IMAGE_TYPE_INVALID;
+    }
+}
+
+static int check_dims(uint32_t width, uint32_t height)
+{
+    if (width == 0 || height == 0) {
+        return CLOVE_E_INVALID;
+    }
+    if (width > CODEC_MAX_DIM || height > CODEC_MAX_DIM ||
+        (uint64_t)width * height > CODEC_MAX_PIXELS) {
+        return CLOVE_E_RANGE;
+    }
+    return 0;
+}
+
+size_t quic_encode_bound(const struct codec_image *img)
+{
+    if (!img || quic_type_for_format(img->format) == QUIC_IMAGE_TYPE_INVALID ||
+        check_dims(img->width, img->height) < 0) {
+        return 0;
+    }
+    /* Per pixel at most one codeword per plane plus one run code per group
+     * (a run of k pixels costs at most k + 16 bits). */
+    unsigned groups = img->format == CODEC_FMT_RGBA ? 2 : 1;
+    unsigned planes = img->format == CODEC_FMT_RGBA ? 4 : img->format == CODEC_FMT_A8 ? 1 : 3;
+    uint64_t bits = (uint64_t)img->width * img->height * (QUIC_CODE_LIMIT * planes + 17 * groups);
+    uint64_t bytes = QUIC_HEADER_BYTES + (bits + 31) / 32 * 4 + 8;
+    if (bytes > SIZE_MAX) {
+        return 0;
+    }
+    return (size_t)bytes;
+}
+
+int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
+                const char **err_desc)
+{
+    if (!img || !img->pixels || !out) {
+        set_err(err_desc, "quic: null image or output");
+        return CLOVE_E_INVALID;
+    }
+    enum quic_image_type type = quic_type_for_format(img->format);
+    if (type == QUIC_IMAGE_TYPE_INVALID) {
+        set_err(err_desc, "quic: pixel format not supported");
+        return CLOVE_E_UNSUPPORTED;
+    }
+    int rc = check_dims(img->width, img->height);
+    if (rc < 0) {
+        set_err(err_desc, "quic: bad image dimensions");
+        return rc;
+    }
+    int64_t stride = img->stride;
+    uint64_t abs_stride = (uint64_t)(stride < 0 ? -stride : stride);
+    if (abs_stride < codec_format_row_bytes(img->format, img->width)) {
+        set_err(err_desc, "quic: stride smaller than a row");
+        return CLOVE_E_INVALID;
+    }
+
+    struct quic_coder q;
+    rc = coder_init(&q, type, img->width, img->height);
+    if (rc < 0) {
+        set_err(err_desc, "quic: out of memory");
+        return rc;
+    }
+    struct quic_bitw w = {.out = out, .cap = out_cap > INT_MAX ? INT_MAX : out_cap};
+    bitw_put32(&w, QUIC_MAGIC);
+    bitw_put32(&w, QUIC_VERSION);
+    bitw_put32(&w, (uint32_t)type);
+    bitw_put32(&w, img->width);
+    bitw_put32(&w, img->height);
+
+    for (uint32_t y = 0; y < img->height && !w.full; y++) {
+        const uint8_t *src = img->pixels + (ptrdiff_t)((int64_t)y * stride);
+        if (y) {
+            swap_rows(&q);
+        }
+        unpack_row(&q, src);
+        if (type == QUIC_IMAGE_TYPE_GRAY) {
+            encode_one_row(&q, &q.alpha, &w, y == 0);
+        } else {
+            encode_rgb_row(&q, &w, y == 0);
+            if (type == QUIC_IMAGE_TYPE_RGBA) {
+                encode_one_row(&q, &q.alpha, &w, y == 0);
+            }
+        }
+    }
+    coder_finish(&q);
+
+    /* Pad the last word with zeros, then one zero word the decoder's
+     * 32-bit lookahead may read. */
+    if (w.nbits) {
+        bitw_put(&w, 0, 32 - w.nbits);
+    }
+    bitw_put32(&w, 0);
+    if (w.full) {
+        set_err(err_desc, "quic: output buffer too small");
+        return CLOVE_E_RANGE;
+    }
+    return (int)w.pos;
+}
+
+/* ---- bit reader ---- */
+
+QUIC_INLINE void bitr_refill(struct quic_bitr *r)
+{
+    if (r->avail < 32) {
+        uint32_t word = 0;
+        if (QUIC_LIKELY(r->wpos < r->nwords)) {
+            word = load_le32(r->in + 4 * r->wpos);
+        }
+        r->wpos++;
+        r->buf |= (uint64_t)word << (32 - r->avail);
+        r->avail += 32;
+    }
+}
+
+QUIC_INLINE void bitr_skip(struct quic_bitr *r, unsigned len)
+{
+    r->buf <<= len;
+    r->avail -= len;
+    bitr_refill(r);
+}
+
+/* True when the decoder has used bits the reference decoder could not
+ * have read: its 32-bit lookahead must stay inside the input. */
+static int bitr_overrun(const struct quic_bitr *r)
+{
+    uint64_t used = (uint64_t)r->wpos * 32 - r->avail;
+    return r->nwords == 0 || used > ((uint64_t)r->nwords - 1) * 32;
+}
+
+QUIC_INLINE unsigned bitr_code(struct quic_bitr *r, const struct quic_family *f, unsigned l)
+{
+    uint32_t peek = (uint32_t)(r->buf >> 32);
+    unsigned zeros = clz32(peek | 1);
+    unsigned v, len;
+    if (zeros < f->gr_prefix[l]) {
+        len = zeros + 1 + l;
+        v = (zeros << l) | ((peek >> (32 - len)) & ((1u << l) - 1));
+    } else {
+        len = f->esc_len[l];
+        v = f->esc_base[l] + ((peek >> (32 - len)) & ((1u << f->esc_bits[l]) - 1));
+    }
+    bitr_skip(r, len);
+    return v & f->mask;
+}
+
+/* Reads a run length (see put_run); fails when it exceeds `limit`. */
+static int get_run(struct quic_state *st, struct quic_bitr *r, unsigned limit, unsigned *out)
+{
+    unsigned len = 0;
+    for (;;) {
+        uint32_t peek = (uint32_t)(r->buf >> 32);
+        unsigned ones = ~peek ? clz32(~peek) : 32;
+        for (unsigned k = 0; k < ones; k++) {
+            len += 1u << st->run_log2;
+            if (st->run_state < QUIC_RUN_STATES - 1) {
+                st->run_log2 = quic_run_log2[++st->run_state];
+            }
+        }
+        if (len > limit) {
+            return CLOVE_E_INVALID;
+        }
+        if (ones < 32) {
+            bitr_skip(r, ones + 1);
+            break;
+        }
+        bitr_skip(r, 32);
+    }
+    if (st->run_log2) {
+        len += (uint32_t)(r->buf >> 32) >> (32 - st->run_log2);
+        bitr_skip(r, st->run_log2);
+    }
+    if (st->run_state) {
+        st->run_log2 = quic_run_log2[--st->run_state];
+    }
+    if (len > limit) {
+        return CLOVE_E_INVALID;
+    }
+    *out = len;
+    return 0;
+}
+
+/* ---- decoder ---- */
+
+QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family *f,
+                                 struct quic_bitr *r, unsigned width, int first_row,
+                                 unsigned nch)
+{
+    struct quic_state *st = &g->st;
+    struct quic_bitr br = *r;
+    uint8_t *cur[3], *corr[3];
+    const uint8_t *prev[3];
+    const struct quic_model *m[3];
+    uint32_t *kcur = g->kcur;
+    const uint32_t *kprev = g->kprev;
+    const unsigned mask = f->mask;
+
+    for (unsigned c = 0; c < nch; c++) {
+        struct quic_plane *p = g->pl[c];
+        p->corr[-1] = first_row ? 0 : p->corr[0];
+        cur[c] = p->cur;
+        prev[c] = p->prev;
+        corr[c] = p->corr;
+        m[c] = &p->model;
+    }
+
+    unsigned pos = 0;
+    while (pos < width) {
+        int bump;
+        int end = (int)segment_end(st, pos, width, &bump);
+        int norun = -1;
+        for (int i = (int)pos; i < end;) {
+            if (!first_row && i > 2 && i != norun && kprev[i - 1] == kprev[i] &&
+                kcur[i - 1] == kcur[i - 2]) {
+                unsigned n;
+                if (get_run(st, &br, (unsigned)(end - i), &n) < 0) {
+                    *r = br;
+                    return CLOVE_E_INVALID;
+                }
+                for (unsigned c = 0; c < nch; c++) {
+                    memset(cur[c] + i, cur[c][i - 1], n);
+                }
+                for (unsigned k = 0; k < n; k++) {
+                    kcur[i + (int)k] = kcur[i - 1];
+                }
+                if (n == 0) {
+                    norun = i;
+                }
+                i += (int)n;
+                continue;
+            }
+            uint32_t key = 0;
+            for (unsigned c = 0; c < nch; c++) {
+                unsigned v = bitr_code(&br, f, m[c]->ctx_code[corr[c][i - 1]]);
+                corr[c][i] = (uint8_t)v;
+                unsigned pred;
+                if (first_row) {
+                    pred = i ? cur[c][i - 1] : 0;
+                } else {
+                    pred = i ? ((unsigned)cur[c][i - 1] + prev[c][i]) >> 1 : prev[c][i];
+                }
+                unsigned val = (((v >> 1) ^ (0u - (v & 1))) + pred) & mask;
+                cur[c][i] = (uint8_t)val;
+                key |= val << (8 * c);
+            }
+            kcur[i] = key;
+            schedule_step(g, f, nch, i);
+            i++;
+        }
+        if (bump) {
+            segment_bump(st);
+        }
+        pos = (unsigned)end;
+    }
+    *r = br;
+    return 0;
+}
+
+static int decode_rgb_row(struct quic_coder *q, struct quic_bitr *r, int first_row)
+{
+    if (first_row) {
+        return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3);
+    }
+    return decode_group_row(&q->rgb, &q->fam, r, q->width, 0, 3);
+}
+
+static int decode_one_row(struct quic_coder *q, struct quic_group *g, struct quic_bitr *r,
+                          int first_row)
+{
+    if (first_row) {
+        return decode_group_row(g, &q->fam, r, q->width, 1, 1);
+    }
+    return decode_group_row(g, &q->fam, r, q->width, 0, 1);
+}
+
+/* Writes the decoded planes of the current row to `dst` as `format`. */
+static void pack_row(const struct quic_coder *q, uint8_t *restrict dst, enum codec_format format)
+{
+    unsigned width = q->width;
+    const uint8_t *restrict r = q->planes[0].cur;
+    const uint8_t *restrict g = q->planes[1].cur;
+    const uint8_t *restrict b = q->planes[2].cur;
+    const uint8_t *restrict a = q->planes[3].cur;
+
+    if (q->type == QUIC_IMAGE_TYPE_GRAY) {
+        memcpy(dst, r, width);
+        return;
+    }
+    if (q->type == QUIC_IMAGE_TYPE_RGB16) {
+        if (format == CODEC_FMT_RGB16) {
+            for (unsigned i = 0; i < width; i++) {
+                unsigned v = ((unsigned)r[i] << 10) | ((unsigned)g[i] << 5) | b[i];
+                dst[2 * i] = (uint8_t)v;
+                dst[2 * i + 1] = (uint8_t)(v >> 8);
+            }
+        } else {
+            for (unsigned i = 0; i < width; i++) {
+                dst[4 * i] = (uint8_t)((b[i] << 3) | (b[i] >> 2));
+                dst[4 * i + 1] = (uint8_t)((g[i] << 3) | (g[i] >> 2));
+                dst[4 * i + 2] = (uint8_t)((r[i] << 3) | (r[i] >> 2));
+                dst[4 * i + 3] = 0;
+            }
+        }
+        return;
+    }
+    switch (format) {
+    case CODEC_FMT_RGB24:
+        for (unsigned i = 0; i < width; i++) {
+            dst[3 * i] = b[i];
+            dst[3 * i + 1] = g[i];
+            dst[3 * i + 2] = r[i];
+        }
+        break;
+    case CODEC_FMT_RGBA:
+        for (unsigned i = 0; i < width; i++) {
+            dst[4 * i] = b[i];
+            dst[4 * i + 1] = g[i];
+            dst[4 * i + 2] = r[i];
+            dst[4 * i + 3] = a[i];
+        }
+        break;
+    default:
+        for (unsigned i = 0; i < width; i++) {
+            dst[4 * i] = b[i];
+            dst[4 * i + 1] = g[i];
+            dst[4 * i + 2] = r[i];
+            dst[4 * i + 3] = 0;
+        }
+        break;
+    }
+}
+
+static enum codec_format type_format(enum quic_image_type type)
+{
+    switch (type) {
+    case QUIC_IMAGE_TYPE_GRAY:
+        return CODEC_FMT_A8;
+    case QUIC_IMAGE_TYPE_RGB16:
+        return CODEC_FMT_RGB16;
+    case QUIC_IMAGE_TYPE_RGB24:
+        return CODEC_FMT_RGB24;
+    case QUIC_IMAGE_TYPE_RGB32:
+        return CODEC_FMT_RGB32;
+    case QUIC_IMAGE_TYPE_RGBA:
+        return CODEC_FMT_RGBA;
+    default:
+        return CODEC_FMT_INVALID;
+    }
+}
+
+static int format_supported(enum quic_image_type type, enum codec_format format)
+{
+    switch (type) {
+    case QUIC_IMAGE_TYPE_GRAY:
+        return format == CODEC_FMT_A8;
+    case QUIC_IMAGE_TYPE_RGB16:
+        return format == CODEC_FMT_RGB16 || format == CODEC_FMT_RGB32;
+    case QUIC_IMAGE_TYPE_RGB24:
+    case QUIC_IMAGE_TYPE_RGB32:
+        return format == CODEC_FMT_RGB32 || format == CODEC_FMT_RGB24;
+    case QUIC_IMAGE_TYPE_RGBA:
+        return format == CODEC_FMT_RGBA;
+    default:
+        return 0;
+    }
+}
+
+int quic_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info,
+                       const char **err_desc)
+{
+    if (!in || in_len < QUIC_HEADER_BYTES) {
+        set_err(err_desc, "quic: truncated header");
+        return CLOVE_E_INVALID;
+    }
+    if (load_le32(in) != QUIC_MAGIC) {
+        set_err(err_desc, "quic: bad magic");
+        return CLOVE_E_INVALID;
+    }
+    if (load_le32(in + 4) != QUIC_VERSION) {
+        set_err(err_desc, "quic: unsupported version");
+        return CLOVE_E_INVALID;
+    }
+    uint32_t type = load_le32(in + 8);
+    enum codec_format format =
+            type <= QUIC_IMAGE_TYPE_RGBA ? type_format((enum quic_image_type)type) : CODEC_FMT_INVALID;
+    if (format == CODEC_FMT_INVALID) {
+        set_err(err_desc, "quic: bad image type");
+        return CLOVE_E_INVALID;
+    }
+    uint32_t width = load_le32(in + 12), height = load_le32(in + 16);
+    int rc = check_dims(width, height);
+    if (rc < 0) {
+        set_err(err_desc, "quic: bad image dimensions");
+        return rc;
+    }
+    if (info) {
+        info->format = format;
+        info->width = width;
+        info->height = height;
+        info->top_down = 1;
+    }
+    return 0;
+}
+
+int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels_len,
+                int32_t stride, enum codec_format format, const char **err_desc)
+{
+    struct codec_info info;
+    int rc = quic_decode_header(in, in_len, &info, err_desc);
+    if (rc < 0) {
+        return rc;
+    }
+    enum quic_image_type type = (enum quic_image_type)load_le32(in + 8);
+    if (!format_supported(type, format)) {
+        set_err(err_desc, "quic: output format not offered for this image type");
+        return CLOVE_E_UNSUPPORTED;
+    }
+    size_t row_bytes = codec_format_row_bytes(format, info.width);
+    uint64_t abs_stride = (uint64_t)(stride < 0 ? -(int64_t)stride : (int64_t)stride);
+    if (!pixels || abs_stride < row_bytes ||
+        (uint64_t)(info.height - 1) * abs_stride + row_bytes > pixels_len) {
+        set_err(err_desc, "quic: output buffer too small for the image");
+        return CLOVE_E_INVALID;
+    }
+
+    struct quic_coder q;
+    rc = coder_init(&q, type, info.width, info.height);
+    if (rc < 0) {
+        set_err(err_desc, "quic: out of memory");
+        return rc;
+    }
+    struct quic_bitr r = {.in = in, .nwords = in_len / 4, .wpos = QUIC_HEADER_BYTES / 4};
+    bitr_refill(&r);
+
+    uint8_t *row0 = stride < 0 ? pixels + (size_t)(info.height - 1) * abs_stride : pixels;
+    for (uint32_t y = 0; y < info.height; y++) {
+        if (y) {
+            swap_rows(&q);
+        }
+        int first = y == 0;
+        if (type == QUIC_IMAGE_TYPE_GRAY) {
+            rc = decode_one_row(&q, &q.alpha, &r, first);
+        } else {
+            rc = decode_rgb_row(&q, &r, first);
+            if (rc == 0 && type == QUIC_IMAGE_TYPE_RGBA) {
+                rc = decode_one_row(&q, &q.alpha, &r, first);
+            }
+        }
+        if (rc == 0 && bitr_overrun(&r)) {
+            rc = CLOVE_E_INVALID;
+        }
+        if (rc < 0) {
+            coder_finish(&q);
+            set_err(err_desc, "quic: corrupt or truncated stream");
+            return rc;
+        }
+        pack_row(&q, row0 + (ptrdiff_t)((int64_t)y * stride), format);
+    }
+    coder_finish(&q);
+    return 0;
+}

@@ -6,11 +6,18 @@
  * SPICE ROP descriptor: optional inversion of the source and of the
  * destination, one operator (put, or, and, xor, blackness, whiteness,
  * invert), and optional inversion of the result.
+ *
+ * Plain copies and composites go through pixman, on a pixman view of the
+ * surface memory (the same bytes, no copy). Bitmaps in formats pixman has
+ * (32, RGBA, 24, 16 bits, A8) are wrapped in place; palette bitmaps are
+ * expanded to 32 bits first.
  */
 #include "display/canvas.h"
 
 #include "common/error.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
 #include <spice/qxl_dev.h>
@@ -173,21 +180,179 @@ uint32_t canvas_image_pixel(const struct qxl_image *img, uint32_t x, uint32_t y)
     return index < img->num_palette && img->palette ? img->palette[index] : 0;
 }
 
-int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
-                const struct qxl_rect *clips, uint32_t num_clips, const struct qxl_image *src,
-                const struct qxl_rect *src_area, uint16_t rop_descriptor)
+static pixman_format_code_t surface_pixman_format(uint32_t format)
 {
-    if (canvas_format_bpp(dst->format) != 4 || !rop_supported(rop_descriptor) || !src ||
-        !src->data) {
-        return CLOVE_E_UNSUPPORTED;
+    switch (format) {
+    case SPICE_SURFACE_FMT_32_xRGB:
+        return PIXMAN_x8r8g8b8;
+    case SPICE_SURFACE_FMT_32_ARGB:
+        return PIXMAN_a8r8g8b8;
+    case SPICE_SURFACE_FMT_16_555:
+        return PIXMAN_x1r5g5b5;
+    case SPICE_SURFACE_FMT_16_565:
+        return PIXMAN_r5g6b5;
+    case SPICE_SURFACE_FMT_8_A:
+        return PIXMAN_a8;
+    default:
+        return 0;
     }
+}
+
+int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride,
+                        uint32_t width, uint32_t height, uint32_t format)
+{
+    memset(s, 0, sizeof(*s));
+    s->line0 = line0;
+    s->stride = stride;
+    s->width = width;
+    s->height = height;
+    s->format = format;
+    pixman_format_code_t pf = surface_pixman_format(format);
+    /* pixman needs 4-byte aligned rows; without that we draw without it. */
+    if (pf && ((uintptr_t)line0 % 4) == 0 && stride % 4 == 0) {
+        s->image = pixman_image_create_bits(pf, (int)width, (int)height, (uint32_t *)line0,
+                                            stride);
+    }
+    return 0;
+}
+
+void canvas_surface_finish(struct canvas_surface *s)
+{
+    if (s->image) {
+        pixman_image_unref(s->image);
+    }
+    memset(s, 0, sizeof(*s));
+}
+
+/* A pixman image of a bitmap, wrapping its pixels when the format allows;
+ * *owned receives a buffer the caller frees after unref. */
+static pixman_image_t *bitmap_to_pixman(const struct qxl_image *img, uint32_t **owned)
+{
+    *owned = NULL;
+    pixman_format_code_t pf = 0;
+    switch (img->format) {
+    case SPICE_BITMAP_FMT_32BIT:
+        pf = PIXMAN_x8r8g8b8;
+        break;
+    case SPICE_BITMAP_FMT_RGBA:
+        pf = PIXMAN_a8r8g8b8;
+        break;
+    case SPICE_BITMAP_FMT_24BIT:
+        pf = PIXMAN_r8g8b8;
+        break;
+    case SPICE_BITMAP_FMT_16BIT:
+        pf = PIXMAN_x1r5g5b5;
+        break;
+    case SPICE_BITMAP_FMT_8BIT_A:
+        pf = PIXMAN_a8;
+        break;
+    default:
+        break;
+    }
+    bool top_down = (img->bitmap_flags & QXL_BITMAP_TOP_DOWN) != 0;
+    if (pf && img->stride % 4 == 0 && ((uintptr_t)img->data % 4) == 0 &&
+        img->stride <= INT32_MAX) {
+        int32_t stride = (int32_t)img->stride;
+        uint8_t *line0 = img->data;
+        if (!top_down) {
+            line0 += (size_t)img->stride * (img->height - 1);
+            stride = -stride;
+        }
+        return pixman_image_create_bits(pf, (int)img->width, (int)img->height,
+                                        (uint32_t *)line0, stride);
+    }
+    /* Expand anything else to 32 bits, top-down. */
+    uint32_t *px = malloc((size_t)img->width * img->height * 4);
+    if (!px) {
+        return NULL;
+    }
+    bool alpha = img->format == SPICE_BITMAP_FMT_RGBA || img->format == SPICE_BITMAP_FMT_8BIT_A;
+    for (uint32_t y = 0; y < img->height; y++) {
+        for (uint32_t x = 0; x < img->width; x++) {
+            uint32_t v = canvas_image_pixel(img, x, y);
+            if (img->format == SPICE_BITMAP_FMT_8BIT_A) {
+                v = 0;
+            }
+            px[(size_t)y * img->width + x] = v;
+        }
+    }
+    pixman_image_t *pi = pixman_image_create_bits(alpha ? PIXMAN_a8r8g8b8 : PIXMAN_x8r8g8b8,
+                                                  (int)img->width, (int)img->height, px,
+                                                  (int)img->width * 4);
+    if (!pi) {
+        free(px);
+        return NULL;
+    }
+    *owned = px;
+    return pi;
+}
+
+/* The pixman image of a source (bitmap or surface); a new reference. */
+static pixman_image_t *source_to_pixman(const struct qxl_image *img, canvas_lookup_fn lookup,
+                                        void *opaque, uint32_t **owned)
+{
+    *owned = NULL;
+    if (img->type == SPICE_IMAGE_TYPE_SURFACE) {
+        struct canvas_surface *s = lookup ? lookup(opaque, img->surface_id) : NULL;
+        return s && s->image ? pixman_image_ref(s->image) : NULL;
+    }
+    if (!img->data) {
+        return NULL;
+    }
+    return bitmap_to_pixman(img, owned);
+}
+
+/* Sets the destination clip to bbox (intersected with the clip rects). */
+static bool set_clip(struct canvas_surface *dst, const struct qxl_rect *bbox,
+                     const struct qxl_rect *clips, uint32_t num_clips)
+{
+    pixman_region32_t region;
+    if (num_clips == 0) {
+        pixman_region32_init_rect(&region, bbox->left, bbox->top,
+                                  (unsigned)(bbox->right - bbox->left),
+                                  (unsigned)(bbox->bottom - bbox->top));
+    } else {
+        pixman_box32_t *boxes = malloc(sizeof(*boxes) * num_clips);
+        if (!boxes) {
+            return false;
+        }
+        for (uint32_t i = 0; i < num_clips; i++) {
+            boxes[i] = (pixman_box32_t){clips[i].left, clips[i].top, clips[i].right,
+                                        clips[i].bottom};
+        }
+        pixman_region32_init_rects(&region, boxes, (int)num_clips);
+        free(boxes);
+        pixman_region32_t box;
+        pixman_region32_init_rect(&box, bbox->left, bbox->top,
+                                  (unsigned)(bbox->right - bbox->left),
+                                  (unsigned)(bbox->bottom - bbox->top));
+        pixman_region32_intersect(&region, &region, &box);
+        pixman_region32_fini(&box);
+    }
+    bool ok = pixman_image_set_clip_region32(dst->image, &region);
+    pixman_region32_fini(&region);
+    return ok;
+}
+
+static void clear_clip(struct canvas_surface *dst)
+{
+    pixman_image_set_clip_region32(dst->image, NULL);
+}
+
+static bool valid_box(const struct qxl_rect *r)
+{
+    return r->left < r->right && r->top < r->bottom;
+}
+
+/* Per-pixel copy with a ROP from a bitmap (the path pixman cannot take). */
+static int copy_rop_pixels(struct canvas_surface *dst, const struct qxl_rect *bbox,
+                           const struct qxl_rect *clips, uint32_t num_clips,
+                           const struct qxl_image *src, const struct qxl_rect *src_area,
+                           uint16_t rop_descriptor)
+{
     int64_t bw = (int64_t)bbox->right - bbox->left, bh = (int64_t)bbox->bottom - bbox->top;
     int64_t sw = (int64_t)src_area->right - src_area->left;
     int64_t sh = (int64_t)src_area->bottom - src_area->top;
-    if (bw <= 0 || bh <= 0 || sw <= 0 || sh <= 0 || src_area->left < 0 || src_area->top < 0 ||
-        src_area->right > (int64_t)src->width || src_area->bottom > (int64_t)src->height) {
-        return CLOVE_E_INVALID;
-    }
     bool scaled = bw != sw || bh != sh;
     uint32_t n = num_clips ? num_clips : 1;
     for (uint32_t i = 0; i < n; i++) {
@@ -202,10 +367,205 @@ int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
             for (int32_t x = r.left; x < r.right; x++) {
                 int64_t dx = x - bbox->left;
                 uint32_t sx = (uint32_t)(src_area->left + (scaled ? dx * sw / bw : dx));
-                uint32_t pixel = canvas_image_pixel(src, sx, sy);
-                row[x] = rop_apply(rop_descriptor, pixel, row[x]);
+                row[x] = rop_apply(rop_descriptor, canvas_image_pixel(src, sx, sy), row[x]);
             }
         }
     }
     return 0;
+}
+
+int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
+                const struct qxl_rect *clips, uint32_t num_clips, const struct qxl_image *src,
+                const struct qxl_rect *src_area, uint16_t rop_descriptor, uint8_t scale_mode,
+                canvas_lookup_fn lookup, void *opaque)
+{
+    if (!src || !rop_supported(rop_descriptor)) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    int64_t bw = (int64_t)bbox->right - bbox->left, bh = (int64_t)bbox->bottom - bbox->top;
+    int64_t sw = (int64_t)src_area->right - src_area->left;
+    int64_t sh = (int64_t)src_area->bottom - src_area->top;
+    if (bw <= 0 || bh <= 0 || sw <= 0 || sh <= 0 || src_area->left < 0 || src_area->top < 0 ||
+        src_area->right > (int64_t)src->width || src_area->bottom > (int64_t)src->height) {
+        return CLOVE_E_INVALID;
+    }
+    if ((rop_descriptor & ~SPICE_ROPD_OP_PUT) != 0) {
+        if (src->type != SPICE_IMAGE_TYPE_BITMAP || canvas_format_bpp(dst->format) != 4) {
+            return CLOVE_E_UNSUPPORTED;
+        }
+        return copy_rop_pixels(dst, bbox, clips, num_clips, src, src_area, rop_descriptor);
+    }
+    if (!dst->image) {
+        if (src->type == SPICE_IMAGE_TYPE_BITMAP && canvas_format_bpp(dst->format) == 4) {
+            return copy_rop_pixels(dst, bbox, clips, num_clips, src, src_area, rop_descriptor);
+        }
+        return CLOVE_E_UNSUPPORTED;
+    }
+    uint32_t *owned;
+    pixman_image_t *pi = source_to_pixman(src, lookup, opaque, &owned);
+    if (!pi) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    int rc = 0;
+    if (!set_clip(dst, bbox, clips, num_clips)) {
+        rc = CLOVE_E_NOMEM;
+        goto out;
+    }
+    if (bw != sw || bh != sh) {
+        pixman_transform_t t;
+        pixman_transform_init_identity(&t);
+        t.matrix[0][0] = (pixman_fixed_t)((sw << 16) / bw);
+        t.matrix[1][1] = (pixman_fixed_t)((sh << 16) / bh);
+        t.matrix[0][2] = pixman_int_to_fixed(src_area->left);
+        t.matrix[1][2] = pixman_int_to_fixed(src_area->top);
+        pixman_image_set_transform(pi, &t);
+        pixman_image_set_filter(pi,
+                                scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE
+                                        ? PIXMAN_FILTER_BILINEAR
+                                        : PIXMAN_FILTER_NEAREST,
+                                NULL, 0);
+        pixman_image_composite32(PIXMAN_OP_SRC, pi, NULL, dst->image, 0, 0, 0, 0, bbox->left,
+                                 bbox->top, (int)bw, (int)bh);
+        pixman_image_set_transform(pi, NULL);
+    } else {
+        pixman_image_composite32(PIXMAN_OP_SRC, pi, NULL, dst->image, src_area->left,
+                                 src_area->top, 0, 0, bbox->left, bbox->top, (int)bw, (int)bh);
+    }
+    clear_clip(dst);
+out:
+    pixman_image_unref(pi);
+    free(owned);
+    return rc;
+}
+
+int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
+                     const struct qxl_rect *clips, uint32_t num_clips, struct qxl_point src_pos)
+{
+    unsigned bpp = canvas_format_bpp(dst->format);
+    if (bpp == 0 || !valid_box(bbox)) {
+        return bpp == 0 ? CLOVE_E_UNSUPPORTED : 0;
+    }
+    int64_t dx = (int64_t)bbox->left - src_pos.x, dy = (int64_t)bbox->top - src_pos.y;
+    uint32_t n = num_clips ? num_clips : 1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct qxl_rect r;
+        if (!clip_rect(dst, bbox, num_clips ? &clips[i] : NULL, &r)) {
+            continue;
+        }
+        /* Keep the source inside the surface too. */
+        int64_t sl = r.left - dx, st = r.top - dy, sr = r.right - dx, sb = r.bottom - dy;
+        if (sl < 0) {
+            r.left -= (int32_t)sl;
+        }
+        if (st < 0) {
+            r.top -= (int32_t)st;
+        }
+        if (sr > (int64_t)dst->width) {
+            r.right -= (int32_t)(sr - dst->width);
+        }
+        if (sb > (int64_t)dst->height) {
+            r.bottom -= (int32_t)(sb - dst->height);
+        }
+        if (!valid_box(&r)) {
+            continue;
+        }
+        size_t row_bytes = (size_t)(r.right - r.left) * bpp;
+        /* Rows are copied away from the overlap: bottom-up when moving down. */
+        bool downwards = dy > 0;
+        for (int32_t k = 0; k < r.bottom - r.top; k++) {
+            int32_t y = downwards ? r.bottom - 1 - k : r.top + k;
+            uint8_t *d = dst->line0 + (intptr_t)y * dst->stride + (size_t)r.left * bpp;
+            const uint8_t *sp = dst->line0 + (intptr_t)(y - dy) * dst->stride +
+                                (size_t)(r.left - dx) * bpp;
+            memmove(d, sp, row_bytes);
+        }
+    }
+    return 0;
+}
+
+static void transform_from_qxl(pixman_transform_t *t, const uint32_t m[6])
+{
+    pixman_transform_init_identity(t);
+    t->matrix[0][0] = (pixman_fixed_t)m[0];
+    t->matrix[0][1] = (pixman_fixed_t)m[1];
+    t->matrix[0][2] = (pixman_fixed_t)m[2];
+    t->matrix[1][0] = (pixman_fixed_t)m[3];
+    t->matrix[1][1] = (pixman_fixed_t)m[4];
+    t->matrix[1][2] = (pixman_fixed_t)m[5];
+}
+
+static pixman_filter_t filter_from_bits(uint32_t bits)
+{
+    /* The QXL composite flags carry pixman's own filter numbers (0..5). */
+    return bits <= PIXMAN_FILTER_CONVOLUTION ? (pixman_filter_t)bits : PIXMAN_FILTER_NEAREST;
+}
+
+int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
+                     canvas_lookup_fn lookup, void *opaque)
+{
+    if (!dst->image || !d->u.composite.src) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    const struct qxl_rect *bbox = &d->bbox;
+    if (!valid_box(bbox)) {
+        return 0;
+    }
+    uint32_t flags = d->u.composite.flags;
+    uint32_t *src_owned = NULL, *mask_owned = NULL;
+    pixman_image_t *src = source_to_pixman(d->u.composite.src, lookup, opaque, &src_owned);
+    pixman_image_t *mask = NULL;
+    int rc = 0;
+    if (!src) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    if (d->u.composite.mask) {
+        mask = source_to_pixman(d->u.composite.mask, lookup, opaque, &mask_owned);
+        if (!mask) {
+            rc = CLOVE_E_UNSUPPORTED;
+            goto out;
+        }
+    }
+    pixman_transform_t t;
+    if (d->u.composite.has_src_transform) {
+        transform_from_qxl(&t, d->u.composite.src_transform);
+        pixman_image_set_transform(src, &t);
+    }
+    pixman_image_set_filter(src, filter_from_bits((flags >> 8) & 7), NULL, 0);
+    pixman_image_set_repeat(src, (pixman_repeat_t)((flags >> 14) & 3));
+    if (mask) {
+        if (d->u.composite.has_mask_transform) {
+            transform_from_qxl(&t, d->u.composite.mask_transform);
+            pixman_image_set_transform(mask, &t);
+        }
+        pixman_image_set_filter(mask, filter_from_bits((flags >> 11) & 7), NULL, 0);
+        pixman_image_set_repeat(mask, (pixman_repeat_t)((flags >> 16) & 3));
+        pixman_image_set_component_alpha(mask, (flags >> 18) & 1);
+    }
+    const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
+    if (!set_clip(dst, bbox, clips, clips ? d->num_clip_rects : 0)) {
+        rc = CLOVE_E_NOMEM;
+        goto out;
+    }
+    pixman_image_composite32((pixman_op_t)(flags & 0xff), src, mask, dst->image,
+                             d->u.composite.src_origin_x, d->u.composite.src_origin_y,
+                             d->u.composite.mask_origin_x, d->u.composite.mask_origin_y,
+                             bbox->left, bbox->top, bbox->right - bbox->left,
+                             bbox->bottom - bbox->top);
+    clear_clip(dst);
+out:
+    /* Surface images are shared: leave them as they were. */
+    pixman_image_set_transform(src, NULL);
+    pixman_image_set_filter(src, PIXMAN_FILTER_NEAREST, NULL, 0);
+    pixman_image_set_repeat(src, PIXMAN_REPEAT_NONE);
+    pixman_image_unref(src);
+    if (mask) {
+        pixman_image_set_transform(mask, NULL);
+        pixman_image_set_filter(mask, PIXMAN_FILTER_NEAREST, NULL, 0);
+        pixman_image_set_repeat(mask, PIXMAN_REPEAT_NONE);
+        pixman_image_set_component_alpha(mask, 0);
+        pixman_image_unref(mask);
+    }
+    free(src_owned);
+    free(mask_owned);
+    return rc;
 }

@@ -3,16 +3,19 @@
  * a surface in host memory, so that the surface always holds what clients
  * are shown (for a client that connects later, and for update_area).
  *
- * This first version draws fills and copies of bitmap images with clip
- * rectangles, ROP descriptors and nearest-neighbour scaling onto 32-bit
- * surfaces. The full operation set, pixman and the client's canvas come in
- * later issues; other operations return CLOVE_E_UNSUPPORTED.
+ * It draws fills, copies (from bitmaps or other surfaces, scaled or not),
+ * copy-bits, blackness/whiteness/invert and composites (through pixman,
+ * with transforms, filters and repeat modes) with clip rectangles and ROP
+ * descriptors onto 32-bit surfaces. Stroke, text, rop3, opaque, blend,
+ * transparent and alpha-blend come with the full draw-op set; they return
+ * CLOVE_E_UNSUPPORTED.
  *
  * Pure: no I/O, no logging. Thread: any (the caller owns the surface).
  */
 #ifndef CLOVE_DISPLAY_CANVAS_H
 #define CLOVE_DISPLAY_CANVAS_H
 
+#include <pixman.h>
 #include <stdint.h>
 
 #include "display/qxl_parse.h"
@@ -22,7 +25,16 @@ struct canvas_surface {
     int32_t stride;  /* bytes from one row to the next (negative: bottom-up memory) */
     uint32_t width, height;
     uint32_t format; /* SPICE_SURFACE_FMT_* */
+    pixman_image_t *image; /* owns: a pixman view of the same memory, or NULL */
 };
+
+/* Source surfaces of copies and composites, looked up by id. */
+typedef struct canvas_surface *(*canvas_lookup_fn)(void *opaque, uint32_t surface_id);
+
+/* Sets up a surface over caller memory (borrowed). Returns 0 or < 0. */
+int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride,
+                        uint32_t width, uint32_t height, uint32_t format);
+void canvas_surface_finish(struct canvas_surface *s);
 
 /* Bytes per pixel of a surface format, or 0 if unknown. */
 unsigned canvas_format_bpp(uint32_t format);
@@ -33,7 +45,14 @@ int canvas_fill(struct canvas_surface *dst, const struct qxl_rect *bbox,
                 uint16_t rop_descriptor);
 int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
                 const struct qxl_rect *clips, uint32_t num_clips, const struct qxl_image *src,
-                const struct qxl_rect *src_area, uint16_t rop_descriptor);
+                const struct qxl_rect *src_area, uint16_t rop_descriptor, uint8_t scale_mode,
+                canvas_lookup_fn lookup, void *opaque);
+/* Copies the bbox-sized area at src_pos to bbox within one surface. */
+int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
+                     const struct qxl_rect *clips, uint32_t num_clips, struct qxl_point src_pos);
+/* QXL_DRAW_COMPOSITE (d->u.composite) through pixman. */
+int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
+                     canvas_lookup_fn lookup, void *opaque);
 
 /* Reads the pixel of a bitmap image at (x, y) as 0xAARRGGBB (bounds are the caller's). */
 uint32_t canvas_image_pixel(const struct qxl_image *img, uint32_t x, uint32_t y);

@@ -61,28 +61,29 @@ static struct wire_rect wire_rect_from(const struct qxl_rect *r)
     return (struct wire_rect){r->top, r->left, r->bottom, r->right};
 }
 
-static struct shared_msg *display_surface_create_msg(struct worker *w)
+static struct shared_msg *display_surface_create_msg(struct worker *w, uint32_t id)
 {
+    struct worker_surface *p = &w->surfaces[id];
     struct byte_buf b;
     buf_init(&b);
-    server_msg_display_surface_create(&b, 0, w->primary.width, w->primary.height,
-                                      w->primary.format, SPICE_SURFACE_FLAGS_PRIMARY);
+    server_msg_display_surface_create(&b, id, p->width, p->height, p->format,
+                                      id == 0 ? SPICE_SURFACE_FLAGS_PRIMARY : 0);
     struct shared_msg *m = msg_from_buf(SPICE_MSG_DISPLAY_SURFACE_CREATE, &b);
     buf_finish(&b);
     return m;
 }
 
-/* The whole primary surface as one DRAW_COPY of a top-down 32-bit bitmap. */
-static struct shared_msg *display_full_image_msg(struct worker *w)
+/* A whole surface as one DRAW_COPY of a bitmap. */
+static struct shared_msg *display_full_image_msg(struct worker *w, uint32_t id)
 {
-    struct primary_surface *p = &w->primary;
+    struct worker_surface *p = &w->surfaces[id];
     size_t row_bytes = (size_t)p->width * 4;
     unsigned bpp = canvas_format_bpp(p->format);
     uint8_t *pixels = NULL;
     const uint8_t *data;
     uint32_t stride;
     uint8_t flags;
-    if (bpp == 4) {
+    if (bpp == 4 || bpp == 1) {
         /* The surface memory is the image: a negative stride means its
          * lowest address holds the bottom row, i.e. a bottom-up bitmap. */
         data = p->mem;
@@ -118,7 +119,7 @@ static struct shared_msg *display_full_image_msg(struct worker *w)
         }
     }
     struct wire_draw_base base = {
-            .surface_id = 0,
+            .surface_id = id,
             .box = {0, 0, (int32_t)p->height, (int32_t)p->width},
             .clip = {.type = SPICE_CLIP_TYPE_NONE},
     };
@@ -128,6 +129,7 @@ static struct shared_msg *display_full_image_msg(struct worker *w)
             .width = p->width,
             .height = p->height,
             .u.bitmap = {.format = p->format == SPICE_SURFACE_FMT_32_ARGB ? SPICE_BITMAP_FMT_RGBA
+                                   : p->format == SPICE_SURFACE_FMT_8_A  ? SPICE_BITMAP_FMT_8BIT_A
                                                                           : SPICE_BITMAP_FMT_32BIT,
                          .flags = flags,
                          .stride = stride,
@@ -168,16 +170,20 @@ static void display_send_simple(struct display_client *dc, uint16_t type)
     channel_client_send(&dc->base, type, NULL, 0);
 }
 
-/* Brings one client up to date with the whole screen. */
-static void display_send_screen(struct display_client *dc, struct shared_msg *create,
-                                struct shared_msg *image, struct shared_msg *monitors)
+/* Sends one surface (create, and its content if asked) to one client. */
+static void display_send_surface(struct display_client *dc, struct worker *w, uint32_t id,
+                                 struct shared_msg *create, struct shared_msg *image)
 {
-    if (create) {
+    if (create && !dc->base.closing) {
         display_send_to(dc, create);
     }
     if (image && !dc->base.closing) {
         display_send_to(dc, image);
     }
+}
+
+static void display_send_monitors_and_mark(struct display_client *dc, struct shared_msg *monitors)
+{
     if (monitors && !dc->base.closing &&
         channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
         display_send_to(dc, monitors);
@@ -187,30 +193,54 @@ static void display_send_screen(struct display_client *dc, struct shared_msg *cr
     }
 }
 
-void display_broadcast_surface_create(struct worker *w)
+void display_broadcast_surface_create(struct worker *w, uint32_t id, bool with_image)
 {
-    if (!w->displays || !w->primary.created) {
+    if (!w->displays || id >= w->n_surfaces || !w->surfaces[id].created) {
         return;
     }
-    struct shared_msg *create = display_surface_create_msg(w);
-    struct shared_msg *image = display_full_image_msg(w);
-    struct shared_msg *monitors = display_monitors_config_msg(w);
+    struct shared_msg *create = display_surface_create_msg(w, id);
+    struct shared_msg *image = with_image ? display_full_image_msg(w, id) : NULL;
+    struct shared_msg *monitors = id == 0 ? display_monitors_config_msg(w) : NULL;
     for (struct display_client *dc = w->displays, *next; dc; dc = next) {
         next = dc->next;
-        display_send_screen(dc, create, image, monitors);
+        display_send_surface(dc, w, id, create, image);
+        if (id == 0) {
+            display_send_monitors_and_mark(dc, monitors);
+        }
     }
     shared_msg_unref(create);
     shared_msg_unref(image);
     shared_msg_unref(monitors);
 }
 
-void display_broadcast_surface_destroy(struct worker *w)
+/* Brings a new client up to date: every offscreen surface, then the primary. */
+static void display_send_all_surfaces(struct display_client *dc, struct worker *w)
+{
+    for (uint32_t n = 1; n <= w->n_surfaces; n++) {
+        uint32_t id = n % w->n_surfaces; /* 1, 2, ..., n-1, then 0 */
+        if (!w->surfaces[id].created || dc->base.closing) {
+            continue;
+        }
+        struct shared_msg *create = display_surface_create_msg(w, id);
+        struct shared_msg *image = display_full_image_msg(w, id);
+        display_send_surface(dc, w, id, create, image);
+        shared_msg_unref(create);
+        shared_msg_unref(image);
+        if (id == 0) {
+            struct shared_msg *monitors = display_monitors_config_msg(w);
+            display_send_monitors_and_mark(dc, monitors);
+            shared_msg_unref(monitors);
+        }
+    }
+}
+
+void display_broadcast_surface_destroy(struct worker *w, uint32_t surface_id)
 {
     if (!w->displays) {
         return;
     }
     uint8_t body[4];
-    put_u32le(body, 0);
+    put_u32le(body, surface_id);
     struct shared_msg *m = shared_msg_create(SPICE_MSG_DISPLAY_SURFACE_DESTROY, body, 4);
     if (m) {
         display_broadcast(w, m);
@@ -245,37 +275,54 @@ void display_broadcast_mark(struct worker *w)
 }
 
 /*
- * The source image of a copy as a SpiceImage. Palette bitmaps are expanded
- * to 32 bits (the wire writer carries no palettes yet); the other formats go
- * as the guest gave them. *pixels_out receives any buffer to free.
+ * A source image (bitmap or surface) as a SpiceImage. Palette bitmaps are
+ * expanded to 32 bits (the wire writer carries no palettes yet); the other
+ * bitmap formats go as the guest gave them; a surface source names the
+ * surface. The image encoder stage (QUIC, LZ, GLZ, ...) slots in here.
+ * `scratch` holds whatever must live until the message is written.
  */
-static void display_image_message(struct worker *w, const struct qxl_image *src,
-                                  struct wire_image *img, uint8_t **pixels_out)
+struct image_scratch {
+    uint8_t *pixels;
+    uint8_t surface_id[4];
+};
+
+static bool display_image_message(struct worker *w, const struct qxl_image *src,
+                                  struct wire_image *img, struct image_scratch *scratch)
 {
-    *pixels_out = NULL;
     memset(img, 0, sizeof(*img));
     img->id = ((uint64_t)w->id << 56) | ++w->image_serial;
-    img->type = SPICE_IMAGE_TYPE_BITMAP;
     img->width = src->width;
     img->height = src->height;
+    if (src->type == SPICE_IMAGE_TYPE_SURFACE) {
+        img->type = SPICE_IMAGE_TYPE_SURFACE;
+        put_u32le(scratch->surface_id, src->surface_id);
+        img->u.encoded.data = scratch->surface_id;
+        img->u.encoded.size = 4;
+        return true;
+    }
+    img->type = SPICE_IMAGE_TYPE_BITMAP;
+    if (!src->data) {
+        return false;
+    }
     switch (src->format) {
     case SPICE_BITMAP_FMT_32BIT:
     case SPICE_BITMAP_FMT_RGBA:
     case SPICE_BITMAP_FMT_24BIT:
     case SPICE_BITMAP_FMT_16BIT:
+    case SPICE_BITMAP_FMT_8BIT_A:
         img->u.bitmap.format = src->format;
         img->u.bitmap.flags =
                 (src->bitmap_flags & QXL_BITMAP_TOP_DOWN) ? SPICE_BITMAP_FLAGS_TOP_DOWN : 0;
         img->u.bitmap.stride = src->stride;
         img->u.bitmap.data = src->data;
-        return;
+        return true;
     default:
         break;
     }
     size_t row_bytes = (size_t)src->width * 4;
     uint8_t *pixels = malloc(row_bytes * src->height);
     if (!pixels) {
-        return;
+        return false;
     }
     for (uint32_t y = 0; y < src->height; y++) {
         for (uint32_t x = 0; x < src->width; x++) {
@@ -286,7 +333,76 @@ static void display_image_message(struct worker *w, const struct qxl_image *src,
     img->u.bitmap.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
     img->u.bitmap.stride = (uint32_t)row_bytes;
     img->u.bitmap.data = pixels;
-    *pixels_out = pixels;
+    scratch->pixels = pixels;
+    return true;
+}
+
+/* Builds the message body of a drawable; returns its type, or 0 to skip. */
+static uint16_t display_drawable_body(struct worker *w, const struct qxl_drawable *d,
+                                      const struct wire_draw_base *base, struct byte_buf *b)
+{
+    struct image_scratch s1 = {0}, s2 = {0};
+    struct wire_image img, mask;
+    uint16_t type = 0;
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        server_msg_display_draw_fill(b, base, d->u.fill.color, d->u.fill.rop_descriptor);
+        type = SPICE_MSG_DISPLAY_DRAW_FILL;
+        break;
+    case QXL_DRAW_COPY: {
+        if (!display_image_message(w, d->u.copy.src, &img, &s1)) {
+            break;
+        }
+        struct wire_rect src_area = wire_rect_from(&d->u.copy.src_area);
+        server_msg_display_draw_copy(b, base, &img, &src_area, d->u.copy.rop_descriptor,
+                                     d->u.copy.scale_mode);
+        type = SPICE_MSG_DISPLAY_DRAW_COPY;
+        break;
+    }
+    case QXL_COPY_BITS: {
+        struct wire_point pos = {d->u.copy_bits.src_pos.x, d->u.copy_bits.src_pos.y};
+        server_msg_display_copy_bits(b, base, pos);
+        type = SPICE_MSG_DISPLAY_COPY_BITS;
+        break;
+    }
+    case QXL_DRAW_BLACKNESS:
+    case QXL_DRAW_WHITENESS:
+    case QXL_DRAW_INVERS:
+        server_msg_display_draw_mask_only(b, base);
+        type = d->type == QXL_DRAW_BLACKNESS   ? SPICE_MSG_DISPLAY_DRAW_BLACKNESS
+               : d->type == QXL_DRAW_WHITENESS ? SPICE_MSG_DISPLAY_DRAW_WHITENESS
+                                               : SPICE_MSG_DISPLAY_DRAW_INVERS;
+        break;
+    case QXL_DRAW_COMPOSITE: {
+        if (!display_image_message(w, d->u.composite.src, &img, &s1)) {
+            break;
+        }
+        struct wire_composite c = {
+                .flags = d->u.composite.flags,
+                .src = &img,
+                .src_transform =
+                        d->u.composite.has_src_transform ? d->u.composite.src_transform : NULL,
+                .mask_transform =
+                        d->u.composite.has_mask_transform ? d->u.composite.mask_transform : NULL,
+                .src_origin = {d->u.composite.src_origin_x, d->u.composite.src_origin_y},
+                .mask_origin = {d->u.composite.mask_origin_x, d->u.composite.mask_origin_y},
+        };
+        if (d->u.composite.mask) {
+            if (!display_image_message(w, d->u.composite.mask, &mask, &s2)) {
+                break;
+            }
+            c.mask = &mask;
+        }
+        server_msg_display_draw_composite(b, base, &c);
+        type = SPICE_MSG_DISPLAY_DRAW_COMPOSITE;
+        break;
+    }
+    default:
+        break;
+    }
+    free(s1.pixels);
+    free(s2.pixels);
+    return type;
 }
 
 void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
@@ -295,7 +411,7 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
         return;
     }
     struct wire_rect *rects = NULL;
-    struct wire_draw_base base = {.surface_id = 0, .box = wire_rect_from(&d->bbox)};
+    struct wire_draw_base base = {.surface_id = d->surface_id, .box = wire_rect_from(&d->bbox)};
     base.clip.type = SPICE_CLIP_TYPE_NONE;
     if (d->clip_type == SPICE_CLIP_TYPE_RECTS && d->num_clip_rects > 0) {
         rects = malloc(sizeof(*rects) * d->num_clip_rects);
@@ -311,30 +427,23 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
     }
     struct byte_buf b;
     buf_init(&b);
-    uint16_t type;
-    if (d->type == QXL_DRAW_FILL) {
-        type = SPICE_MSG_DISPLAY_DRAW_FILL;
-        server_msg_display_draw_fill(&b, &base, d->u.fill.color, d->u.fill.rop_descriptor);
-    } else {
-        type = SPICE_MSG_DISPLAY_DRAW_COPY;
-        struct wire_image img;
-        uint8_t *pixels;
-        display_image_message(w, d->u.copy.src, &img, &pixels);
-        if (!img.u.bitmap.data) {
-            free(rects);
-            buf_finish(&b);
-            return;
-        }
-        struct wire_rect src_area = wire_rect_from(&d->u.copy.src_area);
-        server_msg_display_draw_copy(&b, &base, &img, &src_area, d->u.copy.rop_descriptor,
-                                     d->u.copy.scale_mode);
-        free(pixels);
-    }
+    uint16_t type = display_drawable_body(w, d, &base, &b);
     free(rects);
-    struct shared_msg *m = msg_from_buf(type, &b);
+    struct shared_msg *m = type ? msg_from_buf(type, &b) : NULL;
     buf_finish(&b);
     if (m) {
-        display_broadcast(w, m);
+        if (d->type == QXL_DRAW_COMPOSITE) {
+            for (struct display_client *dc = w->displays, *next; dc; dc = next) {
+                next = dc->next;
+                /* Clients without the cap cannot draw it (the reference renders it
+                 * on the server for them; they get it with the next full image). */
+                if (channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_COMPOSITE)) {
+                    display_send_to(dc, m);
+                }
+            }
+        } else {
+            display_broadcast(w, m);
+        }
         shared_msg_unref(m);
     }
 }
@@ -418,15 +527,7 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
 
     channel_client_enable_acks(&dc->base, CHANNEL_ACK_WINDOW);
     display_send_simple(dc, SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES);
-    if (w->primary.created) {
-        struct shared_msg *create = display_surface_create_msg(w);
-        struct shared_msg *image = display_full_image_msg(w);
-        struct shared_msg *monitors = display_monitors_config_msg(w);
-        display_send_screen(dc, create, image, monitors);
-        shared_msg_unref(create);
-        shared_msg_unref(image);
-        shared_msg_unref(monitors);
-    }
+    display_send_all_surfaces(dc, w);
     /* Write what was queued, or finish a close that happened meanwhile. */
     channel_client_kick(&dc->base);
 }

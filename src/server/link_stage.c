@@ -3,6 +3,10 @@
  * connection, on the host's loop.
  *
  *   HEADER   16-byte SpiceLinkHeader: magic, major version, body size
+ *            ("GET " instead of the magic: a websocket client; WS_REQUEST
+ *            reads its HTTP upgrade request, the 101 answer goes out on the
+ *            raw stream, and the link restarts at HEADER inside websocket
+ *            frames)
  *   BODY     SpiceLinkMess + caps: channel, connection id, capabilities
  *            -> SpiceLinkReply (error or OK + fresh RSA public key + caps)
  *   MECH     u32 auth mechanism, only if both sides have AUTH_SELECTION
@@ -23,6 +27,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "server/channel.h"
+#include "transport/websocket.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -38,7 +43,9 @@ enum link_state {
     LINK_READ_BODY,
     LINK_READ_MECH,
     LINK_READ_TICKET,
+    LINK_READ_WS_REQUEST,
     LINK_FLUSH_THEN_CLOSE,
+    LINK_FLUSH_THEN_WEBSOCKET,
     LINK_FLUSH_THEN_HANDOFF,
 };
 
@@ -66,9 +73,13 @@ struct link_conn {
     size_t out_sent;
 
     struct ticket_key *key;
+
+    uint8_t *ws_request; /* the HTTP upgrade request, WS_MAX_REQUEST_SIZE bytes */
+    size_t ws_extra;     /* bytes received past the request */
 };
 
 static void link_conn_destroy(struct link_conn *c, bool close_stream);
+static void link_conn_on_ws_request(struct link_conn *c);
 
 static void link_conn_unlink(struct link_conn *c)
 {
@@ -92,6 +103,7 @@ static void link_conn_destroy(struct link_conn *c, bool close_stream)
         server_channel_event(c->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &info);
     }
     ticket_key_destroy(c->key);
+    free(c->ws_request);
     buf_finish(&c->out);
     free(c);
 }
@@ -155,15 +167,26 @@ static void link_conn_server_caps(const struct link_conn *c, uint32_t *common, u
     }
 }
 
+/* The first bytes were "GET ": keep them and read the rest of the request. */
+static void link_conn_start_websocket(struct link_conn *c)
+{
+    c->ws_request = malloc(WS_MAX_REQUEST_SIZE);
+    if (!c->ws_request) {
+        c->state = LINK_FLUSH_THEN_CLOSE;
+        return;
+    }
+    memcpy(c->ws_request, c->in, LINK_HEADER_SIZE);
+    link_conn_expect(c, LINK_READ_WS_REQUEST, c->ws_request, WS_MAX_REQUEST_SIZE);
+    c->in_len = LINK_HEADER_SIZE;
+    link_conn_on_ws_request(c);
+}
+
 static void link_conn_on_header(struct link_conn *c)
 {
     link_header_parse(c->in, LINK_HEADER_SIZE, &c->header);
     if (c->header.magic != SPICE_MAGIC) {
-        if (memcmp(c->in, "GET ", 4) == 0) {
-            log_ratelimited(LOG_LEVEL_WARN,
-                            "link from %s: websocket connections are not supported yet",
-                            c->peer);
-            c->state = LINK_FLUSH_THEN_CLOSE;
+        if (memcmp(c->in, "GET ", 4) == 0 && !(c->stream->flags & STREAM_FLAG_WEBSOCKET)) {
+            link_conn_start_websocket(c);
             return;
         }
         link_conn_send_error(c, SPICE_LINK_ERR_INVALID_MAGIC, "invalid magic");
@@ -264,6 +287,55 @@ static void link_conn_on_ticket(struct link_conn *c)
     link_conn_send_result(c, SPICE_LINK_ERR_OK);
 }
 
+/* Called whenever request bytes arrived: answers a complete request. */
+static void link_conn_on_ws_request(struct link_conn *c)
+{
+    struct ws_request req;
+    const char *why = NULL;
+    int n = ws_request_parse(c->ws_request, c->in_len, &req, &why);
+    if (n == CLOVE_E_INCOMPLETE) {
+        return;
+    }
+    if (n < 0) {
+        log_ratelimited(LOG_LEVEL_WARN, "link from %s: bad websocket upgrade: %s", c->peer,
+                        why ? why : "?");
+        const char *answer = ws_bad_request_response();
+        buf_put(&c->out, answer, strlen(answer));
+        c->state = LINK_FLUSH_THEN_CLOSE;
+        return;
+    }
+    char answer[512];
+    int alen = ws_response_write(&req, answer, sizeof(answer));
+    if (alen < 0) {
+        c->state = LINK_FLUSH_THEN_CLOSE;
+        return;
+    }
+    buf_put(&c->out, answer, (size_t)alen);
+    /* A client may not send frames before our answer, but keep any bytes
+     * past the request for the websocket stream rather than lose them. */
+    c->ws_extra = c->in_len - (size_t)n;
+    memmove(c->ws_request, c->ws_request + n, c->ws_extra);
+    c->state = LINK_FLUSH_THEN_WEBSOCKET;
+}
+
+/* The 101 answer went out: the link continues inside websocket frames. */
+static bool link_conn_wrap_websocket(struct link_conn *c)
+{
+    c->stream = websocket_stream_create(c->stream, c->ws_request, c->ws_extra);
+    free(c->ws_request);
+    c->ws_request = NULL;
+    if (!c->stream) {
+        /* The raw stream is gone with the wrapper; report it as closed. */
+        SpiceChannelEventInfo info;
+        channel_event_info_fill(&info, -1, 0, 0, 0);
+        server_channel_event(c->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &info);
+        link_conn_destroy(c, false);
+        return false;
+    }
+    link_conn_expect(c, LINK_READ_HEADER, c->in, LINK_HEADER_SIZE);
+    return true;
+}
+
 /* Runs the step whose bytes are all in. */
 static void link_conn_step_done(struct link_conn *c)
 {
@@ -280,6 +352,9 @@ static void link_conn_step_done(struct link_conn *c)
     case LINK_READ_TICKET:
         link_conn_on_ticket(c);
         break;
+    case LINK_READ_WS_REQUEST:
+        link_conn_on_ws_request(c);
+        break;
     default:
         break;
     }
@@ -287,7 +362,7 @@ static void link_conn_step_done(struct link_conn *c)
 
 static bool link_conn_reading(const struct link_conn *c)
 {
-    return c->state <= LINK_READ_TICKET;
+    return c->state <= LINK_READ_WS_REQUEST;
 }
 
 /* Returns false when the connection was destroyed. */
@@ -311,6 +386,14 @@ static bool link_conn_flush(struct link_conn *c)
     if (c->state == LINK_FLUSH_THEN_CLOSE) {
         link_conn_destroy(c, true);
         return false;
+    }
+    if (c->state == LINK_FLUSH_THEN_WEBSOCKET) {
+        if (!link_conn_wrap_websocket(c)) {
+            return false;
+        }
+        /* Continue with the link inside the frames: they may be buffered. */
+        link_conn_update_watch(c);
+        return true;
     }
     if (c->state == LINK_FLUSH_THEN_HANDOFF) {
         struct RedsState *s = c->server;
@@ -348,7 +431,7 @@ static void link_conn_on_io(int fd, int events, void *opaque)
             return;
         }
         c->in_len += (size_t)n;
-        if (c->in_len < c->need) {
+        if (c->in_len < c->need && c->state != LINK_READ_WS_REQUEST) {
             continue;
         }
         link_conn_step_done(c);

@@ -140,16 +140,17 @@ static void qxl_call_run(struct msg_item *item)
         worker_create_primary(w, c->surface_id, &c->surface);
         break;
     case QXL_OP_DESTROY_PRIMARY:
-    case QXL_OP_DESTROY_SURFACES:
         /* Drain what the guest queued for the old surface first. */
         worker_process_commands(w);
         worker_destroy_primary(w);
         break;
+    case QXL_OP_DESTROY_SURFACES:
+        worker_process_commands(w);
+        worker_destroy_all_surfaces(w);
+        break;
     case QXL_OP_DESTROY_SURFACE_WAIT:
         worker_process_commands(w);
-        if (c->surface_id == 0) {
-            worker_destroy_primary(w);
-        }
+        worker_destroy_surface(w, c->surface_id);
         break;
     case QXL_OP_UPDATE_AREA:
         /* Every command read is rendered at once: reading what is queued

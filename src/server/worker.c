@@ -130,7 +130,56 @@ void worker_update_client_caps(struct worker *w)
     w->qif->set_client_capabilities(w->qxl, any ? 1 : 0, bits);
 }
 
-/* ---- primary surface ---- */
+/* ---- surfaces ---- */
+
+static struct canvas_surface *worker_lookup_surface(void *opaque, uint32_t surface_id)
+{
+    struct worker *w = opaque;
+    if (surface_id >= w->n_surfaces || !w->surfaces[surface_id].created) {
+        return NULL;
+    }
+    return &w->surfaces[surface_id].canvas;
+}
+
+/* Validates a surface's geometry and memory and sets it up. Returns 0 or < 0. */
+static int worker_surface_setup(struct worker *w, uint32_t surface_id, uint32_t width,
+                                uint32_t height, int32_t stride, uint32_t format,
+                                uint64_t guest_addr, uint32_t group)
+{
+    unsigned bpp = canvas_format_bpp(format);
+    if (bpp == 0 || width == 0 || height == 0 || width > QXL_MAX_IMAGE_DIM ||
+        height > QXL_MAX_IMAGE_DIM) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: bad surface %u: %ux%u format %u", w->id,
+                        surface_id, width, height, format);
+        return CLOVE_E_INVALID;
+    }
+    uint64_t abs_stride = stride < 0 ? (uint64_t)(-(int64_t)stride) : (uint64_t)stride;
+    if (abs_stride < (uint64_t)width * bpp) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: surface %u stride %d too small for %u pixels",
+                        w->id, surface_id, stride, width);
+        return CLOVE_E_INVALID;
+    }
+    const char *err = NULL;
+    uint8_t *mem = memslot_translate(&w->memslots, group, guest_addr, abs_stride * height, &err);
+    if (!mem) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: surface %u memory is invalid: %s", w->id,
+                        surface_id, err ? err : "?");
+        return CLOVE_E_INVALID;
+    }
+    if (w->surfaces[surface_id].created) {
+        worker_destroy_surface(w, surface_id);
+    }
+    struct worker_surface *p = &w->surfaces[surface_id];
+    p->created = true;
+    p->width = width;
+    p->height = height;
+    p->format = format;
+    p->stride = stride;
+    p->mem = mem;
+    canvas_surface_init(&p->canvas, stride < 0 ? mem + abs_stride * (height - 1) : mem, stride,
+                        width, height, format);
+    return 0;
+}
 
 void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSurfaceCreate *c)
 {
@@ -139,42 +188,15 @@ void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSu
                         surface_id);
         return;
     }
-    unsigned bpp = canvas_format_bpp(c->format);
-    if (bpp < 2 || c->width == 0 || c->height == 0 || c->width > QXL_MAX_IMAGE_DIM ||
-        c->height > QXL_MAX_IMAGE_DIM) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: bad primary surface %ux%u format %u", w->id,
-                        c->width, c->height, c->format);
+    if (canvas_format_bpp(c->format) < 2) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary surface format %u is not supported",
+                        w->id, c->format);
         return;
     }
-    uint64_t abs_stride = c->stride < 0 ? (uint64_t)(-(int64_t)c->stride) : (uint64_t)c->stride;
-    if (abs_stride < (uint64_t)c->width * bpp) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary stride %d too small for %u pixels",
-                        w->id, c->stride, c->width);
+    if (worker_surface_setup(w, 0, c->width, c->height, c->stride, c->format, c->mem,
+                             c->group_id) < 0) {
         return;
     }
-    uint64_t size = abs_stride * c->height;
-    const char *err = NULL;
-    uint8_t *mem = memslot_translate(&w->memslots, c->group_id, c->mem, size, &err);
-    if (!mem) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary surface memory is invalid: %s", w->id,
-                        err ? err : "?");
-        return;
-    }
-    if (w->primary.created) {
-        worker_destroy_primary(w);
-    }
-    struct primary_surface *p = &w->primary;
-    p->created = true;
-    p->width = c->width;
-    p->height = c->height;
-    p->format = c->format;
-    p->stride = c->stride;
-    p->mem = mem;
-    p->canvas.line0 = c->stride < 0 ? mem + abs_stride * (c->height - 1) : mem;
-    p->canvas.stride = c->stride;
-    p->canvas.width = c->width;
-    p->canvas.height = c->height;
-    p->canvas.format = c->format;
     if (!w->guest_monitors_config) {
         w->num_heads = 1;
         w->heads[0] = (struct wire_head_cfg){0, 0, c->width, c->height, 0, 0, 0};
@@ -184,31 +206,69 @@ void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSu
     worker_post_tablet_size(w);
     log_info("qxl %d: primary surface %ux%u format %u stride %d", w->id, c->width, c->height,
              c->format, c->stride);
-    display_broadcast_surface_create(w);
+    display_broadcast_surface_create(w, 0, true);
+}
+
+void worker_destroy_surface(struct worker *w, uint32_t surface_id)
+{
+    if (surface_id >= w->n_surfaces || !w->surfaces[surface_id].created) {
+        return;
+    }
+    display_broadcast_surface_destroy(w, surface_id);
+    canvas_surface_finish(&w->surfaces[surface_id].canvas);
+    memset(&w->surfaces[surface_id], 0, sizeof(w->surfaces[surface_id]));
 }
 
 void worker_destroy_primary(struct worker *w)
 {
-    if (!w->primary.created) {
-        return;
+    worker_destroy_surface(w, 0);
+}
+
+void worker_destroy_all_surfaces(struct worker *w)
+{
+    /* Offscreen surfaces first, so clients never hold a dangling source. */
+    for (uint32_t id = w->n_surfaces; id-- > 0;) {
+        worker_destroy_surface(w, id);
     }
-    display_broadcast_surface_destroy(w);
-    memset(&w->primary, 0, sizeof(w->primary));
 }
 
 /* ---- commands ---- */
 
+static void worker_handle_surface_cmd(struct worker *w, const struct qxl_surface_cmd *sc,
+                                      uint32_t group)
+{
+    if (sc->surface_id == 0 || sc->surface_id >= w->n_surfaces) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: surface command for invalid surface id %u",
+                        w->id, sc->surface_id);
+        return;
+    }
+    if (sc->type == QXL_SURFACE_CMD_DESTROY) {
+        worker_destroy_surface(w, sc->surface_id);
+        return;
+    }
+    if (worker_surface_setup(w, sc->surface_id, sc->width, sc->height, sc->stride, sc->format,
+                             sc->data_addr, group) < 0) {
+        return;
+    }
+    /* Without KEEP_DATA the guest gives no content: clients start from zeros
+     * too. With it, clients get the surface's pixels. */
+    display_broadcast_surface_create(w, sc->surface_id, (sc->flags & QXL_SURF_FLAG_KEEP_DATA) != 0);
+}
+
+static bool drawable_sources_ok(struct worker *w, const struct qxl_image *img)
+{
+    return !img || img->type != SPICE_IMAGE_TYPE_SURFACE ||
+           worker_lookup_surface(w, img->surface_id) != NULL;
+}
+
 static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *d)
 {
-    if (d->surface_id != 0) {
-        log_once("offscreen surfaces are not supported yet; drawing to surface %u dropped",
-                 d->surface_id);
+    if (d->surface_id >= w->n_surfaces || !w->surfaces[d->surface_id].created) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: drawing to surface %u, which does not exist",
+                        w->id, d->surface_id);
         return;
     }
-    if (!w->primary.created) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: drawing before a primary surface exists", w->id);
-        return;
-    }
+    struct canvas_surface *dst = &w->surfaces[d->surface_id].canvas;
     const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
     uint32_t num_clips = clips ? d->num_clip_rects : 0;
     if (clips && num_clips == 0) {
@@ -221,16 +281,42 @@ static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *
             log_once("fills with pattern brushes are not supported yet");
             return;
         }
-        rc = canvas_fill(&w->primary.canvas, &d->bbox, clips, num_clips, d->u.fill.color,
+        rc = canvas_fill(dst, &d->bbox, clips, num_clips, d->u.fill.color,
                          d->u.fill.rop_descriptor);
         break;
     case QXL_DRAW_COPY:
         if (!d->u.copy.src) {
-            log_once("copies from non-bitmap sources are not supported yet");
+            log_once("copies from compressed guest images are not supported yet");
             return;
         }
-        rc = canvas_copy(&w->primary.canvas, &d->bbox, clips, num_clips, d->u.copy.src,
-                         &d->u.copy.src_area, d->u.copy.rop_descriptor);
+        if (!drawable_sources_ok(w, d->u.copy.src)) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: copy from a surface that does not exist",
+                            w->id);
+            return;
+        }
+        rc = canvas_copy(dst, &d->bbox, clips, num_clips, d->u.copy.src, &d->u.copy.src_area,
+                         d->u.copy.rop_descriptor, d->u.copy.scale_mode, worker_lookup_surface, w);
+        break;
+    case QXL_COPY_BITS:
+        rc = canvas_copy_bits(dst, &d->bbox, clips, num_clips, d->u.copy_bits.src_pos);
+        break;
+    case QXL_DRAW_BLACKNESS:
+        rc = canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_BLACKNESS);
+        break;
+    case QXL_DRAW_WHITENESS:
+        rc = canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_WHITENESS);
+        break;
+    case QXL_DRAW_INVERS:
+        rc = canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_INVERS);
+        break;
+    case QXL_DRAW_COMPOSITE:
+        if (!drawable_sources_ok(w, d->u.composite.src) ||
+            !drawable_sources_ok(w, d->u.composite.mask)) {
+            log_ratelimited(LOG_LEVEL_WARN,
+                            "qxl %d: composite from a surface that does not exist", w->id);
+            return;
+        }
+        rc = canvas_composite(dst, d, worker_lookup_surface, w);
         break;
     default:
         log_once("QXL draw type %u is not supported yet; dropped", d->type);
@@ -311,7 +397,7 @@ static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
                             err ? err : "invalid");
             return;
         }
-        log_once("offscreen surface commands are not supported yet; ignored");
+        worker_handle_surface_cmd(w, &sc, group);
         return;
     }
     case QXL_CMD_NOP:
@@ -438,6 +524,13 @@ struct worker *worker_create(struct RedsState *server, QXLInstance *qxl, int id)
         free(w);
         return NULL;
     }
+    w->n_surfaces = ii->n_surfaces == 0 ? 1
+                    : ii->n_surfaces > WORKER_MAX_SURFACES ? WORKER_MAX_SURFACES
+                                                           : ii->n_surfaces;
+    w->surfaces = calloc(w->n_surfaces, sizeof(*w->surfaces));
+    if (!w->surfaces) {
+        goto error_loop;
+    }
     w->loop = loop_poll_create();
     if (!w->loop) {
         goto error_loop;
@@ -466,6 +559,7 @@ error_timer:
 error_queue:
     loop_destroy(w->loop);
 error_loop:
+    free(w->surfaces);
     memslot_table_finish(&w->memslots);
     free(w);
     return NULL;
@@ -596,6 +690,10 @@ void worker_destroy(struct worker *w)
     loop_timer_remove(w->loop, w->process_timer);
     msg_queue_destroy(w->queue);
     loop_destroy(w->loop);
+    for (uint32_t id = 0; id < w->n_surfaces; id++) {
+        canvas_surface_finish(&w->surfaces[id].canvas);
+    }
+    free(w->surfaces);
     memslot_table_finish(&w->memslots);
     if (w->cursor_shape) {
         free(w->cursor_shape->data);

@@ -22,13 +22,16 @@
 struct display_client;
 struct cursor_client;
 
-struct primary_surface {
+/* A surface: the primary (id 0) or an offscreen one the guest created. */
+struct worker_surface {
     bool created;
     uint32_t width, height, format;
     int32_t stride;
     uint8_t *mem;   /* borrows guest memory: the lowest address of the surface */
     struct canvas_surface canvas;
 };
+
+#define WORKER_MAX_SURFACES 1024
 
 struct QXLState {
     struct worker *worker;
@@ -54,7 +57,8 @@ struct worker {
     struct msg_item wakeup_item;
     struct loop_timer *process_timer;
 
-    struct primary_surface primary;
+    struct worker_surface *surfaces; /* owns: n_surfaces; [0] is the primary */
+    uint32_t n_surfaces;
     struct wire_head_cfg {
         uint32_t id, surface_id, width, height, x, y, flags;
     } heads[WORKER_MAX_HEADS];
@@ -83,6 +87,13 @@ void worker_release(struct worker *w, uint64_t addr, uint32_t group);
 void worker_post_tablet_size(struct worker *w);
 void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSurfaceCreate *c);
 void worker_destroy_primary(struct worker *w);
+/* Destroys one surface (telling clients), or every surface. */
+void worker_destroy_surface(struct worker *w, uint32_t surface_id);
+void worker_destroy_all_surfaces(struct worker *w);
+static inline struct worker_surface *worker_primary(struct worker *w)
+{
+    return &w->surfaces[0];
+}
 void worker_async_complete(struct worker *w, uint64_t cookie);
 void worker_update_client_caps(struct worker *w);
 
@@ -91,8 +102,9 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
                            bool mini_header);
 void display_clients_close_session(struct worker *w, uint32_t session_id);
 void display_clients_close_all(struct worker *w);
-void display_broadcast_surface_create(struct worker *w);
-void display_broadcast_surface_destroy(struct worker *w);
+/* SURFACE_CREATE for one surface, plus its content when `with_image`. */
+void display_broadcast_surface_create(struct worker *w, uint32_t surface_id, bool with_image);
+void display_broadcast_surface_destroy(struct worker *w, uint32_t surface_id);
 void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d);
 void display_broadcast_monitors_config(struct worker *w);
 void display_broadcast_mark(struct worker *w);

@@ -1,0 +1,653 @@
+/*
+ * SPICE LZ codec: encoder and decoder (see lz.h for the API).
+ *
+ * FORMAT. After the 28-byte header the stream is a sequence of operations
+ * on pixel units (see lz_pixels.h for what a unit is per type):
+ *   ctrl < 32:  a literal run of ctrl + 1 units follows;
+ *   ctrl >= 32: a match. L = ctrl >> 5 (1..7); if L == 7, bytes follow and
+ *               are added to L while they are 255 (the last one too). Then
+ *               one byte D; distance = ((ctrl & 31) << 8 | D) + 1. If
+ *               (ctrl & 31) == 31 and D == 255 the distance is "far": two
+ *               more bytes B1 B2 give distance = (B1 << 8 | B2) + 8192.
+ *               Length = L + bias (bias 2 for one-byte units, 1 for RGB16,
+ *               0 for RGB). Matches may overlap their own output (runs).
+ * The stream ends exactly when all width x height units (stride x height
+ * bytes for palette types) are produced.
+ *
+ * ENCODER DESIGN. The encoder works on uint32 "keys" per unit. For RGB32
+ * and RGBA with rows contiguous in memory it reads the caller's pixels
+ * directly (the pad byte is masked in every compare); other layouts are
+ * first converted into a key array. At each position it tries three
+ * candidates: the previous unit (runs), the unit one row above (screen
+ * content repeats vertically), and a hash table of the last position of
+ * each 3-unit sequence. The longest match wins. After long stretches with
+ * no match the scan steps over positions faster (like LZ4's acceleration)
+ * so noise-like images cost little time; literals are still exact.
+ *
+ * DECODER. Every length and distance is checked against the output written
+ * so far and the end of the image before copying, and every read against
+ * in_len, so no input can make it read or write out of bounds.
+ */
+#include "codec/lz.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/lz_pixels.h"
+
+#define LZ_MAX_COPY      32
+#define LZ_NEAR_MAX      8191u              /* largest distance of the 2-byte form */
+#define LZ_FAR_MAX       (65535u + 8192u)   /* largest distance of the 4-byte form */
+#define LZ_HASH_LOG      15
+#define LZ_HASH_SIZE     (1u << LZ_HASH_LOG)
+#define LZ_SKIP_TRIGGER  6 /* log2 of misses before the scan starts stepping */
+
+static int lz_fail(const char **err_desc, const char *msg, int code)
+{
+    if (err_desc) {
+        *err_desc = msg;
+    }
+    return code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoder                                                             */
+
+struct lz_encoder {
+    uint8_t *op, *oend;
+    enum lz_unit unit;
+    uint32_t mask;
+    uint32_t bias;
+    uint32_t *hash;
+};
+
+static inline uint32_t lz_hash3(const uint32_t *p, uint32_t mask)
+{
+    uint32_t h = (p[0] & mask) * 0x9E3779B1u;
+    h ^= (p[1] & mask) * 0x85EBCA77u;
+    h ^= (p[2] & mask) * 0xC2B2AE3Du;
+    return h >> (32 - LZ_HASH_LOG);
+}
+
+/* Bytes a match costs on the wire. */
+static inline size_t lz_match_cost(size_t coded_len, size_t dist)
+{
+    return (dist <= LZ_NEAR_MAX ? 2 : 4) + lz_len_extra_bytes(coded_len);
+}
+
+static int lz_put_literals(struct lz_encoder *e, const uint32_t *u, size_t count)
+{
+    while (count > 0) {
+        size_t run = count < LZ_MAX_COPY ? count : LZ_MAX_COPY;
+        if ((size_t)(e->oend - e->op) < 1 + run * (size_t)e->unit + 4) {
+            return CLOVE_E_RANGE;
+        }
+        uint8_t *op = e->op;
+        *op++ = (uint8_t)(run - 1);
+        for (size_t i = 0; i < run; i++) {
+            op += lz_put_literal(op, u[i] & e->mask, e->unit);
+        }
+        e->op = op;
+        u += run;
+        count -= run;
+    }
+    return 0;
+}
+
+static int lz_put_match(struct lz_encoder *e, size_t len, size_t dist)
+{
+    size_t coded = len - e->bias;
+    if ((size_t)(e->oend - e->op) < 8 + lz_len_extra_bytes(coded)) {
+        return CLOVE_E_RANGE;
+    }
+    uint8_t *op = e->op;
+    uint32_t lfield = coded < 7 ? (uint32_t)coded : 7;
+    if (dist <= LZ_NEAR_MAX) {
+        size_t d = dist - 1;
+        *op++ = (uint8_t)((lfield << 5) | (d >> 8));
+        if (lfield == 7) {
+            op = lz_put_long_len(op, coded - 7);
+        }
+        *op++ = (uint8_t)(d & 255);
+    } else {
+        size_t d = dist - 8192;
+        *op++ = (uint8_t)((lfield << 5) | 31);
+        if (lfield == 7) {
+            op = lz_put_long_len(op, coded - 7);
+        }
+        *op++ = 255;
+        *op++ = (uint8_t)(d >> 8);
+        *op++ = (uint8_t)(d & 255);
+    }
+    e->op = op;
+    return 0;
+}
+
+/* Extends a candidate at distance `dist` from position `ip`. */
+static inline size_t lz_try(const uint32_t *u, size_t ip, size_t dist, size_t max, uint32_t mask)
+{
+    if (((u[ip] ^ u[ip - dist]) & mask) != 0) {
+        return 0;
+    }
+    return 1 + lz_match_len(u + ip - dist + 1, u + ip + 1, max - 1, mask);
+}
+
+/* Compresses one stream of n units whose rows are row_units long. */
+static int lz_encode_stream(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
+{
+    const uint32_t mask = e->mask;
+    const size_t min_len = e->bias + 1 < 2 ? 2 : e->bias + 1;
+    /* Literal units cost this many bytes; a match must save at least one. */
+    const size_t lit_bytes = (size_t)e->unit;
+    size_t ip = 0, anchor = 0, misses = 0;
+    int rc;
+
+    memset(e->hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
+    while (ip + 3 <= n) {
+        size_t max = n - ip;
+        size_t best = 0, best_dist = 0;
+        if (ip >= 1) {
+            best = lz_try(u, ip, 1, max, mask);
+            best_dist = 1;
+        }
+        if (row_units > 1 && ip >= row_units && row_units <= LZ_FAR_MAX && best < max) {
+            size_t l = lz_try(u, ip, row_units, max, mask);
+            if (l > best) {
+                best = l;
+                best_dist = row_units;
+            }
+        }
+        uint32_t h = lz_hash3(u + ip, mask);
+        size_t cand = e->hash[h];
+        e->hash[h] = (uint32_t)ip;
+        if (cand < ip && ip - cand <= LZ_FAR_MAX && best < max) {
+            size_t dist = ip - cand;
+            if (dist != 1 && dist != row_units) {
+                size_t l = lz_try(u, ip, dist, max, mask);
+                if (l > best || (l == best && dist < best_dist)) {
+                    best = l;
+                    best_dist = dist;
+                }
+            }
+        }
+        if (best >= min_len && lz_match_cost(best - e->bias, best_dist) < best * lit_bytes) {
+            if ((rc = lz_put_literals(e, u + anchor, ip - anchor)) < 0) {
+                return rc;
+            }
+            if ((rc = lz_put_match(e, best, best_dist)) < 0) {
+                return rc;
+            }
+            /* Remember where the match ends so the next text row finds it. */
+            size_t end = ip + best;
+            if (best < 64 && end + 3 <= n && end >= 2) {
+                e->hash[lz_hash3(u + end - 2, mask)] = (uint32_t)(end - 2);
+                e->hash[lz_hash3(u + end - 1, mask)] = (uint32_t)(end - 1);
+            }
+            ip = end;
+            anchor = ip;
+            misses = 0;
+        } else {
+            misses++;
+            ip += 1 + (misses >> LZ_SKIP_TRIGGER);
+        }
+    }
+    return lz_put_literals(e, u + anchor, n - anchor);
+}
+
+/* Fills keys[] with one plane of img in memory order (row 0 first when the
+ * stride is positive, the bottom row first when negative). */
+static void lz_fill_keys(const struct codec_image *img, int alpha_plane, uint32_t *keys,
+                         size_t row_units)
+{
+    const uint32_t h = img->height;
+    for (uint32_t i = 0; i < h; i++) {
+        uint32_t y = img->stride >= 0 ? i : h - 1 - i;
+        const uint8_t *row = img->pixels + (ptrdiff_t)y * img->stride;
+        uint32_t *k = keys + (size_t)i * row_units;
+        switch (img->format) {
+        case CODEC_FMT_RGB32:
+        case CODEC_FMT_RGBA:
+        case CODEC_FMT_XXXA:
+            for (size_t x = 0; x < row_units; x++) {
+                uint32_t p = lz_load32(row + 4 * x);
+                k[x] = alpha_plane ? p >> 24 : p & 0xffffff;
+            }
+            break;
+        case CODEC_FMT_RGB24:
+            for (size_t x = 0; x < row_units; x++) {
+                const uint8_t *p = row + 3 * x;
+                k[x] = p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+            }
+            break;
+        case CODEC_FMT_RGB16:
+            for (size_t x = 0; x < row_units; x++) {
+                k[x] = row[2 * x] | ((uint32_t)row[2 * x + 1] << 8);
+            }
+            break;
+        default:
+            for (size_t x = 0; x < row_units; x++) {
+                k[x] = row[x];
+            }
+            break;
+        }
+    }
+}
+
+static int lz_check_image(const struct codec_image *img)
+{
+    if (!img || !img->pixels || img->width == 0 || img->height == 0 ||
+        img->width > CODEC_MAX_DIM || img->height > CODEC_MAX_DIM ||
+        lz_wire_type_from_format(img->format) == LZ_WIRE_INVALID) {
+        return CLOVE_E_INVALID;
+    }
+    size_t row = codec_format_row_bytes(img->format, img->width);
+    size_t abs_stride = img->stride < 0 ? (size_t)(-(int64_t)img->stride) : (size_t)img->stride;
+    if (abs_stride < row) {
+        return CLOVE_E_INVALID;
+    }
+    return 0;
+}
+
+/* Units per row of the stream, and the stride the header announces. */
+static size_t lz_row_units(const struct codec_image *img)
+{
+    switch (img->format) {
+    case CODEC_FMT_RGB32:
+    case CODEC_FMT_RGBA:
+    case CODEC_FMT_XXXA:
+    case CODEC_FMT_RGB24:
+    case CODEC_FMT_RGB16:
+        return img->width;
+    default:
+        return codec_format_row_bytes(img->format, img->width);
+    }
+}
+
+size_t lz_encode_bound(const struct codec_image *img)
+{
+    if (lz_check_image(img) < 0) {
+        return 0;
+    }
+    size_t n = lz_row_units(img) * img->height;
+    size_t lit = (size_t)lz_unit_of_type(lz_wire_type_from_format(img->format));
+    size_t planes = img->format == CODEC_FMT_RGBA ? 2 : 1;
+    /* Every literal run of up to 32 units costs one control byte, and the
+     * encoder only takes a match that is cheaper than its literals. */
+    return LZ_HEADER_SIZE + planes * (n * (lit + 1) + 16);
+}
+
+int lz_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, const char **err_desc)
+{
+    if (lz_check_image(img) < 0 || !out) {
+        return lz_fail(err_desc, "lz: invalid image", CLOVE_E_INVALID);
+    }
+    if (out_cap < LZ_HEADER_SIZE) {
+        return lz_fail(err_desc, "lz: output buffer too small", CLOVE_E_RANGE);
+    }
+    enum lz_wire_type type = lz_wire_type_from_format(img->format);
+    size_t row_units = lz_row_units(img);
+    size_t n = row_units * img->height;
+    uint32_t wire_stride = lz_wire_type_is_plt(type) || type == LZ_WIRE_A8
+                                   ? (uint32_t)row_units
+                                   : img->width * lz_rgb_bytes_per_pixel(type);
+    int top_down = img->stride >= 0;
+
+    lz_write_be32(out, LZ_WIRE_MAGIC);
+    lz_write_be32(out + 4, LZ_WIRE_VERSION);
+    lz_write_be32(out + 8, type);
+    lz_write_be32(out + 12, img->width);
+    lz_write_be32(out + 16, img->height);
+    lz_write_be32(out + 20, wire_stride);
+    lz_write_be32(out + 24, (uint32_t)top_down);
+
+    struct lz_encoder e = {
+        .op = out + LZ_HEADER_SIZE,
+        .oend = out + out_cap,
+    };
+    e.hash = malloc(LZ_HASH_SIZE * sizeof(uint32_t));
+    if (!e.hash) {
+        return lz_fail(err_desc, "lz: out of memory", CLOVE_E_NOMEM);
+    }
+
+    /* RGB32 rows that follow each other in memory are read in place. */
+    int has_colour = type != LZ_WIRE_XXXA;
+    int has_alpha = type == LZ_WIRE_RGBA || type == LZ_WIRE_XXXA;
+    size_t abs_stride = img->stride < 0 ? (size_t)(-(int64_t)img->stride) : (size_t)img->stride;
+    int direct = (type == LZ_WIRE_RGB32 || type == LZ_WIRE_RGBA) && abs_stride == row_units * 4 &&
+                 ((uintptr_t)img->pixels & 3) == 0;
+    uint32_t *keys = NULL;
+    if (!direct || has_alpha) {
+        keys = malloc((n + 2) * sizeof(uint32_t));
+        if (!keys) {
+            free(e.hash);
+            return lz_fail(err_desc, "lz: out of memory", CLOVE_E_NOMEM);
+        }
+    }
+
+    int rc = 0;
+    if (has_colour) {
+        const uint32_t *u;
+        if (direct) {
+            const uint8_t *first = img->pixels;
+            if (img->stride < 0) {
+                first += (ptrdiff_t)(img->height - 1) * img->stride;
+            }
+            u = (const uint32_t *)(const void *)first;
+        } else {
+            lz_fill_keys(img, 0, keys, row_units);
+            u = keys;
+        }
+        e.unit = lz_unit_of_type(type);
+        e.bias = lz_len_bias(e.unit);
+        e.mask = e.unit == LZ_UNIT_RGB ? 0xffffffu : 0xffffffffu;
+        rc = lz_encode_stream(&e, u, n, row_units);
+    }
+    if (rc == 0 && has_alpha) {
+        lz_fill_keys(img, 1, keys, row_units);
+        e.unit = LZ_UNIT_BYTE;
+        e.bias = lz_len_bias(e.unit);
+        e.mask = 0xffffffffu;
+        rc = lz_encode_stream(&e, keys, n, row_units);
+    }
+    free(keys);
+    free(e.hash);
+    if (rc < 0) {
+        return lz_fail(err_desc, "lz: output buffer too small", rc);
+    }
+    size_t total = (size_t)(e.op - out);
+    if (total > INT32_MAX) {
+        return lz_fail(err_desc, "lz: output too large", CLOVE_E_RANGE);
+    }
+    return (int)total;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoder                                                             */
+
+struct lz_header {
+    uint32_t type, width, height, stride;
+    int top_down;
+    size_t row_units; /* units per stream row */
+};
+
+static int lz_parse_header(const uint8_t *in, size_t in_len, struct lz_header *h,
+                           const char **err_desc)
+{
+    if (!in || in_len < LZ_HEADER_SIZE) {
+        return lz_fail(err_desc, "lz: truncated header", CLOVE_E_INCOMPLETE);
+    }
+    if (lz_read_be32(in) != LZ_WIRE_MAGIC) {
+        return lz_fail(err_desc, "lz: bad magic", CLOVE_E_INVALID);
+    }
+    if (lz_read_be32(in + 4) != LZ_WIRE_VERSION) {
+        return lz_fail(err_desc, "lz: unsupported version", CLOVE_E_INVALID);
+    }
+    h->type = lz_read_be32(in + 8);
+    h->width = lz_read_be32(in + 12);
+    h->height = lz_read_be32(in + 16);
+    h->stride = lz_read_be32(in + 20);
+    h->top_down = lz_read_be32(in + 24) != 0;
+    enum codec_format format = lz_format_from_wire_type(h->type);
+    if (format == CODEC_FMT_INVALID) {
+        return lz_fail(err_desc, "lz: bad image type", CLOVE_E_INVALID);
+    }
+    if (h->width == 0 || h->height == 0) {
+        return lz_fail(err_desc, "lz: empty image", CLOVE_E_INVALID);
+    }
+    if (h->width > CODEC_MAX_DIM || h->height > CODEC_MAX_DIM ||
+        (uint64_t)h->width * h->height > CODEC_MAX_PIXELS) {
+        return lz_fail(err_desc, "lz: image too large", CLOVE_E_RANGE);
+    }
+    if (lz_wire_type_is_plt(h->type) || h->type == LZ_WIRE_A8) {
+        /* lz.c lz_set_sizes lets a palette stride miss the last partial
+         * byte; we accept 1..row bytes and zero what is missing. */
+        size_t row = codec_format_row_bytes(format, h->width);
+        if (h->stride == 0 || h->stride > row) {
+            return lz_fail(err_desc, "lz: bad palette stride", CLOVE_E_INVALID);
+        }
+        h->row_units = h->stride;
+    } else {
+        if ((uint64_t)h->stride != (uint64_t)h->width * lz_rgb_bytes_per_pixel(h->type)) {
+            return lz_fail(err_desc, "lz: stride does not match width", CLOVE_E_INVALID);
+        }
+        h->row_units = h->width;
+    }
+    return 0;
+}
+
+int lz_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info,
+                     const char **err_desc)
+{
+    struct lz_header h;
+    int rc = lz_parse_header(in, in_len, &h, err_desc);
+    if (rc < 0) {
+        return rc;
+    }
+    if (info) {
+        info->format = lz_format_from_wire_type(h.type);
+        info->width = h.width;
+        info->height = h.height;
+        info->top_down = h.top_down;
+    }
+    return 0;
+}
+
+/* Copies nbytes from `back` bytes behind op to op; the regions may overlap,
+ * in which case the pattern repeats as the decoder of the format expects. */
+static inline void lz_copy_back(uint8_t *op, size_t back, size_t nbytes)
+{
+    const uint8_t *src = op - back;
+    if (back >= 32) {
+        while (nbytes >= 32) {
+            memcpy(op, src, 32);
+            op += 32;
+            src += 32;
+            nbytes -= 32;
+        }
+    }
+    if (back >= 8) {
+        while (nbytes >= 8) {
+            memcpy(op, src, 8);
+            op += 8;
+            src += 8;
+            nbytes -= 8;
+        }
+    } else if (back == 4 && nbytes >= 8) {
+        uint32_t v = lz_load32(src);
+        uint64_t pat = ((uint64_t)v << 32) | v;
+        while (nbytes >= 8) {
+            memcpy(op, &pat, 8);
+            op += 8;
+            nbytes -= 8;
+        }
+        src = op - back;
+    }
+    while (nbytes--) {
+        *op++ = *src++;
+    }
+}
+
+struct lz_reader {
+    const uint8_t *ip, *iend;
+};
+
+/* Reads one match header; returns 0 or CLOVE_E_INVALID when the input ends. */
+static inline int lz_read_match(struct lz_reader *r, uint32_t ctrl, uint32_t bias, size_t *len,
+                                size_t *dist)
+{
+    const uint8_t *ip = r->ip, *iend = r->iend;
+    size_t l = ctrl >> 5;
+    if (l == 7) {
+        uint8_t code;
+        do {
+            if (ip >= iend) {
+                return CLOVE_E_INVALID;
+            }
+            code = *ip++;
+            l += code;
+        } while (code == 255);
+    }
+    if (ip >= iend) {
+        return CLOVE_E_INVALID;
+    }
+    uint32_t code = *ip++;
+    size_t d = ((ctrl & 31) << 8) + code;
+    if (code == 255 && (ctrl & 31) == 31) {
+        if (iend - ip < 2) {
+            return CLOVE_E_INVALID;
+        }
+        d = (((size_t)ip[0] << 8) | ip[1]) + 8191;
+        ip += 2;
+    }
+    r->ip = ip;
+    *len = l + bias;
+    *dist = d + 1;
+    return 0;
+}
+
+/*
+ * Decodes one stream of n units into out (ob bytes per unit). The alpha
+ * plane (alpha != 0) writes only byte 3 of 4-byte units. Returns 0 or a
+ * negative code.
+ */
+static int lz_decode_stream(struct lz_reader *r, enum lz_unit unit, int alpha, uint8_t *out,
+                            size_t ob, size_t n)
+{
+    const uint32_t bias = lz_len_bias(unit);
+    size_t pos = 0;
+    while (pos < n) {
+        if (r->ip >= r->iend) {
+            return CLOVE_E_INVALID;
+        }
+        uint32_t ctrl = *r->ip++;
+        if (ctrl < LZ_MAX_COPY) {
+            size_t count = ctrl + 1;
+            if (count > n - pos || (size_t)(r->iend - r->ip) < count * (size_t)unit) {
+                return CLOVE_E_INVALID;
+            }
+            const uint8_t *ip = r->ip;
+            uint8_t *op = out + pos * ob;
+            if (alpha) {
+                for (size_t i = 0; i < count; i++) {
+                    op[4 * i + 3] = ip[i];
+                }
+            } else if (unit == LZ_UNIT_RGB && ob == 4) {
+                for (size_t i = 0; i < count; i++) {
+                    op[4 * i] = ip[3 * i];
+                    op[4 * i + 1] = ip[3 * i + 1];
+                    op[4 * i + 2] = ip[3 * i + 2];
+                    op[4 * i + 3] = 0;
+                }
+            } else if (unit == LZ_UNIT_RGB16) {
+                for (size_t i = 0; i < count; i++) {
+                    op[2 * i] = ip[2 * i + 1];
+                    op[2 * i + 1] = ip[2 * i];
+                }
+            } else {
+                memcpy(op, ip, count * (size_t)unit);
+            }
+            r->ip += count * (size_t)unit;
+            pos += count;
+        } else {
+            size_t len, dist;
+            if (lz_read_match(r, ctrl, bias, &len, &dist) < 0) {
+                return CLOVE_E_INVALID;
+            }
+            if (dist > pos || len > n - pos) {
+                return CLOVE_E_INVALID;
+            }
+            uint8_t *op = out + pos * ob;
+            if (alpha) {
+                const uint8_t *src = op - dist * 4;
+                for (size_t i = 0; i < len; i++) {
+                    op[4 * i + 3] = src[4 * i + 3];
+                }
+            } else {
+                lz_copy_back(op, dist * ob, len * ob);
+            }
+            pos += len;
+        }
+    }
+    return 0;
+}
+
+int lz_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, int32_t stride,
+              const char **err_desc)
+{
+    struct lz_header h;
+    int rc = lz_parse_header(in, in_len, &h, err_desc);
+    if (rc < 0) {
+        return rc == CLOVE_E_INCOMPLETE ? lz_fail(err_desc, "lz: truncated", CLOVE_E_INVALID) : rc;
+    }
+    if (!pixels) {
+        return lz_fail(err_desc, "lz: no output buffer", CLOVE_E_INVALID);
+    }
+    enum codec_format format = lz_format_from_wire_type(h.type);
+    size_t row_bytes = codec_format_row_bytes(format, h.width);
+    size_t abs_stride = stride < 0 ? (size_t)(-(int64_t)stride) : (size_t)stride;
+    if (abs_stride < row_bytes) {
+        return lz_fail(err_desc, "lz: output stride too small", CLOVE_E_INVALID);
+    }
+    /* Bytes per unit in the output. */
+    size_t ob = lz_wire_type_is_plt(h.type) || h.type == LZ_WIRE_A8
+                        ? 1
+                        : (h.type == LZ_WIRE_RGB16 ? 2 : (h.type == LZ_WIRE_RGB24 ? 3 : 4));
+    size_t n = h.row_units * h.height;
+    size_t stream_row_bytes = h.row_units * ob;
+
+    /* A stream cannot produce more than 255 * 8 units per input byte; refuse
+     * to allocate or scan for impossible sizes. */
+    if (n / 256 > in_len) {
+        return lz_fail(err_desc, "lz: truncated", CLOVE_E_INVALID);
+    }
+
+    /* Decode in place when the caller's rows sit in stream order. */
+    uint8_t *buf;
+    int in_place = stream_row_bytes == row_bytes &&
+                   ((h.top_down && (size_t)stride == row_bytes) ||
+                    (!h.top_down && stride < 0 && abs_stride == row_bytes) || h.height == 1);
+    if (in_place) {
+        buf = pixels;
+        if (!h.top_down && h.height > 1) {
+            buf = pixels + (ptrdiff_t)(h.height - 1) * stride;
+        }
+    } else {
+        buf = malloc(n * ob + 1);
+        if (!buf) {
+            return lz_fail(err_desc, "lz: out of memory", CLOVE_E_NOMEM);
+        }
+    }
+    if (h.type == LZ_WIRE_XXXA) {
+        memset(buf, 0, n * ob);
+    }
+
+    struct lz_reader r = {.ip = in + LZ_HEADER_SIZE, .iend = in + in_len};
+    rc = 0;
+    if (h.type != LZ_WIRE_XXXA) {
+        rc = lz_decode_stream(&r, lz_unit_of_type(h.type), 0, buf, ob, n);
+    }
+    if (rc == 0 && (h.type == LZ_WIRE_RGBA || h.type == LZ_WIRE_XXXA)) {
+        rc = lz_decode_stream(&r, LZ_UNIT_BYTE, 1, buf, ob, n);
+    }
+    if (rc == 0 && r.ip != r.iend) {
+        rc = CLOVE_E_INVALID;
+    }
+    if (rc == 0 && !in_place) {
+        size_t copy = stream_row_bytes < row_bytes ? stream_row_bytes : row_bytes;
+        for (uint32_t i = 0; i < h.height; i++) {
+            uint32_t y = h.top_down ? i : h.height - 1 - i;
+            uint8_t *row = pixels + (ptrdiff_t)y * stride;
+            memcpy(row, buf + (size_t)i * stream_row_bytes, copy);
+            if (copy < row_bytes) {
+                memset(row + copy, 0, row_bytes - copy);
+            }
+        }
+    }
+    if (!in_place) {
+        free(buf);
+    }
+    if (rc < 0) {
+        return lz_fail(err_desc, "lz: corrupt stream", rc);
+    }
+    return 0;
+}

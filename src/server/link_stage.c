@@ -21,20 +21,20 @@
  *
  * Thread: main.
  */
-#include "server/server.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "common/bytes.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "server/channel.h"
+#include "server/server.h"
 #include "transport/websocket.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 
 #define LINK_DEFAULT_TIMEOUT_MS 10000
 
@@ -59,10 +59,10 @@ struct link_conn {
     char peer[64];
 
     uint8_t in[LINK_HEADER_SIZE + LINK_MAX_BODY_SIZE];
-    size_t in_len; /* bytes of the current step received */
-    size_t need;   /* bytes the current step needs */
+    size_t in_len;                  /* bytes of the current step received */
+    size_t need;                    /* bytes the current step needs */
     uint8_t auth[LINK_TICKET_SIZE]; /* mechanism word, then the ticket */
-    uint8_t *step; /* where the current step's bytes go */
+    uint8_t *step;                  /* where the current step's bytes go */
 
     struct link_header header;
     struct link_mess mess; /* borrows `in` */
@@ -108,8 +108,7 @@ static void link_conn_destroy(struct link_conn *c, bool close_stream)
     free(c);
 }
 
-static void link_conn_expect(struct link_conn *c, enum link_state state, uint8_t *dst,
-                             size_t need)
+static void link_conn_expect(struct link_conn *c, enum link_state state, uint8_t *dst, size_t need)
 {
     c->state = state;
     c->step = dst;
@@ -223,8 +222,7 @@ static void link_conn_on_body(struct link_conn *c)
         }
     } else {
         if (!server_has_channel(s, m->channel_type, m->channel_id)) {
-            link_conn_send_error(c, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
-                                 "channel not available");
+            link_conn_send_error(c, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE, "channel not available");
             return;
         }
         if (!server_find_session(s, m->connection_id)) {
@@ -249,8 +247,7 @@ static void link_conn_on_body(struct link_conn *c)
     link_conn_server_caps(c, common, channel, &num_channel);
     link_reply_write(&c->out, SPICE_LINK_ERR_OK, pubkey, common, 1, channel, num_channel);
 
-    if (caps_test(m->common_caps, m->num_common_caps,
-                  SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION)) {
+    if (caps_test(m->common_caps, m->num_common_caps, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION)) {
         link_conn_expect(c, LINK_READ_MECH, c->auth, 4);
     } else {
         link_conn_expect(c, LINK_READ_TICKET, c->auth, LINK_TICKET_SIZE);

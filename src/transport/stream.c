@@ -11,6 +11,11 @@ ssize_t stream_write(struct stream *s, const void *buf, size_t len)
     return stream_writev(s, &iov, 1);
 }
 
+size_t stream_pending(struct stream *s)
+{
+    return s->impl->pending ? s->impl->pending(s) : 0;
+}
+
 void stream_destroy(struct stream *s)
 {
     if (s) {

@@ -5,28 +5,37 @@
 
 #include "server/server.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 
 static EVP_PKEY *fixed_key;
+static pthread_once_t fixed_key_once = PTHREAD_ONCE_INIT;
+
+static void fixed_key_load(void)
+{
+    BIO *bio = BIO_new_mem_buf(fuzz_ticket_key_pem, -1);
+    fixed_key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+}
 
 int __wrap_EVP_PKEY_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY **ppkey);
 
-/* Replaces EVP_PKEY_keygen for the server's ticket key (see the header). */
+/*
+ * Replaces EVP_PKEY_keygen for the server's ticket keys (see the header).
+ * Thread: any (the server also makes keys on a helper thread).
+ */
 int __wrap_EVP_PKEY_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY **ppkey)
 {
+    pthread_once(&fixed_key_once, fixed_key_load);
     if (!fixed_key) {
-        BIO *bio = BIO_new_mem_buf(fuzz_ticket_key_pem, -1);
-        fixed_key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-        if (!fixed_key) {
-            fprintf(stderr, "fuzz harness: cannot load the fixed ticket key\n");
-            abort();
-        }
+        fprintf(stderr, "fuzz harness: cannot load the fixed ticket key\n");
+        abort();
     }
     if (!ppkey || EVP_PKEY_up_ref(fixed_key) != 1) {
         return 0;
@@ -37,10 +46,30 @@ int __wrap_EVP_PKEY_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY **ppkey)
 
 static struct fake_host *host;
 
+static void fuzz_host_destroy(void)
+{
+    fake_host_destroy(host);
+    host = NULL;
+}
+
 struct fake_host *fuzz_host(const struct fake_host_options *opts)
 {
     if (!host) {
+        /*
+         * The server is destroyed at exit, before OpenSSL's own atexit
+         * cleanup (handlers run in reverse order, and OpenSSL registers its
+         * handler in OPENSSL_init_crypto): the server's key-pool thread must
+         * not be inside OpenSSL while OpenSSL frees its tables. This also
+         * lets LeakSanitizer check the whole teardown once per process.
+         * Loading OpenSSL's configuration here, on this thread, keeps the
+         * first load (and the error state it allocates, which OpenSSL 3
+         * never frees when that happens on a helper thread) off the pool.
+         */
+        OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
         host = fake_host_create(opts);
+        if (host) {
+            atexit(fuzz_host_destroy);
+        }
     }
     return host;
 }

@@ -619,8 +619,10 @@ bool fake_host_run_until(struct fake_host *h, bool (*cond)(void *arg), void *arg
         if (now >= deadline) {
             return cond(arg);
         }
+        /* Short slices: a display worker reads and writes on its own thread,
+         * which wakes nothing here, and cond may be waiting for exactly that. */
         uint64_t left = deadline - now;
-        loop_poll_iterate(h->loop, left < 10 ? (int)left : 10);
+        loop_poll_iterate(h->loop, left < 1 ? (int)left : 1);
     }
     return true;
 }

@@ -146,10 +146,15 @@ struct quic_group {
     uint32_t *kcur, *kprev; /* per-pixel keys, equal iff the pixels are equal */
 };
 
+/* Words go to a staging buffer large enough for one group row, which is
+ * copied to the caller's buffer after each row; so the hot loop stores every
+ * word unconditionally and checks the capacity once per row. */
 struct quic_bitw {
-    uint64_t acc;
-    unsigned nbits;
-    int full; /* a word did not fit: the output is unusable */
+    uint64_t acc;   /* pending bits, left-aligned */
+    unsigned nbits; /* < 32 between calls */
+    uint8_t *stage;
+    size_t spos;
+    int full; /* a row did not fit: the output is unusable */
     uint8_t *out;
     size_t pos, cap;
 };
@@ -167,6 +172,7 @@ struct quic_coder {
     struct quic_group rgb, alpha;
     uint32_t width, height;
     enum quic_image_type type;
+    uint8_t *stage; /* encoder: bitw staging, stage_bytes long */
     void *mem;
 };
 
@@ -191,6 +197,21 @@ QUIC_INLINE unsigned clz32(uint32_t v)
 #endif
 }
 
+/* Little-endian word access; on little-endian hosts a plain (unaligned)
+ * memcpy, which compilers turn into one load or store. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+QUIC_INLINE uint32_t load_le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+QUIC_INLINE void store_le32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+#else
 QUIC_INLINE uint32_t load_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -203,6 +224,7 @@ QUIC_INLINE void store_le32(uint8_t *p, uint32_t v)
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
 }
+#endif
 
 static unsigned ceil_log2(unsigned v)
 {
@@ -365,19 +387,27 @@ static void segment_bump(struct quic_state *st)
 
 /* ---- bit writer ---- */
 
+/* Appends the low `len` (1..32) bits of `bits`, MSB first. */
 QUIC_INLINE void bitw_put(struct quic_bitw *w, uint32_t bits, unsigned len)
 {
-    w->acc = (w->acc << len) | bits;
+    w->acc |= (uint64_t)bits << (64 - w->nbits - len);
     w->nbits += len;
-    if (w->nbits >= 32) {
-        w->nbits -= 32;
-        if (QUIC_LIKELY(w->cap - w->pos >= 4)) {
-            store_le32(w->out + w->pos, (uint32_t)(w->acc >> w->nbits));
-            w->pos += 4;
-        } else {
-            w->full = 1;
-        }
+    store_le32(w->stage + w->spos, (uint32_t)(w->acc >> 32));
+    unsigned done = w->nbits & 32;
+    w->spos += done >> 3;
+    w->acc <<= done;
+    w->nbits -= done;
+}
+
+static void bitw_flush_stage(struct quic_bitw *w)
+{
+    if (w->cap - w->pos >= w->spos) {
+        memcpy(w->out + w->pos, w->stage, w->spos);
+        w->pos += w->spos;
+    } else {
+        w->full = 1;
     }
+    w->spos = 0;
 }
 
 static void bitw_put32(struct quic_bitw *w, uint32_t word)
@@ -389,7 +419,7 @@ static void bitw_put32(struct quic_bitw *w, uint32_t word)
 /* Run length: one 1 bit per whole expected run (2^run_log2 pixels, the
  * expectation growing with each), then the remainder in run_log2 + 1 bits
  * (its top bit, 0, ends the ones); the expectation then shrinks one step. */
-static void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
+QUIC_INLINE void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
 {
     unsigned hits = 0;
     while (len >= (1u << st->run_log2)) {
@@ -413,29 +443,52 @@ static void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
 
 /* ---- encoder ---- */
 
-/* Folds the residual of each sample of the row (mod 2^bpc) to 0, -1, 1, ...
- * -> 0, 1, 2, ...; written so the compiler can vectorise it. */
-static void fold_row0(uint8_t *restrict res, const uint8_t *restrict cur, unsigned width,
-                      unsigned mask)
+/* Folds a residual taken mod 2^bpc (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...)
+ * without a branch: negative residuals have the top bit set, and for them
+ * 2 * (mask - d) + 1 equals (2 * d) ^ (2 * mask + 1). */
+QUIC_INLINE unsigned fold(unsigned d, unsigned bpc)
 {
-    unsigned half = mask >> 1;
-    unsigned d = cur[0] & mask;
-    res[0] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+    unsigned mask = (1u << bpc) - 1;
+    return ((d << 1) ^ ((0u - (d >> (bpc - 1))) & (2 * mask + 1))) & mask;
+}
+
+/* Folded residuals of a row; loops without branches the compiler can
+ * vectorise. */
+QUIC_INLINE void fold_row0(uint8_t *restrict res, const uint8_t *restrict cur, unsigned width,
+                           unsigned bpc)
+{
+    unsigned mask = (1u << bpc) - 1;
+    res[0] = (uint8_t)fold(cur[0] & mask, bpc);
     for (unsigned i = 1; i < width; i++) {
-        d = ((unsigned)cur[i] - cur[i - 1]) & mask;
-        res[i] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+        res[i] = (uint8_t)fold(((unsigned)cur[i] - cur[i - 1]) & mask, bpc);
     }
 }
 
-static void fold_row(uint8_t *restrict res, const uint8_t *restrict cur,
-                     const uint8_t *restrict prev, unsigned width, unsigned mask)
+QUIC_INLINE void fold_row(uint8_t *restrict res, const uint8_t *restrict cur,
+                          const uint8_t *restrict prev, unsigned width, unsigned bpc)
 {
-    unsigned half = mask >> 1;
-    unsigned d = ((unsigned)cur[0] - prev[0]) & mask;
-    res[0] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+    unsigned mask = (1u << bpc) - 1;
+    res[0] = (uint8_t)fold(((unsigned)cur[0] - prev[0]) & mask, bpc);
     for (unsigned i = 1; i < width; i++) {
-        d = ((unsigned)cur[i] - (((unsigned)cur[i - 1] + prev[i]) >> 1)) & mask;
-        res[i] = (uint8_t)(d <= half ? d << 1 : ((mask - d) << 1) + 1);
+        unsigned pred = ((unsigned)cur[i - 1] + prev[i]) >> 1;
+        res[i] = (uint8_t)fold(((unsigned)cur[i] - pred) & mask, bpc);
+    }
+}
+
+static void fold_planes(struct quic_plane *p, unsigned width, int first_row, unsigned bpc)
+{
+    if (bpc == 8) {
+        if (first_row) {
+            fold_row0(p->res, p->cur, width, 8);
+        } else {
+            fold_row(p->res, p->cur, p->prev, width, 8);
+        }
+    } else {
+        if (first_row) {
+            fold_row0(p->res, p->cur, width, 5);
+        } else {
+            fold_row(p->res, p->cur, p->prev, width, 5);
+        }
     }
 }
 
@@ -452,13 +505,8 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
 
     for (unsigned c = 0; c < nch; c++) {
         struct quic_plane *p = g->pl[c];
-        if (first_row) {
-            fold_row0(p->res, p->cur, width, f->mask);
-            p->corr[-1] = 0;
-        } else {
-            fold_row(p->res, p->cur, p->prev, width, f->mask);
-            p->corr[-1] = p->corr[0];
-        }
+        fold_planes(p, width, first_row, f->bpc);
+        p->corr[-1] = first_row ? 0 : p->corr[0];
         res[c] = p->res;
         corr[c] = p->corr;
         m[c] = &p->model;
@@ -618,7 +666,9 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
      * per group: two key rows. */
     size_t wpad = ((size_t)width + 16) & ~(size_t)15;
     size_t plane_bytes = 4 * wpad;
-    size_t total = 4 * plane_bytes + 4 * wpad * sizeof(uint32_t);
+    size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
+    size_t stage_bytes = wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64;
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes;
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -637,6 +687,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->rgb.kprev = keys + wpad;
     q->alpha.kcur = keys + 2 * wpad;
     q->alpha.kprev = keys + 3 * wpad;
+    q->stage = mem + 4 * plane_bytes + keys_bytes;
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];
@@ -734,12 +785,14 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
         set_err(err_desc, "quic: out of memory");
         return rc;
     }
-    struct quic_bitw w = {.out = out, .cap = out_cap > INT_MAX ? INT_MAX : out_cap};
+    struct quic_bitw w = {
+            .stage = q.stage, .out = out, .cap = out_cap > INT_MAX ? INT_MAX : out_cap};
     bitw_put32(&w, QUIC_MAGIC);
     bitw_put32(&w, QUIC_VERSION);
     bitw_put32(&w, (uint32_t)type);
     bitw_put32(&w, img->width);
     bitw_put32(&w, img->height);
+    bitw_flush_stage(&w);
 
     for (uint32_t y = 0; y < img->height && !w.full; y++) {
         const uint8_t *src = img->pixels + (ptrdiff_t)((int64_t)y * stride);
@@ -752,11 +805,12 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
         } else {
             encode_rgb_row(&q, &w, y == 0);
             if (type == QUIC_IMAGE_TYPE_RGBA) {
+                bitw_flush_stage(&w);
                 encode_one_row(&q, &q.alpha, &w, y == 0);
             }
         }
+        bitw_flush_stage(&w);
     }
-    coder_finish(&q);
 
     /* Pad the last word with zeros, then one zero word the decoder's
      * 32-bit lookahead may read. */
@@ -764,6 +818,8 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
         bitw_put(&w, 0, 32 - w.nbits);
     }
     bitw_put32(&w, 0);
+    bitw_flush_stage(&w);
+    coder_finish(&q);
     if (w.full) {
         set_err(err_desc, "quic: output buffer too small");
         return CLOVE_E_RANGE;
@@ -773,17 +829,19 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
 
 /* ---- bit reader ---- */
 
+/* Tops the buffer up to >= 32 bits; branch-free because the refill is
+ * needed about every other codeword, which no predictor guesses. */
 QUIC_INLINE void bitr_refill(struct quic_bitr *r)
 {
-    if (r->avail < 32) {
-        uint32_t word = 0;
-        if (QUIC_LIKELY(r->wpos < r->nwords)) {
-            word = load_le32(r->in + 4 * r->wpos);
-        }
-        r->wpos++;
-        r->buf |= (uint64_t)word << (32 - r->avail);
-        r->avail += 32;
+    unsigned need = r->avail < 32;
+    uint32_t word = 0;
+    if (QUIC_LIKELY(r->wpos < r->nwords)) {
+        word = load_le32(r->in + 4 * r->wpos);
     }
+    uint64_t add = (uint64_t)word << ((32 - r->avail) & 63);
+    r->buf |= add & (0 - (uint64_t)need);
+    r->wpos += need;
+    r->avail += need * 32;
 }
 
 QUIC_INLINE void bitr_skip(struct quic_bitr *r, unsigned len)

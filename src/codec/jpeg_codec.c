@@ -22,6 +22,11 @@
  * to a buffer of its own, never freeing ours; we then free its buffer and
  * fail with CLOVE_E_RANGE.
  *
+ * JPEG_ALPHA puts the JPEG of the colour and an LZ XXXA stream of the alpha
+ * (codec/lz.h) behind a 9-byte header. The LZ decoder writes whole 0,0,0,A
+ * pixels, so the decoder runs it first, keeps the alpha bytes aside, decodes
+ * the JPEG over the pixels and then puts the alpha back.
+ *
  * Decoding treats libjpeg warnings (corrupt or truncated data) as errors
  * (TJFLAG_STOPONWARNING) and limits progressive scans (TJFLAG_LIMITSCANS), so
  * hostile input costs at most one bounded decode and an error code.
@@ -30,6 +35,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "codec/lz.h"
 
 #if __has_include(<turbojpeg.h>)
 #include <turbojpeg.h>
@@ -298,3 +305,186 @@ int jpeg_codec_decode(const uint8_t *in, size_t in_len, const struct codec_info 
 }
 
 #endif
+
+/* ---- JPEG_ALPHA: shared by both builds, on top of the functions above ---- */
+
+static void write_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t read_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The alpha plane of an RGBA image, as the XXXA image LZ codes. */
+static struct codec_image alpha_view(const struct codec_image *img)
+{
+    struct codec_image alpha = *img;
+    alpha.format = CODEC_FMT_XXXA;
+    return alpha;
+}
+
+size_t jpeg_codec_encode_alpha_bound(const struct codec_image *img)
+{
+    if (!img || img->format != CODEC_FMT_RGBA) {
+        return 0;
+    }
+    struct codec_image alpha = alpha_view(img);
+    size_t jpeg = jpeg_codec_encode_bound(img);
+    size_t lz = lz_encode_bound(&alpha);
+    return jpeg && lz ? JPEG_ALPHA_HEADER_BYTES + jpeg + lz : 0;
+}
+
+int jpeg_codec_encode_alpha(const struct codec_image *img, int quality, uint8_t *out,
+                            size_t out_cap, const char **err_desc)
+{
+    if (!img || !out) {
+        set_error(err_desc, "jpeg: missing image or output");
+        return CLOVE_E_INVALID;
+    }
+    if (img->format != CODEC_FMT_RGBA) {
+        set_error(err_desc, "jpeg: JPEG_ALPHA needs an RGBA image");
+        return CLOVE_E_UNSUPPORTED;
+    }
+    if (out_cap <= JPEG_ALPHA_HEADER_BYTES) {
+        set_error(err_desc, "jpeg: output buffer too small");
+        return CLOVE_E_RANGE;
+    }
+    int jpeg_size = jpeg_codec_encode(img, quality, out + JPEG_ALPHA_HEADER_BYTES,
+                                      out_cap - JPEG_ALPHA_HEADER_BYTES, err_desc);
+    if (jpeg_size < 0) {
+        return jpeg_size;
+    }
+    size_t used = JPEG_ALPHA_HEADER_BYTES + (size_t)jpeg_size;
+    struct codec_image alpha = alpha_view(img);
+    int lz_size = lz_encode(&alpha, out + used, out_cap - used, err_desc);
+    if (lz_size < 0) {
+        return lz_size;
+    }
+    size_t data_size = (size_t)jpeg_size + (size_t)lz_size;
+    if (data_size > INT32_MAX - JPEG_ALPHA_HEADER_BYTES) {
+        set_error(err_desc, "jpeg: output too large");
+        return CLOVE_E_RANGE;
+    }
+    out[0] = img->stride >= 0 ? JPEG_ALPHA_FLAG_TOP_DOWN : 0;
+    write_le32(out + 1, (uint32_t)jpeg_size);
+    write_le32(out + 5, (uint32_t)data_size);
+    return (int)(JPEG_ALPHA_HEADER_BYTES + data_size);
+}
+
+/* Splits JPEG_ALPHA data into its JPEG and LZ parts. */
+static int split_alpha(const uint8_t *in, size_t in_len, size_t *jpeg_size, const char **err_desc)
+{
+    if (!in || in_len < JPEG_ALPHA_HEADER_BYTES) {
+        set_error(err_desc, "jpeg: missing JPEG_ALPHA header");
+        return CLOVE_E_INVALID;
+    }
+    uint32_t jpeg = read_le32(in + 1), data = read_le32(in + 5);
+    if (data != in_len - JPEG_ALPHA_HEADER_BYTES || jpeg == 0 || jpeg >= data) {
+        set_error(err_desc, "jpeg: JPEG_ALPHA sizes do not match the data");
+        return CLOVE_E_INVALID;
+    }
+    *jpeg_size = jpeg;
+    return 0;
+}
+
+int jpeg_codec_decode_alpha_header(const uint8_t *in, size_t in_len, struct codec_info *info,
+                                   const char **err_desc)
+{
+    size_t jpeg_size;
+    int r = split_alpha(in, in_len, &jpeg_size, err_desc);
+    if (r < 0) {
+        return r;
+    }
+    if (!info) {
+        set_error(err_desc, "jpeg: missing image description");
+        return CLOVE_E_INVALID;
+    }
+    r = jpeg_codec_decode_header(in + JPEG_ALPHA_HEADER_BYTES, jpeg_size, info, err_desc);
+    if (r < 0) {
+        return r;
+    }
+    info->format = CODEC_FMT_RGBA;
+    info->top_down = (in[0] & JPEG_ALPHA_FLAG_TOP_DOWN) != 0;
+    return 0;
+}
+
+int jpeg_codec_decode_alpha(const uint8_t *in, size_t in_len, const struct codec_info *info,
+                            uint8_t *pixels, int32_t stride, const char **err_desc)
+{
+    size_t jpeg_size;
+    int r = split_alpha(in, in_len, &jpeg_size, err_desc);
+    if (r < 0) {
+        return r;
+    }
+    if (!info || !pixels) {
+        set_error(err_desc, "jpeg: missing image description or pixels");
+        return CLOVE_E_INVALID;
+    }
+    if (!dimensions_ok(info->width, info->height)) {
+        set_error(err_desc, "jpeg: image dimensions out of range");
+        return CLOVE_E_RANGE;
+    }
+    size_t stride_bytes = abs_stride(stride);
+    if (stride_bytes < (size_t)info->width * 4) {
+        set_error(err_desc, "jpeg: stride shorter than a row");
+        return CLOVE_E_INVALID;
+    }
+    const uint8_t *lz = in + JPEG_ALPHA_HEADER_BYTES + jpeg_size;
+    size_t lz_len = in_len - JPEG_ALPHA_HEADER_BYTES - jpeg_size;
+    struct codec_info alpha;
+    r = lz_decode_header(lz, lz_len, &alpha, err_desc);
+    if (r < 0) {
+        return r == CLOVE_E_INCOMPLETE ? CLOVE_E_INVALID : r;
+    }
+    if (alpha.format != CODEC_FMT_XXXA || alpha.width != info->width ||
+        alpha.height != info->height || !alpha.top_down != !(in[0] & JPEG_ALPHA_FLAG_TOP_DOWN)) {
+        set_error(err_desc, "jpeg: alpha stream does not match the image");
+        return CLOVE_E_INVALID;
+    }
+    /* Check the JPEG before the LZ decoder spends time on the alpha. */
+    struct codec_info colour;
+    r = jpeg_codec_decode_header(in + JPEG_ALPHA_HEADER_BYTES, jpeg_size, &colour, err_desc);
+    if (r < 0) {
+        return r;
+    }
+    if (colour.width != info->width || colour.height != info->height) {
+        set_error(err_desc, "jpeg: JPEG size differs from the image size");
+        return CLOVE_E_INVALID;
+    }
+    uint8_t *saved = malloc((size_t)info->width * info->height);
+    if (!saved) {
+        set_error(err_desc, "jpeg: out of memory");
+        return CLOVE_E_NOMEM;
+    }
+    r = lz_decode(lz, lz_len, pixels, stride, err_desc);
+    if (r < 0) {
+        goto out;
+    }
+    for (uint32_t y = 0; y < info->height; y++) {
+        const uint8_t *row = pixels + (ptrdiff_t)y * stride;
+        uint8_t *a = saved + (size_t)y * info->width;
+        for (uint32_t x = 0; x < info->width; x++) {
+            a[x] = row[4 * x + 3];
+        }
+    }
+    r = jpeg_codec_decode(in + JPEG_ALPHA_HEADER_BYTES, jpeg_size, info, pixels, stride, err_desc);
+    if (r < 0) {
+        goto out;
+    }
+    for (uint32_t y = 0; y < info->height; y++) {
+        uint8_t *row = pixels + (ptrdiff_t)y * stride;
+        const uint8_t *a = saved + (size_t)y * info->width;
+        for (uint32_t x = 0; x < info->width; x++) {
+            row[4 * x + 3] = a[x];
+        }
+    }
+out:
+    free(saved);
+    return r;
+}

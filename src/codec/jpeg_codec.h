@@ -6,6 +6,13 @@
  * quality 85 by default (the SPICE server's fixed value). The client decodes
  * it to 32-bit xRGB.
  *
+ * JPEG_ALPHA image data (the bytes after the SpiceImageDescriptor) is
+ *   u8  flags      SPICE_JPEG_ALPHA_FLAGS_TOP_DOWN (1): the alpha is top-down
+ *   u32 jpeg_size  little endian, bytes of the JPEG
+ *   u32 data_size  little endian, bytes that follow: jpeg_size + the LZ part
+ *   the JPEG of the colour, then an LZ stream (codec/lz.h) of type XXXA
+ *   carrying the alpha plane, whose top_down matches the flag.
+ *
  * Thread: any; no shared state (each call makes and frees its own libjpeg
  * state).
  */
@@ -49,5 +56,38 @@ int jpeg_codec_decode_header(const uint8_t *in, size_t in_len, struct codec_info
  * Returns 0, CLOVE_E_INVALID or CLOVE_E_RANGE. Any input is safe. */
 int jpeg_codec_decode(const uint8_t *in, size_t in_len, const struct codec_info *info,
                       uint8_t *pixels, int32_t stride, const char **err_desc);
+
+/* Bytes of the JPEG_ALPHA header (flags, jpeg_size, data_size). */
+#define JPEG_ALPHA_HEADER_BYTES 9
+/* SpiceJpegAlphaFlags (spice/enums.h). */
+#define JPEG_ALPHA_FLAG_TOP_DOWN 1u
+
+/* Largest output of jpeg_codec_encode_alpha() for `img` (borrows), or 0. */
+size_t jpeg_codec_encode_alpha_bound(const struct codec_image *img);
+
+/* Encodes `img` (borrows; CODEC_FMT_RGBA) as JPEG_ALPHA image data (header
+ * included, see above) into `out` (borrows): the colour as
+ * jpeg_codec_encode() does, the alpha with lz_encode() as XXXA (top-down for
+ * a positive stride, as the LZ encoder sends rows in memory order). Returns
+ * the bytes written or the errors of jpeg_codec_encode() and lz_encode(). */
+int jpeg_codec_encode_alpha(const struct codec_image *img, int quality, uint8_t *out,
+                            size_t out_cap, const char **err_desc);
+
+/* Reads the JPEG_ALPHA header and the JPEG header inside: info->format =
+ * CODEC_FMT_RGBA, width and height of the JPEG, top_down from the flags.
+ * data_size must cover exactly the rest of `in`. Returns 0, CLOVE_E_INVALID
+ * or CLOVE_E_RANGE. */
+int jpeg_codec_decode_alpha_header(const uint8_t *in, size_t in_len, struct codec_info *info,
+                                   const char **err_desc);
+
+/* Decodes JPEG_ALPHA image data `in` (borrows) into `pixels` (borrows) as
+ * CODEC_FMT_RGBA, row 0 at the top, rows `stride` bytes apart (negative:
+ * bottom-up; |stride| >= width * 4). info->width and height are the expected
+ * size; the JPEG and the alpha stream must both have it, and the alpha
+ * stream must be XXXA with the flags' orientation. Allocates width * height
+ * bytes to hold the alpha while the JPEG is decoded. Returns 0,
+ * CLOVE_E_INVALID, CLOVE_E_RANGE or CLOVE_E_NOMEM. Any input is safe. */
+int jpeg_codec_decode_alpha(const uint8_t *in, size_t in_len, const struct codec_info *info,
+                            uint8_t *pixels, int32_t stride, const char **err_desc);
 
 #endif

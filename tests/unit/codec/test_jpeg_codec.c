@@ -329,6 +329,110 @@ static void test_bit_flips_are_safe(void)
     CHECK(rejected > 0);
 }
 
+/* Colour through JPEG, alpha exact through LZ, for both source orientations
+ * and a bottom-up padded destination. */
+static void test_alpha_roundtrip(void)
+{
+    const uint32_t w = 70, h = 50;
+    uint8_t *ref = make_bgrx(w, h);
+    size_t row = (size_t)w * 4;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        ref[4 * i + 3] = (uint8_t)(i % w < 20 ? 0 : i % w < 40 ? 255 : (i * 7) & 0xff);
+    }
+    for (int bottom_up = 0; bottom_up < 2; bottom_up++) {
+        uint8_t *src = malloc(row * h);
+        for (uint32_t y = 0; y < h; y++) {
+            memcpy(src + (bottom_up ? h - 1 - y : y) * row, ref + y * row, row);
+        }
+        struct codec_image img = {CODEC_FMT_RGBA, w, h, bottom_up ? -(int32_t)row : (int32_t)row,
+                                  bottom_up ? src + (h - 1) * row : src};
+        size_t cap = jpeg_codec_encode_alpha_bound(&img);
+        uint8_t *enc = malloc(cap);
+        const char *err = NULL;
+        int n = jpeg_codec_encode_alpha(&img, 85, enc, cap, &err);
+        free(src);
+        if (n <= 0) {
+            printf("# %d %s\n", n, err ? err : "");
+        }
+        CHECK(n > JPEG_ALPHA_HEADER_BYTES);
+        CHECK_EQ(enc[0], bottom_up ? 0 : JPEG_ALPHA_FLAG_TOP_DOWN);
+        uint32_t jpeg_size = enc[1] | enc[2] << 8 | enc[3] << 16 | (uint32_t)enc[4] << 24;
+        uint32_t data_size = enc[5] | enc[6] << 8 | enc[7] << 16 | (uint32_t)enc[8] << 24;
+        CHECK_EQ(data_size, (uint32_t)n - JPEG_ALPHA_HEADER_BYTES);
+        CHECK(enc[9] == 0xff && enc[10] == 0xd8);
+        CHECK(enc[9 + jpeg_size - 2] == 0xff && enc[9 + jpeg_size - 1] == 0xd9);
+        struct codec_info info;
+        CHECK_EQ(jpeg_codec_decode_alpha_header(enc, (size_t)n, &info, NULL), 0);
+        CHECK_EQ(info.format, CODEC_FMT_RGBA);
+        CHECK_EQ(info.width, w);
+        CHECK_EQ(info.height, h);
+        CHECK_EQ(info.top_down, !bottom_up);
+        size_t out_row = row + 8;
+        uint8_t *out = malloc(out_row * h);
+        uint8_t *top = out + out_row * (h - 1);
+        int r = jpeg_codec_decode_alpha(enc, (size_t)n, &info, top, -(int32_t)out_row, &err);
+        int alpha_same = 1;
+        for (uint32_t y = 0; y < h && r == 0; y++) {
+            for (uint32_t x = 0; x < w; x++) {
+                alpha_same &= top[-(ptrdiff_t)y * (ptrdiff_t)out_row + 4 * x + 3] ==
+                              ref[y * row + 4 * x + 3];
+            }
+        }
+        double mse = r == 0 ? mse_bgrx(ref, (int32_t)row, top, -(int32_t)out_row, w, h) : 1e9;
+        free(out);
+        free(enc);
+        if (r != 0) {
+            printf("# decode %d %s\n", r, err ? err : "");
+        }
+        CHECK_EQ(r, 0);
+        CHECK(alpha_same);
+        CHECK(mse < MSE_AT_32_DB);
+    }
+    free(ref);
+}
+
+static void test_alpha_rejects(void)
+{
+    const uint32_t w = 24, h = 20;
+    uint8_t *ref = make_bgrx(w, h);
+    struct codec_image img = {CODEC_FMT_RGBA, w, h, (int32_t)w * 4, ref};
+    size_t cap = jpeg_codec_encode_alpha_bound(&img);
+    uint8_t *enc = malloc(cap);
+    int n = jpeg_codec_encode_alpha(&img, 85, enc, cap, NULL);
+    CHECK(n > 0);
+    struct codec_info info = {CODEC_FMT_RGBA, w, h, 1};
+    uint8_t *out = malloc((size_t)w * 4 * h);
+    int32_t stride = (int32_t)w * 4;
+    CHECK_EQ(jpeg_codec_decode_alpha(enc, (size_t)n, &info, out, stride, NULL), 0);
+    /* Every truncation fails (data_size no longer matches). */
+    for (int len = 0; len < n; len++) {
+        CHECK(jpeg_codec_decode_alpha(enc, (size_t)len, &info, out, stride, NULL) < 0);
+    }
+    enc[0] ^= JPEG_ALPHA_FLAG_TOP_DOWN; /* orientation differs from the LZ stream */
+    CHECK_EQ(jpeg_codec_decode_alpha(enc, (size_t)n, &info, out, stride, NULL), CLOVE_E_INVALID);
+    enc[0] ^= JPEG_ALPHA_FLAG_TOP_DOWN;
+    enc[1] ^= 4; /* jpeg_size moved: the JPEG or the LZ part breaks */
+    CHECK(jpeg_codec_decode_alpha(enc, (size_t)n, &info, out, stride, NULL) < 0);
+    enc[1] ^= 4;
+    info.height = h + 1;
+    CHECK_EQ(jpeg_codec_decode_alpha(enc, (size_t)n, &info, out, stride, NULL), CLOVE_E_INVALID);
+    info.height = h;
+    struct codec_image rgb = img;
+    rgb.format = CODEC_FMT_RGB32;
+    CHECK_EQ(jpeg_codec_encode_alpha(&rgb, 85, enc, cap, NULL), CLOVE_E_UNSUPPORTED);
+    CHECK_EQ(jpeg_codec_encode_alpha(&img, 85, enc, 20, NULL), CLOVE_E_RANGE);
+    /* Bit flips never crash. */
+    int encoded = jpeg_codec_encode_alpha(&img, 85, enc, cap, NULL);
+    for (int i = 0; i < encoded; i += 2) {
+        enc[i] ^= 0x10;
+        (void)jpeg_codec_decode_alpha(enc, (size_t)encoded, &info, out, stride, NULL);
+        enc[i] ^= 0x10;
+    }
+    free(out);
+    free(enc);
+    free(ref);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -341,6 +445,8 @@ int main(void)
             CHECK_CASE(test_reject_truncated),
             CHECK_CASE(test_reject_garbage_and_mismatch),
             CHECK_CASE(test_bit_flips_are_safe),
+            CHECK_CASE(test_alpha_roundtrip),
+            CHECK_CASE(test_alpha_rejects),
             {0},
     });
 }

@@ -22,7 +22,7 @@ libssl-dev                  libcrypto: RSA ticket keys, OAEP
 libpixman-1-dev             pixman headers referenced by spice-server.pc
 zlib1g-dev                  zlib: ZLIB_GLZ image compression (deflate over GLZ)
 liblz4-dev                  liblz4: LZ4 image compression
-libjpeg62-turbo-dev         libjpeg-turbo: JPEG and JPEG_ALPHA image compression
+libturbojpeg0-dev           libjpeg-turbo (TurboJPEG API, errors without longjmp): JPEG and JPEG_ALPHA
 libzstd-dev                 zstd: a yardstick in the codec benchmark only
 spice-client-gtk            spicy and spicy-screenshot: the real client for interop tests
 virt-viewer                 remote-viewer: GUI client test under Xvfb

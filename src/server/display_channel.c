@@ -1,15 +1,17 @@
 /*
  * The display channel clients of one worker.
  *
- * A client that connects gets the primary surface (SURFACE_CREATE, then the
- * whole surface as one image from the server's rendered copy, the monitors
- * config and a MARK that says "the screen is complete"); after that every
- * draw command is forwarded as it is rendered. Messages are built once per
- * command and shared by every client's send queue.
+ * A client that connects gets every surface (SURFACE_CREATE, then its whole
+ * content as one image from the server's rendered copy; offscreen surfaces
+ * first, the primary last, followed by the monitors config and a MARK that
+ * says "the screen is complete"). After that every draw command is
+ * forwarded as it is rendered.
  *
- * Images go out as uncompressed bitmaps in this milestone. The encoder stage
- * (QUIC, LZ, GLZ, ...) slots in where display_image_message() builds the
- * SpiceImage.
+ * Images pass through the encoder stage (display/image_encoder.h), which
+ * depends on the client (capabilities, GLZ dictionary, preferred
+ * compression). A message is therefore built per client, except that one
+ * built without per-client state (anything but GLZ) is reused for every
+ * later client with the same encoding profile.
  *
  * Thread: the worker's.
  */
@@ -17,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "display/image_encoder.h"
 #include "proto/server_msg.h"
 #include "server/server.h"
 
@@ -29,13 +32,23 @@ struct display_client {
     struct display_client *next;
     bool got_init;
     int64_t pixmap_cache_size;
-    int32_t glz_window_size;
-    uint8_t preferred_compression;
+    struct image_encoder_client encoder;
 };
+
+/* ---- helpers ---- */
 
 static void display_send_to(struct display_client *dc, struct shared_msg *m)
 {
-    channel_client_send_shared(&dc->base, m);
+    if (m && !dc->base.closing) {
+        channel_client_send_shared(&dc->base, m);
+    }
+}
+
+static void display_send_simple(struct display_client *dc, uint16_t type)
+{
+    if (!dc->base.closing) {
+        channel_client_send(&dc->base, type, NULL, 0);
+    }
 }
 
 /* Sends m to every client; a client may close (and unlink) while we do. */
@@ -61,6 +74,179 @@ static struct wire_rect wire_rect_from(const struct qxl_rect *r)
     return (struct wire_rect){r->top, r->left, r->bottom, r->right};
 }
 
+static struct image_encoder_settings display_settings(const struct worker *w)
+{
+    const struct RedsState *s = w->server;
+    return (struct image_encoder_settings){
+            .compression = (int)__atomic_load_n(&s->image_compression, __ATOMIC_RELAXED),
+            .jpeg = __atomic_load_n(&s->jpeg_compression, __ATOMIC_RELAXED),
+            .zlib_glz = __atomic_load_n(&s->zlib_glz_compression, __ATOMIC_RELAXED),
+    };
+}
+
+/* A key for "same encoding for this client as for that one". */
+static unsigned display_profile(const struct display_client *dc)
+{
+    return (unsigned)dc->encoder.lz4_cap | ((unsigned)(dc->encoder.glz_window_pixels > 0) << 1) |
+           ((unsigned)dc->encoder.preferred << 2) |
+           ((unsigned)channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_COMPOSITE) << 10);
+}
+
+/* ---- images ---- */
+
+/*
+ * The pixels an image is encoded from. Bitmaps in the codec formats are
+ * used in place; palette bitmaps and 16-bit 565 surfaces are expanded to
+ * 32 bits into `owned`.
+ */
+struct image_source {
+    struct codec_image img;
+    uint8_t *owned;
+    bool is_surface_ref; /* a SURFACE image: no pixels, names surface_id */
+    uint32_t surface_id;
+};
+
+static bool image_source_from_qxl(const struct qxl_image *src, struct image_source *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (src->type == SPICE_IMAGE_TYPE_SURFACE) {
+        out->is_surface_ref = true;
+        out->surface_id = src->surface_id;
+        out->img.width = src->width;
+        out->img.height = src->height;
+        return true;
+    }
+    if (!src->data) {
+        return false;
+    }
+    enum codec_format f = CODEC_FMT_INVALID;
+    switch (src->format) {
+    case SPICE_BITMAP_FMT_32BIT:
+        f = CODEC_FMT_RGB32;
+        break;
+    case SPICE_BITMAP_FMT_RGBA:
+        f = CODEC_FMT_RGBA;
+        break;
+    case SPICE_BITMAP_FMT_24BIT:
+        f = CODEC_FMT_RGB24;
+        break;
+    case SPICE_BITMAP_FMT_16BIT:
+        f = CODEC_FMT_RGB16;
+        break;
+    case SPICE_BITMAP_FMT_8BIT_A:
+        f = CODEC_FMT_A8;
+        break;
+    default:
+        break;
+    }
+    out->img.width = src->width;
+    out->img.height = src->height;
+    if (f != CODEC_FMT_INVALID && src->stride <= INT32_MAX) {
+        out->img.format = f;
+        if (src->bitmap_flags & QXL_BITMAP_TOP_DOWN) {
+            out->img.pixels = src->data;
+            out->img.stride = (int32_t)src->stride;
+        } else {
+            out->img.pixels = src->data + (size_t)src->stride * (src->height - 1);
+            out->img.stride = -(int32_t)src->stride;
+        }
+        return true;
+    }
+    size_t row_bytes = (size_t)src->width * 4;
+    uint8_t *pixels = malloc(row_bytes * src->height);
+    if (!pixels) {
+        return false;
+    }
+    for (uint32_t y = 0; y < src->height; y++) {
+        for (uint32_t x = 0; x < src->width; x++) {
+            put_u32le(pixels + row_bytes * y + 4 * x, canvas_image_pixel(src, x, y));
+        }
+    }
+    out->img.format = CODEC_FMT_RGB32;
+    out->img.pixels = pixels;
+    out->img.stride = (int32_t)row_bytes;
+    out->owned = pixels;
+    return true;
+}
+
+static bool image_source_from_surface(const struct worker_surface *p, struct image_source *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->img.width = p->width;
+    out->img.height = p->height;
+    switch (p->format) {
+    case SPICE_SURFACE_FMT_32_xRGB:
+    case SPICE_SURFACE_FMT_32_ARGB:
+    case SPICE_SURFACE_FMT_16_555:
+    case SPICE_SURFACE_FMT_8_A:
+        out->img.format = p->format == SPICE_SURFACE_FMT_32_xRGB   ? CODEC_FMT_RGB32
+                          : p->format == SPICE_SURFACE_FMT_32_ARGB ? CODEC_FMT_RGBA
+                          : p->format == SPICE_SURFACE_FMT_16_555  ? CODEC_FMT_RGB16
+                                                                   : CODEC_FMT_A8;
+        out->img.pixels = p->canvas.line0;
+        out->img.stride = p->canvas.stride;
+        return true;
+    default:
+        break;
+    }
+    /* 16-bit 565: no SPICE bitmap format; expand to 32 bits. */
+    size_t row_bytes = (size_t)p->width * 4;
+    uint8_t *pixels = malloc(row_bytes * p->height);
+    if (!pixels) {
+        return false;
+    }
+    for (uint32_t y = 0; y < p->height; y++) {
+        const uint8_t *src = p->canvas.line0 + (intptr_t)y * p->canvas.stride;
+        for (uint32_t x = 0; x < p->width; x++) {
+            uint32_t v = (uint32_t)src[2 * x] | ((uint32_t)src[2 * x + 1] << 8);
+            uint32_t r = (v >> 11) & 0x1f, g = (v >> 5) & 0x3f, b = v & 0x1f;
+            put_u32le(pixels + row_bytes * y + 4 * x,
+                      ((r << 3 | r >> 2) << 16) | ((g << 2 | g >> 4) << 8) | (b << 3 | b >> 2));
+        }
+    }
+    out->img.format = CODEC_FMT_RGB32;
+    out->img.pixels = pixels;
+    out->img.stride = (int32_t)row_bytes;
+    out->owned = pixels;
+    return true;
+}
+
+/* One encoded image of a message, with the storage it needs. */
+struct encoded_image {
+    struct wire_image wire;
+    struct byte_buf scratch;
+    uint8_t surface_id[4];
+    bool per_client;
+};
+
+static void encoded_image_finish(struct encoded_image *e)
+{
+    buf_finish(&e->scratch);
+}
+
+static void display_encode(struct display_client *dc, const struct image_encoder_settings *s,
+                           const struct image_source *src, struct encoded_image *e)
+{
+    struct worker *w = dc->worker;
+    memset(e, 0, sizeof(*e));
+    buf_init(&e->scratch);
+    uint64_t id = ((uint64_t)w->id << 56) | ++w->image_serial;
+    if (src->is_surface_ref) {
+        e->wire.id = id;
+        e->wire.type = SPICE_IMAGE_TYPE_SURFACE;
+        e->wire.width = src->img.width;
+        e->wire.height = src->img.height;
+        put_u32le(e->surface_id, src->surface_id);
+        e->wire.u.encoded.data = e->surface_id;
+        e->wire.u.encoded.size = 4;
+        return;
+    }
+    int type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
+    e->per_client = image_encoder_type_is_per_client(type);
+}
+
+/* ---- surfaces ---- */
+
 static struct shared_msg *display_surface_create_msg(struct worker *w, uint32_t id)
 {
     struct worker_surface *p = &w->surfaces[id];
@@ -73,75 +259,33 @@ static struct shared_msg *display_surface_create_msg(struct worker *w, uint32_t 
     return m;
 }
 
-/* A whole surface as one DRAW_COPY of a bitmap. */
-static struct shared_msg *display_full_image_msg(struct worker *w, uint32_t id)
+/* A whole surface as one DRAW_COPY, encoded for one client. */
+static struct shared_msg *display_full_image_msg(struct display_client *dc, uint32_t id,
+                                                 const struct image_encoder_settings *s)
 {
+    struct worker *w = dc->worker;
     struct worker_surface *p = &w->surfaces[id];
-    size_t row_bytes = (size_t)p->width * 4;
-    unsigned bpp = canvas_format_bpp(p->format);
-    uint8_t *pixels = NULL;
-    const uint8_t *data;
-    uint32_t stride;
-    uint8_t flags;
-    if (bpp == 4 || bpp == 1) {
-        /* The surface memory is the image: a negative stride means its
-         * lowest address holds the bottom row, i.e. a bottom-up bitmap. */
-        data = p->mem;
-        stride = p->stride < 0 ? (uint32_t)-p->stride : (uint32_t)p->stride;
-        flags = p->stride < 0 ? 0 : SPICE_BITMAP_FLAGS_TOP_DOWN;
-    } else {
-        pixels = malloc(row_bytes * p->height);
-        if (!pixels) {
-            return NULL;
-        }
-        data = pixels;
-        stride = (uint32_t)row_bytes;
-        flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+    struct image_source src;
+    if (!image_source_from_surface(p, &src)) {
+        return NULL;
     }
-    for (uint32_t y = 0; pixels && y < p->height; y++) {
-        const uint8_t *src = p->canvas.line0 + (intptr_t)y * p->canvas.stride;
-        uint8_t *dst = pixels + row_bytes * y;
-        for (uint32_t x = 0; x < p->width; x++) {
-            uint32_t v = (uint32_t)src[2 * x] | ((uint32_t)src[2 * x + 1] << 8);
-            uint32_t r, g, b;
-            if (p->format == SPICE_SURFACE_FMT_16_565) {
-                r = (v >> 11) & 0x1f;
-                g = (v >> 5) & 0x3f;
-                b = v & 0x1f;
-                g = g << 2 | g >> 4;
-            } else {
-                r = (v >> 10) & 0x1f;
-                g = (v >> 5) & 0x1f;
-                b = v & 0x1f;
-                g = g << 3 | g >> 2;
-            }
-            put_u32le(dst + 4 * x, ((r << 3 | r >> 2) << 16) | (g << 8) | (b << 3 | b >> 2));
-        }
-    }
+    struct encoded_image e;
+    display_encode(dc, s, &src, &e);
     struct wire_draw_base base = {
             .surface_id = id,
             .box = {0, 0, (int32_t)p->height, (int32_t)p->width},
             .clip = {.type = SPICE_CLIP_TYPE_NONE},
     };
-    struct wire_image img = {
-            .id = ((uint64_t)w->id << 56) | ++w->image_serial,
-            .type = SPICE_IMAGE_TYPE_BITMAP,
-            .width = p->width,
-            .height = p->height,
-            .u.bitmap = {.format = p->format == SPICE_SURFACE_FMT_32_ARGB ? SPICE_BITMAP_FMT_RGBA
-                                   : p->format == SPICE_SURFACE_FMT_8_A  ? SPICE_BITMAP_FMT_8BIT_A
-                                                                          : SPICE_BITMAP_FMT_32BIT,
-                         .flags = flags,
-                         .stride = stride,
-                         .data = data},
-    };
     struct wire_rect src_area = {0, 0, (int32_t)p->height, (int32_t)p->width};
     struct byte_buf b;
     buf_init(&b);
-    buf_reserve(&b, 128 + (size_t)stride * p->height);
-    server_msg_display_draw_copy(&b, &base, &img, &src_area, SPICE_ROPD_OP_PUT,
+    buf_reserve(&b, 128 + (e.wire.type == SPICE_IMAGE_TYPE_BITMAP
+                                   ? (size_t)e.wire.u.bitmap.stride * p->height
+                                   : e.wire.u.encoded.size));
+    server_msg_display_draw_copy(&b, &base, &e.wire, &src_area, SPICE_ROPD_OP_PUT,
                                  SPICE_IMAGE_SCALE_MODE_NEAREST);
-    free(pixels);
+    encoded_image_finish(&e);
+    free(src.owned);
     struct shared_msg *m = msg_from_buf(SPICE_MSG_DISPLAY_DRAW_COPY, &b);
     buf_finish(&b);
     return m;
@@ -165,31 +309,24 @@ static struct shared_msg *display_monitors_config_msg(struct worker *w)
     return m;
 }
 
-static void display_send_simple(struct display_client *dc, uint16_t type)
-{
-    channel_client_send(&dc->base, type, NULL, 0);
-}
-
-/* Sends one surface (create, and its content if asked) to one client. */
-static void display_send_surface(struct display_client *dc, struct worker *w, uint32_t id,
-                                 struct shared_msg *create, struct shared_msg *image)
-{
-    if (create && !dc->base.closing) {
-        display_send_to(dc, create);
-    }
-    if (image && !dc->base.closing) {
-        display_send_to(dc, image);
-    }
-}
-
 static void display_send_monitors_and_mark(struct display_client *dc, struct shared_msg *monitors)
 {
-    if (monitors && !dc->base.closing &&
-        channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
+    if (channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
         display_send_to(dc, monitors);
     }
-    if (!dc->base.closing) {
-        display_send_simple(dc, SPICE_MSG_DISPLAY_MARK);
+    display_send_simple(dc, SPICE_MSG_DISPLAY_MARK);
+}
+
+/* Sends one surface to one client: create, then its content if asked. */
+static void display_send_surface(struct display_client *dc, uint32_t id, bool with_image,
+                                 struct shared_msg *create,
+                                 const struct image_encoder_settings *s)
+{
+    display_send_to(dc, create);
+    if (with_image && !dc->base.closing) {
+        struct shared_msg *image = display_full_image_msg(dc, id, s);
+        display_send_to(dc, image);
+        shared_msg_unref(image);
     }
 }
 
@@ -198,35 +335,34 @@ void display_broadcast_surface_create(struct worker *w, uint32_t id, bool with_i
     if (!w->displays || id >= w->n_surfaces || !w->surfaces[id].created) {
         return;
     }
+    struct image_encoder_settings s = display_settings(w);
     struct shared_msg *create = display_surface_create_msg(w, id);
-    struct shared_msg *image = with_image ? display_full_image_msg(w, id) : NULL;
     struct shared_msg *monitors = id == 0 ? display_monitors_config_msg(w) : NULL;
     for (struct display_client *dc = w->displays, *next; dc; dc = next) {
         next = dc->next;
-        display_send_surface(dc, w, id, create, image);
-        if (id == 0) {
+        display_send_surface(dc, id, with_image, create, &s);
+        if (id == 0 && !dc->base.closing) {
             display_send_monitors_and_mark(dc, monitors);
         }
     }
     shared_msg_unref(create);
-    shared_msg_unref(image);
     shared_msg_unref(monitors);
 }
 
 /* Brings a new client up to date: every offscreen surface, then the primary. */
-static void display_send_all_surfaces(struct display_client *dc, struct worker *w)
+static void display_send_all_surfaces(struct display_client *dc)
 {
-    for (uint32_t n = 1; n <= w->n_surfaces; n++) {
+    struct worker *w = dc->worker;
+    struct image_encoder_settings s = display_settings(w);
+    for (uint32_t n = 1; n <= w->n_surfaces && !dc->base.closing; n++) {
         uint32_t id = n % w->n_surfaces; /* 1, 2, ..., n-1, then 0 */
-        if (!w->surfaces[id].created || dc->base.closing) {
+        if (!w->surfaces[id].created) {
             continue;
         }
         struct shared_msg *create = display_surface_create_msg(w, id);
-        struct shared_msg *image = display_full_image_msg(w, id);
-        display_send_surface(dc, w, id, create, image);
+        display_send_surface(dc, id, true, create, &s);
         shared_msg_unref(create);
-        shared_msg_unref(image);
-        if (id == 0) {
+        if (id == 0 && !dc->base.closing) {
             struct shared_msg *monitors = display_monitors_config_msg(w);
             display_send_monitors_and_mark(dc, monitors);
             shared_msg_unref(monitors);
@@ -254,9 +390,6 @@ void display_broadcast_monitors_config(struct worker *w)
         return;
     }
     struct shared_msg *m = display_monitors_config_msg(w);
-    if (!m) {
-        return;
-    }
     for (struct display_client *dc = w->displays, *next; dc; dc = next) {
         next = dc->next;
         if (channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
@@ -274,87 +407,35 @@ void display_broadcast_mark(struct worker *w)
     }
 }
 
+/* ---- drawables ---- */
+
 /*
- * A source image (bitmap or surface) as a SpiceImage. Palette bitmaps are
- * expanded to 32 bits (the wire writer carries no palettes yet); the other
- * bitmap formats go as the guest gave them; a surface source names the
- * surface. The image encoder stage (QUIC, LZ, GLZ, ...) slots in here.
- * `scratch` holds whatever must live until the message is written.
+ * Builds the message body of a drawable for one client; returns its type,
+ * or 0 to skip. *per_client tells whether the bytes depend on this client.
  */
-struct image_scratch {
-    uint8_t *pixels;
-    uint8_t surface_id[4];
-};
-
-static bool display_image_message(struct worker *w, const struct qxl_image *src,
-                                  struct wire_image *img, struct image_scratch *scratch)
+static uint16_t display_drawable_body(struct display_client *dc, const struct qxl_drawable *d,
+                                      const struct wire_draw_base *base,
+                                      const struct image_encoder_settings *s, struct byte_buf *b,
+                                      bool *per_client)
 {
-    memset(img, 0, sizeof(*img));
-    img->id = ((uint64_t)w->id << 56) | ++w->image_serial;
-    img->width = src->width;
-    img->height = src->height;
-    if (src->type == SPICE_IMAGE_TYPE_SURFACE) {
-        img->type = SPICE_IMAGE_TYPE_SURFACE;
-        put_u32le(scratch->surface_id, src->surface_id);
-        img->u.encoded.data = scratch->surface_id;
-        img->u.encoded.size = 4;
-        return true;
-    }
-    img->type = SPICE_IMAGE_TYPE_BITMAP;
-    if (!src->data) {
-        return false;
-    }
-    switch (src->format) {
-    case SPICE_BITMAP_FMT_32BIT:
-    case SPICE_BITMAP_FMT_RGBA:
-    case SPICE_BITMAP_FMT_24BIT:
-    case SPICE_BITMAP_FMT_16BIT:
-    case SPICE_BITMAP_FMT_8BIT_A:
-        img->u.bitmap.format = src->format;
-        img->u.bitmap.flags =
-                (src->bitmap_flags & QXL_BITMAP_TOP_DOWN) ? SPICE_BITMAP_FLAGS_TOP_DOWN : 0;
-        img->u.bitmap.stride = src->stride;
-        img->u.bitmap.data = src->data;
-        return true;
-    default:
-        break;
-    }
-    size_t row_bytes = (size_t)src->width * 4;
-    uint8_t *pixels = malloc(row_bytes * src->height);
-    if (!pixels) {
-        return false;
-    }
-    for (uint32_t y = 0; y < src->height; y++) {
-        for (uint32_t x = 0; x < src->width; x++) {
-            put_u32le(pixels + row_bytes * y + 4 * x, canvas_image_pixel(src, x, y));
-        }
-    }
-    img->u.bitmap.format = SPICE_BITMAP_FMT_32BIT;
-    img->u.bitmap.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
-    img->u.bitmap.stride = (uint32_t)row_bytes;
-    img->u.bitmap.data = pixels;
-    scratch->pixels = pixels;
-    return true;
-}
-
-/* Builds the message body of a drawable; returns its type, or 0 to skip. */
-static uint16_t display_drawable_body(struct worker *w, const struct qxl_drawable *d,
-                                      const struct wire_draw_base *base, struct byte_buf *b)
-{
-    struct image_scratch s1 = {0}, s2 = {0};
-    struct wire_image img, mask;
+    struct image_source src1 = {0}, src2 = {0};
+    struct encoded_image e1, e2;
+    bool have1 = false, have2 = false;
     uint16_t type = 0;
+    *per_client = false;
     switch (d->type) {
     case QXL_DRAW_FILL:
         server_msg_display_draw_fill(b, base, d->u.fill.color, d->u.fill.rop_descriptor);
         type = SPICE_MSG_DISPLAY_DRAW_FILL;
         break;
     case QXL_DRAW_COPY: {
-        if (!display_image_message(w, d->u.copy.src, &img, &s1)) {
+        if (!image_source_from_qxl(d->u.copy.src, &src1)) {
             break;
         }
+        display_encode(dc, s, &src1, &e1);
+        have1 = true;
         struct wire_rect src_area = wire_rect_from(&d->u.copy.src_area);
-        server_msg_display_draw_copy(b, base, &img, &src_area, d->u.copy.rop_descriptor,
+        server_msg_display_draw_copy(b, base, &e1.wire, &src_area, d->u.copy.rop_descriptor,
                                      d->u.copy.scale_mode);
         type = SPICE_MSG_DISPLAY_DRAW_COPY;
         break;
@@ -374,12 +455,14 @@ static uint16_t display_drawable_body(struct worker *w, const struct qxl_drawabl
                                                : SPICE_MSG_DISPLAY_DRAW_INVERS;
         break;
     case QXL_DRAW_COMPOSITE: {
-        if (!display_image_message(w, d->u.composite.src, &img, &s1)) {
+        if (!image_source_from_qxl(d->u.composite.src, &src1)) {
             break;
         }
+        display_encode(dc, s, &src1, &e1);
+        have1 = true;
         struct wire_composite c = {
                 .flags = d->u.composite.flags,
-                .src = &img,
+                .src = &e1.wire,
                 .src_transform =
                         d->u.composite.has_src_transform ? d->u.composite.src_transform : NULL,
                 .mask_transform =
@@ -388,10 +471,12 @@ static uint16_t display_drawable_body(struct worker *w, const struct qxl_drawabl
                 .mask_origin = {d->u.composite.mask_origin_x, d->u.composite.mask_origin_y},
         };
         if (d->u.composite.mask) {
-            if (!display_image_message(w, d->u.composite.mask, &mask, &s2)) {
+            if (!image_source_from_qxl(d->u.composite.mask, &src2)) {
                 break;
             }
-            c.mask = &mask;
+            display_encode(dc, s, &src2, &e2);
+            have2 = true;
+            c.mask = &e2.wire;
         }
         server_msg_display_draw_composite(b, base, &c);
         type = SPICE_MSG_DISPLAY_DRAW_COMPOSITE;
@@ -400,10 +485,20 @@ static uint16_t display_drawable_body(struct worker *w, const struct qxl_drawabl
     default:
         break;
     }
-    free(s1.pixels);
-    free(s2.pixels);
+    if (have1) {
+        *per_client |= e1.per_client;
+        encoded_image_finish(&e1);
+    }
+    if (have2) {
+        *per_client |= e2.per_client;
+        encoded_image_finish(&e2);
+    }
+    free(src1.owned);
+    free(src2.owned);
     return type;
 }
+
+#define PROFILE_CACHE 4
 
 void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
 {
@@ -425,27 +520,47 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
         base.clip.num_rects = d->num_clip_rects;
         base.clip.rects = rects;
     }
-    struct byte_buf b;
-    buf_init(&b);
-    uint16_t type = display_drawable_body(w, d, &base, &b);
-    free(rects);
-    struct shared_msg *m = type ? msg_from_buf(type, &b) : NULL;
-    buf_finish(&b);
-    if (m) {
-        if (d->type == QXL_DRAW_COMPOSITE) {
-            for (struct display_client *dc = w->displays, *next; dc; dc = next) {
-                next = dc->next;
-                /* Clients without the cap cannot draw it (the reference renders it
-                 * on the server for them; they get it with the next full image). */
-                if (channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_COMPOSITE)) {
-                    display_send_to(dc, m);
-                }
-            }
-        } else {
-            display_broadcast(w, m);
+    struct image_encoder_settings s = display_settings(w);
+    struct {
+        unsigned profile;
+        struct shared_msg *msg;
+    } cache[PROFILE_CACHE];
+    int cached = 0;
+    for (struct display_client *dc = w->displays, *next; dc; dc = next) {
+        next = dc->next;
+        if (d->type == QXL_DRAW_COMPOSITE &&
+            !channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_COMPOSITE)) {
+            /* It cannot draw it; it gets the result with its next full image. */
+            continue;
         }
+        unsigned profile = display_profile(dc);
+        struct shared_msg *m = NULL;
+        for (int i = 0; i < cached; i++) {
+            if (cache[i].profile == profile) {
+                m = shared_msg_ref(cache[i].msg);
+                break;
+            }
+        }
+        if (!m) {
+            struct byte_buf b;
+            buf_init(&b);
+            bool per_client;
+            uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client);
+            m = type ? msg_from_buf(type, &b) : NULL;
+            buf_finish(&b);
+            if (m && !per_client && cached < PROFILE_CACHE) {
+                cache[cached].profile = profile;
+                cache[cached].msg = shared_msg_ref(m);
+                cached++;
+            }
+        }
+        display_send_to(dc, m);
         shared_msg_unref(m);
     }
+    for (int i = 0; i < cached; i++) {
+        shared_msg_unref(cache[i].msg);
+    }
+    free(rects);
 }
 
 bool display_clients_have_cap(struct worker *w, unsigned cap, bool *any)
@@ -460,18 +575,36 @@ bool display_clients_have_cap(struct worker *w, unsigned cap, bool *any)
     return all;
 }
 
+/* ---- the channel ---- */
+
 static int display_handle_message(struct channel_client *cc, const struct client_msg *msg)
 {
     struct display_client *dc = (struct display_client *)cc;
     switch (msg->type) {
-    case SPICE_MSGC_DISPLAY_INIT:
+    case SPICE_MSGC_DISPLAY_INIT: {
         dc->got_init = true;
         dc->pixmap_cache_size = msg->u.display_init.pixmap_cache_size;
-        dc->glz_window_size = msg->u.display_init.glz_dictionary_window_size;
+        int32_t window = msg->u.display_init.glz_dictionary_window_size;
+        uint32_t pixels = window > 0 ? (uint32_t)window : 0;
+        if (pixels != dc->encoder.glz_window_pixels) {
+            /* A new window means a new dictionary on both sides. */
+            bool lz4 = dc->encoder.lz4_cap;
+            int preferred = dc->encoder.preferred;
+            image_encoder_client_finish(&dc->encoder);
+            image_encoder_client_init(&dc->encoder, lz4, pixels);
+            dc->encoder.preferred = preferred;
+        }
         return 0;
-    case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION:
-        dc->preferred_compression = msg->u.preferred_compression.image_compression;
+    }
+    case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {
+        int pref = msg->u.preferred_compression.image_compression;
+        if (pref > SPICE_IMAGE_COMPRESSION_INVALID && pref < SPICE_IMAGE_COMPRESSION_ENUM_END) {
+            dc->encoder.preferred = pref;
+        } else {
+            log_ratelimited(LOG_LEVEL_WARN, "display: unknown preferred compression %d", pref);
+        }
         return 0;
+    }
     case SPICE_MSGC_DISPLAY_STREAM_REPORT:
     case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE:
     case SPICE_MSGC_DISPLAY_GL_DRAW_DONE:
@@ -492,7 +625,14 @@ static void display_on_close(struct channel_client *cc)
             break;
         }
     }
+    if (dc->encoder.images > 0) {
+        log_info("display: client %u: %llu images, %llu raw bytes sent as %llu", cc->connection_id,
+                 (unsigned long long)dc->encoder.images,
+                 (unsigned long long)dc->encoder.raw_bytes,
+                 (unsigned long long)dc->encoder.sent_bytes);
+    }
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &cc->event_info);
+    image_encoder_client_finish(&dc->encoder);
     channel_client_finish(cc);
     free(dc);
     worker_update_client_caps(w);
@@ -513,7 +653,11 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
     }
     channel_client_init(&dc->base, &display_ops, w->loop, stream, link, mini_header);
     dc->worker = w;
+    image_encoder_client_init(&dc->encoder,
+                              channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
+                              0);
     if (channel_client_start(&dc->base) < 0) {
+        image_encoder_client_finish(&dc->encoder);
         channel_client_finish(&dc->base);
         free(dc);
         return;
@@ -527,7 +671,7 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
 
     channel_client_enable_acks(&dc->base, CHANNEL_ACK_WINDOW);
     display_send_simple(dc, SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES);
-    display_send_all_surfaces(dc, w);
+    display_send_all_surfaces(dc);
     /* Write what was queued, or finish a close that happened meanwhile. */
     channel_client_kick(&dc->base);
 }

@@ -50,6 +50,7 @@
 #define GLZ_MEDIUM_OFS      (1u << 17) /* below: no extra offset byte */
 #define GLZ_MAX_IMAGE_DIST  (1u << 22) /* we never code larger image distances */
 #define GLZ_SKIP_TRIGGER    6
+#define GLZ_FRAME_CANDIDATES 3 /* recent same-size images tried at the same position */
 
 static int glz_fail(const char **err_desc, const char *msg, int code)
 {
@@ -310,8 +311,10 @@ struct glz_best {
  */
 static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const uint32_t *cur,
                              uint64_t cur_pos, size_t n, size_t width, int cross, uint32_t *hash,
-                             unsigned hash_log, uint32_t *above_disp, size_t first_disp)
+                             unsigned hash_log, uint32_t *above_disp, const size_t *frame_disps,
+                             int n_frame_disps)
 {
+    size_t first_disp = n_frame_disps ? frame_disps[0] : 0;
     const uint32_t *base = cur - cur_pos; /* never dereferenced outside the window */
     uint64_t win_start = cur_pos;
     if (cross && d->images_count) {
@@ -332,8 +335,13 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
     while (ip + 4 <= n) {
         uint64_t pos = cur_pos + ip;
         size_t max = n - ip;
-        size_t cands[5];
+        size_t cands[5 + GLZ_FRAME_CANDIDATES];
         int nc = 0;
+        for (int f = 0; f < n_frame_disps; f++) {
+            if (frame_disps[f] != rep) {
+                cands[nc++] = frame_disps[f];
+            }
+        }
         cands[nc++] = 1;
         if (width > 1) {
             cands[nc++] = width;
@@ -583,16 +591,18 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
     struct glz_encoder e = {.op = out + GLZ_HEADER_SIZE, .oend = out + out_cap};
     e.unit = lz_unit_of_type((uint32_t)type);
     e.bias = lz_len_bias(e.unit);
-    /* Start by guessing "same place in the previous image". */
-    size_t first_disp = 0;
-    if (d->images_count) {
-        const struct glz_dict_image *prev = glz_dict_image_at(d, d->images_count - 1);
+    /* Unchanged areas sit at the same place in recent images of the same
+     * size: try those displacements everywhere. */
+    size_t frame_disps[GLZ_FRAME_CANDIDATES];
+    int n_frame = 0;
+    for (size_t i = d->images_count; i-- > 0 && n_frame < GLZ_FRAME_CANDIDATES;) {
+        const struct glz_dict_image *prev = glz_dict_image_at(d, i);
         if (prev->pixels == pixels) {
-            first_disp = pixels;
+            frame_disps[n_frame++] = (size_t)(d->end - prev->start);
         }
     }
     rc = glz_encode_stream(&e, d, cur, d->end, pixels, img->width, 1, d->hash, GLZ_HASH_LOG,
-                           d->above_disp, first_disp);
+                           d->above_disp, frame_disps, n_frame);
     if (rc == 0 && type == LZ_WIRE_RGBA) {
         uint32_t *alpha = malloc(((size_t)pixels + 4) * sizeof(uint32_t));
         uint32_t *ahash = calloc((size_t)1 << GLZ_ALPHA_HASH_LOG, sizeof(uint32_t));
@@ -605,7 +615,7 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
             e.bias = lz_len_bias(e.unit);
             /* Positions start at 1 << 31 so the zeroed table reads as far away. */
             rc = glz_encode_stream(&e, d, alpha, 1ull << 31, pixels, img->width, 0, ahash,
-                                   GLZ_ALPHA_HASH_LOG, NULL, 0);
+                                   GLZ_ALPHA_HASH_LOG, NULL, NULL, 0);
         }
         free(alpha);
         free(ahash);

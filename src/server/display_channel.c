@@ -588,11 +588,13 @@ static int display_handle_message(struct channel_client *cc, const struct client
         uint32_t pixels = window > 0 ? (uint32_t)window : 0;
         if (pixels != dc->encoder.glz_window_pixels) {
             /* A new window means a new dictionary on both sides. */
-            bool lz4 = dc->encoder.lz4_cap;
-            int preferred = dc->encoder.preferred;
+            struct image_encoder_client old = dc->encoder;
             image_encoder_client_finish(&dc->encoder);
-            image_encoder_client_init(&dc->encoder, lz4, pixels);
-            dc->encoder.preferred = preferred;
+            image_encoder_client_init(&dc->encoder, old.lz4_cap, pixels);
+            dc->encoder.preferred = old.preferred;
+            dc->encoder.images = old.images;
+            dc->encoder.raw_bytes = old.raw_bytes;
+            dc->encoder.sent_bytes = old.sent_bytes;
         }
         return 0;
     }
@@ -626,10 +628,12 @@ static void display_on_close(struct channel_client *cc)
         }
     }
     if (dc->encoder.images > 0) {
-        log_info("display: client %u: %llu images, %llu raw bytes sent as %llu", cc->connection_id,
-                 (unsigned long long)dc->encoder.images,
+        log_info("display: client %u: %llu images, %llu raw bytes sent as %llu; %llu bytes in "
+                 "%llu messages on the wire",
+                 cc->connection_id, (unsigned long long)dc->encoder.images,
                  (unsigned long long)dc->encoder.raw_bytes,
-                 (unsigned long long)dc->encoder.sent_bytes);
+                 (unsigned long long)dc->encoder.sent_bytes, (unsigned long long)cc->bytes_sent,
+                 (unsigned long long)cc->messages_sent);
     }
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &cc->event_info);
     image_encoder_client_finish(&dc->encoder);

@@ -10,13 +10,13 @@
  * of the channel). The loop runs until the server has read it all
  * (bounded); then everything closes and the server must be idle again.
  */
-#include "fuzz_server_harness.h"
-
-#include "common/bytes.h"
-#include "server/server.h"
+#include <stdlib.h>
 
 #include <spice/protocol.h>
-#include <stdlib.h>
+
+#include "common/bytes.h"
+#include "fuzz_server_harness.h"
+#include "server/server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,11 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     struct fake_host_options opts = {.noauth = true,
-                                      .keyboard = true,
-                                      .mouse = true,
-                                      .tablet = true,
-                                      .qxl = true,
-                                      .quiet = true};
+                                     .keyboard = true,
+                                     .mouse = true,
+                                     .tablet = true,
+                                     .qxl = true,
+                                     .quiet = true};
     struct fake_host *h = fuzz_host(&opts);
     if (!h) {
         abort();

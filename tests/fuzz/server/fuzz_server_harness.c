@@ -3,16 +3,17 @@
  */
 #include "fuzz_server_harness.h"
 
-#include "server/server.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
+
 #include <linux/sockios.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/ioctl.h>
+
+#include "server/server.h"
 
 static EVP_PKEY *fixed_key;
 static pthread_once_t fixed_key_once = PTHREAD_ONCE_INIT;

@@ -8,18 +8,16 @@
  * A complete link with a ticket encrypted under the harness's fixed key
  * creates a session, and the bytes after it are main channel messages.
  */
-#include "fuzz_server_harness.h"
-
 #include <stdlib.h>
+
+#include "fuzz_server_harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fake_host_options opts = {.password = FUZZ_PASSWORD,
-                                      .keyboard = true,
-                                      .mouse = true,
-                                      .quiet = true};
+    struct fake_host_options opts = {
+            .password = FUZZ_PASSWORD, .keyboard = true, .mouse = true, .quiet = true};
     struct fake_host *h = fuzz_host(&opts);
     if (!h) {
         abort();

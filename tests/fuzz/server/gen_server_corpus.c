@@ -8,17 +8,18 @@
  * and the main channel); channel seeds are a selector byte, a flags byte and
  * a burst of framed client messages for that channel.
  */
-#include "common/bytes.h"
-#include "proto/header.h"
-#include "proto/link.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <spice/protocol.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+
+#include "common/bytes.h"
+#include "proto/header.h"
+#include "proto/link.h"
 
 extern const char fuzz_ticket_key_pem[];
 
@@ -243,8 +244,7 @@ static void channel_seeds(void)
 {
     static const char *t = "fuzz_server_channel";
     static const char *names[4] = {"main", "inputs", "display", "cursor"};
-    void (*gens[4])(struct byte_buf *, bool) = {main_msgs, inputs_msgs, display_msgs,
-                                               cursor_msgs};
+    void (*gens[4])(struct byte_buf *, bool) = {main_msgs, inputs_msgs, display_msgs, cursor_msgs};
     struct byte_buf b;
     buf_init(&b);
     for (int ch = 0; ch < 4; ch++) {

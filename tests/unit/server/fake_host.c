@@ -16,22 +16,23 @@
  */
 #include "fake_host.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <spice/protocol.h>
+#include <sys/socket.h>
+
 #include "common/bytes.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "proto/header.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
-#include <pthread.h>
-#include <spice/protocol.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static struct fake_host *current_host;
 
@@ -76,8 +77,8 @@ static void core_channel_event(int event, SpiceChannelEventInfo *info)
 {
     struct fake_host *h = current_host;
     if (h->num_events < FAKE_MAX_EVENTS) {
-        h->events[h->num_events++] = (struct fake_event){event, info->type, info->id,
-                                                         info->connection_id};
+        h->events[h->num_events++] =
+                (struct fake_event){event, info->type, info->id, info->connection_id};
     }
 }
 
@@ -167,9 +168,9 @@ static const SpiceTabletInterface tablet_interface = {
 /* ---- QXL device ---- */
 
 struct qxl_block {
-    struct qxl_block *next;          /* outstanding list */
+    struct qxl_block *next; /* outstanding list */
     struct qxl_block *prev;
-    struct qxl_block *queue_next;    /* command queue */
+    struct qxl_block *queue_next; /* command queue */
     bool cursor;
     union {
         QXLDrawable drawable;
@@ -640,8 +641,7 @@ void fake_host_run_for(struct fake_host *h, int ms)
 int fake_host_find_event(const struct fake_host *h, int event, int type, int nth)
 {
     for (int i = 0; i < h->num_events; i++) {
-        if (h->events[i].event == event && (type < 0 || h->events[i].type == type) &&
-            nth-- == 0) {
+        if (h->events[i].event == event && (type < 0 || h->events[i].type == type) && nth-- == 0) {
             return i;
         }
     }
@@ -882,9 +882,8 @@ int fake_client_send_ticket(struct fake_client *c, const uint8_t *pubkey, const 
         off = 4;
     }
     memset(msg + off, 0, LINK_TICKET_SIZE);
-    if (password &&
-        fake_encrypt_ticket(pubkey, LINK_PUBKEY_SIZE, password, strlen(password) + 1,
-                            msg + off) != LINK_TICKET_SIZE) {
+    if (password && fake_encrypt_ticket(pubkey, LINK_PUBKEY_SIZE, password, strlen(password) + 1,
+                                        msg + off) != LINK_TICKET_SIZE) {
         return CLOVE_E_INVALID;
     }
     return fake_client_write(c, msg, off + LINK_TICKET_SIZE);
@@ -970,8 +969,7 @@ int fake_client_read_msg(struct fake_client *c, struct fake_msg *msg, int timeou
     return 0;
 }
 
-int fake_client_wait_msg(struct fake_client *c, uint16_t type, struct fake_msg *msg,
-                         int timeout_ms)
+int fake_client_wait_msg(struct fake_client *c, uint16_t type, struct fake_msg *msg, int timeout_ms)
 {
     uint64_t deadline = loop_now_ms() + (uint64_t)timeout_ms;
     for (;;) {

@@ -21,11 +21,10 @@
 #ifndef CLOVE_TESTS_FAKE_HOST_H
 #define CLOVE_TESTS_FAKE_HOST_H
 
+#include <spice.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <spice.h>
 
 #include "loop/loop.h"
 #include "proto/link.h"
@@ -49,9 +48,9 @@ struct fake_qxl;
 struct fake_client;
 
 struct fake_host {
-    struct loop *loop;       /* owns */
+    struct loop *loop; /* owns */
     SpiceCoreInterface core;
-    SpiceServer *server;     /* owns */
+    SpiceServer *server; /* owns */
 
     struct fake_event events[FAKE_MAX_EVENTS];
     int num_events;
@@ -71,17 +70,17 @@ struct fake_host {
     int num_positions;
     int tablet_width, tablet_height;
 
-    struct fake_qxl *qxl; /* owns; NULL without a display device */
+    struct fake_qxl *qxl;        /* owns; NULL without a display device */
     struct fake_client *clients; /* borrows: connected clients, detached on destroy */
 };
 
 struct fake_host_options {
-    bool noauth;           /* spice_server_set_noauth */
-    const char *password;  /* spice_server_set_ticket(password, lifetime) */
+    bool noauth;          /* spice_server_set_noauth */
+    const char *password; /* spice_server_set_ticket(password, lifetime) */
     int ticket_lifetime;
     bool keyboard, mouse, tablet;
-    bool qxl;              /* a display device: display and cursor channels */
-    bool quiet;            /* drop the server's log lines */
+    bool qxl;   /* a display device: display and cursor channels */
+    bool quiet; /* drop the server's log lines */
 };
 
 /*
@@ -122,7 +121,7 @@ int fake_qxl_pending(struct fake_host *h);
 struct fake_client {
     struct fake_host *host;
     struct fake_client *next; /* in host->clients */
-    int fd; /* client end; -1 once closed */
+    int fd;                   /* client end; -1 once closed */
     struct loop_watch *watch;
     uint8_t *rx;
     size_t rx_len, rx_cap;

@@ -6,13 +6,13 @@
  *
  * Every case builds its own server and tears it down; every wait is bounded.
  */
-#include "check.h"
-#include "fake_host.h"
-
-#include "common/bytes.h"
+#include <stdlib.h>
 
 #include <spice/protocol.h>
-#include <stdlib.h>
+
+#include "check.h"
+#include "common/bytes.h"
+#include "fake_host.h"
 
 #define WAIT_MS 3000
 
@@ -210,8 +210,8 @@ static void test_keys(void)
     fake_host_run_for(s.h, 30);
     CHECK_EQ(s.h->num_scans, 0);
     /* Num lock on in the guest, off at the client: 0x45 0xc5. */
-    s.h->kbd_leds = SPICE_KEYBOARD_MODIFIER_FLAGS_NUM_LOCK |
-                    SPICE_KEYBOARD_MODIFIER_FLAGS_CAPS_LOCK;
+    s.h->kbd_leds =
+            SPICE_KEYBOARD_MODIFIER_FLAGS_NUM_LOCK | SPICE_KEYBOARD_MODIFIER_FLAGS_CAPS_LOCK;
     CHECK_EQ(fake_client_send_msg(&s.inputs, SPICE_MSGC_INPUTS_KEY_MODIFIERS, mods, 2), 0);
     fake_host_run_for(s.h, 30);
     CHECK_EQ(s.h->num_scans, 2);
@@ -493,15 +493,14 @@ static void test_cursor_channel(void)
 
 int main(void)
 {
-    return check_run((struct check_case[]){
-            CHECK_CASE(test_channels_list),
-            CHECK_CASE(test_ping_pong),
-            CHECK_CASE(test_unknown_message_ignored),
-            CHECK_CASE(test_oversized_message_closes_channel),
-            CHECK_CASE(test_keys),
-            CHECK_CASE(test_kbd_leds_to_client),
-            CHECK_CASE(test_mouse),
-            CHECK_CASE(test_display_channel),
-            CHECK_CASE(test_cursor_channel),
-            {0}});
+    return check_run((struct check_case[]){CHECK_CASE(test_channels_list),
+                                           CHECK_CASE(test_ping_pong),
+                                           CHECK_CASE(test_unknown_message_ignored),
+                                           CHECK_CASE(test_oversized_message_closes_channel),
+                                           CHECK_CASE(test_keys),
+                                           CHECK_CASE(test_kbd_leds_to_client),
+                                           CHECK_CASE(test_mouse),
+                                           CHECK_CASE(test_display_channel),
+                                           CHECK_CASE(test_cursor_channel),
+                                           {0}});
 }

@@ -6,16 +6,16 @@
  * Every case builds its own server and destroys it, so a case that leaves
  * something behind shows up under LeakSanitizer; every wait is bounded.
  */
-#include "check.h"
-#include "fake_host.h"
-
-#include "common/bytes.h"
-#include "server/server.h"
-
-#include <spice/protocol.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <spice/protocol.h>
+
+#include "check.h"
+#include "common/bytes.h"
+#include "fake_host.h"
+#include "server/server.h"
 
 #define WAIT_MS 3000
 
@@ -164,8 +164,7 @@ static void test_link_without_auth_selection(void)
 
 static struct fake_host *host_password(const char *password, int lifetime)
 {
-    struct fake_host_options o = {.password = password, .ticket_lifetime = lifetime,
-                                  .quiet = true};
+    struct fake_host_options o = {.password = password, .ticket_lifetime = lifetime, .quiet = true};
     return fake_host_create(&o);
 }
 
@@ -358,8 +357,7 @@ static void test_channel_checks(void)
     fake_client_close(&c);
 
     /* Inputs restricted to TLS: refused with NEED_SECURED for a real session. */
-    CHECK_EQ(spice_server_set_channel_security(h->server, "inputs", SPICE_CHANNEL_SECURITY_SSL),
-             0);
+    CHECK_EQ(spice_server_set_channel_security(h->server, "inputs", SPICE_CHANNEL_SECURITY_SSL), 0);
     struct fake_client main_c;
     l = fake_link_default(0, SPICE_CHANNEL_MAIN, 0);
     CHECK_EQ(fake_client_link(h, &main_c, &l, NULL), SPICE_LINK_ERR_OK);
@@ -572,21 +570,20 @@ static void test_destroy_with_open_connections(void)
 
 int main(void)
 {
-    return check_run((struct check_case[]){
-            CHECK_CASE(test_link_ok_main_noauth),
-            CHECK_CASE(test_link_full_header),
-            CHECK_CASE(test_link_without_auth_selection),
-            CHECK_CASE(test_ticket_right_and_wrong),
-            CHECK_CASE(test_ticket_expired),
-            CHECK_CASE(test_ticketing_without_password),
-            CHECK_CASE(test_unsupported_auth_mechanism),
-            CHECK_CASE(test_bad_headers),
-            CHECK_CASE(test_bad_bodies),
-            CHECK_CASE(test_channel_checks),
-            CHECK_CASE(test_link_deadline),
-            CHECK_CASE(test_channel_events_order),
-            CHECK_CASE(test_num_clients),
-            CHECK_CASE(test_close_mid_link),
-            CHECK_CASE(test_destroy_with_open_connections),
-            {0}});
+    return check_run((struct check_case[]){CHECK_CASE(test_link_ok_main_noauth),
+                                           CHECK_CASE(test_link_full_header),
+                                           CHECK_CASE(test_link_without_auth_selection),
+                                           CHECK_CASE(test_ticket_right_and_wrong),
+                                           CHECK_CASE(test_ticket_expired),
+                                           CHECK_CASE(test_ticketing_without_password),
+                                           CHECK_CASE(test_unsupported_auth_mechanism),
+                                           CHECK_CASE(test_bad_headers),
+                                           CHECK_CASE(test_bad_bodies),
+                                           CHECK_CASE(test_channel_checks),
+                                           CHECK_CASE(test_link_deadline),
+                                           CHECK_CASE(test_channel_events_order),
+                                           CHECK_CASE(test_num_clients),
+                                           CHECK_CASE(test_close_mid_link),
+                                           CHECK_CASE(test_destroy_with_open_connections),
+                                           {0}});
 }

@@ -50,6 +50,8 @@
 #define GLZ_MEDIUM_OFS      (1u << 17) /* below: no extra offset byte */
 #define GLZ_MAX_IMAGE_DIST  (1u << 22) /* we never code larger image distances */
 #define GLZ_SKIP_TRIGGER    6
+#define GLZ_SEG               32 /* pixels of a column-aligned segment */
+#define GLZ_SEG_HASH_LOG      17
 #define GLZ_FRAME_CANDIDATES 3 /* recent same-size images tried at the same position */
 
 static int glz_fail(const char **err_desc, const char *msg, int code)
@@ -88,7 +90,8 @@ struct glz_dict {
     size_t images_cap, images_head, images_count;
     uint64_t live_pixels;
 
-    uint32_t *hash; /* truncated global positions */
+    uint32_t *hash;     /* truncated global positions */
+    uint32_t *seg_hash; /* column-aligned 32-pixel segments of earlier images */
     uint32_t *above_disp;
     size_t above_cap;
 };
@@ -104,9 +107,10 @@ struct glz_dict *glz_dict_create(uint32_t window_pixels)
     }
     d->window_pixels = window_pixels;
     d->hash = calloc(GLZ_HASH_SIZE, sizeof(uint32_t));
+    d->seg_hash = calloc((size_t)1 << GLZ_SEG_HASH_LOG, sizeof(uint32_t));
     d->images_cap = 64;
     d->images = calloc(d->images_cap, sizeof(*d->images));
-    if (!d->hash || !d->images) {
+    if (!d->hash || !d->seg_hash || !d->images) {
         glz_dict_destroy(d);
         return NULL;
     }
@@ -121,6 +125,7 @@ void glz_dict_destroy(struct glz_dict *dict)
     free(dict->keys);
     free(dict->images);
     free(dict->hash);
+    free(dict->seg_hash);
     free(dict->above_disp);
     free(dict);
 }
@@ -298,6 +303,34 @@ static inline uint32_t glz_hash4(const uint32_t *p, unsigned log)
     return (uint32_t)((h ^ (h >> 29)) * 0x165667B19E3779F9ull >> (64 - log));
 }
 
+/* Hash of the GLZ_SEG keys at p. */
+static inline uint32_t glz_hash_seg(const uint32_t *p)
+{
+    uint64_t h = 0x243F6A8885A308D3ull;
+    for (int i = 0; i < GLZ_SEG; i += 2) {
+        h = (h ^ lz_load64(p + i)) * 0x9E3779B185EBCA87ull;
+        h ^= h >> 31;
+    }
+    return (uint32_t)(h >> (64 - GLZ_SEG_HASH_LOG));
+}
+
+/* Indexes the column-aligned segments of an encoded image so the next
+ * images find rows that moved vertically (scrolls). */
+static void glz_index_segments(uint32_t *seg_hash, const uint32_t *keys, uint64_t pos,
+                               size_t width, size_t height)
+{
+    for (size_t y = 0; y < height; y++) {
+        for (size_t x = 0; x + GLZ_SEG <= width; x += GLZ_SEG) {
+            size_t i = y * width + x;
+            const uint32_t *k = keys + i;
+            if (k[0] == k[GLZ_SEG - 1] && k[0] == k[GLZ_SEG / 2] && k[0] == k[1]) {
+                continue; /* flat background: runs find it anyway */
+            }
+            seg_hash[glz_hash_seg(k)] = (uint32_t)(pos + i);
+        }
+    }
+}
+
 struct glz_best {
     size_t len;
     size_t disp;
@@ -312,8 +345,9 @@ struct glz_best {
 static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const uint32_t *cur,
                              uint64_t cur_pos, size_t n, size_t width, int cross, uint32_t *hash,
                              unsigned hash_log, uint32_t *above_disp, const size_t *frame_disps,
-                             int n_frame_disps)
+                             int n_frame_disps, const uint32_t *seg_hash)
 {
+    size_t seg_at = (size_t)-1, seg_disp = 0; /* last segment looked up */
     size_t first_disp = n_frame_disps ? frame_disps[0] : 0;
     const uint32_t *base = cur - cur_pos; /* never dereferenced outside the window */
     uint64_t win_start = cur_pos;
@@ -335,7 +369,7 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
     while (ip + 4 <= n) {
         uint64_t pos = cur_pos + ip;
         size_t max = n - ip;
-        size_t cands[5 + GLZ_FRAME_CANDIDATES];
+        size_t cands[6 + GLZ_FRAME_CANDIDATES];
         int nc = 0;
         for (int f = 0; f < n_frame_disps; f++) {
             if (frame_disps[f] != rep) {
@@ -360,6 +394,24 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
         hash[h] = (uint32_t)pos;
         if (hd) {
             cands[nc++] = hd;
+        }
+        if (seg_hash) {
+            /* The next column-aligned segment of this row, looked up once. */
+            size_t col = ip % width;
+            size_t a = ip + (GLZ_SEG - col % GLZ_SEG) % GLZ_SEG;
+            if (a != seg_at) {
+                seg_at = a;
+                seg_disp = 0;
+                if (a % width + GLZ_SEG <= width && a + GLZ_SEG <= n) {
+                    size_t sd = (uint32_t)((uint32_t)(cur_pos + a) - seg_hash[glz_hash_seg(cur + a)]);
+                    if (sd > a - ip) {
+                        seg_disp = sd;
+                    }
+                }
+            }
+            if (seg_disp && seg_disp != rep) {
+                cands[nc++] = seg_disp;
+            }
         }
 
         struct glz_best best = {0, 0, 0};
@@ -602,7 +654,7 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
         }
     }
     rc = glz_encode_stream(&e, d, cur, d->end, pixels, img->width, 1, d->hash, GLZ_HASH_LOG,
-                           d->above_disp, frame_disps, n_frame);
+                           d->above_disp, frame_disps, n_frame, d->seg_hash);
     if (rc == 0 && type == LZ_WIRE_RGBA) {
         uint32_t *alpha = malloc(((size_t)pixels + 4) * sizeof(uint32_t));
         uint32_t *ahash = calloc((size_t)1 << GLZ_ALPHA_HASH_LOG, sizeof(uint32_t));
@@ -615,7 +667,7 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
             e.bias = lz_len_bias(e.unit);
             /* Positions start at 1 << 31 so the zeroed table reads as far away. */
             rc = glz_encode_stream(&e, d, alpha, 1ull << 31, pixels, img->width, 0, ahash,
-                                   GLZ_ALPHA_HASH_LOG, NULL, NULL, 0);
+                                   GLZ_ALPHA_HASH_LOG, NULL, NULL, 0, NULL);
         }
         free(alpha);
         free(ahash);
@@ -624,6 +676,7 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
         return glz_fail(err_desc, rc == CLOVE_E_NOMEM ? "glz: out of memory"
                                                       : "glz: output buffer too small", rc);
     }
+    glz_index_segments(d->seg_hash, cur, d->end, img->width, img->height);
     if ((rc = glz_dict_push_image(d, id, d->end, pixels)) < 0) {
         return glz_fail(err_desc, "glz: out of memory", rc);
     }

@@ -35,6 +35,11 @@ x11-utils                   xdpyinfo/xwininfo: wait for Xvfb, inspect windows
 imagemagick                 convert: xwd -> PPM
 qemu-system-x86             ABI check: real QEMU loads our libspice-server.so.1
 xserver-xspice              ABI check: Xspice loads our libspice-server.so.1
+busybox-static              QEMU interop: the one binary in the guest initramfs
+linux-image-amd64           QEMU interop: guest kernel (/boot/vmlinuz-*) and qxl DRM modules
+cpio                        QEMU interop: packs the guest initramfs
+xterm                       Xspice interop: the terminal typed into
+x11-xserver-utils           Xspice interop: xsetroot paints the root window
 ?tshark                     optional protocol oracle for debugging
 '
 

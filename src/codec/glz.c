@@ -402,7 +402,9 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
             if (a != seg_at) {
                 seg_at = a;
                 seg_disp = 0;
-                if (a % width + GLZ_SEG <= width && a + GLZ_SEG <= n) {
+                const uint32_t *k = cur + a;
+                if (a % width + GLZ_SEG <= width && a + GLZ_SEG <= n &&
+                    !(k[0] == k[GLZ_SEG - 1] && k[0] == k[GLZ_SEG / 2] && k[0] == k[1])) {
                     size_t sd = (uint32_t)((uint32_t)(cur_pos + a) - seg_hash[glz_hash_seg(cur + a)]);
                     if (sd > a - ip) {
                         seg_disp = sd;
@@ -474,7 +476,8 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
             if (best.disp != 1 && best.disp != width) {
                 rep = best.disp;
             }
-            if (above_disp) {
+            /* Runs and the row above are tried everywhere anyway. */
+            if (above_disp && best.disp != 1 && best.disp != width) {
                 size_t fill = best.len < width ? best.len : width;
                 size_t x = (ip + best.len - fill) % width;
                 for (size_t i = 0; i < fill; i++) {
@@ -486,7 +489,7 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
             }
             /* Short matches are text: index them so later images find them. */
             size_t end = ip + best.len;
-            if (best.len < 32) {
+            if (best.len < 16) {
                 for (size_t i = ip + 1; i < end && i + 4 <= n; i++) {
                     hash[glz_hash4(cur + i, hash_log)] = (uint32_t)(cur_pos + i);
                 }
@@ -654,7 +657,8 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
         }
     }
     rc = glz_encode_stream(&e, d, cur, d->end, pixels, img->width, 1, d->hash, GLZ_HASH_LOG,
-                           d->above_disp, frame_disps, n_frame, d->seg_hash);
+                           d->above_disp, frame_disps, n_frame,
+                           d->images_count ? d->seg_hash : NULL);
     if (rc == 0 && type == LZ_WIRE_RGBA) {
         uint32_t *alpha = malloc(((size_t)pixels + 4) * sizeof(uint32_t));
         uint32_t *ahash = calloc((size_t)1 << GLZ_ALPHA_HASH_LOG, sizeof(uint32_t));

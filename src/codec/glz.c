@@ -42,16 +42,16 @@
 
 #include "codec/lz_pixels.h"
 
-#define GLZ_MAX_COPY        32
-#define GLZ_HASH_LOG        20
-#define GLZ_HASH_SIZE       (1u << GLZ_HASH_LOG)
-#define GLZ_ALPHA_HASH_LOG  14
-#define GLZ_SHORT_OFS       4096u      /* offsets below fit the 12-bit form */
-#define GLZ_MEDIUM_OFS      (1u << 17) /* below: no extra offset byte */
-#define GLZ_MAX_IMAGE_DIST  (1u << 22) /* we never code larger image distances */
-#define GLZ_SKIP_TRIGGER    6
-#define GLZ_SEG               32 /* pixels of a column-aligned segment */
-#define GLZ_SEG_HASH_LOG      17
+#define GLZ_MAX_COPY         32
+#define GLZ_HASH_LOG         20
+#define GLZ_HASH_SIZE        (1u << GLZ_HASH_LOG)
+#define GLZ_ALPHA_HASH_LOG   14
+#define GLZ_SHORT_OFS        4096u      /* offsets below fit the 12-bit form */
+#define GLZ_MEDIUM_OFS       (1u << 17) /* below: no extra offset byte */
+#define GLZ_MAX_IMAGE_DIST   (1u << 22) /* we never code larger image distances */
+#define GLZ_SKIP_TRIGGER     6
+#define GLZ_SEG              32 /* pixels of a column-aligned segment */
+#define GLZ_SEG_HASH_LOG     17
 #define GLZ_FRAME_CANDIDATES 3 /* recent same-size images tried at the same position */
 
 static int glz_fail(const char **err_desc, const char *msg, int code)
@@ -81,10 +81,10 @@ struct glz_dict {
     uint32_t window_pixels;
     uint64_t next_id;
 
-    uint32_t *keys;    /* keys of the window; keys[0] is global position base */
-    size_t keys_cap;   /* in pixels */
-    uint64_t base;     /* global position of keys[0] */
-    uint64_t end;      /* global position after the newest image */
+    uint32_t *keys;  /* keys of the window; keys[0] is global position base */
+    size_t keys_cap; /* in pixels */
+    uint64_t base;   /* global position of keys[0] */
+    uint64_t end;    /* global position after the newest image */
 
     struct glz_dict_image *images; /* ring of live images, oldest first */
     size_t images_cap, images_head, images_count;
@@ -276,7 +276,10 @@ static int glz_put_match(struct glz_encoder *e, size_t len, uint32_t image_dist,
     }
     *op++ = (uint8_t)((ofs >> 4) & 255);
     if (short_ofs) {
-        uint32_t k = image_dist < 64 ? 0 : image_dist < (1u << 14) ? 1 : image_dist < (1u << 22) ? 2 : 3;
+        uint32_t k = image_dist < 64           ? 0
+                     : image_dist < (1u << 14) ? 1
+                     : image_dist < (1u << 22) ? 2
+                                               : 3;
         *op++ = (uint8_t)((k << 6) | (image_dist & 63));
         for (uint32_t i = 0; i < k; i++) {
             *op++ = (uint8_t)(image_dist >> (6 + 8 * i));
@@ -316,8 +319,8 @@ static inline uint32_t glz_hash_seg(const uint32_t *p)
 
 /* Indexes the column-aligned segments of an encoded image so the next
  * images find rows that moved vertically (scrolls). */
-static void glz_index_segments(uint32_t *seg_hash, const uint32_t *keys, uint64_t pos,
-                               size_t width, size_t height)
+static void glz_index_segments(uint32_t *seg_hash, const uint32_t *keys, uint64_t pos, size_t width,
+                               size_t height)
 {
     for (size_t y = 0; y < height; y++) {
         for (size_t x = 0; x + GLZ_SEG <= width; x += GLZ_SEG) {
@@ -405,7 +408,8 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
                 const uint32_t *k = cur + a;
                 if (a % width + GLZ_SEG <= width && a + GLZ_SEG <= n &&
                     !(k[0] == k[GLZ_SEG - 1] && k[0] == k[GLZ_SEG / 2] && k[0] == k[1])) {
-                    size_t sd = (uint32_t)((uint32_t)(cur_pos + a) - seg_hash[glz_hash_seg(cur + a)]);
+                    size_t sd =
+                            (uint32_t)((uint32_t)(cur_pos + a) - seg_hash[glz_hash_seg(cur + a)]);
                     if (sd > a - ip) {
                         seg_disp = sd;
                     }
@@ -523,8 +527,8 @@ static int glz_wire_type(enum codec_format format)
 
 static int glz_check_image(const struct codec_image *img)
 {
-    if (!img || !img->pixels || img->width == 0 || img->height == 0 ||
-        img->width > CODEC_MAX_DIM || img->height > CODEC_MAX_DIM) {
+    if (!img || !img->pixels || img->width == 0 || img->height == 0 || img->width > CODEC_MAX_DIM ||
+        img->height > CODEC_MAX_DIM) {
         return CLOVE_E_INVALID;
     }
     if (glz_wire_type(img->format) == LZ_WIRE_INVALID) {
@@ -677,8 +681,9 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
         free(ahash);
     }
     if (rc < 0) {
-        return glz_fail(err_desc, rc == CLOVE_E_NOMEM ? "glz: out of memory"
-                                                      : "glz: output buffer too small", rc);
+        return glz_fail(err_desc,
+                        rc == CLOVE_E_NOMEM ? "glz: out of memory" : "glz: output buffer too small",
+                        rc);
     }
     glz_index_segments(d->seg_hash, cur, d->end, img->width, img->height);
     if ((rc = glz_dict_push_image(d, id, d->end, pixels)) < 0) {
@@ -875,8 +880,8 @@ static int glz_parse_header(const uint8_t *in, size_t in_len, struct glz_header 
     return 0;
 }
 
-int glz_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info,
-                      uint64_t *image_id, const char **err_desc)
+int glz_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info, uint64_t *image_id,
+                      const char **err_desc)
 {
     struct glz_header h;
     int rc = glz_parse_header(in, in_len, &h, err_desc);
@@ -900,9 +905,8 @@ struct glz_reader {
 };
 
 /* Decodes one stream of n 4-byte pixels into out. alpha: write byte 3 only. */
-static int glz_decode_stream(struct glz_window *w, const struct glz_header *h,
-                             struct glz_reader *r, enum lz_unit unit, int alpha, uint8_t *out,
-                             size_t n)
+static int glz_decode_stream(struct glz_window *w, const struct glz_header *h, struct glz_reader *r,
+                             enum lz_unit unit, int alpha, uint8_t *out, size_t n)
 {
     const uint32_t bias = lz_len_bias(unit);
     const uint8_t *ip = r->ip, *iend = r->iend;

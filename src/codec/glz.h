@@ -24,7 +24,7 @@
 
 #include "codec/codec.h"
 
-#define GLZ_HEADER_SIZE      33
+#define GLZ_HEADER_SIZE       33
 #define GLZ_MAX_WINDOW_PIXELS (1u << 25) /* lz_common.h LZ_MAX_WINDOW_SIZE */
 
 /* ---- encoder ---- */
@@ -86,8 +86,8 @@ void glz_window_clear(struct glz_window *window);
  * may be NULL. Returns 0, CLOVE_E_INCOMPLETE, CLOVE_E_INVALID,
  * CLOVE_E_UNSUPPORTED (palette types) or CLOVE_E_RANGE.
  */
-int glz_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info,
-                      uint64_t *image_id, const char **err_desc);
+int glz_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info, uint64_t *image_id,
+                      const char **err_desc);
 
 /*
  * Decodes one GLZ image, adds it to the window and drops the images it says

@@ -35,12 +35,12 @@
 
 #include "codec/lz_pixels.h"
 
-#define LZ_MAX_COPY      32
-#define LZ_NEAR_MAX      8191u              /* largest distance of the 2-byte form */
-#define LZ_FAR_MAX       (65535u + 8192u)   /* largest distance of the 4-byte form */
-#define LZ_HASH_LOG      15
-#define LZ_HASH_SIZE     (1u << LZ_HASH_LOG)
-#define LZ_SKIP_TRIGGER  6 /* log2 of misses before the scan starts stepping */
+#define LZ_MAX_COPY     32
+#define LZ_NEAR_MAX     8191u            /* largest distance of the 2-byte form */
+#define LZ_FAR_MAX      (65535u + 8192u) /* largest distance of the 4-byte form */
+#define LZ_HASH_LOG     15
+#define LZ_HASH_SIZE    (1u << LZ_HASH_LOG)
+#define LZ_SKIP_TRIGGER 6 /* log2 of misses before the scan starts stepping */
 
 static int lz_fail(const char **err_desc, const char *msg, int code)
 {
@@ -235,9 +235,8 @@ static void lz_fill_keys(const struct codec_image *img, int alpha_plane, uint32_
 
 static int lz_check_image(const struct codec_image *img)
 {
-    if (!img || !img->pixels || img->width == 0 || img->height == 0 ||
-        img->width > CODEC_MAX_DIM || img->height > CODEC_MAX_DIM ||
-        lz_wire_type_from_format(img->format) == LZ_WIRE_INVALID) {
+    if (!img || !img->pixels || img->width == 0 || img->height == 0 || img->width > CODEC_MAX_DIM ||
+        img->height > CODEC_MAX_DIM || lz_wire_type_from_format(img->format) == LZ_WIRE_INVALID) {
         return CLOVE_E_INVALID;
     }
     size_t row = codec_format_row_bytes(img->format, img->width);
@@ -301,8 +300,8 @@ int lz_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, const
     lz_write_be32(out + 24, (uint32_t)top_down);
 
     struct lz_encoder e = {
-        .op = out + LZ_HEADER_SIZE,
-        .oend = out + out_cap,
+            .op = out + LZ_HEADER_SIZE,
+            .oend = out + out_cap,
     };
     e.hash = malloc(LZ_HASH_SIZE * sizeof(uint32_t));
     if (!e.hash) {

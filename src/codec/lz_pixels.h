@@ -113,9 +113,9 @@ static inline enum lz_wire_type lz_wire_type_from_format(enum codec_format forma
 static inline enum codec_format lz_format_from_wire_type(uint32_t type)
 {
     static const enum codec_format map[] = {
-        CODEC_FMT_INVALID, CODEC_FMT_PLT1_LE, CODEC_FMT_PLT1_BE, CODEC_FMT_PLT4_LE,
-        CODEC_FMT_PLT4_BE, CODEC_FMT_PLT8,    CODEC_FMT_RGB16,   CODEC_FMT_RGB24,
-        CODEC_FMT_RGB32,   CODEC_FMT_RGBA,    CODEC_FMT_XXXA,    CODEC_FMT_A8,
+            CODEC_FMT_INVALID, CODEC_FMT_PLT1_LE, CODEC_FMT_PLT1_BE, CODEC_FMT_PLT4_LE,
+            CODEC_FMT_PLT4_BE, CODEC_FMT_PLT8,    CODEC_FMT_RGB16,   CODEC_FMT_RGB24,
+            CODEC_FMT_RGB32,   CODEC_FMT_RGBA,    CODEC_FMT_XXXA,    CODEC_FMT_A8,
     };
     return type < sizeof(map) / sizeof(map[0]) ? map[type] : CODEC_FMT_INVALID;
 }

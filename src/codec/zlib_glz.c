@@ -43,8 +43,7 @@ size_t zlib_glz_encode_bound(size_t glz_len)
 int zlib_glz_encode(const uint8_t *glz, size_t glz_len, int level, uint8_t *out, size_t out_cap,
                     const char **err_desc)
 {
-    if (!glz || !out || glz_len == 0 || glz_len > ZLIB_GLZ_MAX_GLZ_SIZE || level < 0 ||
-        level > 9) {
+    if (!glz || !out || glz_len == 0 || glz_len > ZLIB_GLZ_MAX_GLZ_SIZE || level < 0 || level > 9) {
         return zlib_glz_fail(err_desc, "zlib-glz: invalid arguments", CLOVE_E_INVALID);
     }
     if (out_cap <= ZLIB_GLZ_HEADER_SIZE) {
@@ -99,9 +98,9 @@ int zlib_glz_decode(const uint8_t *in, size_t in_len, uint8_t *glz_out, size_t g
     uint32_t glz_size;
     int rc = zlib_glz_decode_header(in, in_len, &glz_size, err_desc);
     if (rc < 0) {
-        return rc == CLOVE_E_INCOMPLETE ? zlib_glz_fail(err_desc, "zlib-glz: truncated",
-                                                        CLOVE_E_INVALID)
-                                        : rc;
+        return rc == CLOVE_E_INCOMPLETE
+                       ? zlib_glz_fail(err_desc, "zlib-glz: truncated", CLOVE_E_INVALID)
+                       : rc;
     }
     if (!glz_out || glz_cap < glz_size) {
         return zlib_glz_fail(err_desc, "zlib-glz: output buffer too small", CLOVE_E_RANGE);

@@ -21,10 +21,10 @@
 
 #include "codec/codec.h"
 
-#define ZLIB_GLZ_HEADER_SIZE    8
-#define ZLIB_GLZ_MIN_INPUT      100 /* image-encoders.cpp MIN_GLZ_SIZE_FOR_ZLIB */
-#define ZLIB_GLZ_DEFAULT_LEVEL  3
-#define ZLIB_GLZ_MAX_GLZ_SIZE   (256u * 1024 * 1024) /* decoder refuses larger claims */
+#define ZLIB_GLZ_HEADER_SIZE   8
+#define ZLIB_GLZ_MIN_INPUT     100 /* image-encoders.cpp MIN_GLZ_SIZE_FOR_ZLIB */
+#define ZLIB_GLZ_DEFAULT_LEVEL 3
+#define ZLIB_GLZ_MAX_GLZ_SIZE  (256u * 1024 * 1024) /* decoder refuses larger claims */
 
 /* Upper bound of zlib_glz_encode()'s output for glz_len input bytes. */
 size_t zlib_glz_encode_bound(size_t glz_len);

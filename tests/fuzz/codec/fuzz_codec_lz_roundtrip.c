@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const enum codec_format formats[] = {
-        CODEC_FMT_PLT1_LE, CODEC_FMT_PLT1_BE, CODEC_FMT_PLT4_LE, CODEC_FMT_PLT4_BE,
-        CODEC_FMT_PLT8,    CODEC_FMT_RGB16,   CODEC_FMT_RGB24,   CODEC_FMT_RGB32,
-        CODEC_FMT_RGBA,    CODEC_FMT_XXXA,    CODEC_FMT_A8};
+            CODEC_FMT_PLT1_LE, CODEC_FMT_PLT1_BE, CODEC_FMT_PLT4_LE, CODEC_FMT_PLT4_BE,
+            CODEC_FMT_PLT8,    CODEC_FMT_RGB16,   CODEC_FMT_RGB24,   CODEC_FMT_RGB32,
+            CODEC_FMT_RGBA,    CODEC_FMT_XXXA,    CODEC_FMT_A8};
     if (size < 3) {
         return 0;
     }

@@ -118,9 +118,9 @@ static int same_pixels(const struct codec_image *a, const uint8_t *b, int32_t b_
 }
 
 static const enum codec_format all_formats[] = {
-    CODEC_FMT_PLT1_LE, CODEC_FMT_PLT1_BE, CODEC_FMT_PLT4_LE, CODEC_FMT_PLT4_BE,
-    CODEC_FMT_PLT8,    CODEC_FMT_RGB16,   CODEC_FMT_RGB24,   CODEC_FMT_RGB32,
-    CODEC_FMT_RGBA,    CODEC_FMT_XXXA,    CODEC_FMT_A8,
+        CODEC_FMT_PLT1_LE, CODEC_FMT_PLT1_BE, CODEC_FMT_PLT4_LE, CODEC_FMT_PLT4_BE,
+        CODEC_FMT_PLT8,    CODEC_FMT_RGB16,   CODEC_FMT_RGB24,   CODEC_FMT_RGB32,
+        CODEC_FMT_RGBA,    CODEC_FMT_XXXA,    CODEC_FMT_A8,
 };
 
 /* Encodes, decodes into a buffer with out_stride and compares. */
@@ -157,7 +157,7 @@ static int round_trip(const struct codec_image *img, int32_t out_stride)
 
 static void test_round_trip_all_types(void)
 {
-    static const uint32_t sizes[][2] = {{1, 1}, {2, 1}, {1, 3}, {3, 3},   {7, 5},
+    static const uint32_t sizes[][2] = {{1, 1}, {2, 1},  {1, 3},   {3, 3},    {7, 5},
                                         {9, 9}, {17, 3}, {33, 33}, {257, 64}, {1023, 37}};
     for (size_t f = 0; f < sizeof(all_formats) / sizeof(all_formats[0]); f++) {
         for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
@@ -245,11 +245,16 @@ static void test_golden_vectors(void)
     static const struct {
         const char *name;
         enum codec_format format;
-    } types[] = {{"plt1_le", CODEC_FMT_PLT1_LE}, {"plt1_be", CODEC_FMT_PLT1_BE},
-                 {"plt4_le", CODEC_FMT_PLT4_LE}, {"plt4_be", CODEC_FMT_PLT4_BE},
-                 {"plt8", CODEC_FMT_PLT8},       {"rgb16", CODEC_FMT_RGB16},
-                 {"rgb24", CODEC_FMT_RGB24},     {"rgb32", CODEC_FMT_RGB32},
-                 {"rgba", CODEC_FMT_RGBA},       {"xxxa", CODEC_FMT_XXXA},
+    } types[] = {{"plt1_le", CODEC_FMT_PLT1_LE},
+                 {"plt1_be", CODEC_FMT_PLT1_BE},
+                 {"plt4_le", CODEC_FMT_PLT4_LE},
+                 {"plt4_be", CODEC_FMT_PLT4_BE},
+                 {"plt8", CODEC_FMT_PLT8},
+                 {"rgb16", CODEC_FMT_RGB16},
+                 {"rgb24", CODEC_FMT_RGB24},
+                 {"rgb32", CODEC_FMT_RGB32},
+                 {"rgba", CODEC_FMT_RGBA},
+                 {"xxxa", CODEC_FMT_XXXA},
                  {"a8", CODEC_FMT_A8}};
     static const uint32_t sizes[][2] = {{1, 1}, {7, 5}, {61, 17}};
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
@@ -312,8 +317,8 @@ static void test_corrupt_streams(void)
             CHECK(rc < 0);
         }
         /* The caller sizes the output from the header. */
-        if (rc == 0 && codec_format_row_bytes(info.format, info.width) * info.height <=
-                               37 * 4 * 23) {
+        if (rc == 0 &&
+            codec_format_row_bytes(info.format, info.width) * info.height <= 37 * 4 * 23) {
             rc = lz_decode(enc, (size_t)n, out,
                            (int32_t)codec_format_row_bytes(info.format, info.width), &err);
         }

@@ -75,6 +75,6 @@ static void test_no_gain(void)
 
 int main(void)
 {
-    return check_run((struct check_case[]){CHECK_CASE(test_round_trip_with_glz),
-                                           CHECK_CASE(test_no_gain), {0}});
+    return check_run((struct check_case[]){
+            CHECK_CASE(test_round_trip_with_glz), CHECK_CASE(test_no_gain), {0}});
 }

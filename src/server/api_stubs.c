@@ -7,8 +7,7 @@
  * function exists here with the exact prototype of the system headers. Each
  * one does the least surprising thing for a server that lacks the feature:
  *
- * - A call that asks for the feature (TLS, SASL, TLS client sockets,
- *   client migration, replay) fails with the error value the reference
+ * - A call that asks for the feature (client migration, replay) fails with the error value the reference
  *   returns when it is built without that feature (-1 or NULL) and logs one
  *   warning per process, so the host reports a clear error instead of running
  *   half-configured.
@@ -154,7 +153,7 @@ static void migration_notify(SpiceServer *server, enum migration_event event)
     }
 }
 
-/* ---- spice-server.h: renderers, TLS, SASL ------------------------------- */
+/* ---- spice-server.h: renderers ------------------------------------------ */
 
 /*
  * Deprecated. The reference knows one renderer, "sw" (software), which is
@@ -170,54 +169,7 @@ SPICE_EXPORT int spice_server_add_renderer(SpiceServer *s, const char *name)
     return -1;
 }
 
-/*
- * QEMU calls this only when a tls-port is configured and ignores the result,
- * so the warning is the only trace that the TLS port is not opened.
- * Thread: host loop.
- */
-SPICE_EXPORT int spice_server_set_tls(SpiceServer *s, int port, const char *ca_cert_file,
-                                      const char *certs_file, const char *private_key_file,
-                                      const char *key_passwd, const char *dh_key_file,
-                                      const char *ciphersuite)
-{
-    log_once("spice_server_set_tls: TLS is not supported yet; tls-port %d is not opened", port);
-    return -1;
-}
-
-/*
- * Turning SASL off is what we do anyway, so it succeeds; turning it on fails,
- * and QEMU (-spice sasl=on) and Xspice then exit with "failed to enable sasl".
- * Thread: host loop.
- */
-SPICE_EXPORT int spice_server_set_sasl(SpiceServer *s, int enabled)
-{
-    if (!enabled) {
-        return 0;
-    }
-    log_once("spice_server_set_sasl: SASL is not supported yet");
-    return -1;
-}
-
-/*
- * QEMU sets the SASL application name on every start, SASL or not, so this
- * succeeds quietly: the name is only used by SASL, which set_sasl refuses.
- * Thread: host loop.
- */
-SPICE_EXPORT int spice_server_set_sasl_appname(SpiceServer *s, const char *appname)
-{
-    return 0;
-}
-
-/*
- * Fails without touching `socket`: on failure the caller keeps ownership and
- * closes it (QEMU's add_client does).
- * Thread: host loop.
- */
-SPICE_EXPORT int spice_server_add_ssl_client(SpiceServer *s, int socket, int skip_auth)
-{
-    log_once("spice_server_add_ssl_client: TLS is not supported yet");
-    return -1;
-}
+/* TLS and SASL: security.c. */
 
 /* ---- spice-migration.h -------------------------------------------------- */
 

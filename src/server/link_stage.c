@@ -2,6 +2,7 @@
  * The server side of the SPICE link stage, one state machine per accepted
  * connection, on the host's loop.
  *
+ *   TLS      (TLS port only) the non-blocking server handshake
  *   HEADER   16-byte SpiceLinkHeader: magic, major version, body size
  *            ("GET " instead of the magic: a websocket client; WS_REQUEST
  *            reads its HTTP upgrade request, the 101 answer goes out on the
@@ -34,6 +35,7 @@
 #include "common/log.h"
 #include "server/channel.h"
 #include "server/server.h"
+#include "transport/tls.h"
 #include "transport/websocket.h"
 
 #define LINK_DEFAULT_TIMEOUT_MS 10000
@@ -44,6 +46,7 @@ enum link_state {
     LINK_READ_MECH,
     LINK_READ_TICKET,
     LINK_READ_WS_REQUEST,
+    LINK_TLS_HANDSHAKE,
     LINK_FLUSH_THEN_CLOSE,
     LINK_FLUSH_THEN_WEBSOCKET,
     LINK_FLUSH_THEN_HANDOFF,
@@ -81,6 +84,14 @@ struct link_conn {
 static void link_conn_destroy(struct link_conn *c, bool close_stream);
 static void link_conn_on_ws_request(struct link_conn *c);
 
+static void link_conn_event_info(struct stream *stream, SpiceChannelEventInfo *info)
+{
+    channel_event_info_fill(info, stream->fd, 0, 0, 0);
+    if (stream->flags & STREAM_FLAG_TLS) {
+        info->flags |= SPICE_CHANNEL_EVENT_FLAG_TLS;
+    }
+}
+
 static void link_conn_unlink(struct link_conn *c)
 {
     for (struct link_conn **p = &c->server->links; *p; p = &(*p)->next) {
@@ -98,7 +109,7 @@ static void link_conn_destroy(struct link_conn *c, bool close_stream)
     loop_timer_remove(c->server->loop, c->deadline);
     if (close_stream) {
         SpiceChannelEventInfo info;
-        channel_event_info_fill(&info, c->stream->fd, 0, 0, 0);
+        link_conn_event_info(c->stream, &info);
         stream_destroy(c->stream);
         server_channel_event(c->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &info);
     }
@@ -230,7 +241,14 @@ static void link_conn_on_body(struct link_conn *c)
             return;
         }
     }
-    if (!(server_channel_security(s, m->channel_type) & SPICE_CHANNEL_SECURITY_NONE)) {
+    int security = server_channel_security(s, m->channel_type);
+    if (c->stream->flags & STREAM_FLAG_TLS) {
+        if (!(security & SPICE_CHANNEL_SECURITY_SSL)) {
+            link_conn_send_error(c, SPICE_LINK_ERR_NEED_UNSECURED,
+                                 "this channel is configured for plain connections only");
+            return;
+        }
+    } else if (!(security & SPICE_CHANNEL_SECURITY_NONE)) {
         link_conn_send_error(c, SPICE_LINK_ERR_NEED_SECURED,
                              "this channel is configured for TLS only");
         return;
@@ -408,9 +426,36 @@ static bool link_conn_flush(struct link_conn *c)
     return true;
 }
 
+/* Returns false when the connection was destroyed or must wait. */
+static bool link_conn_tls_handshake(struct link_conn *c)
+{
+    const char *why = NULL;
+    int rc = tls_stream_handshake(c->stream, &why);
+    if (rc == CLOVE_E_AGAIN) {
+        loop_watch_update(c->server->loop, c->watch,
+                          tls_stream_wants_write(c->stream) ? LOOP_WRITE : LOOP_READ);
+        return false;
+    }
+    if (rc < 0) {
+        log_ratelimited(LOG_LEVEL_WARN, "link from %s: TLS handshake failed: %s", c->peer,
+                        why ? why : "?");
+        link_conn_destroy(c, true);
+        return false;
+    }
+    link_conn_expect(c, LINK_READ_HEADER, c->in, LINK_HEADER_SIZE);
+    loop_watch_update(c->server->loop, c->watch, LOOP_READ);
+    return true;
+}
+
 static void link_conn_on_io(int fd, int events, void *opaque)
 {
     struct link_conn *c = opaque;
+    if (c->state == LINK_TLS_HANDSHAKE) {
+        if (!link_conn_tls_handshake(c)) {
+            return;
+        }
+        events = LOOP_READ;
+    }
     if (events & LOOP_WRITE) {
         if (!link_conn_flush(c)) {
             return;
@@ -484,7 +529,12 @@ void link_conn_start(struct RedsState *s, struct stream *stream, bool skip_auth)
     c->skip_auth = skip_auth;
     buf_init(&c->out);
     peer_name(stream->fd, c->peer, sizeof(c->peer));
-    link_conn_expect(c, LINK_READ_HEADER, c->in, LINK_HEADER_SIZE);
+    if ((stream->flags & STREAM_FLAG_TLS) && !(stream->flags & STREAM_FLAG_WEBSOCKET) &&
+        !tls_stream_handshake_done(stream)) {
+        c->state = LINK_TLS_HANDSHAKE;
+    } else {
+        link_conn_expect(c, LINK_READ_HEADER, c->in, LINK_HEADER_SIZE);
+    }
     c->watch = loop_watch_add(s->loop, stream->fd, LOOP_READ, link_conn_on_io, c);
     c->deadline = loop_timer_add(s->loop, link_conn_on_deadline, c);
     c->next = s->links;
@@ -496,7 +546,7 @@ void link_conn_start(struct RedsState *s, struct stream *stream, bool skip_auth)
     loop_timer_start(s->loop, c->deadline, s->link_timeout_ms);
 
     SpiceChannelEventInfo info;
-    channel_event_info_fill(&info, stream->fd, 0, 0, 0);
+    link_conn_event_info(stream, &info);
     server_channel_event(s, SPICE_CHANNEL_EVENT_CONNECTED, &info);
 }
 

@@ -24,6 +24,7 @@
 #define SERVER_DEFAULT_MAX_CLIENTS 64
 
 struct listener;
+struct tls_context;
 struct link_conn;
 struct main_channel_client;
 struct inputs_channel_client;
@@ -72,6 +73,17 @@ struct RedsState {
     int channel_security[SPICE_END_CHANNEL]; /* -1: use the default */
     uint32_t link_timeout_ms;
     uint32_t max_clients;
+    /* TLS and SASL (security.c); the strings are owned */
+    int tls_port; /* 0: no TLS port */
+    char *tls_ca_file;
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_key_password;
+    char *tls_dh_file;
+    char *tls_ciphers;
+    struct tls_context *tls; /* loaded by listener_start */
+    bool sasl;
+    char *sasl_appname;
 
     /* devices */
     SpiceKbdInstance *keyboard;
@@ -118,9 +130,17 @@ bool server_has_channel(const struct RedsState *s, uint8_t type, uint8_t id);
 
 /* ---- listener.c ---- */
 int listener_start(struct RedsState *s);
+/* Closes the listening sockets and frees the TLS/SASL configuration
+ * (spice_server_destroy). */
 void listener_stop(struct RedsState *s);
 /* Adds a connected socket (spice_server_add_client). */
 int listener_add_client(struct RedsState *s, int fd, bool skip_auth);
+
+/* ---- security.c ---- */
+/* Loads the TLS context from the configured files (blocking; at start-up). */
+int security_tls_load(struct RedsState *s);
+/* Frees the TLS context and the TLS/SASL configuration. */
+void security_finish(struct RedsState *s);
 
 /* ---- link_stage.c ---- */
 void link_conn_start(struct RedsState *s, struct stream *stream, bool skip_auth);

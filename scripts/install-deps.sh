@@ -42,6 +42,12 @@ cpio                        QEMU interop: packs the guest initramfs
 xterm                       Xspice interop: the terminal typed into
 x11-xserver-utils           Xspice interop: xsetroot paints the root window
 ?tshark                     optional protocol oracle for debugging
+openssl                     TLS interop: the openssl CLI makes a throwaway CA and server certificate
+spice-html5                 websocket interop: the browser client, served from /usr/share/spice-html5
+chromium                    websocket interop: headless browser running spice-html5 (driven over CDP)
+libsasl2-dev                SASL authentication (cyrus-sasl) in the link stage
+sasl2-bin                   SASL tests: saslpasswd2 creates a sasldb user
+libsasl2-modules            SASL tests: the PLAIN / DIGEST-MD5 / SCRAM mechanisms
 '
 
 required=$(printf '%s\n' "$PACKAGES" | awk 'NF && $1 !~ /^\?/ {print $1}')

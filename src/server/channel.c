@@ -486,8 +486,9 @@ void channel_client_enable_acks(struct channel_client *cc, uint32_t window)
     cc->client_synced = false;
     put_u32le(body, cc->ack_generation);
     put_u32le(body + 4, window);
-    /* SET_ACK itself is not counted: the client acks what follows it. */
-    cc->handle_acks = false;
+    /* Messages count against the window when they are written; SET_ACK
+     * itself is usually written after this, so it counts, as in the
+     * reference: the first window holds one message less. */
     channel_client_send(cc, SPICE_MSG_SET_ACK, body, sizeof(body));
     cc->handle_acks = true;
     cc->unacked = 0;

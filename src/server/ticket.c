@@ -44,6 +44,12 @@ static bool pool_running;
 static pthread_t pool_thread;
 
 static struct ticket_key *ticket_key_generate(void);
+static void ticket_pool_at_exit(void);
+
+static void ticket_pool_register_exit(void)
+{
+    atexit(ticket_pool_at_exit);
+}
 
 static void *ticket_pool_main(void *opaque)
 {
@@ -66,11 +72,48 @@ static void *ticket_pool_main(void *opaque)
         }
     }
     pthread_mutex_unlock(&pool_mutex);
+    /* Free this thread's OpenSSL state (error queue) now, not never. */
+    OPENSSL_thread_stop();
     return opaque;
+}
+
+/* Stops the thread and frees the pool. Caller holds no lock. */
+static void ticket_pool_shutdown(void)
+{
+    pthread_mutex_lock(&pool_mutex);
+    if (!pool_running) {
+        pthread_mutex_unlock(&pool_mutex);
+        return;
+    }
+    pool_quit = true;
+    pthread_cond_broadcast(&pool_cond);
+    pthread_mutex_unlock(&pool_mutex);
+    pthread_join(pool_thread, NULL);
+    pthread_mutex_lock(&pool_mutex);
+    pool_running = false;
+    while (pool_count > 0) {
+        ticket_key_destroy(pool_keys[--pool_count]);
+    }
+    pthread_mutex_unlock(&pool_mutex);
+}
+
+/*
+ * A host may exit() without spice_server_destroy() (QEMU often does). The
+ * pool thread must be gone before OpenSSL's own exit handler frees its
+ * tables, so ours is registered after OpenSSL initialised (handlers run in
+ * reverse order). glibc unregisters it if the library is unloaded.
+ */
+static void ticket_pool_at_exit(void)
+{
+    ticket_pool_shutdown();
 }
 
 void ticket_pool_start(void)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    /* Load OpenSSL's configuration on the host thread, not on the pool's. */
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    pthread_once(&once, ticket_pool_register_exit);
     pthread_mutex_lock(&pool_mutex);
     if (pool_users++ == 0 && !pool_running) {
         pool_quit = false;
@@ -86,20 +129,11 @@ void ticket_pool_start(void)
 void ticket_pool_stop(void)
 {
     pthread_mutex_lock(&pool_mutex);
-    if (pool_users == 0 || --pool_users > 0 || !pool_running) {
-        pthread_mutex_unlock(&pool_mutex);
-        return;
-    }
-    pool_quit = true;
-    pthread_cond_broadcast(&pool_cond);
+    bool last = pool_users > 0 && --pool_users == 0;
     pthread_mutex_unlock(&pool_mutex);
-    pthread_join(pool_thread, NULL);
-    pthread_mutex_lock(&pool_mutex);
-    pool_running = false;
-    while (pool_count > 0) {
-        ticket_key_destroy(pool_keys[--pool_count]);
+    if (last) {
+        ticket_pool_shutdown();
     }
-    pthread_mutex_unlock(&pool_mutex);
 }
 
 struct ticket_key *ticket_key_create(void)

@@ -409,7 +409,16 @@ static void test_display_channel(void)
     CHECK_EQ(get_u32le(m.data + 8), FAKE_QXL_HEIGHT);
     free(m.data);
     CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_DRAW_COPY, &m, WAIT_MS), 0);
-    CHECK(m.size > FAKE_QXL_WIDTH * FAKE_QXL_HEIGHT * 4);
+    /* DisplayBase (surface, box, clip NONE) is 21 bytes, then Image *src. */
+    CHECK(m.size > 25);
+    uint32_t image_at = get_u32le(m.data + 21);
+    CHECK(image_at + 18 <= m.size);
+    uint8_t image_type = m.data[image_at + 8];
+    /* The whole surface, encoded by the default (auto) compression. */
+    CHECK(image_type == SPICE_IMAGE_TYPE_BITMAP || image_type == SPICE_IMAGE_TYPE_LZ_RGB ||
+          image_type == SPICE_IMAGE_TYPE_QUIC);
+    CHECK_EQ(get_u32le(m.data + image_at + 10), FAKE_QXL_WIDTH);
+    CHECK_EQ(get_u32le(m.data + image_at + 14), FAKE_QXL_HEIGHT);
     free(m.data);
     CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_MARK, &m, WAIT_MS), 0);
     free(m.data);

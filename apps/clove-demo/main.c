@@ -225,6 +225,10 @@ static gchar *opt_bitmap_layout;
 static gboolean opt_verbose;
 static gboolean opt_no_tablet;
 static gboolean opt_keep_sigpipe;
+static gint opt_tls_port;
+static gchar *opt_x509_dir;
+static gchar **opt_tls_channels;
+static gchar **opt_plaintext_channels;
 
 static GOptionEntry option_entries[] = {
         {"addr", 0, 0, G_OPTION_ARG_STRING, &opt_addr, "Address to listen on (127.0.0.1)", "ADDR"},
@@ -253,6 +257,16 @@ static GOptionEntry option_entries[] = {
          "NAME"},
         {"no-tablet", 0, 0, G_OPTION_ARG_NONE, &opt_no_tablet,
          "Do not offer a tablet: clients must use server mouse mode", NULL},
+        {"tls-port", 0, 0, G_OPTION_ARG_INT, &opt_tls_port,
+         "Also listen for TLS on this port (needs --x509-dir)", "PORT"},
+        {"x509-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_x509_dir,
+         "Directory with ca-cert.pem, server-cert.pem and server-key.pem (as QEMU's x509-dir)",
+         "DIR"},
+        {"tls-channel", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_tls_channels,
+         "Allow this channel (main, display, inputs, cursor, ... or default) over TLS only",
+         "NAME"},
+        {"plaintext-channel", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_plaintext_channels,
+         "Allow this channel without TLS only", "NAME"},
         {"keep-sigpipe", 0, 0, G_OPTION_ARG_NONE, &opt_keep_sigpipe,
          "Leave SIGPIPE at its default (fatal), to check that the library never raises it",
          NULL},
@@ -430,6 +444,36 @@ static int setup_server(struct demo *demo, const char *addr)
     }
     spice_server_set_addr(demo->server, addr, 0);
     spice_server_set_port(demo->server, opt_port);
+    if (opt_tls_port > 0) {
+        if (opt_x509_dir == NULL) {
+            fprintf(stderr, "clove-demo: --tls-port needs --x509-dir\n");
+            return -1;
+        }
+        gchar *ca = g_build_filename(opt_x509_dir, "ca-cert.pem", NULL);
+        gchar *cert = g_build_filename(opt_x509_dir, "server-cert.pem", NULL);
+        gchar *key = g_build_filename(opt_x509_dir, "server-key.pem", NULL);
+        int tls_rc = spice_server_set_tls(demo->server, opt_tls_port, ca, cert, key, NULL, NULL,
+                                          NULL);
+        g_free(ca);
+        g_free(cert);
+        g_free(key);
+        if (tls_rc != 0) {
+            fprintf(stderr, "clove-demo: spice_server_set_tls failed\n");
+            return -1;
+        }
+    }
+    for (gchar **ch = opt_tls_channels; ch && *ch; ch++) {
+        if (spice_server_set_channel_security(demo->server, *ch, SPICE_CHANNEL_SECURITY_SSL)) {
+            fprintf(stderr, "clove-demo: unknown channel %s\n", *ch);
+            return -1;
+        }
+    }
+    for (gchar **ch = opt_plaintext_channels; ch && *ch; ch++) {
+        if (spice_server_set_channel_security(demo->server, *ch, SPICE_CHANNEL_SECURITY_NONE)) {
+            fprintf(stderr, "clove-demo: unknown channel %s\n", *ch);
+            return -1;
+        }
+    }
     if (opt_password != NULL) {
         spice_server_set_ticket(demo->server, opt_password, opt_ticket_expiry, 0, 0);
     } else {
@@ -573,6 +617,9 @@ error_desktop:
     g_free(opt_frame_out);
     g_free(opt_name);
     g_free(opt_image_compression);
+    g_free(opt_x509_dir);
+    g_strfreev(opt_tls_channels);
+    g_strfreev(opt_plaintext_channels);
     g_free(opt_streaming_video);
     g_free(opt_bitmap_layout);
     return rc;

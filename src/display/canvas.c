@@ -14,13 +14,14 @@
  */
 #include "display/canvas.h"
 
-#include "common/error.h"
-
 #include <stdlib.h>
 #include <string.h>
+
 #include <spice/enums.h>
 #include <spice/protocol.h>
 #include <spice/qxl_dev.h>
+
+#include "common/error.h"
 
 unsigned canvas_format_bpp(uint32_t format)
 {
@@ -62,9 +63,9 @@ static bool clip_rect(const struct canvas_surface *dst, const struct qxl_rect *b
 
 static bool rop_supported(uint16_t rop)
 {
-    uint16_t ops = rop & (SPICE_ROPD_OP_PUT | SPICE_ROPD_OP_OR | SPICE_ROPD_OP_AND |
-                          SPICE_ROPD_OP_XOR | SPICE_ROPD_OP_BLACKNESS | SPICE_ROPD_OP_WHITENESS |
-                          SPICE_ROPD_OP_INVERS);
+    uint16_t ops =
+            rop & (SPICE_ROPD_OP_PUT | SPICE_ROPD_OP_OR | SPICE_ROPD_OP_AND | SPICE_ROPD_OP_XOR |
+                   SPICE_ROPD_OP_BLACKNESS | SPICE_ROPD_OP_WHITENESS | SPICE_ROPD_OP_INVERS);
     /* exactly one operator */
     return ops != 0 && (ops & (ops - 1)) == 0;
 }
@@ -198,8 +199,8 @@ static pixman_format_code_t surface_pixman_format(uint32_t format)
     }
 }
 
-int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride,
-                        uint32_t width, uint32_t height, uint32_t format)
+int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride, uint32_t width,
+                        uint32_t height, uint32_t format)
 {
     memset(s, 0, sizeof(*s));
     s->line0 = line0;
@@ -210,8 +211,7 @@ int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride
     pixman_format_code_t pf = surface_pixman_format(format);
     /* pixman needs 4-byte aligned rows; without that we draw without it. */
     if (pf && ((uintptr_t)line0 % 4) == 0 && stride % 4 == 0) {
-        s->image = pixman_image_create_bits(pf, (int)width, (int)height, (uint32_t *)line0,
-                                            stride);
+        s->image = pixman_image_create_bits(pf, (int)width, (int)height, (uint32_t *)line0, stride);
     }
     return 0;
 }
@@ -250,16 +250,15 @@ static pixman_image_t *bitmap_to_pixman(const struct qxl_image *img, uint32_t **
         break;
     }
     bool top_down = (img->bitmap_flags & QXL_BITMAP_TOP_DOWN) != 0;
-    if (pf && img->stride % 4 == 0 && ((uintptr_t)img->data % 4) == 0 &&
-        img->stride <= INT32_MAX) {
+    if (pf && img->stride % 4 == 0 && ((uintptr_t)img->data % 4) == 0 && img->stride <= INT32_MAX) {
         int32_t stride = (int32_t)img->stride;
         uint8_t *line0 = img->data;
         if (!top_down) {
             line0 += (size_t)img->stride * (img->height - 1);
             stride = -stride;
         }
-        return pixman_image_create_bits(pf, (int)img->width, (int)img->height,
-                                        (uint32_t *)line0, stride);
+        return pixman_image_create_bits(pf, (int)img->width, (int)img->height, (uint32_t *)line0,
+                                        stride);
     }
     /* Expand anything else to 32 bits, top-down. */
     uint32_t *px = malloc((size_t)img->width * img->height * 4);
@@ -276,9 +275,9 @@ static pixman_image_t *bitmap_to_pixman(const struct qxl_image *img, uint32_t **
             px[(size_t)y * img->width + x] = v;
         }
     }
-    pixman_image_t *pi = pixman_image_create_bits(alpha ? PIXMAN_a8r8g8b8 : PIXMAN_x8r8g8b8,
-                                                  (int)img->width, (int)img->height, px,
-                                                  (int)img->width * 4);
+    pixman_image_t *pi =
+            pixman_image_create_bits(alpha ? PIXMAN_a8r8g8b8 : PIXMAN_x8r8g8b8, (int)img->width,
+                                     (int)img->height, px, (int)img->width * 4);
     if (!pi) {
         free(px);
         return NULL;
@@ -317,14 +316,13 @@ static bool set_clip(struct canvas_surface *dst, const struct qxl_rect *bbox,
             return false;
         }
         for (uint32_t i = 0; i < num_clips; i++) {
-            boxes[i] = (pixman_box32_t){clips[i].left, clips[i].top, clips[i].right,
-                                        clips[i].bottom};
+            boxes[i] =
+                    (pixman_box32_t){clips[i].left, clips[i].top, clips[i].right, clips[i].bottom};
         }
         pixman_region32_init_rects(&region, boxes, (int)num_clips);
         free(boxes);
         pixman_region32_t box;
-        pixman_region32_init_rect(&box, bbox->left, bbox->top,
-                                  (unsigned)(bbox->right - bbox->left),
+        pixman_region32_init_rect(&box, bbox->left, bbox->top, (unsigned)(bbox->right - bbox->left),
                                   (unsigned)(bbox->bottom - bbox->top));
         pixman_region32_intersect(&region, &region, &box);
         pixman_region32_fini(&box);
@@ -428,8 +426,8 @@ int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
                                  bbox->top, (int)bw, (int)bh);
         pixman_image_set_transform(pi, NULL);
     } else {
-        pixman_image_composite32(PIXMAN_OP_SRC, pi, NULL, dst->image, src_area->left,
-                                 src_area->top, 0, 0, bbox->left, bbox->top, (int)bw, (int)bh);
+        pixman_image_composite32(PIXMAN_OP_SRC, pi, NULL, dst->image, src_area->left, src_area->top,
+                                 0, 0, bbox->left, bbox->top, (int)bw, (int)bh);
     }
     clear_clip(dst);
 out:
@@ -475,8 +473,8 @@ int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
         for (int32_t k = 0; k < r.bottom - r.top; k++) {
             int32_t y = downwards ? r.bottom - 1 - k : r.top + k;
             uint8_t *d = dst->line0 + (intptr_t)y * dst->stride + (size_t)r.left * bpp;
-            const uint8_t *sp = dst->line0 + (intptr_t)(y - dy) * dst->stride +
-                                (size_t)(r.left - dx) * bpp;
+            const uint8_t *sp =
+                    dst->line0 + (intptr_t)(y - dy) * dst->stride + (size_t)(r.left - dx) * bpp;
             memmove(d, sp, row_bytes);
         }
     }
@@ -548,9 +546,8 @@ int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
     }
     pixman_image_composite32((pixman_op_t)(flags & 0xff), src, mask, dst->image,
                              d->u.composite.src_origin_x, d->u.composite.src_origin_y,
-                             d->u.composite.mask_origin_x, d->u.composite.mask_origin_y,
-                             bbox->left, bbox->top, bbox->right - bbox->left,
-                             bbox->bottom - bbox->top);
+                             d->u.composite.mask_origin_x, d->u.composite.mask_origin_y, bbox->left,
+                             bbox->top, bbox->right - bbox->left, bbox->bottom - bbox->top);
     clear_clip(dst);
 out:
     /* Surface images are shared: leave them as they were. */

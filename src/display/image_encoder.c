@@ -14,6 +14,11 @@
  */
 #include "display/image_encoder.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include <spice/enums.h>
+
 #include "codec/glz.h"
 #include "codec/jpeg_codec.h"
 #include "codec/lz.h"
@@ -21,16 +26,12 @@
 #include "codec/quic.h"
 #include "codec/zlib_glz.h"
 
-#include <spice/enums.h>
-#include <stdlib.h>
-#include <string.h>
-
 /* Below this many raw bytes compression does not pay (the reference: 54). */
-#define RAW_MAX_BYTES       54
+#define RAW_MAX_BYTES 54
 /* QUIC needs at least 3x3 pixels (the reference's limit). */
-#define QUIC_MIN_DIM        3
-#define GRADUALITY_PHOTO    60
-#define JPEG_QUALITY        85
+#define QUIC_MIN_DIM     3
+#define GRADUALITY_PHOTO 60
+#define JPEG_QUALITY     85
 
 void image_encoder_client_init(struct image_encoder_client *c, bool lz4_cap,
                                uint32_t glz_window_pixels)
@@ -139,7 +140,7 @@ int image_encoder_choose(const struct image_encoder_client *c,
     default:
         if (quic_ok && image_encoder_graduality(img) >= GRADUALITY_PHOTO) {
             return s->jpeg == IMAGE_ENCODER_WAN_ALWAYS ? SPICE_IMAGE_TYPE_JPEG
-                                                           : SPICE_IMAGE_TYPE_QUIC;
+                                                       : SPICE_IMAGE_TYPE_QUIC;
         }
         if (mode == SPICE_IMAGE_COMPRESSION_AUTO_GLZ && glz_ok) {
             return SPICE_IMAGE_TYPE_GLZ_RGB;

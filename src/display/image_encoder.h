@@ -39,9 +39,9 @@ struct image_encoder_settings {
 
 struct image_encoder_client {
     bool lz4_cap;
-    uint32_t glz_window_pixels; /* 0: the client has no GLZ window */
-    int preferred;              /* client's PREFERRED_COMPRESSION, 0 if none */
-    struct glz_dict *glz;       /* owns; created on first use */
+    uint32_t glz_window_pixels;             /* 0: the client has no GLZ window */
+    int preferred;                          /* client's PREFERRED_COMPRESSION, 0 if none */
+    struct glz_dict *glz;                   /* owns; created on first use */
     uint64_t images, raw_bytes, sent_bytes; /* statistics */
 };
 

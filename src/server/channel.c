@@ -20,18 +20,19 @@
  */
 #include "server/channel.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "proto/header.h"
 #include "proto/server_msg.h"
 
-#include <arpa/inet.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-
-#define RX_BUF_SIZE   (CLIENT_MSG_MAX_SIZE + MSG_HEADER_FULL_SIZE)
-#define TX_BATCH      64
+#define RX_BUF_SIZE (CLIENT_MSG_MAX_SIZE + MSG_HEADER_FULL_SIZE)
+#define TX_BATCH    64
 
 struct out_msg {
     struct out_msg *next;
@@ -94,6 +95,8 @@ void shared_msg_unref(struct shared_msg *m)
 }
 
 static void channel_client_update_watch(struct channel_client *cc);
+static void channel_client_on_readable(struct channel_client *cc);
+static void channel_client_on_rx_timer(void *opaque);
 static void channel_client_flush(struct channel_client *cc);
 static void channel_client_maybe_finish_close(struct channel_client *cc);
 
@@ -207,15 +210,15 @@ static int channel_client_process_rx(struct channel_client *cc)
         }
         if (rc < 0) {
             log_ratelimited(LOG_LEVEL_WARN,
-                            "channel %u:%u: bad message type %u (%u bytes): %s; closing",
-                            cc->type, cc->id, h.type, h.size, err ? err : "invalid");
+                            "channel %u:%u: bad message type %u (%u bytes): %s; closing", cc->type,
+                            cc->id, h.type, h.size, err ? err : "invalid");
             return rc;
         }
         if (h.type < 100) {
             rc = channel_client_handle_base(cc, &msg);
             if (rc == CLOVE_E_UNSUPPORTED) {
-                log_ratelimited(LOG_LEVEL_WARN, "channel %u:%u: ignoring base message %u",
-                                cc->type, cc->id, h.type);
+                log_ratelimited(LOG_LEVEL_WARN, "channel %u:%u: ignoring base message %u", cc->type,
+                                cc->id, h.type);
                 rc = 0;
             }
         } else {
@@ -234,7 +237,18 @@ static int channel_client_process_rx(struct channel_client *cc)
 
 static void channel_client_on_readable(struct channel_client *cc)
 {
-    for (int round = 0; round < 16 && !cc->closing; round++) {
+    for (int round = 0; !cc->closing; round++) {
+        if (round == 16) {
+            /* Let others run; bytes a TLS or websocket layer already decoded
+             * will not wake the poll, so come back for them at once. */
+            if (stream_pending(cc->stream) > 0) {
+                if (!cc->rx_timer) {
+                    cc->rx_timer = loop_timer_add(cc->loop, channel_client_on_rx_timer, cc);
+                }
+                loop_timer_start(cc->loop, cc->rx_timer, 0);
+            }
+            return;
+        }
         ssize_t n = stream_read(cc->stream, cc->rx_buf + cc->rx_len, RX_BUF_SIZE - cc->rx_len);
         if (n == CLOVE_E_AGAIN) {
             return;
@@ -254,6 +268,17 @@ static void channel_client_on_readable(struct channel_client *cc)
             return;
         }
     }
+}
+
+static void channel_client_on_rx_timer(void *opaque)
+{
+    struct channel_client *cc = opaque;
+    cc->busy++;
+    if (!cc->closing) {
+        channel_client_on_readable(cc);
+    }
+    cc->busy--;
+    channel_client_maybe_finish_close(cc);
 }
 
 static void channel_client_on_io(int fd, int events, void *opaque)
@@ -306,6 +331,8 @@ void channel_client_finish(struct channel_client *cc)
     cc->watch = NULL;
     loop_timer_remove(cc->loop, cc->ping_timer);
     cc->ping_timer = NULL;
+    loop_timer_remove(cc->loop, cc->rx_timer);
+    cc->rx_timer = NULL;
     stream_destroy(cc->stream);
     cc->stream = NULL;
     while (cc->tx_head) {
@@ -357,8 +384,7 @@ static void channel_client_flush(struct channel_client *cc)
         uint32_t window_msgs = 0;
         for (struct out_msg *o = cc->tx_head; o && iovcnt < TX_BATCH * 2; o = o->next) {
             bool started = o == cc->tx_head && cc->tx_head_sent > 0;
-            if (!started && cc->handle_acks &&
-                cc->unacked + window_msgs >= 2 * cc->ack_window) {
+            if (!started && cc->handle_acks && cc->unacked + window_msgs >= 2 * cc->ack_window) {
                 break;
             }
             if (!started) {
@@ -420,8 +446,7 @@ static void channel_client_flush(struct channel_client *cc)
             free(o);
         }
     }
-    if (!cc->closing && !cc->tx_head && !channel_client_ack_blocked(cc) &&
-        cc->ops->on_send_ready) {
+    if (!cc->closing && !cc->tx_head && !channel_client_ack_blocked(cc) && cc->ops->on_send_ready) {
         cc->ops->on_send_ready(cc);
     }
     channel_client_update_watch(cc);
@@ -524,6 +549,9 @@ void channel_client_close(struct channel_client *cc)
     if (cc->ping_timer) {
         loop_timer_cancel(cc->loop, cc->ping_timer);
     }
+    if (cc->rx_timer) {
+        loop_timer_cancel(cc->loop, cc->rx_timer);
+    }
     channel_client_maybe_finish_close(cc);
 }
 
@@ -556,4 +584,13 @@ void channel_client_kick(struct channel_client *cc)
         return;
     }
     channel_client_flush(cc);
+}
+
+void channel_client_fill_event_info(struct channel_client *cc, uint32_t connection_id, uint8_t type,
+                                    uint8_t id)
+{
+    channel_event_info_fill(&cc->event_info, cc->stream->fd, connection_id, type, id);
+    if (cc->stream->flags & STREAM_FLAG_TLS) {
+        cc->event_info.flags |= SPICE_CHANNEL_EVENT_FLAG_TLS;
+    }
 }

@@ -19,11 +19,10 @@
 #ifndef CLOVE_SERVER_CHANNEL_H
 #define CLOVE_SERVER_CHANNEL_H
 
+#include <spice.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <spice.h>
 
 #include "loop/loop.h"
 #include "proto/client_msg.h"
@@ -66,10 +65,10 @@ struct out_msg;
 
 struct channel_client {
     const struct channel_client_ops *ops;
-    struct loop *loop;          /* borrows */
-    struct stream *stream;      /* owns */
+    struct loop *loop;     /* borrows */
+    struct stream *stream; /* owns */
     struct loop_watch *watch;
-    uint32_t connection_id;     /* the session id */
+    uint32_t connection_id; /* the session id */
     uint8_t type, id;
     bool mini_header;
     uint32_t common_caps[4], channel_caps[4]; /* the client's first 128 caps */
@@ -92,6 +91,8 @@ struct channel_client {
     uint32_t ack_window;
     bool client_synced;
     uint32_t unacked;
+
+    struct loop_timer *rx_timer; /* resumes reading decoded bytes (TLS, websocket) */
 
     /* ping */
     struct loop_timer *ping_timer;
@@ -142,6 +143,9 @@ void channel_client_close(struct channel_client *cc);
  */
 void channel_client_kick(struct channel_client *cc);
 
+/* Fills cc->event_info for this client, with FLAG_TLS on a TLS stream. */
+void channel_client_fill_event_info(struct channel_client *cc, uint32_t connection_id, uint8_t type,
+                                    uint8_t id);
 /* Fills the SpiceChannelEventInfo from the socket's addresses. */
 void channel_event_info_fill(SpiceChannelEventInfo *info, int fd, uint32_t connection_id,
                              uint8_t type, uint8_t id);

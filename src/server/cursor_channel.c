@@ -7,13 +7,12 @@
  *
  * Thread: the worker's.
  */
-#include "server/worker_priv.h"
+#include <stdlib.h>
 
 #include "common/log.h"
 #include "proto/server_msg.h"
 #include "server/server.h"
-
-#include <stdlib.h>
+#include "server/worker_priv.h"
 
 struct cursor_client {
     struct channel_client base; /* first */
@@ -159,8 +158,8 @@ void cursor_client_create(struct worker *w, struct stream *stream, const struct 
         free(cc);
         return;
     }
-    channel_event_info_fill(&cc->base.event_info, stream->fd, link->connection_id,
-                            SPICE_CHANNEL_CURSOR, link->channel_id);
+    channel_client_fill_event_info(&cc->base, link->connection_id, SPICE_CHANNEL_CURSOR,
+                                   link->channel_id);
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_INITIALIZED, &cc->base.event_info);
     cc->next = w->cursors;
     w->cursors = cc;

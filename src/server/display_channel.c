@@ -15,16 +15,15 @@
  *
  * Thread: the worker's.
  */
-#include "server/worker_priv.h"
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "display/image_encoder.h"
 #include "proto/server_msg.h"
 #include "server/server.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "server/worker_priv.h"
 
 struct display_client {
     struct channel_client base; /* first */
@@ -295,9 +294,8 @@ static struct shared_msg *display_monitors_config_msg(struct worker *w)
 {
     struct wire_head heads[WORKER_MAX_HEADS];
     for (uint16_t i = 0; i < w->num_heads; i++) {
-        heads[i] = (struct wire_head){w->heads[i].id,    w->heads[i].surface_id,
-                                      w->heads[i].width, w->heads[i].height,
-                                      w->heads[i].x,     w->heads[i].y,
+        heads[i] = (struct wire_head){w->heads[i].id,     w->heads[i].surface_id, w->heads[i].width,
+                                      w->heads[i].height, w->heads[i].x,          w->heads[i].y,
                                       w->heads[i].flags};
     }
     struct byte_buf b;
@@ -319,8 +317,7 @@ static void display_send_monitors_and_mark(struct display_client *dc, struct sha
 
 /* Sends one surface to one client: create, then its content if asked. */
 static void display_send_surface(struct display_client *dc, uint32_t id, bool with_image,
-                                 struct shared_msg *create,
-                                 const struct image_encoder_settings *s)
+                                 struct shared_msg *create, const struct image_encoder_settings *s)
 {
     display_send_to(dc, create);
     if (with_image && !dc->base.closing) {
@@ -657,17 +654,16 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
     }
     channel_client_init(&dc->base, &display_ops, w->loop, stream, link, mini_header);
     dc->worker = w;
-    image_encoder_client_init(&dc->encoder,
-                              channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
-                              0);
+    image_encoder_client_init(
+            &dc->encoder, channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_LZ4_COMPRESSION), 0);
     if (channel_client_start(&dc->base) < 0) {
         image_encoder_client_finish(&dc->encoder);
         channel_client_finish(&dc->base);
         free(dc);
         return;
     }
-    channel_event_info_fill(&dc->base.event_info, stream->fd, link->connection_id,
-                            SPICE_CHANNEL_DISPLAY, link->channel_id);
+    channel_client_fill_event_info(&dc->base, link->connection_id, SPICE_CHANNEL_DISPLAY,
+                                   link->channel_id);
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_INITIALIZED, &dc->base.event_info);
     dc->next = w->displays;
     w->displays = dc;

@@ -10,13 +10,12 @@
  *
  * Thread: main.
  */
-#include "server/channel.h"
-#include "server/server.h"
+#include <stdlib.h>
 
 #include "common/log.h"
 #include "proto/server_msg.h"
-
-#include <stdlib.h>
+#include "server/channel.h"
+#include "server/server.h"
 
 struct inputs_channel_client {
     struct channel_client base; /* first */
@@ -57,7 +56,8 @@ static uint8_t inputs_get_leds(struct RedsState *s)
     if (!s->keyboard) {
         return s->kbd_leds;
     }
-    const SpiceKbdInterface *kif = SPICE_CONTAINEROF(s->keyboard->base.sif, SpiceKbdInterface, base);
+    const SpiceKbdInterface *kif =
+            SPICE_CONTAINEROF(s->keyboard->base.sif, SpiceKbdInterface, base);
     return kif->get_leds ? kif->get_leds(s->keyboard) : s->kbd_leds;
 }
 
@@ -206,8 +206,7 @@ struct inputs_channel_client *inputs_channel_client_create(struct session *sessi
         free(icc);
         return NULL;
     }
-    channel_event_info_fill(&icc->base.event_info, stream->fd, session->id, SPICE_CHANNEL_INPUTS,
-                            0);
+    channel_client_fill_event_info(&icc->base, session->id, SPICE_CHANNEL_INPUTS, 0);
     server_channel_event(s, SPICE_CHANNEL_EVENT_INITIALIZED, &icc->base.event_info);
     uint8_t body[2];
     put_u16le(body, inputs_get_leds(s));

@@ -7,14 +7,13 @@
  *
  * Thread: main.
  */
-#include "server/channel.h"
-#include "server/server.h"
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "proto/server_msg.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "server/channel.h"
+#include "server/server.h"
 
 /* The reference's agent window: tokens the client may use (spice-facts 1.4). */
 #define MAIN_AGENT_TOKENS     10
@@ -112,8 +111,8 @@ static int main_handle_message(struct channel_client *cc, const struct client_ms
     case SPICE_MSGC_MAIN_QUALITY_INDICATOR:
         return 0;
     default:
-        log_ratelimited(LOG_LEVEL_WARN, "client %u: unexpected main message %u",
-                        mcc->session->id, msg->type);
+        log_ratelimited(LOG_LEVEL_WARN, "client %u: unexpected main message %u", mcc->session->id,
+                        msg->type);
         return 0;
     }
 }
@@ -156,8 +155,7 @@ struct main_channel_client *main_channel_client_create(struct session *session,
         free(mcc);
         return NULL;
     }
-    channel_event_info_fill(&mcc->base.event_info, stream->fd, session->id, SPICE_CHANNEL_MAIN,
-                            0);
+    channel_client_fill_event_info(&mcc->base, session->id, SPICE_CHANNEL_MAIN, 0);
     server_channel_event(s, SPICE_CHANNEL_EVENT_INITIALIZED, &mcc->base.event_info);
 
     struct byte_buf b;

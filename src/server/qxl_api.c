@@ -7,13 +7,12 @@
  * once and the worker calls the device's async_complete(cookie) when done,
  * from the worker thread, as the reference does.
  */
-#include "server/worker_priv.h"
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "server/export.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "server/worker_priv.h"
 
 enum qxl_op {
     QXL_OP_ADD_MEMSLOT,
@@ -86,8 +85,8 @@ static void qxl_monitors_config(struct worker *w, uint64_t addr, uint32_t group)
     QXLHead heads[WORKER_MAX_HEADS];
     memcpy(heads, base + sizeof(QXLMonitorsConfig), sizeof(QXLHead) * count);
     for (uint16_t i = 0; i < count; i++) {
-        w->heads[i] = (struct wire_head_cfg){heads[i].id,    heads[i].surface_id, heads[i].width,
-                                             heads[i].height, heads[i].x,         heads[i].y,
+        w->heads[i] = (struct wire_head_cfg){heads[i].id,     heads[i].surface_id, heads[i].width,
+                                             heads[i].height, heads[i].x,          heads[i].y,
                                              heads[i].flags};
     }
     w->num_heads = count;
@@ -122,9 +121,8 @@ static void qxl_call_run(struct msg_item *item)
     int rc;
     switch (c->op) {
     case QXL_OP_ADD_MEMSLOT:
-        rc = memslot_add(&w->memslots, c->slot.slot_group_id, c->slot.slot_id,
-                         c->slot.generation, c->slot.virt_start, c->slot.virt_end,
-                         c->slot.addr_delta);
+        rc = memslot_add(&w->memslots, c->slot.slot_group_id, c->slot.slot_id, c->slot.generation,
+                         c->slot.virt_start, c->slot.virt_end, c->slot.addr_delta);
         if (rc < 0) {
             log_ratelimited(LOG_LEVEL_WARN, "qxl %d: cannot add memslot %u in group %u", w->id,
                             c->slot.slot_id, c->slot.slot_group_id);
@@ -197,8 +195,7 @@ static void qxl_call_run(struct msg_item *item)
 }
 
 /* Runs a call on the worker, waiting for it (sync) or not (async). */
-static void qxl_dispatch(QXLInstance *instance, struct qxl_call *proto, bool async,
-                         uint64_t cookie)
+static void qxl_dispatch(QXLInstance *instance, struct qxl_call *proto, bool async, uint64_t cookie)
 {
     struct worker *w = worker_from_qxl(instance);
     if (!w) {
@@ -342,13 +339,12 @@ SPICE_EXPORT void spice_qxl_create_primary_surface(QXLInstance *instance, uint32
     if (!surface) {
         return;
     }
-    struct qxl_call c = {.op = QXL_OP_CREATE_PRIMARY, .surface_id = surface_id,
-                         .surface = *surface};
+    struct qxl_call c = {
+            .op = QXL_OP_CREATE_PRIMARY, .surface_id = surface_id, .surface = *surface};
     qxl_dispatch(instance, &c, false, 0);
 }
 
-SPICE_EXPORT void spice_qxl_create_primary_surface_async(QXLInstance *instance,
-                                                         uint32_t surface_id,
+SPICE_EXPORT void spice_qxl_create_primary_surface_async(QXLInstance *instance, uint32_t surface_id,
                                                          QXLDevSurfaceCreate *surface,
                                                          uint64_t cookie)
 {
@@ -401,9 +397,8 @@ SPICE_EXPORT void spice_qxl_monitors_config_async(QXLInstance *instance,
                                                   QXLPHYSICAL monitors_config, int group_id,
                                                   uint64_t cookie)
 {
-    struct qxl_call c = {.op = QXL_OP_MONITORS_CONFIG,
-                         .addr = monitors_config,
-                         .group = (uint32_t)group_id};
+    struct qxl_call c = {
+            .op = QXL_OP_MONITORS_CONFIG, .addr = monitors_config, .group = (uint32_t)group_id};
     qxl_dispatch(instance, &c, true, cookie);
 }
 
@@ -419,9 +414,8 @@ SPICE_EXPORT void spice_qxl_set_max_monitors(QXLInstance *instance, unsigned int
     qxl_dispatch(instance, &c, false, 0);
 }
 
-SPICE_EXPORT void spice_qxl_gl_scanout(QXLInstance *qxl, int fd, uint32_t width,
-                                       uint32_t height, uint32_t stride, uint32_t format,
-                                       int y_0_top)
+SPICE_EXPORT void spice_qxl_gl_scanout(QXLInstance *qxl, int fd, uint32_t width, uint32_t height,
+                                       uint32_t stride, uint32_t format, int y_0_top)
 {
     log_once("spice_qxl_gl_scanout: GL scanout is not supported yet");
 }

@@ -16,6 +16,13 @@
  */
 #include "server/server.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "loop/loop_core.h"
@@ -23,12 +30,6 @@
 #include "server/channel.h"
 #include "server/export.h"
 #include "server/worker.h"
-
-#include <errno.h>
-#include <openssl/rand.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 struct SpiceKbdState {
     struct RedsState *server;
@@ -93,8 +94,8 @@ SPICE_EXPORT int spice_server_init(SpiceServer *s, SpiceCoreInterface *core)
     }
     if (core->base.major_version != SPICE_INTERFACE_CORE_MAJOR || !core->timer_add ||
         !core->watch_add || !core->watch_remove || !core->timer_remove) {
-        log_error("spice_server_init: unsupported core interface %u.%u",
-                  core->base.major_version, core->base.minor_version);
+        log_error("spice_server_init: unsupported core interface %u.%u", core->base.major_version,
+                  core->base.minor_version);
         return -1;
     }
     s->core = core;
@@ -106,7 +107,8 @@ SPICE_EXPORT int spice_server_init(SpiceServer *s, SpiceCoreInterface *core)
     if (!s->main_queue) {
         goto error_queue;
     }
-    if (s->port > 0 || s->external_listen_fd >= 0 || (s->addr_flags & SPICE_ADDR_FLAG_UNIX_ONLY)) {
+    if (s->port > 0 || s->tls_port > 0 || s->external_listen_fd >= 0 ||
+        (s->addr_flags & SPICE_ADDR_FLAG_UNIX_ONLY)) {
         if (listener_start(s) < 0) {
             log_error("spice_server_init: cannot listen on %s:%d", s->addr ? s->addr : "*",
                       s->port);
@@ -320,8 +322,7 @@ SPICE_EXPORT int spice_server_set_jpeg_compression(SpiceServer *s, spice_wan_com
     return 0;
 }
 
-SPICE_EXPORT int spice_server_set_zlib_glz_compression(SpiceServer *s,
-                                                       spice_wan_compression_t comp)
+SPICE_EXPORT int spice_server_set_zlib_glz_compression(SpiceServer *s, spice_wan_compression_t comp)
 {
     if (!s || !wan_compression_valid(comp)) {
         return -1;
@@ -333,11 +334,11 @@ SPICE_EXPORT int spice_server_set_zlib_glz_compression(SpiceServer *s,
 static int channel_type_from_name(const char *name)
 {
     static const char *const names[] = {
-            [SPICE_CHANNEL_MAIN] = "main",         [SPICE_CHANNEL_DISPLAY] = "display",
-            [SPICE_CHANNEL_INPUTS] = "inputs",     [SPICE_CHANNEL_CURSOR] = "cursor",
-            [SPICE_CHANNEL_PLAYBACK] = "playback", [SPICE_CHANNEL_RECORD] = "record",
+            [SPICE_CHANNEL_MAIN] = "main",           [SPICE_CHANNEL_DISPLAY] = "display",
+            [SPICE_CHANNEL_INPUTS] = "inputs",       [SPICE_CHANNEL_CURSOR] = "cursor",
+            [SPICE_CHANNEL_PLAYBACK] = "playback",   [SPICE_CHANNEL_RECORD] = "record",
             [SPICE_CHANNEL_SMARTCARD] = "smartcard", [SPICE_CHANNEL_USBREDIR] = "usbredir",
-            [SPICE_CHANNEL_PORT] = "port",         [SPICE_CHANNEL_WEBDAV] = "webdav",
+            [SPICE_CHANNEL_PORT] = "port",           [SPICE_CHANNEL_WEBDAV] = "webdav",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (names[i] && strcmp(names[i], name) == 0) {
@@ -539,8 +540,8 @@ SPICE_EXPORT int spice_server_kbd_leds(SpiceKbdInstance *sin, int leds)
 static bool interface_version_ok(const SpiceBaseInterface *sif, uint32_t major, uint32_t minor)
 {
     if (sif->major_version != major || sif->minor_version < minor) {
-        log_warn("interface %s %u.%u is not compatible with %u.%u", sif->type,
-                 sif->major_version, sif->minor_version, major, minor);
+        log_warn("interface %s %u.%u is not compatible with %u.%u", sif->type, sif->major_version,
+                 sif->minor_version, major, minor);
         return false;
     }
     return true;
@@ -626,8 +627,7 @@ SPICE_EXPORT int spice_server_add_interface(SpiceServer *s, SpiceBaseInstance *s
     }
     if (strcmp(type, SPICE_INTERFACE_PLAYBACK) == 0 || strcmp(type, SPICE_INTERFACE_RECORD) == 0 ||
         strcmp(type, SPICE_INTERFACE_CHAR_DEVICE) == 0) {
-        log_warn("spice_server_add_interface: %s devices are not supported yet; ignoring it",
-                 type);
+        log_warn("spice_server_add_interface: %s devices are not supported yet; ignoring it", type);
         return 0;
     }
     log_warn("spice_server_add_interface: unknown interface type \"%s\"", type);

@@ -16,17 +16,17 @@
  * The thread runs while at least one server is initialised
  * (ticket_pool_start/stop are reference counted).
  */
-#include "server/server.h"
-
-#include "common/log.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
+
+#include "common/log.h"
+#include "server/server.h"
 
 struct ticket_key {
     EVP_PKEY *pkey;

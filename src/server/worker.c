@@ -19,14 +19,13 @@
  * A malformed guest command is logged (rate-limited), released, and
  * dropped: the server, the VM and the clients keep going.
  */
-#include "server/worker_priv.h"
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "server/server.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "server/worker_priv.h"
 
 #define WORKER_BATCH_COMMANDS 64
 #define WORKER_BATCH_MS       10
@@ -116,8 +115,8 @@ void worker_update_client_caps(struct worker *w)
         return;
     }
     static const unsigned caps[] = {SPICE_DISPLAY_CAP_SIZED_STREAM,
-                                    SPICE_DISPLAY_CAP_MONITORS_CONFIG,
-                                    SPICE_DISPLAY_CAP_COMPOSITE, SPICE_DISPLAY_CAP_A8_SURFACE};
+                                    SPICE_DISPLAY_CAP_MONITORS_CONFIG, SPICE_DISPLAY_CAP_COMPOSITE,
+                                    SPICE_DISPLAY_CAP_A8_SURFACE};
     uint8_t bits[SPICE_CAPABILITIES_SIZE];
     memset(bits, 0, sizeof(bits));
     bool any = false;
@@ -189,12 +188,12 @@ void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSu
         return;
     }
     if (canvas_format_bpp(c->format) < 2) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary surface format %u is not supported",
-                        w->id, c->format);
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: primary surface format %u is not supported", w->id,
+                        c->format);
         return;
     }
-    if (worker_surface_setup(w, 0, c->width, c->height, c->stride, c->format, c->mem,
-                             c->group_id) < 0) {
+    if (worker_surface_setup(w, 0, c->width, c->height, c->stride, c->format, c->mem, c->group_id) <
+        0) {
         return;
     }
     if (!w->guest_monitors_config) {
@@ -238,8 +237,8 @@ static void worker_handle_surface_cmd(struct worker *w, const struct qxl_surface
                                       uint32_t group)
 {
     if (sc->surface_id == 0 || sc->surface_id >= w->n_surfaces) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: surface command for invalid surface id %u",
-                        w->id, sc->surface_id);
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: surface command for invalid surface id %u", w->id,
+                        sc->surface_id);
         return;
     }
     if (sc->type == QXL_SURFACE_CMD_DESTROY) {
@@ -312,8 +311,8 @@ static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *
     case QXL_DRAW_COMPOSITE:
         if (!drawable_sources_ok(w, d->u.composite.src) ||
             !drawable_sources_ok(w, d->u.composite.mask)) {
-            log_ratelimited(LOG_LEVEL_WARN,
-                            "qxl %d: composite from a surface that does not exist", w->id);
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: composite from a surface that does not exist",
+                            w->id);
             return;
         }
         rc = canvas_composite(dst, d, worker_lookup_surface, w);
@@ -508,8 +507,7 @@ struct worker *worker_create(struct RedsState *server, QXLInstance *qxl, int id)
     w->state.worker = w;
     w->wakeup_item.run = worker_on_wakeup;
     if (!w->qif->get_command || !w->qif->req_cmd_notification || !w->qif->release_resource ||
-        !w->qif->get_cursor_command || !w->qif->req_cursor_notification ||
-        !w->qif->get_init_info) {
+        !w->qif->get_cursor_command || !w->qif->req_cursor_notification || !w->qif->get_init_info) {
         log_error("qxl %d: the QXL interface lacks required callbacks", id);
         free(w);
         return NULL;
@@ -524,7 +522,7 @@ struct worker *worker_create(struct RedsState *server, QXLInstance *qxl, int id)
         free(w);
         return NULL;
     }
-    w->n_surfaces = ii->n_surfaces == 0 ? 1
+    w->n_surfaces = ii->n_surfaces == 0                    ? 1
                     : ii->n_surfaces > WORKER_MAX_SURFACES ? WORKER_MAX_SURFACES
                                                            : ii->n_surfaces;
     w->surfaces = calloc(w->n_surfaces, sizeof(*w->surfaces));

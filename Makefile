@@ -3,7 +3,8 @@
 #   make run    install deps, build, run clove-demo on 127.0.0.1:5900 (ARGS=...)
 #   make check  normal build + all meson tests, then clang ASan+UBSan build + tests
 #   make fuzz   clang -Dfuzzing=true build, each fuzz target for FUZZ_SECONDS
-#   make bench  first-frame benchmark, ours vs Debian's libspice-server
+#   make bench  all benchmarks: first frame and wire (ours vs Debian's
+#               libspice-server) and codecs (BENCH_ARGS=--write-doc: update docs)
 #   make clean  remove the build directories made here
 # WERROR=1 adds -Dwerror=true to every setup (CI uses it).
 
@@ -89,9 +90,22 @@ fuzz: deps
 	done; \
 	[ $$found = 1 ] || echo "fuzz: no fuzz targets found"
 
+# Every benchmark, in turn: first frame, wire (bytes/CPU/time per compression
+# mode), codecs. BENCH_ARGS goes to the two Python benchmarks (--write-doc
+# updates their blocks in docs/benchmarks.md, and then the codec table's
+# block too); BENCH_CODEC_ARGS goes to bench_codecs (e.g. --reps 3).
+BENCH_ARGS ?=
+BENCH_CODEC_ARGS ?=
+BENCH_CODEC_TABLE = $(BUILD)/codec-bench-table.md
 bench: build
 	/usr/bin/python3 tests/bench/bench_first_frame.py \
 		--demo $(DEMO) --server-libdir $(BUILD)/src/server $(BENCH_ARGS)
+	/usr/bin/python3 tests/bench/bench_wire.py \
+		--demo $(DEMO) --server-libdir $(BUILD)/src/server $(BENCH_ARGS)
+	$(BUILD)/tests/bench/bench_codecs --images ../shared/reference/images \
+		--write-doc $(BENCH_CODEC_TABLE) $(BENCH_CODEC_ARGS)
+	$(if $(findstring --write-doc,$(BENCH_ARGS)),/usr/bin/python3 tests/bench/bench_wire.py \
+		--splice-doc bench_codecs $(BENCH_CODEC_TABLE))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

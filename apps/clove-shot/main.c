@@ -1,0 +1,305 @@
+/*
+ * clove-shot: connect to a SPICE server, wait for the first complete frame
+ * (the first DISPLAY_MARK, as spicy-screenshot does) and write the primary
+ * surface as a binary PPM (P6).
+ *
+ * Options follow spicy-screenshot: -h/--host, -p/--port, -s/--secure-port,
+ * -w/--password, -o/--out-file (default clove-shot.ppm), --uri
+ * spice://host?port=N&password=P, plus --timeout SECONDS (default 10).
+ * Any failure (connect, link, protocol, timeout, file) exits 1 with one line
+ * on stderr; bad usage exits 2.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clove/client.h"
+#include "clove/version.h"
+
+struct options {
+    char host[1024];
+    long port;
+    long secure_port;
+    const char *password;
+    char uri_password[64];
+    const char *out_file;
+    double timeout_s;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: clove-shot [OPTION...]\n"
+               "  -h, --host=HOST           server host (default localhost)\n"
+               "  -p, --port=PORT           server port\n"
+               "  -s, --secure-port=PORT    TLS port (not supported yet)\n"
+               "  -w, --password=PASSWORD   server password\n"
+               "  -o, --out-file=FILE       output PPM (default clove-shot.ppm)\n"
+               "      --uri=URI             spice://host?port=N&password=P\n"
+               "      --timeout=SECONDS     give up after this long (default 10)\n"
+               "      --help                this text\n"
+               "      --version             the version\n");
+}
+
+static int parse_port(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 65535) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Decodes %XX escapes in place. */
+static void uri_unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        unsigned v;
+        if (r[0] == '%' && r[1] && r[2] && sscanf(r + 1, "%2x", &v) == 1) {
+            *w++ = (char)v;
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* spice://host[:port][?port=N&tls-port=N&password=P] */
+static int parse_uri(const char *uri, struct options *o)
+{
+    const char *prefix = "spice://";
+    if (strncmp(uri, prefix, strlen(prefix)) != 0) {
+        return -1;
+    }
+    char buf[1024];
+    if (snprintf(buf, sizeof(buf), "%s", uri + strlen(prefix)) >= (int)sizeof(buf)) {
+        return -1;
+    }
+    char *query = strchr(buf, '?');
+    if (query) {
+        *query++ = '\0';
+    }
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '/') {
+        buf[--n] = '\0';
+    }
+    char *host = buf;
+    char *colon = NULL;
+    if (buf[0] == '[') { /* [IPv6]:port */
+        char *close = strchr(buf, ']');
+        if (!close) {
+            return -1;
+        }
+        *close = '\0';
+        host = buf + 1;
+        colon = close[1] == ':' ? close + 1 : NULL;
+    } else if (strchr(buf, ':') == strrchr(buf, ':')) {
+        colon = strchr(buf, ':');
+    }
+    if (colon) {
+        *colon = '\0';
+        if (parse_port(colon + 1, &o->port) < 0) {
+            return -1;
+        }
+    }
+    if (host[0]) {
+        snprintf(o->host, sizeof(o->host), "%s", host);
+    }
+    for (char *save = NULL, *kv = query ? strtok_r(query, "&", &save) : NULL; kv;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            return -1;
+        }
+        *eq = '\0';
+        char *value = eq + 1;
+        uri_unescape(value);
+        if (strcmp(kv, "port") == 0) {
+            if (parse_port(value, &o->port) < 0) {
+                return -1;
+            }
+        } else if (strcmp(kv, "tls-port") == 0) {
+            if (parse_port(value, &o->secure_port) < 0) {
+                return -1;
+            }
+        } else if (strcmp(kv, "password") == 0) {
+            snprintf(o->uri_password, sizeof(o->uri_password), "%s", value);
+            o->password = o->uri_password;
+        }
+    }
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum { OPT_URI = 1000, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"secure-port", required_argument, NULL, 's'},
+        {"password", required_argument, NULL, 'w'},
+        {"out-file", required_argument, NULL, 'o'},
+        {"uri", required_argument, NULL, OPT_URI},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h:p:s:w:o:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            snprintf(o->host, sizeof(o->host), "%s", optarg);
+            break;
+        case 'p':
+            if (parse_port(optarg, &o->port) < 0) {
+                fprintf(stderr, "clove-shot: bad port '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 's':
+            if (parse_port(optarg, &o->secure_port) < 0) {
+                fprintf(stderr, "clove-shot: bad secure port '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w':
+            o->password = optarg;
+            break;
+        case 'o':
+            o->out_file = optarg;
+            break;
+        case OPT_URI:
+            if (parse_uri(optarg, o) < 0) {
+                fprintf(stderr, "clove-shot: bad URI '%s' (spice://host?port=N&password=P)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_TIMEOUT: {
+            char *end;
+            o->timeout_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 86400) {
+                fprintf(stderr, "clove-shot: bad timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        case OPT_VERSION:
+            printf("clove-shot %s\n", clove_version_string());
+            exit(0);
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "clove-shot: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* Writes the frame as P6 (RGB from B, G, R, X pixels). Returns 0 or -1 (errno). */
+static int write_ppm(const char *path, const struct clove_frame *frame)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        return -1;
+    }
+    fprintf(f, "P6\n%u %u\n255\n", frame->width, frame->height);
+    uint8_t *row = malloc((size_t)frame->width * 3);
+    if (!row) {
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (uint32_t y = 0; y < frame->height; y++) {
+        const uint8_t *p = frame->pixels + (ptrdiff_t)y * frame->stride;
+        for (uint32_t x = 0; x < frame->width; x++) {
+            row[3 * x] = p[4 * x + 2];
+            row[3 * x + 1] = p[4 * x + 1];
+            row[3 * x + 2] = p[4 * x];
+        }
+        fwrite(row, 3, frame->width, f);
+    }
+    free(row);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        return -1;
+    }
+    return 0;
+}
+
+static void on_mark(struct clove_session *session, void *opaque)
+{
+    (void)opaque;
+    clove_session_stop(session);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {.host = "localhost", .out_file = "clove-shot.ppm", .timeout_s = 10};
+    int rc = parse_options(argc, argv, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    if (o.port == 0) {
+        if (o.secure_port != 0) {
+            fprintf(stderr, "clove-shot: TLS not supported yet (use -p)\n");
+        } else {
+            fprintf(stderr, "clove-shot: no port given (-p PORT or --uri)\n");
+        }
+        return 1;
+    }
+    struct clove_session *s = clove_session_create();
+    if (!s) {
+        fprintf(stderr, "clove-shot: out of memory\n");
+        return 1;
+    }
+    int exit_code = 1;
+    if ((rc = clove_session_set_server(s, o.host, (uint16_t)o.port)) < 0 ||
+        (rc = clove_session_set_password(s, o.password)) < 0) {
+        fprintf(stderr, "clove-shot: %s\n",
+                rc == -3 ? "password too long (60 bytes at most)" : clove_strerror(rc));
+        goto out;
+    }
+    clove_session_set_mark_callback(s, on_mark, NULL);
+    rc = clove_session_connect(s);
+    if (rc == 0) {
+        rc = clove_session_run(s, (int)(o.timeout_s * 1000));
+    }
+    if (rc < 0) {
+        fprintf(stderr, "clove-shot: %s\n", clove_session_error(s));
+        goto out;
+    }
+    if (rc == 0) {
+        fprintf(stderr, "clove-shot: timed out after %g s waiting for %s\n", o.timeout_s,
+                clove_session_mark_count(s) ? "the primary surface" : "the first frame");
+        goto out;
+    }
+    struct clove_frame frame;
+    if (clove_session_get_primary(s, &frame) < 0) {
+        fprintf(stderr, "clove-shot: the server marked a frame but sent no 32-bit primary "
+                        "surface\n");
+        goto out;
+    }
+    if (write_ppm(o.out_file, &frame) < 0) {
+        fprintf(stderr, "clove-shot: cannot write %s: %s\n", o.out_file, strerror(errno));
+        goto out;
+    }
+    exit_code = 0;
+out:
+    clove_session_destroy(s);
+    return exit_code;
+}

@@ -1,0 +1,115 @@
+/*
+ * libclove-client: a SPICE client session (main + display channels) that
+ * decodes the server's drawing into surfaces in memory.
+ *
+ * Usage:
+ *   struct clove_session *s = clove_session_create();
+ *   clove_session_set_server(s, "127.0.0.1", 5900);
+ *   clove_session_set_password(s, "secret");            (optional)
+ *   clove_session_set_mark_callback(s, on_mark, data);  (optional)
+ *   int rc = clove_session_connect(s);
+ *   while (rc == 0 && !done) rc = clove_session_run(s, 100);
+ *   ... clove_session_get_primary(s, &frame) ...
+ *   clove_session_destroy(s);
+ *
+ * A session runs its own poll loop: every socket is non-blocking and every
+ * callback runs inside clove_session_run(), on the caller's thread. TLS is
+ * not supported yet.
+ *
+ * Errors: functions that can fail return 0 or a negative code below;
+ * clove_strerror() names a code and clove_session_error() gives the last
+ * error of a session as one line with its details (e.g. the link error the
+ * server sent).
+ *
+ * Thread: a session belongs to one thread at a time; different sessions
+ * may run on different threads.
+ */
+#ifndef CLOVE_CLIENT_H
+#define CLOVE_CLIENT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The error codes. They are the library's own internal codes
+ * (src/common/error.h), which uses the same include guard, so either header
+ * may be included first and both together.
+ */
+#ifndef CLOVE_COMMON_ERROR_H
+#define CLOVE_COMMON_ERROR_H
+enum clove_error {
+    CLOVE_OK = 0,
+    CLOVE_E_INCOMPLETE = -1, /* need more bytes */
+    CLOVE_E_INVALID = -2,    /* malformed input (the server broke the protocol) */
+    CLOVE_E_RANGE = -3,      /* a size or count beyond protocol limits */
+    CLOVE_E_NOMEM = -4,      /* allocation failed */
+    CLOVE_E_IO = -5,         /* socket or file error */
+    CLOVE_E_CLOSED = -6,     /* the server closed the connection */
+    CLOVE_E_AGAIN = -7,      /* would block; from clove_session_run: time is up */
+    CLOVE_E_UNSUPPORTED = -8,
+    CLOVE_E_DENIED = -9,     /* the server refused the link (wrong password, ...) */
+    CLOVE_E_STATE = -10,     /* call not valid in the current state */
+};
+/* Returns a static, human-readable description of a code. Thread: any. */
+const char *clove_strerror(int code);
+#endif
+
+struct clove_session;
+
+/* A surface's pixels: 32-bit xRGB (B, G, R, X in memory), row 0 on top. */
+struct clove_frame {
+    uint32_t width, height;
+    int32_t stride;       /* bytes from one row to the next */
+    const uint8_t *pixels; /* borrows: valid until the next clove_session_run() */
+};
+
+/* Called after a DISPLAY_MARK: the primary surface is complete. */
+typedef void (*clove_mark_fn)(struct clove_session *session, void *opaque);
+
+/* Returns new: a session with no server set, or NULL (no memory). */
+struct clove_session *clove_session_create(void);
+/* Takes: closes every channel and frees the session. Accepts NULL. */
+void clove_session_destroy(struct clove_session *session);
+
+/* Borrows host (copied). Returns 0, CLOVE_E_INVALID or CLOVE_E_STATE (connected). */
+int clove_session_set_server(struct clove_session *session, const char *host, uint16_t port);
+/* Borrows password (copied; at most 60 bytes). NULL = no password. */
+int clove_session_set_password(struct clove_session *session, const char *password);
+/* The callback runs inside clove_session_run(); it may call clove_session_stop(). */
+void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn,
+                                     void *opaque);
+
+/*
+ * Resolves the host and starts connecting the main channel (does not wait).
+ * Returns 0, or CLOVE_E_IO (resolution or socket failure), CLOVE_E_STATE.
+ */
+int clove_session_connect(struct clove_session *session);
+
+/*
+ * Runs the session for at most timeout_ms (>= 0). Returns 0 when the time
+ * ran out or clove_session_stop() was called, 1 when the session was
+ * stopped, or a negative code when it failed (the session is then closed;
+ * clove_session_error() says why).
+ */
+int clove_session_run(struct clove_session *session, int timeout_ms);
+
+/* Makes clove_session_run() return 1 as soon as it can. */
+void clove_session_stop(struct clove_session *session);
+
+/* Returns the last error as one line ("" if none). Borrows: the session owns it. */
+const char *clove_session_error(const struct clove_session *session);
+
+/* Fills *frame with the primary surface (surface 0). Returns 0 or CLOVE_E_STATE (none yet). */
+int clove_session_get_primary(const struct clove_session *session, struct clove_frame *frame);
+
+/* Number of DISPLAY_MARK messages received so far. */
+uint32_t clove_session_mark_count(const struct clove_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,479 @@
+/*
+ * One SPICE channel of a client session.
+ *
+ * DESIGN: a channel is a small state machine driven by one poll watch:
+ *   CONNECTING   non-blocking connect(); the link message is queued at once
+ *   LINK_REPLY   SpiceLinkHeader + SpiceLinkReply; on success the auth
+ *                mechanism word (when both sides have AUTH_SELECTION) and
+ *                the RSA-OAEP (SHA-1) encrypted password are queued
+ *   AUTH_RESULT  the 4-byte link result
+ *   READY        data messages: mini or full headers, base messages
+ *                (SET_ACK, PING, NOTIFY, ...) handled here, the rest handed
+ *                to the channel's on_message.
+ * Received bytes collect in `rx` until a whole unit is there; queued bytes
+ * wait in `tx` until the socket takes them. Errors go to session_fail(),
+ * which stops the session; channels are closed by the session afterwards,
+ * never from inside their own callback.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <spice/enums.h>
+#include <spice/protocol.h>
+
+#include "client/client_priv.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "proto/header.h"
+#include "proto/link.h"
+
+const char *channel_name(uint8_t type)
+{
+    switch (type) {
+    case SPICE_CHANNEL_MAIN:
+        return "main";
+    case SPICE_CHANNEL_DISPLAY:
+        return "display";
+    case SPICE_CHANNEL_INPUTS:
+        return "inputs";
+    case SPICE_CHANNEL_CURSOR:
+        return "cursor";
+    default:
+        return "other";
+    }
+}
+
+static const char *link_error_text(uint32_t error)
+{
+    switch (error) {
+    case SPICE_LINK_ERR_ERROR:
+        return "generic link error (ERROR)";
+    case SPICE_LINK_ERR_INVALID_MAGIC:
+        return "invalid magic (INVALID_MAGIC)";
+    case SPICE_LINK_ERR_INVALID_DATA:
+        return "invalid data (INVALID_DATA)";
+    case SPICE_LINK_ERR_VERSION_MISMATCH:
+        return "protocol version mismatch (VERSION_MISMATCH)";
+    case SPICE_LINK_ERR_NEED_SECURED:
+        return "the server requires TLS for this channel (NEED_SECURED); TLS not supported yet";
+    case SPICE_LINK_ERR_NEED_UNSECURED:
+        return "the server requires an unsecured channel (NEED_UNSECURED)";
+    case SPICE_LINK_ERR_PERMISSION_DENIED:
+        return "wrong password or ticket expired (PERMISSION_DENIED)";
+    case SPICE_LINK_ERR_BAD_CONNECTION_ID:
+        return "bad connection id (BAD_CONNECTION_ID)";
+    case SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE:
+        return "channel not available (CHANNEL_NOT_AVAILABLE)";
+    default:
+        return "unknown link error";
+    }
+}
+
+static int channel_fail(struct client_channel *ch, int code, const char *what)
+{
+    return session_fail(ch->session, code, "%s channel: %s", channel_name(ch->type), what);
+}
+
+/* ---- sending ---- */
+
+static int channel_flush(struct client_channel *ch)
+{
+    while (ch->stream && ch->tx_start < ch->tx.len) {
+        ssize_t n = stream_write(ch->stream, ch->tx.data + ch->tx_start, ch->tx.len - ch->tx_start);
+        if (n == CLOVE_E_AGAIN) {
+            break;
+        }
+        if (n < 0) {
+            return channel_fail(ch, (int)n, n == CLOVE_E_CLOSED ? "connection closed by the server"
+                                                               : "write failed");
+        }
+        ch->tx_start += (size_t)n;
+    }
+    if (ch->tx_start == ch->tx.len) {
+        buf_reset(&ch->tx);
+        ch->tx_start = 0;
+    }
+    if (ch->watch) {
+        int events = LOOP_READ | (ch->tx_start < ch->tx.len ? LOOP_WRITE : 0);
+        loop_watch_update(ch->session->loop, ch->watch, events);
+    }
+    return 0;
+}
+
+void channel_send(struct client_channel *ch, uint16_t type, const void *body, size_t len)
+{
+    msg_header_write(&ch->tx, ch->mini_header, ++ch->tx_serial, type, (uint32_t)len);
+    if (len > 0) {
+        buf_put(&ch->tx, body, len);
+    }
+    if (!buf_ok(&ch->tx)) {
+        channel_fail(ch, CLOVE_E_NOMEM, "out of memory queueing a message");
+        return;
+    }
+    if (ch->state == CHANNEL_READY) {
+        channel_flush(ch);
+    }
+}
+
+/* ---- link ---- */
+
+static void queue_link_message(struct client_channel *ch)
+{
+    uint32_t common = 0;
+    caps_set(&common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+    caps_set(&common, SPICE_COMMON_CAP_AUTH_SPICE);
+    caps_set(&common, SPICE_COMMON_CAP_MINI_HEADER);
+    uint32_t connection_id = ch->type == SPICE_CHANNEL_MAIN ? 0 : ch->session->session_id;
+    link_mess_write(&ch->tx, connection_id, ch->type, ch->id, &common, 1, ch->channel_caps,
+                    ch->num_channel_caps);
+}
+
+/* Encrypts the password (with its NUL) with the DER public key of the reply. */
+static int queue_ticket(struct client_channel *ch, const uint8_t *pubkey)
+{
+    const unsigned char *p = pubkey;
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, LINK_PUBKEY_SIZE);
+    if (!key) {
+        return channel_fail(ch, CLOVE_E_INVALID, "the link reply holds no valid RSA public key");
+    }
+    int rc = CLOVE_E_INVALID;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+    uint8_t out[512];
+    size_t out_len = sizeof(out);
+    const char *pw = ch->session->password;
+    if (ctx && EVP_PKEY_encrypt_init(ctx) > 0 &&
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
+        EVP_PKEY_encrypt(ctx, out, &out_len, (const unsigned char *)pw, strlen(pw) + 1) > 0) {
+        buf_put(&ch->tx, out, out_len);
+        rc = 0;
+    } else {
+        channel_fail(ch, CLOVE_E_INVALID, "could not encrypt the password with the server's key");
+    }
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* Handles the link header + reply once they are all in rx; returns bytes used or 0. */
+static int handle_link_reply(struct client_channel *ch, const uint8_t *data, size_t len)
+{
+    struct link_header header;
+    if (link_header_parse(data, len, &header) < 0) {
+        return 0;
+    }
+    if (header.magic != LINK_MAGIC) {
+        return channel_fail(ch, CLOVE_E_INVALID, "not a SPICE server (bad link magic)");
+    }
+    if (header.major_version != SPICE_VERSION_MAJOR) {
+        return channel_fail(ch, CLOVE_E_UNSUPPORTED, "server speaks another protocol version");
+    }
+    if (header.size < 4 || header.size > LINK_MAX_BODY_SIZE) {
+        return channel_fail(ch, CLOVE_E_INVALID, "bad link reply size");
+    }
+    if (len - LINK_HEADER_SIZE < header.size) {
+        return 0;
+    }
+    const uint8_t *body = data + LINK_HEADER_SIZE;
+    uint32_t error = get_u32le(body);
+    if (error != SPICE_LINK_ERR_OK) {
+        char what[160];
+        snprintf(what, sizeof(what), "link refused: %s", link_error_text(error));
+        return channel_fail(ch, error == SPICE_LINK_ERR_PERMISSION_DENIED ? CLOVE_E_DENIED
+                                                                          : CLOVE_E_INVALID,
+                            what);
+    }
+    struct link_reply reply;
+    const char *err = NULL;
+    if (link_reply_parse(body, header.size, &reply, &err) < 0) {
+        char what[160];
+        snprintf(what, sizeof(what), "bad link reply: %s", err);
+        return channel_fail(ch, CLOVE_E_INVALID, what);
+    }
+    bool mini = caps_test(reply.common_caps, reply.num_common_caps, SPICE_COMMON_CAP_MINI_HEADER);
+    bool selection = caps_test(reply.common_caps, reply.num_common_caps,
+                               SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+    if (selection) {
+        if (!caps_test(reply.common_caps, reply.num_common_caps, SPICE_COMMON_CAP_AUTH_SPICE)) {
+            return channel_fail(ch, CLOVE_E_UNSUPPORTED,
+                                "the server does not offer password authentication (SASL only?)");
+        }
+        link_u32_write(&ch->tx, SPICE_COMMON_CAP_AUTH_SPICE);
+    }
+    if (queue_ticket(ch, reply.pubkey) < 0) {
+        return -1;
+    }
+    ch->mini_header = mini;
+    ch->state = CHANNEL_AUTH_RESULT;
+    int rc = channel_flush(ch);
+    return rc < 0 ? rc : (int)(LINK_HEADER_SIZE + header.size);
+}
+
+static int handle_auth_result(struct client_channel *ch, const uint8_t *data, size_t len)
+{
+    uint32_t result;
+    if (link_u32_parse(data, len, &result) < 0) {
+        return 0;
+    }
+    if (result != SPICE_LINK_ERR_OK) {
+        char what[160];
+        snprintf(what, sizeof(what), "authentication failed: %s", link_error_text(result));
+        return channel_fail(ch, result == SPICE_LINK_ERR_PERMISSION_DENIED ? CLOVE_E_DENIED
+                                                                           : CLOVE_E_INVALID,
+                            what);
+    }
+    log_debug("%s channel %u linked (%s header)", channel_name(ch->type), ch->id,
+              ch->mini_header ? "mini" : "full");
+    ch->state = CHANNEL_READY;
+    int rc = ch->on_ready ? ch->on_ready(ch) : 0;
+    if (rc == 0) {
+        rc = channel_flush(ch);
+    }
+    return rc < 0 ? rc : 4;
+}
+
+/* ---- data messages ---- */
+
+static int handle_base(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len)
+{
+    const char *err = NULL;
+    int rc = 0;
+    switch (type) {
+    case SPICE_MSG_SET_ACK: {
+        uint32_t generation, window;
+        rc = server_parse_set_ack(body, len, &generation, &window, &err);
+        if (rc >= 0) {
+            uint8_t reply[4];
+            put_u32le(reply, generation);
+            channel_send(ch, SPICE_MSGC_ACK_SYNC, reply, sizeof(reply));
+            ch->ack_window = window;
+            ch->ack_pending = 0;
+        }
+        break;
+    }
+    case SPICE_MSG_PING: {
+        uint32_t id;
+        uint64_t timestamp;
+        rc = server_parse_ping(body, len, &id, &timestamp, &err);
+        if (rc >= 0) {
+            uint8_t reply[12];
+            put_u32le(reply, id);
+            put_u32le(reply + 4, (uint32_t)timestamp);
+            put_u32le(reply + 8, (uint32_t)(timestamp >> 32));
+            channel_send(ch, SPICE_MSGC_PONG, reply, sizeof(reply));
+        }
+        break;
+    }
+    case SPICE_MSG_NOTIFY: {
+        struct server_notify n;
+        rc = server_parse_notify(body, len, &n, &err);
+        if (rc >= 0) {
+            log_debug("%s channel: server notice: %.*s", channel_name(ch->type),
+                      (int)n.message_len, (const char *)n.message);
+        }
+        break;
+    }
+    case SPICE_MSG_DISCONNECTING: {
+        uint64_t ts;
+        uint32_t reason;
+        rc = server_parse_disconnecting(body, len, &ts, &reason, &err);
+        if (rc >= 0) {
+            log_debug("%s channel: server disconnecting (reason %u)", channel_name(ch->type),
+                      reason);
+        }
+        break;
+    }
+    default:
+        log_debug("%s channel: base message %u ignored", channel_name(ch->type), type);
+        break;
+    }
+    if (rc < 0) {
+        char what[160];
+        snprintf(what, sizeof(what), "bad message %u: %s", type, err ? err : "?");
+        return channel_fail(ch, rc, what);
+    }
+    return 0;
+}
+
+/* Handles one whole data message if it is there; returns bytes used, 0 or < 0. */
+static int handle_data(struct client_channel *ch, const uint8_t *data, size_t len)
+{
+    struct msg_header h;
+    int hs = msg_header_parse(data, len, ch->mini_header, &h);
+    if (hs < 0) {
+        return 0;
+    }
+    if (h.size > CLIENT_MAX_MESSAGE_SIZE) {
+        return channel_fail(ch, CLOVE_E_RANGE, "message larger than the client accepts");
+    }
+    if (len - (size_t)hs < h.size) {
+        return 0;
+    }
+    const uint8_t *body = data + hs;
+    int rc;
+    if (h.type < SPICE_MSG_BASE_LAST) {
+        rc = handle_base(ch, h.type, body, h.size);
+    } else {
+        rc = ch->on_message(ch, h.type, body, h.size);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (ch->ack_window > 0 && ++ch->ack_pending >= ch->ack_window) {
+        ch->ack_pending = 0;
+        channel_send(ch, SPICE_MSGC_ACK, NULL, 0);
+    }
+    return hs + (int)h.size;
+}
+
+static int channel_read(struct client_channel *ch)
+{
+    for (;;) {
+        uint8_t *room = buf_reserve(&ch->rx, 65536);
+        if (!room) {
+            return channel_fail(ch, CLOVE_E_NOMEM, "out of memory receiving");
+        }
+        ssize_t n = stream_read(ch->stream, room, 65536);
+        if (n == CLOVE_E_AGAIN) {
+            return 0;
+        }
+        if (n < 0) {
+            return channel_fail(ch, (int)n, n == CLOVE_E_CLOSED ? "connection closed by the server"
+                                                               : "read failed");
+        }
+        ch->rx.len += (size_t)n;
+        for (;;) {
+            const uint8_t *p = ch->rx.data + ch->rx_start;
+            size_t avail = ch->rx.len - ch->rx_start;
+            int used;
+            if (ch->state == CHANNEL_LINK_REPLY) {
+                used = handle_link_reply(ch, p, avail);
+            } else if (ch->state == CHANNEL_AUTH_RESULT) {
+                used = handle_auth_result(ch, p, avail);
+            } else if (ch->state == CHANNEL_READY) {
+                used = handle_data(ch, p, avail);
+            } else {
+                used = 0;
+            }
+            if (used < 0 || ch->session->stop || ch->session->error_code) {
+                return used < 0 ? used : 0;
+            }
+            if (used == 0) {
+                break;
+            }
+            ch->rx_start += (size_t)used;
+        }
+        if (ch->rx_start == ch->rx.len) {
+            buf_reset(&ch->rx);
+            ch->rx_start = 0;
+        } else if (ch->rx_start > 1024 * 1024) {
+            memmove(ch->rx.data, ch->rx.data + ch->rx_start, ch->rx.len - ch->rx_start);
+            ch->rx.len -= ch->rx_start;
+            ch->rx_start = 0;
+        }
+    }
+}
+
+static void channel_event(int fd, int events, void *opaque)
+{
+    struct client_channel *ch = opaque;
+    (void)fd;
+    if (ch->session->error_code || ch->state == CHANNEL_CLOSED) {
+        return;
+    }
+    if (ch->state == CHANNEL_CONNECTING) {
+        int err = 0;
+        socklen_t err_len = sizeof(err);
+        if (getsockopt(ch->fd, SOL_SOCKET, SO_ERROR, &err, &err_len) < 0) {
+            err = errno;
+        }
+        if (err != 0) {
+            char what[160];
+            snprintf(what, sizeof(what), "cannot connect to %s port %u: %s", ch->session->host,
+                     ch->session->port, strerror(err));
+            channel_fail(ch, CLOVE_E_IO, what);
+            return;
+        }
+        ch->stream = tcp_stream_create(ch->fd);
+        ch->fd = -1;
+        if (!ch->stream) {
+            channel_fail(ch, CLOVE_E_IO, "cannot set up the socket");
+            return;
+        }
+        ch->state = CHANNEL_LINK_REPLY;
+        if (channel_flush(ch) < 0) {
+            return;
+        }
+        events &= ~LOOP_WRITE;
+    }
+    if ((events & LOOP_WRITE) && channel_flush(ch) < 0) {
+        return;
+    }
+    if (events & LOOP_READ) {
+        channel_read(ch);
+    }
+}
+
+struct client_channel *channel_open(struct clove_session *s, uint8_t type, uint8_t id,
+                                    const uint32_t *channel_caps, uint32_t num_channel_caps,
+                                    channel_ready_fn on_ready, channel_message_fn on_message)
+{
+    struct client_channel *ch = calloc(1, sizeof(*ch));
+    if (!ch) {
+        session_fail(s, CLOVE_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    ch->session = s;
+    ch->type = type;
+    ch->id = id;
+    ch->channel_caps = channel_caps;
+    ch->num_channel_caps = num_channel_caps;
+    ch->on_ready = on_ready;
+    ch->on_message = on_message;
+    ch->state = CHANNEL_CONNECTING;
+    ch->fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (ch->fd < 0) {
+        session_fail(s, CLOVE_E_IO, "cannot create a socket: %s", strerror(errno));
+        goto error_socket;
+    }
+    if (connect(ch->fd, (const struct sockaddr *)&s->addr, s->addr_len) < 0 &&
+        errno != EINPROGRESS) {
+        session_fail(s, CLOVE_E_IO, "cannot connect to %s port %u: %s", s->host, s->port,
+                     strerror(errno));
+        goto error_connect;
+    }
+    queue_link_message(ch);
+    ch->watch = loop_watch_add(s->loop, ch->fd, LOOP_READ | LOOP_WRITE, channel_event, ch);
+    if (!ch->watch) {
+        session_fail(s, CLOVE_E_NOMEM, "cannot watch the socket");
+        goto error_connect;
+    }
+    log_debug("%s channel %u: connecting", channel_name(type), id);
+    return ch;
+
+error_connect:
+    close(ch->fd);
+error_socket:
+    buf_finish(&ch->tx);
+    free(ch);
+    return NULL;
+}
+
+void channel_close(struct client_channel *ch)
+{
+    if (!ch) {
+        return;
+    }
+    loop_watch_remove(ch->session->loop, ch->watch);
+    stream_destroy(ch->stream);
+    if (ch->fd >= 0) {
+        close(ch->fd);
+    }
+    buf_finish(&ch->rx);
+    buf_finish(&ch->tx);
+    free(ch);
+}

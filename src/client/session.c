@@ -1,0 +1,264 @@
+/*
+ * The public session API (include/clove/client.h) and the main channel.
+ *
+ * DESIGN: a session owns one poll loop (loop_poll.c) and runs it only
+ * inside clove_session_run(), so callbacks always run on the caller's
+ * thread. The main channel links with connection id 0; its MAIN_INIT gives
+ * the session id, we answer ATTACH_CHANNELS, and CHANNELS_LIST makes us open
+ * display channel 0 (the only one a capture needs). Errors raised inside
+ * callbacks only record themselves (session_fail); the channels are closed
+ * by clove_session_run() once the loop iteration is over, so no callback
+ * ever frees the object it runs on.
+ */
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spice/enums.h>
+#include <spice/protocol.h>
+
+#include "client/client_priv.h"
+#include "clove/version.h"
+#include "common/error.h"
+#include "common/log.h"
+
+const char *clove_version_string(void)
+{
+    return CLOVE_VERSION_STRING;
+}
+
+int session_fail(struct clove_session *s, int code, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (code >= 0) {
+        code = CLOVE_E_INVALID;
+    }
+    if (s->error_code == 0) {
+        s->error_code = code;
+        snprintf(s->error, sizeof(s->error), "%s", line);
+    } else {
+        log_debug("after the first error: %s", line);
+    }
+    return code;
+}
+
+static void close_channels(struct clove_session *s)
+{
+    channel_close(s->display);
+    s->display = NULL;
+    channel_close(s->main);
+    s->main = NULL;
+}
+
+/* ---- main channel ---- */
+
+static const uint32_t display_caps[1] = {
+    (1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) |
+    (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
+};
+
+static int main_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len)
+{
+    struct clove_session *s = ch->session;
+    const char *err = NULL;
+    int rc = 0;
+    switch (type) {
+    case SPICE_MSG_MAIN_INIT: {
+        struct wire_main_init init;
+        rc = server_parse_main_init(body, len, &init, &err);
+        if (rc >= 0) {
+            s->session_id = init.session_id;
+            log_debug("main: session id %u", init.session_id);
+            channel_send(ch, SPICE_MSGC_MAIN_ATTACH_CHANNELS, NULL, 0);
+        }
+        break;
+    }
+    case SPICE_MSG_MAIN_CHANNELS_LIST: {
+        struct wire_channel_id list[SERVER_PARSE_MAX_CHANNELS];
+        uint32_t count = 0;
+        rc = server_parse_main_channels_list(body, len, list, SERVER_PARSE_MAX_CHANNELS, &count,
+                                             &err);
+        for (uint32_t i = 0; rc >= 0 && i < count; i++) {
+            if (list[i].type == SPICE_CHANNEL_DISPLAY && list[i].id == 0 && !s->display) {
+                s->display = channel_open(s, SPICE_CHANNEL_DISPLAY, 0, display_caps, 1,
+                                          display_ready, display_message);
+                if (!s->display) {
+                    return s->error_code;
+                }
+            } else {
+                log_debug("main: %s channel %u not needed", channel_name(list[i].type),
+                          list[i].id);
+            }
+        }
+        if (rc >= 0 && !s->display) {
+            return session_fail(s, CLOVE_E_UNSUPPORTED, "the server offers no display channel");
+        }
+        break;
+    }
+    default:
+        log_debug("main: message %u ignored", type);
+        break;
+    }
+    if (rc < 0) {
+        return session_fail(s, rc, "main channel: bad message %u: %s", type, err ? err : "?");
+    }
+    return 0;
+}
+
+/* ---- public API ---- */
+
+struct clove_session *clove_session_create(void)
+{
+    struct clove_session *s = calloc(1, sizeof(*s));
+    if (!s) {
+        return NULL;
+    }
+    s->loop = loop_poll_create();
+    if (!s->loop) {
+        goto error_loop;
+    }
+    if (display_init(s) < 0) {
+        goto error_display;
+    }
+    return s;
+
+error_display:
+    loop_destroy(s->loop);
+error_loop:
+    free(s);
+    return NULL;
+}
+
+void clove_session_destroy(struct clove_session *session)
+{
+    if (!session) {
+        return;
+    }
+    close_channels(session);
+    display_finish(session);
+    loop_destroy(session->loop);
+    free(session->host);
+    free(session);
+}
+
+int clove_session_set_server(struct clove_session *session, const char *host, uint16_t port)
+{
+    if (!host || !*host || port == 0) {
+        return CLOVE_E_INVALID;
+    }
+    if (session->connected) {
+        return CLOVE_E_STATE;
+    }
+    char *copy = strdup(host);
+    if (!copy) {
+        return CLOVE_E_NOMEM;
+    }
+    free(session->host);
+    session->host = copy;
+    session->port = port;
+    return 0;
+}
+
+int clove_session_set_password(struct clove_session *session, const char *password)
+{
+    if (session->connected) {
+        return CLOVE_E_STATE;
+    }
+    const char *pw = password ? password : "";
+    if (strlen(pw) >= sizeof(session->password)) {
+        return CLOVE_E_RANGE;
+    }
+    snprintf(session->password, sizeof(session->password), "%s", pw);
+    return 0;
+}
+
+void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn,
+                                     void *opaque)
+{
+    session->mark_fn = fn;
+    session->mark_opaque = opaque;
+}
+
+int clove_session_connect(struct clove_session *session)
+{
+    struct clove_session *s = session;
+    if (s->connected || !s->host) {
+        return CLOVE_E_STATE;
+    }
+    s->connected = true;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", s->port);
+    int gai = getaddrinfo(s->host, port, &hints, &res);
+    if (gai != 0 || !res) {
+        return session_fail(s, CLOVE_E_IO, "cannot resolve %s: %s", s->host, gai_strerror(gai));
+    }
+    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+    s->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    s->main = channel_open(s, SPICE_CHANNEL_MAIN, 0, NULL, 0, NULL, main_message);
+    return s->main ? 0 : s->error_code;
+}
+
+int clove_session_run(struct clove_session *session, int timeout_ms)
+{
+    struct clove_session *s = session;
+    if (!s->connected) {
+        return CLOVE_E_STATE;
+    }
+    uint64_t deadline = loop_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    while (!s->error_code && !s->stop) {
+        uint64_t now = loop_now_ms();
+        if (now >= deadline) {
+            break;
+        }
+        int rc = loop_poll_iterate(s->loop, (int)(deadline - now));
+        if (rc < 0) {
+            session_fail(s, rc, "poll failed");
+        }
+    }
+    if (s->error_code) {
+        close_channels(s);
+        return s->error_code;
+    }
+    if (s->stop) {
+        s->stop = false;
+        return 1;
+    }
+    return 0;
+}
+
+void clove_session_stop(struct clove_session *session)
+{
+    session->stop = true;
+}
+
+const char *clove_session_error(const struct clove_session *session)
+{
+    return session->error;
+}
+
+int clove_session_get_primary(const struct clove_session *session, struct clove_frame *frame)
+{
+    const struct client_surface *p = &session->surfaces[0];
+    if (!p->used || canvas_format_bpp(p->format) != 4) {
+        return CLOVE_E_STATE;
+    }
+    frame->width = p->width;
+    frame->height = p->height;
+    frame->stride = p->stride;
+    frame->pixels = p->pixels;
+    return 0;
+}
+
+uint32_t clove_session_mark_count(const struct clove_session *session)
+{
+    return session->marks;
+}

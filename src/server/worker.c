@@ -143,7 +143,7 @@ static struct canvas_surface *worker_lookup_surface(void *opaque, uint32_t surfa
 /* Validates a surface's geometry and memory and sets it up. Returns 0 or < 0. */
 static int worker_surface_setup(struct worker *w, uint32_t surface_id, uint32_t width,
                                 uint32_t height, int32_t stride, uint32_t format,
-                                uint64_t guest_addr, uint32_t group)
+                                uint64_t guest_addr, uint32_t group, bool keep_data)
 {
     unsigned bpp = canvas_format_bpp(format);
     if (bpp == 0 || width == 0 || height == 0 || width > QXL_MAX_IMAGE_DIM ||
@@ -175,6 +175,12 @@ static int worker_surface_setup(struct worker *w, uint32_t surface_id, uint32_t 
     p->format = format;
     p->stride = stride;
     p->mem = mem;
+    /* Without KEEP_DATA the memory's old contents mean nothing (QEMU hands
+     * over freshly allocated, uninitialised buffers): the surface starts
+     * black, as the reference's does. */
+    if (!keep_data) {
+        memset(mem, 0, abs_stride * height);
+    }
     canvas_surface_init(&p->canvas, stride < 0 ? mem + abs_stride * (height - 1) : mem, stride,
                         width, height, format);
     return 0;
@@ -192,8 +198,9 @@ void worker_create_primary(struct worker *w, uint32_t surface_id, const QXLDevSu
                         c->format);
         return;
     }
-    if (worker_surface_setup(w, 0, c->width, c->height, c->stride, c->format, c->mem, c->group_id) <
-        0) {
+    bool keep = (c->flags & QXL_SURF_FLAG_KEEP_DATA) != 0;
+    if (worker_surface_setup(w, 0, c->width, c->height, c->stride, c->format, c->mem, c->group_id,
+                             keep) < 0) {
         return;
     }
     if (!w->guest_monitors_config) {
@@ -245,8 +252,9 @@ static void worker_handle_surface_cmd(struct worker *w, const struct qxl_surface
         worker_destroy_surface(w, sc->surface_id);
         return;
     }
+    bool keep = (sc->flags & QXL_SURF_FLAG_KEEP_DATA) != 0;
     if (worker_surface_setup(w, sc->surface_id, sc->width, sc->height, sc->stride, sc->format,
-                             sc->data_addr, group) < 0) {
+                             sc->data_addr, group, keep) < 0) {
         return;
     }
     /* Without KEEP_DATA the guest gives no content: clients start from zeros
@@ -268,6 +276,19 @@ static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *
         return;
     }
     struct canvas_surface *dst = &w->surfaces[d->surface_id].canvas;
+    if (log_enabled(LOG_LEVEL_DEBUG)) {
+        const struct qxl_image *img = d->type == QXL_DRAW_COPY ? d->u.copy.src : NULL;
+        log_debug("qxl %d: draw type %u surface %u bbox (%d,%d)-(%d,%d) clips %u%s", w->id, d->type,
+                  d->surface_id, d->bbox.left, d->bbox.top, d->bbox.right, d->bbox.bottom,
+                  d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->num_clip_rects : 0,
+                  img ? "" : " (no image)");
+        if (img) {
+            log_debug("qxl %d:   image %ux%u format %u flags 0x%x stride %u src (%d,%d)-(%d,%d)",
+                      w->id, img->width, img->height, img->format, img->bitmap_flags, img->stride,
+                      d->u.copy.src_area.left, d->u.copy.src_area.top, d->u.copy.src_area.right,
+                      d->u.copy.src_area.bottom);
+        }
+    }
     const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
     uint32_t num_clips = clips ? d->num_clip_rects : 0;
     if (clips && num_clips == 0) {

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -87,13 +88,14 @@ def check_password(args, tmpdir, procs):
     H.check(len(err.strip().splitlines()) == 1, "wrong password: not one line: %r" % err)
     H.check(not os.path.exists(out), "wrong password: an output file was written")
     H.check(dt < 3.0, "wrong password took %.2f s" % dt)
+    wrong = (err.strip(), dt)
     uri = "spice://127.0.0.1?port=%d&password=%s" % (demo.port, PASSWORD)
     out = os.path.join(tmpdir, "uri.ppm")
     rc, dt, err = clove_shot(args, ["--uri", uri, "-o", out])
     H.check(rc == 0, "--uri with the password failed rc=%d: %s" % (rc, err.strip()))
     H.compare_ppm_bytes(H.read_file(out), frame, "--uri: clove-shot vs --frame-out")
     demo.stop()
-    H.log("password: right -> frame, wrong -> %r in %.2f s, --uri works" % (err.strip(), dt))
+    H.log("password: right -> frame, wrong -> %r in %.2f s, --uri works" % wrong)
 
 
 def check_failures(args, tmpdir):
@@ -114,6 +116,25 @@ def check_failures(args, tmpdir):
         H.check("timed out" in err, "silent server: no timeout reason: %r" % err)
         H.check(1.4 < dt < 4.0, "silent server: exited after %.2f s (timeout 1.5 s)" % dt)
         H.log("silent server: %r after %.2f s" % (err.strip(), dt))
+
+    # A peer that answers the link with garbage and closes.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+
+        def answer():
+            conn, _ = srv.accept()
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"x" * 64)
+            conn.close()
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-p", str(port), "-o", out], timeout=10)
+        t.join(5)
+        H.check(rc not in (0, 124) and "magic" in err, "garbage server: rc=%d err=%r" % (rc, err))
+        H.check(dt < 2.0, "garbage server: exited after %.2f s" % dt)
+        H.log("garbage server: %r in %.2f s" % (err.strip(), dt))
 
     rc, dt, err = clove_shot(args, ["--uri", "http://nope"])
     H.check(rc == 2 and err.strip(), "bad --uri: rc=%d err=%r" % (rc, err))

@@ -122,6 +122,60 @@ static struct qxl_rect to_qxl_rect(struct wire_rect r)
     return (struct qxl_rect){.top = r.top, .left = r.left, .bottom = r.bottom, .right = r.right};
 }
 
+/* Coordinates beyond this are refused: the canvas computes widths in int. */
+#define DRAW_MAX_COORD (1 << 20)
+
+static bool rect_sane(struct wire_rect r)
+{
+    return r.left >= -DRAW_MAX_COORD && r.left <= DRAW_MAX_COORD && r.right >= -DRAW_MAX_COORD &&
+           r.right <= DRAW_MAX_COORD && r.top >= -DRAW_MAX_COORD && r.top <= DRAW_MAX_COORD &&
+           r.bottom >= -DRAW_MAX_COORD && r.bottom <= DRAW_MAX_COORD;
+}
+
+/* pixman's operators: 0x00-0x0d, 0x10-0x1b, 0x20-0x2b, 0x30-0x3e; other
+ * values have no implementation (a NULL function inside pixman). */
+static bool composite_op_valid(uint32_t op)
+{
+    return op <= 0x0d || (op >= 0x10 && op <= 0x1b) || (op >= 0x20 && op <= 0x2b) ||
+           (op >= 0x30 && op <= 0x3e);
+}
+
+/*
+ * Checks what the canvas trusts its caller with: coordinates small enough
+ * for int arithmetic, and composite operators and filters pixman
+ * implements (filter numbers up to BILINEAR: a convolution needs
+ * parameters the wire does not carry). Returns NULL or the reason.
+ */
+static const char *draw_insane(const struct server_draw *d)
+{
+    if (!rect_sane(d->box)) {
+        return "box coordinates out of range";
+    }
+    for (uint32_t i = 0; i < d->num_clip_rects; i++) {
+        if (!rect_sane(server_draw_clip_rect(d, i))) {
+            return "clip coordinates out of range";
+        }
+    }
+    if (d->type == SPICE_MSG_DISPLAY_DRAW_COPY && !rect_sane(d->u.copy.src_area)) {
+        return "source area out of range";
+    }
+    if (d->type == SPICE_MSG_DISPLAY_COPY_BITS &&
+        !rect_sane((struct wire_rect){d->u.copy_bits.src_pos.y, d->u.copy_bits.src_pos.x, 0, 0})) {
+        return "copy-bits source out of range";
+    }
+    if (d->type == SPICE_MSG_DISPLAY_DRAW_COMPOSITE) {
+        uint32_t flags = d->u.composite.flags;
+        if (!composite_op_valid(flags & 0xff)) {
+            return "unknown composite operator";
+        }
+        if (((flags >> 8) & 7) > PIXMAN_FILTER_BILINEAR ||
+            ((flags >> 11) & 7) > PIXMAN_FILTER_BILINEAR) {
+            return "unknown composite filter";
+        }
+    }
+    return NULL;
+}
+
 /* Applies a parsed draw message. Returns 0 (drawn or skipped) or < 0. */
 static int draw(struct clove_session *s, const struct server_draw *d)
 {
@@ -129,6 +183,10 @@ static int draw(struct clove_session *s, const struct server_draw *d)
     if (!dst) {
         return session_fail(s, CLOVE_E_INVALID, "display: draw %u on unknown surface %u", d->type,
                             d->surface_id);
+    }
+    const char *insane = draw_insane(d);
+    if (insane) {
+        return session_fail(s, CLOVE_E_INVALID, "display: draw %u: %s", d->type, insane);
     }
     struct qxl_drawable q = {0};
     q.surface_id = d->surface_id;

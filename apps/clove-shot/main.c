@@ -141,16 +141,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { OPT_URI = 1000, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'h'},
-        {"port", required_argument, NULL, 'p'},
-        {"secure-port", required_argument, NULL, 's'},
-        {"password", required_argument, NULL, 'w'},
-        {"out-file", required_argument, NULL, 'o'},
-        {"uri", required_argument, NULL, OPT_URI},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
+            {"host", required_argument, NULL, 'h'},
+            {"port", required_argument, NULL, 'p'},
+            {"secure-port", required_argument, NULL, 's'},
+            {"password", required_argument, NULL, 'w'},
+            {"out-file", required_argument, NULL, 'o'},
+            {"uri", required_argument, NULL, OPT_URI},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"help", no_argument, NULL, OPT_HELP},
+            {"version", no_argument, NULL, OPT_VERSION},
+            {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "h:p:s:w:o:", longopts, NULL)) != -1) {

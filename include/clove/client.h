@@ -50,8 +50,8 @@ enum clove_error {
     CLOVE_E_CLOSED = -6,     /* the server closed the connection */
     CLOVE_E_AGAIN = -7,      /* would block; from clove_session_run: time is up */
     CLOVE_E_UNSUPPORTED = -8,
-    CLOVE_E_DENIED = -9,     /* the server refused the link (wrong password, ...) */
-    CLOVE_E_STATE = -10,     /* call not valid in the current state */
+    CLOVE_E_DENIED = -9, /* the server refused the link (wrong password, ...) */
+    CLOVE_E_STATE = -10, /* call not valid in the current state */
 };
 /* Returns a static, human-readable description of a code. Thread: any. */
 const char *clove_strerror(int code);
@@ -62,7 +62,7 @@ struct clove_session;
 /* A surface's pixels: 32-bit xRGB (B, G, R, X in memory), row 0 on top. */
 struct clove_frame {
     uint32_t width, height;
-    int32_t stride;       /* bytes from one row to the next */
+    int32_t stride;        /* bytes from one row to the next */
     const uint8_t *pixels; /* borrows: valid until the next clove_session_run() */
 };
 
@@ -79,8 +79,7 @@ int clove_session_set_server(struct clove_session *session, const char *host, ui
 /* Borrows password (copied; at most 60 bytes). NULL = no password. */
 int clove_session_set_password(struct clove_session *session, const char *password);
 /* The callback runs inside clove_session_run(); it may call clove_session_stop(). */
-void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn,
-                                     void *opaque);
+void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque);
 
 /*
  * Resolves the host and starts connecting the main channel (does not wait).

@@ -89,8 +89,9 @@ static int channel_flush(struct client_channel *ch)
             break;
         }
         if (n < 0) {
-            return channel_fail(ch, (int)n, n == CLOVE_E_CLOSED ? "connection closed by the server"
-                                                               : "write failed");
+            return channel_fail(ch, (int)n,
+                                n == CLOVE_E_CLOSED ? "connection closed by the server"
+                                                    : "write failed");
         }
         ch->tx_start += (size_t)n;
     }
@@ -183,9 +184,9 @@ static int handle_link_reply(struct client_channel *ch, const uint8_t *data, siz
     if (error != SPICE_LINK_ERR_OK) {
         char what[160];
         snprintf(what, sizeof(what), "link refused: %s", link_error_text(error));
-        return channel_fail(ch, error == SPICE_LINK_ERR_PERMISSION_DENIED ? CLOVE_E_DENIED
-                                                                          : CLOVE_E_INVALID,
-                            what);
+        return channel_fail(
+                ch, error == SPICE_LINK_ERR_PERMISSION_DENIED ? CLOVE_E_DENIED : CLOVE_E_INVALID,
+                what);
     }
     struct link_reply reply;
     const char *err = NULL;
@@ -222,9 +223,9 @@ static int handle_auth_result(struct client_channel *ch, const uint8_t *data, si
     if (result != SPICE_LINK_ERR_OK) {
         char what[160];
         snprintf(what, sizeof(what), "authentication failed: %s", link_error_text(result));
-        return channel_fail(ch, result == SPICE_LINK_ERR_PERMISSION_DENIED ? CLOVE_E_DENIED
-                                                                           : CLOVE_E_INVALID,
-                            what);
+        return channel_fail(
+                ch, result == SPICE_LINK_ERR_PERMISSION_DENIED ? CLOVE_E_DENIED : CLOVE_E_INVALID,
+                what);
     }
     log_debug("%s channel %u linked (%s header)", channel_name(ch->type), ch->id,
               ch->mini_header ? "mini" : "full");
@@ -272,8 +273,8 @@ static int handle_base(struct client_channel *ch, uint16_t type, const uint8_t *
         struct server_notify n;
         rc = server_parse_notify(body, len, &n, &err);
         if (rc >= 0) {
-            log_debug("%s channel: server notice: %.*s", channel_name(ch->type),
-                      (int)n.message_len, (const char *)n.message);
+            log_debug("%s channel: server notice: %.*s", channel_name(ch->type), (int)n.message_len,
+                      (const char *)n.message);
         }
         break;
     }
@@ -342,8 +343,9 @@ static int channel_read(struct client_channel *ch)
             return 0;
         }
         if (n < 0) {
-            return channel_fail(ch, (int)n, n == CLOVE_E_CLOSED ? "connection closed by the server"
-                                                               : "read failed");
+            return channel_fail(ch, (int)n,
+                                n == CLOVE_E_CLOSED ? "connection closed by the server"
+                                                    : "read failed");
         }
         ch->rx.len += (size_t)n;
         for (;;) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <sys/socket.h>
 
 #include "clove/client.h"
@@ -24,8 +25,8 @@
 #include "transport/stream.h"
 
 /* Largest message body we accept (a raw 4K frame is 32 MiB). */
-#define CLIENT_MAX_MESSAGE_SIZE (64u * 1024 * 1024)
-#define CLIENT_MAX_SURFACES     1024
+#define CLIENT_MAX_MESSAGE_SIZE  (64u * 1024 * 1024)
+#define CLIENT_MAX_SURFACES      1024
 #define CLIENT_GLZ_WINDOW_PIXELS (16u * 1024 * 1024)
 #define CLIENT_CACHE_PIXELS      (20u * 1024 * 1024)
 
@@ -50,8 +51,8 @@ struct client_channel {
     struct clove_session *session; /* borrows */
     uint8_t type, id;
     enum channel_state state;
-    int fd;                 /* owned until `stream` takes it */
-    struct stream *stream;  /* owns */
+    int fd;                /* owned until `stream` takes it */
+    struct stream *stream; /* owns */
     struct loop_watch *watch;
     bool mini_header;
     struct byte_buf rx; /* received, not yet handled: bytes [rx_start, rx.len) */

@@ -84,8 +84,7 @@ int display_ready(struct client_channel *ch)
 static int surface_create(struct clove_session *s, const struct server_surface_create *c)
 {
     if (c->surface_id >= CLIENT_MAX_SURFACES) {
-        return session_fail(s, CLOVE_E_RANGE, "display: surface id %u out of range",
-                            c->surface_id);
+        return session_fail(s, CLOVE_E_RANGE, "display: surface id %u out of range", c->surface_id);
     }
     unsigned bpp = canvas_format_bpp(c->format);
     if (bpp == 0) {
@@ -100,8 +99,8 @@ static int surface_create(struct clove_session *s, const struct server_surface_c
         return session_fail(s, CLOVE_E_NOMEM, "display: no memory for a %ux%u surface", c->width,
                             c->height);
     }
-    if (canvas_surface_init(&surface->canvas, surface->pixels, (int32_t)stride, c->width,
-                            c->height, c->format) < 0) {
+    if (canvas_surface_init(&surface->canvas, surface->pixels, (int32_t)stride, c->width, c->height,
+                            c->format) < 0) {
         free(surface->pixels);
         surface->pixels = NULL;
         return session_fail(s, CLOVE_E_UNSUPPORTED, "display: surface format %u not supported",
@@ -214,8 +213,7 @@ static int draw(struct clove_session *s, const struct server_draw *d)
     int rc = 0;
     switch (d->type) {
     case SPICE_MSG_DISPLAY_DRAW_FILL:
-        rc = canvas_fill(dst, &q.bbox, clips, num_clips, d->u.fill.color,
-                         d->u.fill.rop_descriptor);
+        rc = canvas_fill(dst, &q.bbox, clips, num_clips, d->u.fill.color, d->u.fill.rop_descriptor);
         break;
     case SPICE_MSG_DISPLAY_DRAW_COPY: {
         if (!d->u.copy.has_src) {
@@ -224,8 +222,8 @@ static int draw(struct clove_session *s, const struct server_draw *d)
         rc = image_decode(s, &d->u.copy.src, &src, &err);
         if (rc == 0) {
             struct qxl_rect area = to_qxl_rect(d->u.copy.src_area);
-            rc = canvas_copy(dst, &q.bbox, clips, num_clips, &src, &area,
-                             d->u.copy.rop_descriptor, d->u.copy.scale_mode, display_lookup, s);
+            rc = canvas_copy(dst, &q.bbox, clips, num_clips, &src, &area, d->u.copy.rop_descriptor,
+                             d->u.copy.scale_mode, display_lookup, s);
         }
         break;
     }
@@ -315,8 +313,7 @@ int display_message(struct client_channel *ch, uint16_t type, const uint8_t *bod
                                           &max_allowed, &err);
         for (uint16_t i = 0; rc >= 0 && i < count; i++) {
             log_debug("display: monitor %u on surface %u: %ux%u+%u+%u", heads[i].id,
-                      heads[i].surface_id, heads[i].width, heads[i].height, heads[i].x,
-                      heads[i].y);
+                      heads[i].surface_id, heads[i].width, heads[i].height, heads[i].x, heads[i].y);
         }
         break;
     }
@@ -350,8 +347,8 @@ int display_message(struct client_channel *ch, uint16_t type, const uint8_t *bod
             return draw(s, &d);
         }
         if (rc == CLOVE_E_UNSUPPORTED) {
-            log_ratelimited(LOG_LEVEL_DEBUG, "display: message %u unsupported (%s), skipped",
-                            type, err);
+            log_ratelimited(LOG_LEVEL_DEBUG, "display: message %u unsupported (%s), skipped", type,
+                            err);
             return 0;
         }
         break;

@@ -106,8 +106,7 @@ static int copy_palette(const struct server_image *src, struct qxl_image *out,
                         const char **err_desc)
 {
     if (src->palette_from_cache) {
-        return fail(err_desc, "palette from the palette cache (not kept yet)",
-                    CLOVE_E_UNSUPPORTED);
+        return fail(err_desc, "palette from the palette cache (not kept yet)", CLOVE_E_UNSUPPORTED);
     }
     if (!src->palette || src->num_palette == 0) {
         return 0;
@@ -146,8 +145,7 @@ static int check_dims(const struct server_image *src, const struct codec_info *i
                       const char **err_desc)
 {
     if (info->width != src->width || info->height != src->height) {
-        return fail(err_desc, "compressed image size differs from its descriptor",
-                    CLOVE_E_INVALID);
+        return fail(err_desc, "compressed image size differs from its descriptor", CLOVE_E_INVALID);
     }
     return 0;
 }
@@ -225,8 +223,8 @@ static int decode_codec(struct clove_session *s, const struct server_image *src,
         rc = lz4_codec_decode_header(src->data, src->size, &info, err_desc);
         info.width = src->width;
         info.height = src->height;
-        if (rc == 0 && (rc = alloc_pixels(out, info.format, info.width, info.height,
-                                          err_desc)) == 0) {
+        if (rc == 0 &&
+            (rc = alloc_pixels(out, info.format, info.width, info.height, err_desc)) == 0) {
             rc = lz4_codec_decode(src->data, src->size, &info, out->data, (int32_t)out->stride,
                                   err_desc);
         }

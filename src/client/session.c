@@ -59,8 +59,8 @@ static void close_channels(struct clove_session *s)
 /* ---- main channel ---- */
 
 static const uint32_t display_caps[1] = {
-    (1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) |
-    (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
+        (1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) |
+                (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
 };
 
 static int main_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len)
@@ -92,8 +92,7 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
                     return s->error_code;
                 }
             } else {
-                log_debug("main: %s channel %u not needed", channel_name(list[i].type),
-                          list[i].id);
+                log_debug("main: %s channel %u not needed", channel_name(list[i].type), list[i].id);
             }
         }
         if (rc >= 0 && !s->display) {
@@ -178,8 +177,7 @@ int clove_session_set_password(struct clove_session *session, const char *passwo
     return 0;
 }
 
-void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn,
-                                     void *opaque)
+void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque)
 {
     session->mark_fn = fn;
     session->mark_opaque = opaque;

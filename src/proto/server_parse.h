@@ -97,8 +97,8 @@ struct server_image {
     } bitmap;
     uint8_t lz_plt_flags;
     bool palette_from_cache;
-    uint64_t palette_id;       /* the palette's unique id (cached or sent) */
-    const uint8_t *palette;    /* borrows: num_palette LE u32, or NULL */
+    uint64_t palette_id;    /* the palette's unique id (cached or sent) */
+    const uint8_t *palette; /* borrows: num_palette LE u32, or NULL */
     uint16_t num_palette;
     uint32_t surface_id;
     const uint8_t *data; /* borrows */
@@ -117,8 +117,8 @@ struct server_draw {
     uint16_t type; /* SPICE_MSG_DISPLAY_DRAW_* or SPICE_MSG_DISPLAY_COPY_BITS */
     uint32_t surface_id;
     struct wire_rect box;
-    uint8_t clip_type;        /* SPICE_CLIP_TYPE_NONE or _RECTS */
-    uint32_t num_clip_rects;  /* RECTS only */
+    uint8_t clip_type;         /* SPICE_CLIP_TYPE_NONE or _RECTS */
+    uint32_t num_clip_rects;   /* RECTS only */
     const uint8_t *clip_rects; /* borrows: num_clip_rects x (top, left, bottom, right) i32 */
     union {
         struct {

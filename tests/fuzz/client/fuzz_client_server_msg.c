@@ -86,8 +86,7 @@ static void parse_all(uint16_t type, const uint8_t *body, size_t len)
     struct wire_head heads[SERVER_PARSE_MAX_HEADS];
     uint16_t count, max;
     err = NULL;
-    rc = server_parse_monitors_config(body, len, heads, SERVER_PARSE_MAX_HEADS, &count, &max,
-                                          &err);
+    rc = server_parse_monitors_config(body, len, heads, SERVER_PARSE_MAX_HEADS, &count, &max, &err);
     check_rc(rc, len, err);
     struct server_draw d;
     err = NULL;
@@ -157,8 +156,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!s) {
         return 0;
     }
-    struct client_channel ch = {.session = s, .type = SPICE_CHANNEL_DISPLAY,
-                                .state = CHANNEL_READY, .fd = -1, .mini_header = true};
+    struct client_channel ch = {.session = s,
+                                .type = SPICE_CHANNEL_DISPLAY,
+                                .state = CHANNEL_READY,
+                                .fd = -1,
+                                .mini_header = true};
     struct byte_reader r;
     reader_init(&r, data, size);
     while (reader_remaining(&r) >= 6 && !s->error_code) {

@@ -62,8 +62,8 @@ static void test_main(void)
 {
     struct byte_buf b = {0};
     const char *err = NULL;
-    struct wire_main_init in = {.session_id = 0xdeadbeef, .display_channels_hint = 1,
-                                .ram_hint = 99};
+    struct wire_main_init in = {
+            .session_id = 0xdeadbeef, .display_channels_hint = 1, .ram_hint = 99};
     server_msg_main_init(&b, &in);
     struct wire_main_init out;
     CHECK_EQ(server_parse_main_init(b.data, b.len, &out, &err), 32);
@@ -125,9 +125,8 @@ static void test_fill_with_clip(void)
 {
     struct byte_buf b = {0};
     struct wire_rect rects[2] = {{0, 0, 10, 10}, {20, 20, 30, 40}};
-    struct wire_draw_base base = {.surface_id = 0,
-                                  .box = {1, 2, 3, 4},
-                                  .clip = {SPICE_CLIP_TYPE_RECTS, 2, rects}};
+    struct wire_draw_base base = {
+            .surface_id = 0, .box = {1, 2, 3, 4}, .clip = {SPICE_CLIP_TYPE_RECTS, 2, rects}};
     server_msg_display_draw_fill(&b, &base, 0xff123456, SPICE_ROPD_OP_PUT);
     struct server_draw d;
     const char *err = NULL;
@@ -199,8 +198,7 @@ static void test_copy_encoded_and_special(void)
     struct wire_draw_base base = {.surface_id = 0, .box = {0, 0, 4, 4}};
     struct wire_rect area = {0, 0, 4, 4};
     const uint8_t types[] = {SPICE_IMAGE_TYPE_QUIC, SPICE_IMAGE_TYPE_LZ_RGB,
-                             SPICE_IMAGE_TYPE_GLZ_RGB, SPICE_IMAGE_TYPE_JPEG,
-                             SPICE_IMAGE_TYPE_LZ4};
+                             SPICE_IMAGE_TYPE_GLZ_RGB, SPICE_IMAGE_TYPE_JPEG, SPICE_IMAGE_TYPE_LZ4};
     for (size_t i = 0; i < sizeof(types); i++) {
         struct wire_image img = {.id = 1, .type = types[i], .width = 4, .height = 4};
         img.u.encoded.data = payload;
@@ -218,8 +216,8 @@ static void test_copy_encoded_and_special(void)
     }
     /* ZLIB_GLZ: the whole type-specific part is handed over. */
     uint8_t zpart[8 + 3] = {50, 0, 0, 0, 3, 0, 0, 0, 7, 8, 9};
-    struct wire_image img = {.id = 2, .type = SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB, .width = 4,
-                             .height = 4};
+    struct wire_image img = {
+            .id = 2, .type = SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB, .width = 4, .height = 4};
     img.u.encoded.data = zpart;
     img.u.encoded.size = sizeof(zpart);
     struct byte_buf b = {0};
@@ -239,8 +237,8 @@ static void test_copy_encoded_and_special(void)
     CHECK(server_parse_draw(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &d, &err) > 0);
     CHECK_EQ(d.u.copy.src.surface_id, 3u);
     buf_reset(&b);
-    img = (struct wire_image){.id = 77, .type = SPICE_IMAGE_TYPE_FROM_CACHE, .width = 4,
-                              .height = 4};
+    img = (struct wire_image){
+            .id = 77, .type = SPICE_IMAGE_TYPE_FROM_CACHE, .width = 4, .height = 4};
     server_msg_display_draw_copy(&b, &base, &img, &area, SPICE_ROPD_OP_PUT, 0);
     CHECK(server_parse_draw(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &d, &err) > 0);
     CHECK_EQ(d.u.copy.src.id, 77u);
@@ -260,8 +258,7 @@ static void test_bits_mask_only_composite(void)
     CHECK(truncations_fail(SPICE_MSG_DISPLAY_COPY_BITS, &b));
     buf_reset(&b);
     server_msg_display_draw_mask_only(&b, &base);
-    CHECK_EQ(server_parse_draw(SPICE_MSG_DISPLAY_DRAW_INVERS, b.data, b.len, &d, &err),
-             (int)b.len);
+    CHECK_EQ(server_parse_draw(SPICE_MSG_DISPLAY_DRAW_INVERS, b.data, b.len, &d, &err), (int)b.len);
     CHECK_EQ(d.surface_id, 1u);
     /* A mask bitmap is reported as unsupported. */
     put_u32le(b.data + b.len - 4, 10);
@@ -274,8 +271,12 @@ static void test_bits_mask_only_composite(void)
     src.u.bitmap.stride = 4;
     src.u.bitmap.data = px;
     uint32_t t[6] = {1 << 16, 0, 0, 0, 1 << 16, 0};
-    struct wire_composite c = {.flags = 3 /* OVER */, .src = &src, .mask = &src,
-                               .src_transform = t, .src_origin = {1, 2}, .mask_origin = {-1, 0}};
+    struct wire_composite c = {.flags = 3 /* OVER */,
+                               .src = &src,
+                               .mask = &src,
+                               .src_transform = t,
+                               .src_origin = {1, 2},
+                               .mask_origin = {-1, 0}};
     server_msg_display_draw_composite(&b, &base, &c);
     CHECK(server_parse_draw(SPICE_MSG_DISPLAY_DRAW_COMPOSITE, b.data, b.len, &d, &err) > 0);
     CHECK(d.u.composite.has_mask);
@@ -296,7 +297,7 @@ static void test_palette_bitmap(void)
 {
     /* Hand-made: an 8-bit bitmap with a palette placed after the pixels. */
     struct byte_buf b = {0};
-    buf_put_u64(&b, 1);                         /* id */
+    buf_put_u64(&b, 1); /* id */
     buf_put_u8(&b, SPICE_IMAGE_TYPE_BITMAP);
     buf_put_u8(&b, 0);
     buf_put_u32(&b, 2);

@@ -3,10 +3,11 @@
  * argument checks, states, the public error codes (include/clove/client.h
  * mirrors src/common/error.h) and a refused connection.
  */
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "check.h"
 #include "clove/client.h"

@@ -342,6 +342,33 @@ static bool valid_box(const struct qxl_rect *r)
     return r->left < r->right && r->top < r->bottom;
 }
 
+/* Coordinates a drawing may use: far beyond any surface, yet small enough
+ * that no width, height or offset computed from them can overflow. */
+#define CANVAS_COORD_LIMIT (1 << 20)
+
+static bool sane_rect(const struct qxl_rect *r)
+{
+    return r->left >= -CANVAS_COORD_LIMIT && r->top >= -CANVAS_COORD_LIMIT &&
+           r->right <= CANVAS_COORD_LIMIT && r->bottom <= CANVAS_COORD_LIMIT &&
+           r->left <= r->right && r->top <= r->bottom;
+}
+
+static bool sane_clips(const struct qxl_rect *clips, uint32_t num_clips)
+{
+    for (uint32_t i = 0; i < num_clips; i++) {
+        if (!sane_rect(&clips[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The operators pixman implements (QXL uses pixman's numbering). */
+static bool composite_op_valid(uint32_t op)
+{
+    return op <= PIXMAN_OP_SATURATE || (op >= PIXMAN_OP_MULTIPLY && op <= PIXMAN_OP_HSL_LUMINOSITY);
+}
+
 /* Per-pixel copy with a ROP from a bitmap (the path pixman cannot take). */
 static int copy_rop_pixels(struct canvas_surface *dst, const struct qxl_rect *bbox,
                            const struct qxl_rect *clips, uint32_t num_clips,
@@ -379,6 +406,9 @@ int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
 {
     if (!src || !rop_supported(rop_descriptor)) {
         return CLOVE_E_UNSUPPORTED;
+    }
+    if (!sane_rect(bbox) || !sane_rect(src_area) || !sane_clips(clips, num_clips)) {
+        return CLOVE_E_INVALID;
     }
     int64_t bw = (int64_t)bbox->right - bbox->left, bh = (int64_t)bbox->bottom - bbox->top;
     int64_t sw = (int64_t)src_area->right - src_area->left;
@@ -440,6 +470,10 @@ int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
                      const struct qxl_rect *clips, uint32_t num_clips, struct qxl_point src_pos)
 {
     unsigned bpp = canvas_format_bpp(dst->format);
+    struct qxl_rect src_box = {src_pos.y, src_pos.x, src_pos.y, src_pos.x};
+    if (!sane_rect(bbox) || !sane_rect(&src_box) || !sane_clips(clips, num_clips)) {
+        return CLOVE_E_INVALID;
+    }
     if (bpp == 0 || !valid_box(bbox)) {
         return bpp == 0 ? CLOVE_E_UNSUPPORTED : 0;
     }
@@ -494,8 +528,9 @@ static void transform_from_qxl(pixman_transform_t *t, const uint32_t m[6])
 
 static pixman_filter_t filter_from_bits(uint32_t bits)
 {
-    /* The QXL composite flags carry pixman's own filter numbers (0..5). */
-    return bits <= PIXMAN_FILTER_CONVOLUTION ? (pixman_filter_t)bits : PIXMAN_FILTER_NEAREST;
+    /* The QXL composite flags carry pixman's own filter numbers. The
+     * convolution filters need parameters the protocol does not carry. */
+    return bits <= PIXMAN_FILTER_BILINEAR ? (pixman_filter_t)bits : PIXMAN_FILTER_NEAREST;
 }
 
 int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
@@ -505,10 +540,15 @@ int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
         return CLOVE_E_UNSUPPORTED;
     }
     const struct qxl_rect *bbox = &d->bbox;
+    uint32_t flags = d->u.composite.flags;
+    const struct qxl_rect *cl = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
+    if (!sane_rect(bbox) || !sane_clips(cl, cl ? d->num_clip_rects : 0) ||
+        !composite_op_valid(flags & 0xff)) {
+        return CLOVE_E_INVALID;
+    }
     if (!valid_box(bbox)) {
         return 0;
     }
-    uint32_t flags = d->u.composite.flags;
     uint32_t *src_owned = NULL, *mask_owned = NULL;
     pixman_image_t *src = source_to_pixman(d->u.composite.src, lookup, opaque, &src_owned);
     pixman_image_t *mask = NULL;

@@ -412,3 +412,26 @@ def run_main(body, description, extra=None):
 def wait_readable(sock, timeout):
     r, _, _ = select.select([sock], [], [], timeout)
     return bool(r)
+
+
+def sanitizer_host_env(libdir, env):
+    """Lets a foreign host (QEMU, Xorg) load our library from a sanitizer
+    build: such a library expects the ASan runtime in the process, which
+    these hosts do not link, so it is preloaded. Leak detection is off for
+    them (their own allocations are not ours to judge); errors in our code
+    still abort the host and fail the test. No-op for a normal build."""
+    lib = os.path.join(libdir, "libspice-server.so.1")
+    try:
+        out = subprocess.run(["nm", "-D", "--undefined-only", lib], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return env
+    if "__asan_init" not in out:
+        return env
+    runtime = subprocess.run(["clang", "-print-file-name=libclang_rt.asan-x86_64.so"],
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+    if not runtime or not os.path.exists(runtime):
+        raise TestFailure("sanitizer build: cannot find clang's shared ASan runtime")
+    env["LD_PRELOAD"] = runtime
+    env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+    return env

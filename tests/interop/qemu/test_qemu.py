@@ -152,6 +152,8 @@ class Guest:
             argv += ['-global', 'qxl-vga.cmdlog=1']
         env = dict(os.environ)
         env['LD_LIBRARY_PATH'] = args.our_libdir if lib == 'ours' else args.ref_libdir
+        if lib == 'ours':
+            harness.sanitizer_host_env(args.our_libdir, env)
         if args.debug is not None:
             env['CLOVE_DEBUG'] = str(args.debug)
         self._err = open(self.stderr_path, 'wb')

@@ -96,6 +96,8 @@ class Xspice:
         self._out = open(self.out_path, 'wb')
         env = dict(os.environ)
         env['LD_LIBRARY_PATH'] = args.our_libdir if lib == 'ours' else args.ref_libdir
+        if lib == 'ours':
+            harness.sanitizer_host_env(args.our_libdir, env)
         if args.debug is not None:
             env['CLOVE_DEBUG'] = str(args.debug)
         env.pop('DISPLAY', None)

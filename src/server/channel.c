@@ -20,6 +20,7 @@
  */
 #include "server/channel.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,40 @@ struct out_msg {
     uint8_t header[MSG_HEADER_FULL_SIZE];
     uint8_t header_size;
 };
+
+static uint64_t env_limit(const char *name, uint64_t def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        return def;
+    }
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    return *end == '\0' && n > 0 ? n : def;
+}
+
+static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
+static size_t limit_queued_bytes;
+static uint32_t limit_stall_ms;
+
+static void read_limits(void)
+{
+    limit_queued_bytes = (size_t)env_limit("CLOVE_MAX_QUEUED_BYTES", CHANNEL_MAX_QUEUED_BYTES);
+    uint64_t stall = env_limit("CLOVE_STALL_TIMEOUT_MS", CHANNEL_STALL_TIMEOUT_MS);
+    limit_stall_ms = stall > UINT32_MAX ? UINT32_MAX : (uint32_t)stall;
+}
+
+size_t channel_max_queued_bytes(void)
+{
+    pthread_once(&limits_once, read_limits);
+    return limit_queued_bytes;
+}
+
+uint32_t channel_stall_timeout_ms(void)
+{
+    pthread_once(&limits_once, read_limits);
+    return limit_stall_ms;
+}
 
 struct shared_msg *shared_msg_create(uint16_t type, const void *data, size_t size)
 {
@@ -95,6 +130,7 @@ void shared_msg_unref(struct shared_msg *m)
 }
 
 static void channel_client_update_watch(struct channel_client *cc);
+static void channel_client_arm_stall(struct channel_client *cc);
 static void channel_client_on_readable(struct channel_client *cc);
 static void channel_client_on_rx_timer(void *opaque);
 static void channel_client_flush(struct channel_client *cc);
@@ -333,6 +369,8 @@ void channel_client_finish(struct channel_client *cc)
     cc->ping_timer = NULL;
     loop_timer_remove(cc->loop, cc->rx_timer);
     cc->rx_timer = NULL;
+    loop_timer_remove(cc->loop, cc->stall_timer);
+    cc->stall_timer = NULL;
     stream_destroy(cc->stream);
     cc->stream = NULL;
     while (cc->tx_head) {
@@ -420,6 +458,9 @@ static void channel_client_flush(struct channel_client *cc)
             break;
         }
         cc->bytes_sent += (uint64_t)n;
+        if (n > 0) {
+            cc->last_progress_ms = loop_now_ms();
+        }
         /* Retire fully written messages; a message counts against the ack
          * window when its first bytes go out. */
         size_t left = (size_t)n;
@@ -460,7 +501,7 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
         return CLOVE_E_STATE;
     }
     size_t total = msg_header_size(cc->mini_header) + msg->size;
-    if (cc->tx_queued_bytes + total > CHANNEL_MAX_QUEUED_BYTES) {
+    if (cc->tx_queued_bytes + total > channel_max_queued_bytes()) {
         log_ratelimited(LOG_LEVEL_WARN,
                         "channel %u:%u: client is not reading (%zu bytes queued); dropping it",
                         cc->type, cc->id, cc->tx_queued_bytes);
@@ -480,6 +521,8 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
         cc->tx_tail->next = o;
     } else {
         cc->tx_head = o;
+        cc->last_progress_ms = loop_now_ms();
+        channel_client_arm_stall(cc);
     }
     cc->tx_tail = o;
     cc->tx_queued_bytes += total;
@@ -552,6 +595,9 @@ void channel_client_close(struct channel_client *cc)
     if (cc->rx_timer) {
         loop_timer_cancel(cc->loop, cc->rx_timer);
     }
+    if (cc->stall_timer) {
+        loop_timer_cancel(cc->loop, cc->stall_timer);
+    }
     channel_client_maybe_finish_close(cc);
 }
 
@@ -593,4 +639,34 @@ void channel_client_fill_event_info(struct channel_client *cc, uint32_t connecti
     if (cc->stream->flags & STREAM_FLAG_TLS) {
         cc->event_info.flags |= SPICE_CHANNEL_EVENT_FLAG_TLS;
     }
+}
+
+static void channel_client_on_stall_timer(void *opaque)
+{
+    struct channel_client *cc = opaque;
+    if (cc->closing || !cc->tx_head) {
+        return;
+    }
+    uint64_t idle = loop_now_ms() - cc->last_progress_ms;
+    if (idle >= channel_stall_timeout_ms()) {
+        log_ratelimited(LOG_LEVEL_WARN,
+                        "channel %u:%u: client accepted nothing for %llu ms with %zu bytes "
+                        "waiting; dropping it",
+                        cc->type, cc->id, (unsigned long long)idle, cc->tx_queued_bytes);
+        cc->busy++;
+        channel_client_close(cc);
+        cc->busy--;
+        channel_client_maybe_finish_close(cc);
+        return;
+    }
+    loop_timer_start(cc->loop, cc->stall_timer, channel_stall_timeout_ms() - (uint32_t)idle);
+}
+
+/* Watches for a stalled client while data waits for it. */
+static void channel_client_arm_stall(struct channel_client *cc)
+{
+    if (!cc->stall_timer) {
+        cc->stall_timer = loop_timer_add(cc->loop, channel_client_on_stall_timer, cc);
+    }
+    loop_timer_start(cc->loop, cc->stall_timer, channel_stall_timeout_ms());
 }

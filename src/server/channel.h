@@ -32,6 +32,13 @@
 /* The reference's window and pipe constants (spice-facts.md 1.4). */
 #define CHANNEL_ACK_WINDOW       20
 #define CHANNEL_MAX_QUEUED_BYTES (256u * 1024 * 1024)
+/* A client with data waiting that accepts no byte for this long is dropped. */
+#define CHANNEL_STALL_TIMEOUT_MS 60000
+
+/* The limits in effect: the defaults above, or CLOVE_MAX_QUEUED_BYTES and
+ * CLOVE_STALL_TIMEOUT_MS from the environment (read once). Thread: any. */
+size_t channel_max_queued_bytes(void);
+uint32_t channel_stall_timeout_ms(void);
 
 struct channel_client;
 
@@ -92,7 +99,9 @@ struct channel_client {
     bool client_synced;
     uint32_t unacked;
 
-    struct loop_timer *rx_timer; /* resumes reading decoded bytes (TLS, websocket) */
+    struct loop_timer *rx_timer;    /* resumes reading decoded bytes (TLS, websocket) */
+    struct loop_timer *stall_timer; /* drops a client that stops reading */
+    uint64_t last_progress_ms;      /* last write that moved bytes, or when data queued */
 
     /* ping */
     struct loop_timer *ping_timer;

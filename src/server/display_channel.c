@@ -7,6 +7,13 @@
  * says "the screen is complete"). After that every draw command is
  * forwarded as it is rendered.
  *
+ * A client that falls behind (more than DISPLAY_SOFT_QUEUE_BYTES queued)
+ * stops getting draw commands: the areas they touch are collected per
+ * surface instead, and once its queue has drained, those areas go out as
+ * images of the server's rendered surfaces. Its memory stays bounded, it
+ * ends up with the same screen, and neither the guest nor other clients
+ * wait for it.
+ *
  * Images pass through the encoder stage (display/image_encoder.h), which
  * depends on the client (capabilities, GLZ dictionary, preferred
  * compression). A message is therefore built per client, except that one
@@ -25,6 +32,30 @@
 #include "server/server.h"
 #include "server/worker_priv.h"
 
+/* Queued bytes beyond which a client gets areas to refresh, not commands
+ * (CLOVE_DISPLAY_SOFT_QUEUE_BYTES overrides it, for tests). */
+#define DISPLAY_SOFT_QUEUE_BYTES (8u * 1024 * 1024)
+
+static size_t display_soft_queue_bytes(void)
+{
+    static size_t value;
+    size_t v = __atomic_load_n(&value, __ATOMIC_RELAXED);
+    if (v == 0) {
+        const char *env = getenv("CLOVE_DISPLAY_SOFT_QUEUE_BYTES");
+        unsigned long long n = env ? strtoull(env, NULL, 10) : 0;
+        v = n > 0 ? (size_t)n : DISPLAY_SOFT_QUEUE_BYTES;
+        __atomic_store_n(&value, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+/* More dirty rectangles than this are refreshed as their bounding box. */
+#define DISPLAY_MAX_DIRTY_RECTS 32
+
+struct dirty_area {
+    uint32_t surface_id;
+    pixman_region32_t region;
+};
+
 struct display_client {
     struct channel_client base; /* first */
     struct worker *worker;
@@ -32,7 +63,14 @@ struct display_client {
     bool got_init;
     int64_t pixmap_cache_size;
     struct image_encoder_client encoder;
+    /* falling behind: areas to refresh from the server's surfaces */
+    bool degraded;
+    struct dirty_area *dirty; /* owns */
+    uint32_t num_dirty, cap_dirty;
+    uint64_t refreshes;
 };
+
+static void display_dirty_drop(struct display_client *dc, uint32_t surface_id);
 
 /* ---- helpers ---- */
 
@@ -168,11 +206,18 @@ static bool image_source_from_qxl(const struct qxl_image *src, struct image_sour
     return true;
 }
 
-static bool image_source_from_surface(const struct worker_surface *p, struct image_source *out)
+/* The pixels of `area` (inside the surface) of a surface. */
+static bool image_source_from_surface(const struct worker_surface *p, const struct qxl_rect *area,
+                                      struct image_source *out)
 {
     memset(out, 0, sizeof(*out));
-    out->img.width = p->width;
-    out->img.height = p->height;
+    uint32_t width = (uint32_t)(area->right - area->left);
+    uint32_t height = (uint32_t)(area->bottom - area->top);
+    unsigned bpp = canvas_format_bpp(p->format);
+    const uint8_t *origin =
+            p->canvas.line0 + (intptr_t)area->top * p->canvas.stride + (size_t)area->left * bpp;
+    out->img.width = width;
+    out->img.height = height;
     switch (p->format) {
     case SPICE_SURFACE_FMT_32_xRGB:
     case SPICE_SURFACE_FMT_32_ARGB:
@@ -182,21 +227,21 @@ static bool image_source_from_surface(const struct worker_surface *p, struct ima
                           : p->format == SPICE_SURFACE_FMT_32_ARGB ? CODEC_FMT_RGBA
                           : p->format == SPICE_SURFACE_FMT_16_555  ? CODEC_FMT_RGB16
                                                                    : CODEC_FMT_A8;
-        out->img.pixels = p->canvas.line0;
+        out->img.pixels = origin;
         out->img.stride = p->canvas.stride;
         return true;
     default:
         break;
     }
     /* 16-bit 565: no SPICE bitmap format; expand to 32 bits. */
-    size_t row_bytes = (size_t)p->width * 4;
-    uint8_t *pixels = malloc(row_bytes * p->height);
+    size_t row_bytes = (size_t)width * 4;
+    uint8_t *pixels = malloc(row_bytes * height);
     if (!pixels) {
         return false;
     }
-    for (uint32_t y = 0; y < p->height; y++) {
-        const uint8_t *src = p->canvas.line0 + (intptr_t)y * p->canvas.stride;
-        for (uint32_t x = 0; x < p->width; x++) {
+    for (uint32_t y = 0; y < height; y++) {
+        const uint8_t *src = origin + (intptr_t)y * p->canvas.stride;
+        for (uint32_t x = 0; x < width; x++) {
             uint32_t v = (uint32_t)src[2 * x] | ((uint32_t)src[2 * x + 1] << 8);
             uint32_t r = (v >> 11) & 0x1f, g = (v >> 5) & 0x3f, b = v & 0x1f;
             put_u32le(pixels + row_bytes * y + 4 * x,
@@ -258,28 +303,29 @@ static struct shared_msg *display_surface_create_msg(struct worker *w, uint32_t 
     return m;
 }
 
-/* A whole surface as one DRAW_COPY, encoded for one client. */
-static struct shared_msg *display_full_image_msg(struct display_client *dc, uint32_t id,
+/* An area of a surface (the whole surface by default) as one DRAW_COPY,
+ * encoded for one client. */
+static struct shared_msg *display_area_image_msg(struct display_client *dc, uint32_t id,
+                                                 const struct qxl_rect *area,
                                                  const struct image_encoder_settings *s)
 {
-    struct worker *w = dc->worker;
-    struct worker_surface *p = &w->surfaces[id];
+    struct worker_surface *p = &dc->worker->surfaces[id];
     struct image_source src;
-    if (!image_source_from_surface(p, &src)) {
+    if (!image_source_from_surface(p, area, &src)) {
         return NULL;
     }
     struct encoded_image e;
     display_encode(dc, s, &src, &e);
     struct wire_draw_base base = {
             .surface_id = id,
-            .box = {0, 0, (int32_t)p->height, (int32_t)p->width},
+            .box = {area->top, area->left, area->bottom, area->right},
             .clip = {.type = SPICE_CLIP_TYPE_NONE},
     };
-    struct wire_rect src_area = {0, 0, (int32_t)p->height, (int32_t)p->width};
+    struct wire_rect src_area = {0, 0, (int32_t)src.img.height, (int32_t)src.img.width};
     struct byte_buf b;
     buf_init(&b);
     buf_reserve(&b, 128 + (e.wire.type == SPICE_IMAGE_TYPE_BITMAP
-                                   ? (size_t)e.wire.u.bitmap.stride * p->height
+                                   ? (size_t)e.wire.u.bitmap.stride * src.img.height
                                    : e.wire.u.encoded.size));
     server_msg_display_draw_copy(&b, &base, &e.wire, &src_area, SPICE_ROPD_OP_PUT,
                                  SPICE_IMAGE_SCALE_MODE_NEAREST);
@@ -288,6 +334,14 @@ static struct shared_msg *display_full_image_msg(struct display_client *dc, uint
     struct shared_msg *m = msg_from_buf(SPICE_MSG_DISPLAY_DRAW_COPY, &b);
     buf_finish(&b);
     return m;
+}
+
+static struct shared_msg *display_full_image_msg(struct display_client *dc, uint32_t id,
+                                                 const struct image_encoder_settings *s)
+{
+    struct worker_surface *p = &dc->worker->surfaces[id];
+    struct qxl_rect all = {0, 0, (int32_t)p->height, (int32_t)p->width};
+    return display_area_image_msg(dc, id, &all, s);
 }
 
 static struct shared_msg *display_monitors_config_msg(struct worker *w)
@@ -372,6 +426,9 @@ void display_broadcast_surface_destroy(struct worker *w, uint32_t surface_id)
     if (!w->displays) {
         return;
     }
+    for (struct display_client *dc = w->displays; dc; dc = dc->next) {
+        display_dirty_drop(dc, surface_id);
+    }
     uint8_t body[4];
     put_u32le(body, surface_id);
     struct shared_msg *m = shared_msg_create(SPICE_MSG_DISPLAY_SURFACE_DESTROY, body, 4);
@@ -402,6 +459,118 @@ void display_broadcast_mark(struct worker *w)
         next = dc->next;
         display_send_simple(dc, SPICE_MSG_DISPLAY_MARK);
     }
+}
+
+/* ---- clients that fall behind ---- */
+
+static void display_dirty_drop(struct display_client *dc, uint32_t surface_id)
+{
+    for (uint32_t i = 0; i < dc->num_dirty; i++) {
+        if (dc->dirty[i].surface_id == surface_id) {
+            pixman_region32_fini(&dc->dirty[i].region);
+            dc->dirty[i] = dc->dirty[--dc->num_dirty];
+            return;
+        }
+    }
+}
+
+static void display_dirty_clear(struct display_client *dc)
+{
+    for (uint32_t i = 0; i < dc->num_dirty; i++) {
+        pixman_region32_fini(&dc->dirty[i].region);
+    }
+    dc->num_dirty = 0;
+}
+
+/* Adds the part of `r` inside the surface to the client's areas to refresh. */
+static void display_dirty_add(struct display_client *dc, uint32_t surface_id,
+                              const struct qxl_rect *r)
+{
+    struct worker_surface *p = &dc->worker->surfaces[surface_id];
+    int32_t left = r->left < 0 ? 0 : r->left, top = r->top < 0 ? 0 : r->top;
+    int32_t right = r->right > (int32_t)p->width ? (int32_t)p->width : r->right;
+    int32_t bottom = r->bottom > (int32_t)p->height ? (int32_t)p->height : r->bottom;
+    if (left >= right || top >= bottom) {
+        return;
+    }
+    struct dirty_area *a = NULL;
+    for (uint32_t i = 0; i < dc->num_dirty; i++) {
+        if (dc->dirty[i].surface_id == surface_id) {
+            a = &dc->dirty[i];
+        }
+    }
+    if (!a) {
+        if (dc->num_dirty == dc->cap_dirty) {
+            uint32_t cap = dc->cap_dirty ? dc->cap_dirty * 2 : 4;
+            struct dirty_area *n = realloc(dc->dirty, cap * sizeof(*n));
+            if (!n) {
+                /* Without memory to track it, the client cannot be kept right. */
+                channel_client_close(&dc->base);
+                return;
+            }
+            dc->dirty = n;
+            dc->cap_dirty = cap;
+        }
+        a = &dc->dirty[dc->num_dirty++];
+        a->surface_id = surface_id;
+        pixman_region32_init(&a->region);
+    }
+    pixman_region32_union_rect(&a->region, &a->region, left, top, (unsigned)(right - left),
+                               (unsigned)(bottom - top));
+}
+
+/* Sends the areas a behind client missed, offscreen surfaces first. */
+static void display_refresh_dirty(struct display_client *dc)
+{
+    struct worker *w = dc->worker;
+    struct image_encoder_settings s = display_settings(w);
+    for (int pass = 0; pass < 2 && !dc->base.closing; pass++) {
+        for (uint32_t i = 0; i < dc->num_dirty && !dc->base.closing; i++) {
+            struct dirty_area *a = &dc->dirty[i];
+            if ((a->surface_id == 0) != (pass == 1) || a->surface_id >= w->n_surfaces ||
+                !w->surfaces[a->surface_id].created) {
+                continue;
+            }
+            int n = 0;
+            pixman_box32_t *boxes = pixman_region32_rectangles(&a->region, &n);
+            pixman_box32_t extents = *pixman_region32_extents(&a->region);
+            if (n > DISPLAY_MAX_DIRTY_RECTS) {
+                boxes = &extents;
+                n = 1;
+            }
+            for (int k = 0; k < n && !dc->base.closing; k++) {
+                struct qxl_rect r = {boxes[k].y1, boxes[k].x1, boxes[k].y2, boxes[k].x2};
+                struct shared_msg *m = display_area_image_msg(dc, a->surface_id, &r, &s);
+                display_send_to(dc, m);
+                shared_msg_unref(m);
+                dc->refreshes++;
+            }
+        }
+    }
+    display_dirty_clear(dc);
+    dc->degraded = false;
+}
+
+static void display_on_send_ready(struct channel_client *cc)
+{
+    struct display_client *dc = (struct display_client *)cc;
+    if (dc->degraded) {
+        log_debug("display: client %u caught up; refreshing %u surfaces", cc->connection_id,
+                  dc->num_dirty);
+        display_refresh_dirty(dc);
+    }
+}
+
+/* True if the drawable should become an area to refresh for this client. */
+static bool display_behind(struct display_client *dc)
+{
+    if (!dc->degraded && channel_client_queued_bytes(&dc->base) > display_soft_queue_bytes()) {
+        log_info("display: client %u is falling behind (%zu bytes queued); sending it "
+                 "refreshed areas instead of commands",
+                 dc->base.connection_id, channel_client_queued_bytes(&dc->base));
+        dc->degraded = true;
+    }
+    return dc->degraded;
 }
 
 /* ---- drawables ---- */
@@ -530,6 +699,10 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
             /* It cannot draw it; it gets the result with its next full image. */
             continue;
         }
+        if (display_behind(dc)) {
+            display_dirty_add(dc, d->surface_id, &d->bbox);
+            continue;
+        }
         unsigned profile = display_profile(dc);
         struct shared_msg *m = NULL;
         for (int i = 0; i < cached; i++) {
@@ -626,14 +799,16 @@ static void display_on_close(struct channel_client *cc)
     }
     if (dc->encoder.images > 0) {
         log_info("display: client %u: %llu images, %llu raw bytes sent as %llu; %llu bytes in "
-                 "%llu messages on the wire",
+                 "%llu messages on the wire; %llu refreshed areas",
                  cc->connection_id, (unsigned long long)dc->encoder.images,
                  (unsigned long long)dc->encoder.raw_bytes,
                  (unsigned long long)dc->encoder.sent_bytes, (unsigned long long)cc->bytes_sent,
-                 (unsigned long long)cc->messages_sent);
+                 (unsigned long long)cc->messages_sent, (unsigned long long)dc->refreshes);
     }
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &cc->event_info);
     image_encoder_client_finish(&dc->encoder);
+    display_dirty_clear(dc);
+    free(dc->dirty);
     channel_client_finish(cc);
     free(dc);
     worker_update_client_caps(w);
@@ -641,6 +816,7 @@ static void display_on_close(struct channel_client *cc)
 
 static const struct channel_client_ops display_ops = {
         .handle_message = display_handle_message,
+        .on_send_ready = display_on_send_ready,
         .on_close = display_on_close,
 };
 

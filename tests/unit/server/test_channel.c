@@ -500,8 +500,63 @@ static void test_cursor_channel(void)
     session_close(&s);
 }
 
+static bool qxl_drained(void *arg)
+{
+    return fake_qxl_pending(arg) == 0;
+}
+
+/* A display client that stops reading gets refreshed areas, not a backlog. */
+static void test_display_slow_client(void)
+{
+    struct session s;
+    CHECK(session_open(&s, true));
+    struct fake_client dc;
+    struct fake_link l = fake_link_default(s.id, SPICE_CHANNEL_DISPLAY, 0);
+    CHECK_EQ(fake_client_link(s.h, &dc, &l, NULL), SPICE_LINK_ERR_OK);
+    struct display_state d = {0};
+    struct fake_msg m;
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_MARK, &m, WAIT_MS), 0);
+    free(m.data);
+    /* The window is not acknowledged: 300 copies pile up on the server. */
+    for (int i = 0; i < 300; i++) {
+        CHECK_EQ(fake_qxl_push_copy(s.h, 8 + i % 16, 8, 16, 16, 0x010101u * (uint32_t)i), 0);
+        if (i % 50 == 0) {
+            fake_host_run_for(s.h, 5);
+        }
+    }
+    CHECK(fake_host_run_until(s.h, qxl_drained, s.h, WAIT_MS));
+    /* Now the client catches up: sync and acknowledge everything. */
+    display_drain(&dc, &d, 100);
+    uint8_t gen[4];
+    put_u32le(gen, 1);
+    CHECK_EQ(fake_client_send_msg(&dc, SPICE_MSGC_ACK_SYNC, gen, 4), 0);
+    int last_copy_left = -1, last_copy_right = -1;
+    for (int round = 0; round < 40; round++) {
+        CHECK_EQ(fake_client_send_msg(&dc, SPICE_MSGC_ACK, NULL, 0), 0);
+        while (fake_client_read_msg(&dc, &m, 50) == 0) {
+            display_note(&d, &m);
+            if (m.type == SPICE_MSG_DISPLAY_DRAW_COPY && m.size >= 21) {
+                /* DisplayBase: surface id, then the box as top, left, bottom, right. */
+                last_copy_left = (int)get_u32le(m.data + 8);
+                last_copy_right = (int)get_u32le(m.data + 16);
+            }
+            free(m.data);
+        }
+    }
+    /* Far fewer than 300 draws reached it, and the last one refreshed the
+     * whole area the copies touched (x 8..39). */
+    CHECK(d.copies > 0);
+    CHECK(d.copies < 200);
+    CHECK_EQ(last_copy_left, 8);
+    CHECK_EQ(last_copy_right, 40);
+    fake_client_close(&dc);
+    session_close(&s);
+}
+
 int main(void)
 {
+    /* A small soft limit, so that a few hundred small draws put a client behind. */
+    setenv("CLOVE_DISPLAY_SOFT_QUEUE_BYTES", "4096", 1);
     return check_run((struct check_case[]){CHECK_CASE(test_channels_list),
                                            CHECK_CASE(test_ping_pong),
                                            CHECK_CASE(test_unknown_message_ignored),
@@ -510,6 +565,7 @@ int main(void)
                                            CHECK_CASE(test_kbd_leds_to_client),
                                            CHECK_CASE(test_mouse),
                                            CHECK_CASE(test_display_channel),
+            CHECK_CASE(test_display_slow_client),
                                            CHECK_CASE(test_cursor_channel),
                                            {0}});
 }

@@ -358,31 +358,3 @@ SPICE_EXPORT const char **spice_server_char_device_recognized_subtypes(void)
 SPICE_EXPORT void spice_server_port_event(SpiceCharDeviceInstance *sin, uint8_t event)
 {
 }
-
-/* ---- spice-replay.h ----------------------------------------------------- */
-
-/*
- * Replaying recorded QXL command streams is a debugging tool of the
- * reference; not supported. Returns NULL (the reference's answer to an
- * unreadable file), so the other replay functions never get a real object.
- */
-SPICE_EXPORT SpiceReplay *spice_replay_new(FILE *file, int nsurfaces)
-{
-    log_once("spice_replay_new: replay is not supported");
-    return NULL;
-}
-
-/* Returns NULL: no more commands. */
-SPICE_EXPORT QXLCommandExt *spice_replay_next_cmd(SpiceReplay *replay, QXLInstance *instance)
-{
-    return NULL;
-}
-
-/* next_cmd never returns a command, so there is nothing to free. */
-SPICE_EXPORT void spice_replay_free_cmd(SpiceReplay *replay, QXLCommandExt *cmd)
-{
-}
-
-SPICE_EXPORT void spice_replay_free(SpiceReplay *replay)
-{
-}

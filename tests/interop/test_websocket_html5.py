@@ -6,7 +6,14 @@ port (websocket detected from the first bytes, no websockify):
      "Sec-WebSocket-Protocol: binary", and a SPICE link inside masked
      binary frames gets a SpiceLinkReply inside an unmasked binary frame;
   3. spice-html5 (served over http from /usr/share/spice-html5) draws the
-     demo desktop: the canvas pixels equal the demo's --frame-out exactly.
+     demo desktop: the canvas pixels equal the demo's --frame-out exactly,
+     once per --image-compression mode (auto_glz, off, quic, lz, and glz /
+     lz4 forced). spice-html5 announces a GLZ window of 0 in DISPLAY_INIT
+     and no LZ4 capability, and decodes only BITMAP, QUIC, LZ_RGB (32-bit),
+     JPEG(_ALPHA), FROM_CACHE(_LOSSLESS) and SURFACE images: the test reads
+     the server's frames from Chromium's Network domain, parses the display
+     channel's DRAW_COPY images and checks that no other image type was sent
+     and that quic/lz modes really sent QUIC/LZ_RGB.
 
 Chromium is driven over the DevTools protocol with the small websocket
 client below (stdlib only); the canvas comes back as a PNG data URL that
@@ -241,6 +248,19 @@ class Cdp:
         self.ws = WsClient(host, int(p), "/" + path, timeout=30)
         self.next_id = 0
         self.console = []
+        self.ws_rx = {}  # websocket requestId -> bytearray of binary payloads received
+
+    def _event(self, msg):
+        method = msg.get("method")
+        if method == "Runtime.consoleAPICalled":
+            args = msg["params"].get("args", [])
+            self.console.append(" ".join(str(a.get("value", a.get("description", "")))
+                                         for a in args))
+        elif method == "Network.webSocketFrameReceived":
+            resp = msg["params"]["response"]
+            if resp.get("opcode") == 2:
+                rx = self.ws_rx.setdefault(msg["params"]["requestId"], bytearray())
+                rx += base64.b64decode(resp.get("payloadData", ""))
 
     def call(self, method, **params):
         self.next_id += 1
@@ -250,10 +270,7 @@ class Cdp:
             op, payload = self.ws.recv_message()
             H.check(op == 0x1, "CDP: unexpected opcode %d" % op)
             msg = json.loads(payload)
-            if msg.get("method") == "Runtime.consoleAPICalled":
-                args = msg["params"].get("args", [])
-                self.console.append(" ".join(str(a.get("value", a.get("description", "")))
-                                             for a in args))
+            self._event(msg)
             if msg.get("id") == my_id:
                 H.check("error" not in msg, "CDP %s failed: %r" % (method, msg.get("error")))
                 return msg.get("result", {})
@@ -289,25 +306,108 @@ CANVAS_JS = """(function() {
 })()"""
 
 
+# spice-html5 decodes these image types (display.js, DRAW_COPY); LZ_RGB only
+# for the RGB32/RGBA/XXXA LZ types (lz.js).
+HTML5_IMAGE_TYPES = {0: "BITMAP", 1: "QUIC", 101: "LZ_RGB", 103: "FROM_CACHE", 104: "SURFACE",
+                     105: "JPEG", 106: "FROM_CACHE_LOSSLESS", 108: "JPEG_ALPHA"}
+IMAGE_TYPE_NAMES = dict(HTML5_IMAGE_TYPES)
+IMAGE_TYPE_NAMES.update({100: "LZ_PLT", 102: "GLZ_RGB", 107: "ZLIB_GLZ_RGB", 109: "LZ4"})
+MSG_DISPLAY_DRAW_COPY = 304
+CLIP_TYPE_RECTS = 1
+# What each mode must have sent at least once (the demo desktop is large
+# enough for QUIC and LZ; auto_glz picks QUIC or LZ_RGB per image).
+MODE_EXPECTS = {"off": {0}, "quic": {1}, "lz": {101}, "glz": {101}, "lz4": {101},
+                "auto_glz": {1, 101}}
+MODES = ["auto_glz", "off", "quic", "lz", "glz", "lz4"]
+
+
+def spice_draw_copy_images(stream):
+    """Image types of the DRAW_COPY messages in one channel's server->client
+    byte stream (link reply, 4-byte link result, then mini-header messages);
+    an incomplete tail is ignored."""
+    types = []
+    if len(stream) < 16:
+        return types
+    magic, _major, _minor, size = struct.unpack_from("<IIII", stream, 0)
+    if magic != 0x51444552:
+        return types
+    pos = 16 + size + 4
+    while pos + 6 <= len(stream):
+        mtype, msize = struct.unpack_from("<HI", stream, pos)
+        body = bytes(stream[pos + 6:pos + 6 + msize])
+        pos += 6 + msize
+        if len(body) < msize:
+            break
+        if mtype != MSG_DISPLAY_DRAW_COPY or len(body) < 21:
+            continue
+        at = 4 + 16  # surface_id, box
+        clip = body[at]
+        at += 1
+        if clip == CLIP_TYPE_RECTS:
+            n = struct.unpack_from("<I", body, at)[0]
+            at += 4 + 16 * n
+        if at + 4 > len(body):
+            continue
+        offset = struct.unpack_from("<I", body, at)[0]
+        if offset and offset + 9 <= len(body):
+            types.append(body[offset + 8])
+    return types
+
+
+def show_canvas(cdp, demo, fw, fh, fpix, mode):
+    cdp.ws_rx.clear()
+    cdp.console.clear()
+    url = ("http://127.0.0.1:%d/spice_auto.html?host=127.0.0.1&port=%d"
+           % (cdp.http_port, demo.port))
+    cdp.call("Page.navigate", url=url)
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < 20:
+        c = cdp.evaluate(CANVAS_JS)
+        if c and c["w"] == fw and c["h"] == fh:
+            w, h, pix = png_decode(base64.b64decode(c["png"].split(",", 1)[1]))
+            last = (c, pix)
+            if pix == fpix:
+                break
+        time.sleep(0.25)
+    H.check(last is not None, "%s: no %dx%d canvas appeared within 20 s; console: %r"
+            % (mode, fw, fh, cdp.console[-10:]))
+    c, pix = last
+    seen = {}
+    for stream in cdp.ws_rx.values():
+        for t in spice_draw_copy_images(stream):
+            seen[t] = seen.get(t, 0) + 1
+    names = ", ".join("%s x%d" % (IMAGE_TYPE_NAMES.get(t, "type %d" % t), n)
+                      for t, n in sorted(seen.items()))
+    bad = [t for t in seen if t not in HTML5_IMAGE_TYPES]
+    H.check(not bad, "%s: the server sent spice-html5 image types it cannot decode: %s"
+            % (mode, names))
+    if pix != fpix:
+        n = H.diff_pixels(pix, fpix)
+        raise H.TestFailure("%s: canvas %s differs from --frame-out in %d of %d pixels "
+                            "(bbox %s); images: %s; console: %r"
+                            % (mode, c["id"], n, fw * fh, H.diff_bbox(fw, pix, fpix), names,
+                               cdp.console[-10:]))
+    H.check(seen.keys() & MODE_EXPECTS[mode],
+            "%s: expected one of %s among the DRAW_COPY images, got: %s"
+            % (mode, sorted(IMAGE_TYPE_NAMES[t] for t in MODE_EXPECTS[mode]), names or "none"))
+    fixme = [m for m in cdp.console if "FIXME" in m or "unhandled" in m.lower()]
+    H.check(not fixme, "%s: spice-html5 complained: %r" % (mode, fixme[:5]))
+    H.log("%s: spice-html5 canvas %s %dx%d equals --frame-out after %.2f s (images: %s)"
+          % (mode, c["id"], fw, fh, time.monotonic() - t0, names))
+    cdp.call("Page.navigate", url="about:blank")
+
+
 def body(args, tmpdir, procs):
     H.need_programs("chromium")
     if not os.path.exists(os.path.join(HTML5_DIR, "spice_auto.html")):
         H.log("SKIP: spice-html5 is not installed (%s)" % HTML5_DIR)
         sys.exit(H.SKIP)
 
-    demo = H.Demo(procs, args, tmpdir, extra=["--no-animation"]).start()
-    frame = H.wait_stable_frame(demo.frame, 10)
-    H.check(frame is not None, "the demo frame never settled")
-    fw, fh, fpix = H.parse_ppm(frame)
-
-    check_bad_upgrade(demo.port)
-    check_link_over_websocket(demo.port)
-
     http_port = H.free_port()
     procs.popen("http.server", ["/usr/bin/python3", "-m", "http.server", str(http_port),
                                 "--bind", "127.0.0.1", "--directory", HTML5_DIR],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    H.check(wait_http(http_port, "/spice_auto.html", 10), "http.server did not come up")
 
     cdp_port = H.free_port()
     profile = os.path.join(tmpdir, "chromium-profile")
@@ -319,41 +419,36 @@ def body(args, tmpdir, procs):
         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=%d" % cdp_port,
         "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
-    H.check(wait_http(cdp_port, "/json/version", 20), "chromium DevTools did not come up")
 
-    cdp = Cdp(cdp_port)
+    first = True
+    cdp = None
     try:
-        cdp.call("Runtime.enable")
-        cdp.call("Page.enable")
-        url = ("http://127.0.0.1:%d/spice_auto.html?host=127.0.0.1&port=%d"
-               % (http_port, demo.port))
-        cdp.call("Page.navigate", url=url)
-        t0 = time.monotonic()
-        last = None
-        while time.monotonic() - t0 < 20:
-            c = cdp.evaluate(CANVAS_JS)
-            if c and c["w"] == fw and c["h"] == fh:
-                w, h, pix = png_decode(base64.b64decode(c["png"].split(",", 1)[1]))
-                last = (c, pix)
-                if pix == fpix:
-                    break
-            time.sleep(0.25)
-        H.check(last is not None, "no %dx%d canvas appeared within 20 s; console: %r"
-                % (fw, fh, cdp.console[-10:]))
-        c, pix = last
-        if pix != fpix:
-            n = H.diff_pixels(pix, fpix)
-            raise H.TestFailure("canvas %s differs from --frame-out in %d of %d pixels "
-                                "(bbox %s); console: %r"
-                                % (c["id"], n, fw * fh, H.diff_bbox(fw, pix, fpix),
-                                   cdp.console[-10:]))
-        H.log("spice-html5 canvas %s %dx%d equals --frame-out after %.2f s"
-              % (c["id"], fw, fh, time.monotonic() - t0))
+        for mode in MODES:
+            demo = H.Demo(procs, args, tmpdir, name="demo-" + mode,
+                          extra=["--no-animation", "--image-compression", mode]).start()
+            frame = H.wait_stable_frame(demo.frame, 10)
+            H.check(frame is not None, "%s: the demo frame never settled" % mode)
+            fw, fh, fpix = H.parse_ppm(frame)
+            if first:
+                first = False
+                check_bad_upgrade(demo.port)
+                check_link_over_websocket(demo.port)
+                H.check(wait_http(http_port, "/spice_auto.html", 10),
+                        "http.server did not come up")
+                H.check(wait_http(cdp_port, "/json/version", 20),
+                        "chromium DevTools did not come up")
+                cdp = Cdp(cdp_port)
+                cdp.http_port = http_port
+                cdp.call("Runtime.enable")
+                cdp.call("Page.enable")
+                cdp.call("Network.enable", maxTotalBufferSize=256 * 1024 * 1024)
+            show_canvas(cdp, demo, fw, fh, fpix, mode)
+            H.check(demo.alive(), "%s: clove-demo died" % mode)
+            demo.stop()
     finally:
-        cdp.close()
+        if cdp is not None:
+            cdp.close()
     H.stop_process(chromium)
-    H.check(demo.alive(), "clove-demo died")
-    demo.stop()
 
 
 if __name__ == "__main__":

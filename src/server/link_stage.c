@@ -13,6 +13,20 @@
  *   MECH     u32 auth mechanism, only if both sides have AUTH_SELECTION
  *   TICKET   128-byte RSA-OAEP encrypted password
  *            -> 4-byte link result; on success the stream goes to the channel
+ *   SASL     (mechanism SASL, spice_server_set_sasl) the exchange of
+ *            transport/sasl.c, step by step, then the 4-byte link result
+ *            in clear; then (on plain TCP) the stream is wrapped in the
+ *            SASL security layer and the link result is sent once more,
+ *            through it: the reference server does so and spice-gtk reads
+ *            both (one ends its SASL exchange, one ends every link)
+ *
+ * SASL rules, as the reference server: with SASL on, links that need
+ * authentication advertise AUTH_SASL instead of AUTH_SPICE, a client that
+ * advertised AUTH_SASL gets a zeroed public key (no RSA key is made), a
+ * client that picks SPICE ticket auth or cannot select a mechanism is
+ * refused. One deliberate difference: a link that skips authentication
+ * (spice_server_add_client with skip_auth) keeps ticket auth, whose ticket
+ * is then ignored; the reference refuses it.
  *
  * DESIGN: reads ask for exactly the bytes of the current step, so nothing
  * the client sends after the link (its first channel messages) is swallowed
@@ -22,6 +36,7 @@
  *
  * Thread: main.
  */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +50,7 @@
 #include "common/log.h"
 #include "server/channel.h"
 #include "server/server.h"
+#include "transport/sasl.h"
 #include "transport/tls.h"
 #include "transport/websocket.h"
 
@@ -45,12 +61,23 @@ enum link_state {
     LINK_READ_BODY,
     LINK_READ_MECH,
     LINK_READ_TICKET,
+    LINK_READ_SASL,
     LINK_READ_WS_REQUEST,
     LINK_TLS_HANDSHAKE,
     LINK_FLUSH_THEN_CLOSE,
+    LINK_FLUSH_THEN_SASL_LAYER,
     LINK_FLUSH_THEN_WEBSOCKET,
     LINK_FLUSH_THEN_HANDOFF,
+    LINK_SASL_SETTLE,
 };
+
+/* After a SASL link result that went through the security layer, the
+ * channel's first message waits this long: spice-gtk decodes whatever one
+ * socket read brings, but then waits for the socket to become readable
+ * before it looks at what it decoded past the result, so a first message
+ * that arrived together with the result would sit there until the server
+ * happens to send more. */
+#define LINK_SASL_SETTLE_MS 50
 
 struct link_conn {
     struct link_conn *next;
@@ -76,6 +103,10 @@ struct link_conn {
     size_t out_sent;
 
     struct ticket_key *key;
+    bool use_sasl;          /* SASL will authenticate this link */
+    int tls_bits;           /* cipher bits of the TLS handshake, 0 without TLS */
+    struct sasl_auth *sasl; /* the SASL exchange, from MECH to the handoff */
+    bool sasl_layer;        /* the stream is wrapped in the SASL layer */
 
     uint8_t *ws_request; /* the HTTP upgrade request, WS_MAX_REQUEST_SIZE bytes */
     size_t ws_extra;     /* bytes received past the request */
@@ -114,6 +145,7 @@ static void link_conn_destroy(struct link_conn *c, bool close_stream)
         server_channel_event(c->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &info);
     }
     ticket_key_destroy(c->key);
+    sasl_auth_destroy(c->sasl);
     free(c->ws_request);
     buf_finish(&c->out);
     free(c);
@@ -154,7 +186,11 @@ static void link_conn_server_caps(const struct link_conn *c, uint32_t *common, u
 {
     common[0] = 0;
     caps_set(common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
-    caps_set(common, SPICE_COMMON_CAP_AUTH_SPICE);
+    if (c->server->sasl && !c->skip_auth) {
+        caps_set(common, SPICE_COMMON_CAP_AUTH_SASL);
+    } else {
+        caps_set(common, SPICE_COMMON_CAP_AUTH_SPICE);
+    }
     caps_set(common, SPICE_COMMON_CAP_MINI_HEADER);
     channel[0] = 0;
     *num_channel = 0;
@@ -255,11 +291,18 @@ static void link_conn_on_body(struct link_conn *c)
     }
     c->mini_header = caps_test(m->common_caps, m->num_common_caps, SPICE_COMMON_CAP_MINI_HEADER);
 
+    /* A client that can do SASL will not use the RSA key: send zeros and
+     * skip making one (the reference does so for FIPS systems). */
+    c->use_sasl = s->sasl && !c->skip_auth &&
+                  caps_test(m->common_caps, m->num_common_caps, SPICE_COMMON_CAP_AUTH_SASL);
     uint8_t pubkey[LINK_PUBKEY_SIZE];
-    c->key = ticket_key_create();
-    if (!c->key || ticket_key_public_der(c->key, pubkey) < 0) {
-        link_conn_send_error(c, SPICE_LINK_ERR_ERROR, "cannot create a ticket key");
-        return;
+    memset(pubkey, 0, sizeof(pubkey));
+    if (!c->use_sasl) {
+        c->key = ticket_key_create();
+        if (!c->key || ticket_key_public_der(c->key, pubkey) < 0) {
+            link_conn_send_error(c, SPICE_LINK_ERR_ERROR, "cannot create a ticket key");
+            return;
+        }
     }
     uint32_t common[1], channel[1], num_channel;
     link_conn_server_caps(c, common, channel, &num_channel);
@@ -267,15 +310,112 @@ static void link_conn_on_body(struct link_conn *c)
 
     if (caps_test(m->common_caps, m->num_common_caps, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION)) {
         link_conn_expect(c, LINK_READ_MECH, c->auth, 4);
+    } else if (s->sasl && !c->skip_auth) {
+        log_ratelimited(LOG_LEVEL_WARN,
+                        "link from %s refused: SASL is required but the client cannot select "
+                        "an authentication mechanism",
+                        c->peer);
+        link_conn_send_result(c, SPICE_LINK_ERR_VERSION_MISMATCH);
     } else {
         link_conn_expect(c, LINK_READ_TICKET, c->auth, LINK_TICKET_SIZE);
     }
 }
 
+/* "IP;port" of one end of the socket, as SASL wants it; false for unix
+ * sockets and errors. */
+static bool sasl_addr(int fd, bool local, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len)
+                   : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        return false;
+    }
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        return false;
+    }
+    snprintf(out, cap, "%s;%s", host, serv);
+    return true;
+}
+
+static void link_conn_start_sasl(struct link_conn *c)
+{
+    struct RedsState *s = c->server;
+    const char *why = "?";
+    if (!s->sasl_initialized) {
+        if (sasl_global_acquire(s->sasl_appname, &why) < 0) {
+            log_ratelimited(LOG_LEVEL_WARN, "link from %s: cannot initialise SASL: %s", c->peer,
+                            why);
+            link_conn_send_result(c, SPICE_LINK_ERR_ERROR);
+            return;
+        }
+        s->sasl_initialized = true;
+    }
+    char local[NI_MAXHOST + NI_MAXSERV + 2], remote[NI_MAXHOST + NI_MAXSERV + 2];
+    struct sasl_auth_config cfg = {
+            .local_addr = sasl_addr(c->stream->fd, true, local, sizeof(local)) ? local : NULL,
+            .remote_addr = sasl_addr(c->stream->fd, false, remote, sizeof(remote)) ? remote : NULL,
+            .external_ssf = (c->stream->flags & STREAM_FLAG_TLS) ? c->tls_bits : 0,
+    };
+    c->sasl = sasl_auth_create(&cfg, &c->out, &why);
+    if (!c->sasl) {
+        /* The reference closes without a word here. */
+        log_ratelimited(LOG_LEVEL_WARN, "link from %s: SASL setup failed: %s", c->peer, why);
+        c->state = LINK_FLUSH_THEN_CLOSE;
+        return;
+    }
+    size_t need = 0;
+    uint8_t *dst = sasl_auth_want(c->sasl, &need);
+    link_conn_expect(c, LINK_READ_SASL, dst, need);
+}
+
+static void link_conn_on_sasl(struct link_conn *c)
+{
+    const char *why = "?";
+    int rc = sasl_auth_input(c->sasl, &c->out, &why);
+    if (rc == SASL_AUTH_MORE) {
+        size_t need = 0;
+        uint8_t *dst = sasl_auth_want(c->sasl, &need);
+        link_conn_expect(c, LINK_READ_SASL, dst, need);
+        return;
+    }
+    if (rc == SASL_AUTH_DONE) {
+        const char *user = sasl_auth_username(c->sasl);
+        log_info("link from %s: SASL authentication of %s succeeded%s", c->peer, user ? user : "?",
+                 sasl_auth_has_layer(c->sasl) ? " (with a security layer)" : "");
+        uint8_t *p = buf_append(&c->out, 4);
+        if (p) {
+            put_u32le(p, SPICE_LINK_ERR_OK);
+        }
+        c->state = LINK_FLUSH_THEN_SASL_LAYER;
+        return;
+    }
+    log_ratelimited(LOG_LEVEL_WARN, "link from %s: SASL authentication failed: %s", c->peer, why);
+    if (rc == CLOVE_E_INVALID) {
+        link_reply_write(&c->out, SPICE_LINK_ERR_INVALID_DATA, NULL, NULL, 0, NULL, 0);
+    }
+    c->state = LINK_FLUSH_THEN_CLOSE;
+}
+
 static void link_conn_on_mech(struct link_conn *c)
 {
     uint32_t mech = get_u32le(c->step);
-    if (mech != SPICE_COMMON_CAP_AUTH_SPICE) {
+    if (mech == SPICE_COMMON_CAP_AUTH_SASL && c->server->sasl) {
+        link_conn_start_sasl(c);
+        return;
+    }
+    if (mech == SPICE_COMMON_CAP_AUTH_SPICE && c->server->sasl && !c->skip_auth) {
+        log_ratelimited(LOG_LEVEL_WARN,
+                        "link from %s refused: SASL is required, the client chose ticket "
+                        "authentication",
+                        c->peer);
+        link_conn_send_result(c, SPICE_LINK_ERR_INVALID_DATA);
+        return;
+    }
+    if (mech != SPICE_COMMON_CAP_AUTH_SPICE || !c->key) {
         log_ratelimited(LOG_LEVEL_WARN, "link from %s: unsupported auth mechanism %u", c->peer,
                         mech);
         link_conn_send_result(c, SPICE_LINK_ERR_PERMISSION_DENIED);
@@ -367,6 +507,9 @@ static void link_conn_step_done(struct link_conn *c)
     case LINK_READ_TICKET:
         link_conn_on_ticket(c);
         break;
+    case LINK_READ_SASL:
+        link_conn_on_sasl(c);
+        break;
     case LINK_READ_WS_REQUEST:
         link_conn_on_ws_request(c);
         break;
@@ -380,7 +523,21 @@ static bool link_conn_reading(const struct link_conn *c)
     return c->state <= LINK_READ_WS_REQUEST;
 }
 
-/* Returns false when the connection was destroyed. */
+/* The link is complete: the stream goes to its channel; destroys c. */
+static void link_conn_handoff(struct link_conn *c)
+{
+    struct RedsState *s = c->server;
+    struct stream *stream = c->stream;
+    struct link_mess mess = c->mess;
+    bool mini = c->mini_header;
+    /* Detach first: the channel takes over the socket's watch. */
+    loop_watch_remove(s->loop, c->watch);
+    c->watch = NULL;
+    server_link_complete(s, stream, &mess, mini);
+    link_conn_destroy(c, false);
+}
+
+/* Returns false when the connection was destroyed or waits for a timer. */
 static bool link_conn_flush(struct link_conn *c)
 {
     while (c->out_sent < c->out.len) {
@@ -402,6 +559,22 @@ static bool link_conn_flush(struct link_conn *c)
         link_conn_destroy(c, true);
         return false;
     }
+    if (c->state == LINK_FLUSH_THEN_SASL_LAYER) {
+        /* The SASL result went out in clear; from now on the layer, and
+         * the link's own result goes through it. */
+        c->sasl_layer = sasl_auth_has_layer(c->sasl);
+        c->stream = sasl_stream_create(c->sasl, c->stream);
+        c->sasl = NULL;
+        if (!c->stream) {
+            SpiceChannelEventInfo info;
+            channel_event_info_fill(&info, -1, 0, 0, 0);
+            server_channel_event(c->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &info);
+            link_conn_destroy(c, false);
+            return false;
+        }
+        link_conn_send_result(c, SPICE_LINK_ERR_OK);
+        return link_conn_flush(c);
+    }
     if (c->state == LINK_FLUSH_THEN_WEBSOCKET) {
         if (!link_conn_wrap_websocket(c)) {
             return false;
@@ -410,16 +583,16 @@ static bool link_conn_flush(struct link_conn *c)
         link_conn_update_watch(c);
         return true;
     }
+    if (c->state == LINK_FLUSH_THEN_HANDOFF && c->sasl_layer) {
+        /* Quiet until the settle timer; the client's first messages wait
+         * in the socket for the channel. */
+        c->state = LINK_SASL_SETTLE;
+        loop_watch_update(c->server->loop, c->watch, 0);
+        loop_timer_start(c->server->loop, c->deadline, LINK_SASL_SETTLE_MS);
+        return false;
+    }
     if (c->state == LINK_FLUSH_THEN_HANDOFF) {
-        struct RedsState *s = c->server;
-        struct stream *stream = c->stream;
-        struct link_mess mess = c->mess;
-        bool mini = c->mini_header;
-        /* Detach first: the channel takes over the socket's watch. */
-        loop_watch_remove(s->loop, c->watch);
-        c->watch = NULL;
-        server_link_complete(s, stream, &mess, mini);
-        link_conn_destroy(c, false);
+        link_conn_handoff(c);
         return false;
     }
     link_conn_update_watch(c);
@@ -442,6 +615,7 @@ static bool link_conn_tls_handshake(struct link_conn *c)
         link_conn_destroy(c, true);
         return false;
     }
+    c->tls_bits = tls_stream_cipher_bits(c->stream);
     link_conn_expect(c, LINK_READ_HEADER, c->in, LINK_HEADER_SIZE);
     loop_watch_update(c->server->loop, c->watch, LOOP_READ);
     return true;
@@ -490,6 +664,10 @@ static void link_conn_on_io(int fd, int events, void *opaque)
 static void link_conn_on_deadline(void *opaque)
 {
     struct link_conn *c = opaque;
+    if (c->state == LINK_SASL_SETTLE) {
+        link_conn_handoff(c);
+        return;
+    }
     log_ratelimited(LOG_LEVEL_WARN, "link from %s: no complete link within %u ms; dropping it",
                     c->peer, c->server->link_timeout_ms);
     link_conn_destroy(c, true);

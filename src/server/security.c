@@ -9,7 +9,10 @@
  * listener_start), so a connection never waits on file I/O and a host that
  * configures TLS before spice_server_init (QEMU does) gets the same result
  * as one that does it after. The key password is wiped once the key is
- * loaded. SASL is initialised lazily by the first SASL link (sasl.c).
+ * loaded. SASL is initialised lazily by the first SASL link (link_stage.c
+ * through transport/sasl.c), with the application name set here: cyrus-sasl
+ * then reads <appname>.conf (mechanisms, user database) from its usual
+ * places or SASL_CONF_PATH.
  *
  * Thread: host loop.
  */
@@ -24,16 +27,8 @@
 #include "common/log.h"
 #include "server/export.h"
 #include "server/server.h"
+#include "transport/sasl.h"
 #include "transport/tls.h"
-
-static void log_once_sasl(void)
-{
-    static bool logged;
-    if (!logged) {
-        logged = true;
-        log_warn("spice_server_set_sasl: SASL is not supported yet");
-    }
-}
 
 static char *dup_or_null(const char *str)
 {
@@ -136,6 +131,10 @@ void security_finish(struct RedsState *s)
     tls_config_clear(s);
     free(s->sasl_appname);
     s->sasl_appname = NULL;
+    if (s->sasl_initialized) {
+        sasl_global_release();
+        s->sasl_initialized = false;
+    }
 }
 
 /*
@@ -171,20 +170,34 @@ SPICE_EXPORT int spice_server_add_ssl_client(SpiceServer *s, int socket, int ski
 }
 
 /*
- * SASL is not wired into the link stage yet: turning it on fails (QEMU then
- * exits with "failed to enable sasl"), turning it off succeeds.
+ * Turns SASL authentication on or off for links that need authentication
+ * (it then replaces ticket authentication, as in the reference). Takes
+ * effect for links that start afterwards. Fails only without a server.
  */
 SPICE_EXPORT int spice_server_set_sasl(SpiceServer *s, int enabled)
 {
-    if (!enabled) {
-        return 0;
+    if (!s) {
+        return enabled ? -1 : 0;
     }
-    log_once_sasl();
-    return -1;
+    s->sasl = enabled != 0;
+    return 0;
 }
 
-/* Only used by SASL; accepted quietly (QEMU always sets it). */
+/*
+ * The name of the SASL configuration (<appname>.conf; default "spice").
+ * Copied; used when the first SASL link initialises the library, so set it
+ * before clients connect. NULL restores the default. Always returns 0.
+ */
 SPICE_EXPORT int spice_server_set_sasl_appname(SpiceServer *s, const char *appname)
 {
+    if (!s) {
+        return 0;
+    }
+    char *copy = dup_or_null(appname);
+    if (appname && *appname && !copy) {
+        return -1;
+    }
+    free(s->sasl_appname);
+    s->sasl_appname = copy;
     return 0;
 }

@@ -84,6 +84,7 @@ struct RedsState {
     struct tls_context *tls; /* loaded by listener_start */
     bool sasl;
     char *sasl_appname;
+    bool sasl_initialized; /* sasl_global_acquire succeeded (first SASL link) */
 
     /* devices */
     SpiceKbdInstance *keyboard;

@@ -755,8 +755,9 @@ struct qxl_recorder *qxl_recorder_create_from_env(void)
             log_errno("cannot open the QXL recording %s", path);
         } else {
             const char *z = getenv("CLOVE_RECORD_ZLIB");
-            shared_recorder = recorder_new(f, !(z && strcmp(z, "0") == 0), pid);
-            if (shared_recorder) {
+            struct qxl_recorder *created = recorder_new(f, !(z && strcmp(z, "0") == 0), pid);
+            __atomic_store_n(&shared_recorder, created, __ATOMIC_RELEASE);
+            if (created) {
                 log_info("recording QXL commands to %s", path);
             }
         }
@@ -769,6 +770,11 @@ struct qxl_recorder *qxl_recorder_create_from_env(void)
     return rec;
 }
 
+struct qxl_recorder *qxl_recorder_get_shared(void)
+{
+    return __atomic_load_n(&shared_recorder, __ATOMIC_ACQUIRE);
+}
+
 void qxl_recorder_unref(struct qxl_recorder *rec)
 {
     if (!rec) {
@@ -776,7 +782,7 @@ void qxl_recorder_unref(struct qxl_recorder *rec)
     }
     pthread_mutex_lock(&shared_lock);
     if (rec == shared_recorder && --shared_refs == 0) {
-        shared_recorder = NULL;
+        __atomic_store_n(&shared_recorder, NULL, __ATOMIC_RELEASE);
         qxl_recorder_destroy(rec);
     }
     pthread_mutex_unlock(&shared_lock);

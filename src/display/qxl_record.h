@@ -79,6 +79,12 @@ struct qxl_recorder *qxl_recorder_create(FILE *file, bool compress);
  */
 struct qxl_recorder *qxl_recorder_create_from_env(void);
 
+/*
+ * The process-wide recorder while some reference to it is held, else NULL.
+ * Borrowed: valid as long as the caller holds its own reference.
+ */
+struct qxl_recorder *qxl_recorder_get_shared(void);
+
 /* Drops a reference taken by qxl_recorder_create_from_env. Accepts NULL. */
 void qxl_recorder_unref(struct qxl_recorder *rec);
 

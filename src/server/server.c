@@ -271,7 +271,7 @@ SPICE_EXPORT int spice_server_set_ticket(SpiceServer *s, const char *passwd, int
     } else {
         s->password_set = false;
     }
-    s->ticket_expiry = lifetime > 0 ? time(NULL) + lifetime : 0;
+    s->ticket_expiry_ms = lifetime > 0 ? loop_now_ms() + (uint64_t)lifetime * 1000 : 0;
     return 0;
 }
 

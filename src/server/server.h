@@ -54,7 +54,7 @@ struct RedsState {
     bool ticketing;
     char password[SPICE_MAX_PASSWORD_LENGTH + 1];
     bool password_set;
-    time_t ticket_expiry; /* 0: never */
+    uint64_t ticket_expiry_ms; /* loop_now_ms() deadline; 0: never */
     char *name;
     uint8_t uuid[16];
     bool uuid_set;

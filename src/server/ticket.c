@@ -214,7 +214,7 @@ bool ticket_check(const struct RedsState *s, const uint8_t *plain, size_t len, c
         *why = "ticketing is enabled but no password is set";
         return false;
     }
-    if (s->ticket_expiry && time(NULL) > s->ticket_expiry) {
+    if (s->ticket_expiry_ms && loop_now_ms() >= s->ticket_expiry_ms) {
         *why = "the ticket has expired";
         return false;
     }

@@ -40,6 +40,9 @@ struct out_msg {
     struct shared_msg *msg;
     uint8_t header[MSG_HEADER_FULL_SIZE];
     uint8_t header_size;
+    bool header_ready; /* written when the message is about to go, so serials never skip */
+    bool has_meta;
+    struct draw_meta meta;
 };
 
 static uint64_t env_limit(const char *name, uint64_t def)
@@ -428,6 +431,11 @@ static void channel_client_flush(struct channel_client *cc)
             if (!started) {
                 window_msgs++;
             }
+            if (!o->header_ready) {
+                msg_header_write_at(o->header, cc->mini_header, ++cc->serial, o->msg->type,
+                                    o->msg->size);
+                o->header_ready = true;
+            }
             size_t hs = o->header_size;
             if (skip < hs) {
                 iov[iovcnt].iov_base = o->header + skip;
@@ -516,7 +524,8 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
     o->next = NULL;
     o->msg = shared_msg_ref(msg);
     o->header_size = (uint8_t)msg_header_size(cc->mini_header);
-    msg_header_write_at(o->header, cc->mini_header, ++cc->serial, msg->type, msg->size);
+    o->header_ready = false;
+    o->has_meta = false;
     if (cc->tx_tail) {
         cc->tx_tail->next = o;
     } else {
@@ -532,6 +541,74 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
         channel_client_update_watch(cc);
     }
     return 0;
+}
+
+static bool box_inside(const struct draw_box *in, const struct draw_box *out)
+{
+    return in->left >= out->left && in->top >= out->top && in->right <= out->right &&
+           in->bottom <= out->bottom;
+}
+
+/*
+ * Before queueing an opaque draw, drops the queued draws it hides: on the
+ * same surface, entirely inside its box, not yet started, and with no
+ * queued message after them that could see what they drew (a ROP, blend,
+ * copy-bits, surface source, or any non-draw message such as a surface
+ * being destroyed).
+ */
+static void channel_client_drop_hidden(struct channel_client *cc, const struct draw_meta *meta)
+{
+    struct out_msg *first = cc->tx_head;
+    if (first && cc->tx_head_sent > 0) {
+        first = first->next; /* already on its way */
+    }
+    struct out_msg *start = first;
+    for (struct out_msg *o = first; o; o = o->next) {
+        if (!o->has_meta || o->meta.reads_pixels) {
+            start = o->next;
+        }
+    }
+    struct out_msg *prev = NULL;
+    for (struct out_msg *o = cc->tx_head; o && o != start; o = o->next) {
+        prev = o;
+    }
+    for (struct out_msg *o = start, *next; o; o = next) {
+        next = o->next;
+        if (o->meta.droppable && o->meta.surface_id == meta->surface_id &&
+            box_inside(&o->meta.box, &meta->box)) {
+            if (prev) {
+                prev->next = next;
+            } else {
+                cc->tx_head = next;
+            }
+            if (cc->tx_tail == o) {
+                cc->tx_tail = prev;
+            }
+            cc->tx_queued_bytes -= o->header_size + o->msg->size;
+            cc->messages_dropped++;
+            shared_msg_unref(o->msg);
+            free(o);
+        } else {
+            prev = o;
+        }
+    }
+}
+
+int channel_client_send_draw(struct channel_client *cc, struct shared_msg *msg,
+                             const struct draw_meta *meta)
+{
+    if (cc->closing) {
+        return CLOVE_E_STATE;
+    }
+    if (meta->opaque) {
+        channel_client_drop_hidden(cc, meta);
+    }
+    int rc = channel_client_send_shared(cc, msg);
+    if (rc == 0 && cc->tx_tail && cc->tx_tail->msg == msg) {
+        cc->tx_tail->has_meta = true;
+        cc->tx_tail->meta = *meta;
+    }
+    return rc;
 }
 
 int channel_client_send(struct channel_client *cc, uint16_t type, const void *body, size_t size)

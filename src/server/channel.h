@@ -70,6 +70,19 @@ struct channel_client_ops {
 
 struct out_msg;
 
+/* What a queued draw message does, so that a later draw can hide it. */
+struct draw_box {
+    int32_t left, top, right, bottom;
+};
+
+struct draw_meta {
+    uint32_t surface_id;
+    struct draw_box box;
+    bool opaque;       /* overwrites every pixel of box (no clip, no ROP, no blend) */
+    bool droppable;    /* may be dropped unsent when an opaque draw covers it */
+    bool reads_pixels; /* its result depends on pixels already drawn */
+};
+
 struct channel_client {
     const struct channel_client_ops *ops;
     struct loop *loop;     /* borrows */
@@ -90,6 +103,7 @@ struct channel_client {
     size_t tx_head_sent;
     uint64_t serial;
     uint64_t messages_sent;
+    uint64_t messages_dropped; /* draws hidden by later ones before they were sent */
     uint64_t bytes_sent;
 
     /* ack window */
@@ -136,6 +150,12 @@ bool channel_client_has_common_cap(const struct channel_client *cc, unsigned cap
 int channel_client_send(struct channel_client *cc, uint16_t type, const void *body, size_t size);
 /* Queues a shared message (takes a new reference). Returns 0 or < 0. */
 int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg);
+/*
+ * Queues a draw message with what it does. An opaque draw first drops the
+ * queued, unsent draws it entirely hides (see channel.c). Returns 0 or < 0.
+ */
+int channel_client_send_draw(struct channel_client *cc, struct shared_msg *msg,
+                             const struct draw_meta *meta);
 /* Sends SET_ACK and starts counting messages against the window. */
 void channel_client_enable_acks(struct channel_client *cc, uint32_t window);
 /* Starts periodic pings (0 = one immediate ping only). */

@@ -664,6 +664,36 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     return type;
 }
 
+/* What a drawable does to pixels, for dropping draws a later one hides. */
+static struct draw_meta display_draw_meta(const struct qxl_drawable *d)
+{
+    struct draw_meta meta = {
+            .surface_id = d->surface_id,
+            .box = {d->bbox.left, d->bbox.top, d->bbox.right, d->bbox.bottom},
+            .droppable = true,
+    };
+    bool reads = true;
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        reads = d->u.fill.rop_descriptor != SPICE_ROPD_OP_PUT;
+        break;
+    case QXL_DRAW_COPY:
+        reads = d->u.copy.rop_descriptor != SPICE_ROPD_OP_PUT || !d->u.copy.src ||
+                d->u.copy.src->type == SPICE_IMAGE_TYPE_SURFACE;
+        break;
+    case QXL_DRAW_BLACKNESS:
+    case QXL_DRAW_WHITENESS:
+        reads = false;
+        break;
+    default:
+        /* invert, copy-bits, composite: the result depends on what is there */
+        break;
+    }
+    meta.reads_pixels = reads;
+    meta.opaque = !reads && d->clip_type == SPICE_CLIP_TYPE_NONE;
+    return meta;
+}
+
 #define PROFILE_CACHE 4
 
 void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
@@ -687,6 +717,7 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
         base.clip.rects = rects;
     }
     struct image_encoder_settings s = display_settings(w);
+    struct draw_meta meta = display_draw_meta(d);
     struct {
         unsigned profile;
         struct shared_msg *msg;
@@ -724,7 +755,9 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
                 cached++;
             }
         }
-        display_send_to(dc, m);
+        if (m && !dc->base.closing) {
+            channel_client_send_draw(&dc->base, m, &meta);
+        }
         shared_msg_unref(m);
     }
     for (int i = 0; i < cached; i++) {
@@ -799,11 +832,12 @@ static void display_on_close(struct channel_client *cc)
     }
     if (dc->encoder.images > 0) {
         log_info("display: client %u: %llu images, %llu raw bytes sent as %llu; %llu bytes in "
-                 "%llu messages on the wire; %llu refreshed areas",
+                 "%llu messages on the wire; %llu hidden draws dropped; %llu refreshed areas",
                  cc->connection_id, (unsigned long long)dc->encoder.images,
                  (unsigned long long)dc->encoder.raw_bytes,
                  (unsigned long long)dc->encoder.sent_bytes, (unsigned long long)cc->bytes_sent,
-                 (unsigned long long)cc->messages_sent, (unsigned long long)dc->refreshes);
+                 (unsigned long long)cc->messages_sent, (unsigned long long)cc->messages_dropped,
+                 (unsigned long long)dc->refreshes);
     }
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &cc->event_info);
     image_encoder_client_finish(&dc->encoder);

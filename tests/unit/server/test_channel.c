@@ -553,6 +553,48 @@ static void test_display_slow_client(void)
     session_close(&s);
 }
 
+/* Queued draws that a later opaque draw covers never reach the wire. */
+static void test_display_hidden_draws(void)
+{
+    struct session s;
+    CHECK(session_open(&s, true));
+    struct fake_client dc;
+    struct fake_link l = fake_link_default(s.id, SPICE_CHANNEL_DISPLAY, 0);
+    CHECK_EQ(fake_client_link(s.h, &dc, &l, NULL), SPICE_LINK_ERR_OK);
+    struct display_state d = {0};
+    struct fake_msg m;
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_MARK, &m, WAIT_MS), 0);
+    free(m.data);
+    /* 60 fills of the same area while the window is closed: only the
+     * window's worth and the last one may be sent. */
+    for (int i = 0; i < 60; i++) {
+        CHECK_EQ(fake_qxl_push_fill(s.h, 4, 4, 16, 16, 0x000100u * (uint32_t)i), 0);
+    }
+    CHECK(fake_host_run_until(s.h, qxl_drained, s.h, WAIT_MS));
+    display_drain(&dc, &d, 100);
+    int before = d.fills;
+    CHECK(before < 60);
+    uint8_t gen[4];
+    put_u32le(gen, 1);
+    CHECK_EQ(fake_client_send_msg(&dc, SPICE_MSGC_ACK_SYNC, gen, 4), 0);
+    uint32_t last_color = 0;
+    for (int round = 0; round < 10; round++) {
+        CHECK_EQ(fake_client_send_msg(&dc, SPICE_MSGC_ACK, NULL, 0), 0);
+        while (fake_client_read_msg(&dc, &m, 50) == 0) {
+            display_note(&d, &m);
+            if (m.type == SPICE_MSG_DISPLAY_DRAW_FILL && m.size >= 27) {
+                /* DisplayBase (21 bytes), brush type, then the colour. */
+                last_color = get_u32le(m.data + 22);
+            }
+            free(m.data);
+        }
+    }
+    CHECK_EQ(d.fills, before + 1);
+    CHECK_EQ(last_color, 0x000100u * 59);
+    fake_client_close(&dc);
+    session_close(&s);
+}
+
 int main(void)
 {
     /* A small soft limit, so that a few hundred small draws put a client behind. */
@@ -566,6 +608,7 @@ int main(void)
                                            CHECK_CASE(test_mouse),
                                            CHECK_CASE(test_display_channel),
             CHECK_CASE(test_display_slow_client),
+            CHECK_CASE(test_display_hidden_draws),
                                            CHECK_CASE(test_cursor_channel),
                                            {0}});
 }

@@ -519,7 +519,10 @@ static void test_display_slow_client(void)
     free(m.data);
     /* The window is not acknowledged: 300 copies pile up on the server. */
     for (int i = 0; i < 300; i++) {
-        CHECK_EQ(fake_qxl_push_copy(s.h, 8 + i % 16, 8, 16, 16, 0x010101u * (uint32_t)i), 0);
+        /* Distinct boxes, so that none hides another. */
+        CHECK_EQ(fake_qxl_push_copy(s.h, 8 + i % 16, 8 + (i / 16) % 16, 16, 16,
+                                    0x010101u * (uint32_t)i),
+                 0);
         if (i % 50 == 0) {
             fake_host_run_for(s.h, 5);
         }

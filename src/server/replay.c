@@ -156,6 +156,9 @@ static bool parse_line(SpiceReplay *r, const char *buf, const char *key, unsigne
     const char *p = buf;
     if (klen > 0) {
         if (strncmp(buf, key, klen) != 0 || (buf[klen] != ' ' && buf[klen] != '\0')) {
+            if (!r->error) {
+                log_warn("replay: expected \"%s\", found \"%.40s\"", key, buf);
+            }
             fail(r, "unexpected record line");
             return false;
         }
@@ -836,8 +839,17 @@ static void *get_update(SpiceReplay *r)
 static void *get_message(SpiceReplay *r)
 {
     size_t size;
-    /* read_binary leaves a NUL after the text, which the parsers expect. */
-    return read_binary(r, "message", sizeof(QXLMessage), &size);
+    uint8_t *m = read_binary(r, "message", sizeof(QXLMessage), &size);
+    /* Parsers may read a message's first 256 bytes before finding its NUL
+     * (guest memory has no end marker), so a short text gets zero padding. */
+    if (m && size < 256) {
+        uint8_t *padded = cmd_alloc(r, sizeof(QXLMessage) + 256);
+        if (padded) {
+            memcpy(padded, m, sizeof(QXLMessage) + size);
+        }
+        return padded;
+    }
+    return m;
 }
 
 static void *get_surface(SpiceReplay *r)

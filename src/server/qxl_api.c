@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "display/qxl_record.h"
 #include "server/export.h"
 #include "server/worker_priv.h"
 
@@ -114,6 +115,60 @@ static void qxl_process_loadvm(struct worker *w, const QXLCommandExt *cmds, uint
     }
 }
 
+/*
+ * RECORD: SPICE_WORKER_RECORD_FILENAME (display/qxl_record.h). Device
+ * messages are recorded after they ran, so commands they drained come
+ * first; a primary creation only when it was accepted, with its memory.
+ */
+static void qxl_call_record(struct worker *w, const struct qxl_call *c)
+{
+    static const uint8_t msg[][2] = {
+            [QXL_OP_ADD_MEMSLOT] = {QXL_RECORD_MSG_ADD_MEMSLOT, QXL_RECORD_MSG_ADD_MEMSLOT_ASYNC},
+            [QXL_OP_DEL_MEMSLOT] = {QXL_RECORD_MSG_DEL_MEMSLOT, QXL_RECORD_MSG_DEL_MEMSLOT},
+            [QXL_OP_RESET_MEMSLOTS] = {QXL_RECORD_MSG_RESET_MEMSLOTS,
+                                       QXL_RECORD_MSG_RESET_MEMSLOTS},
+            [QXL_OP_DESTROY_PRIMARY] = {QXL_RECORD_MSG_DESTROY_PRIMARY,
+                                        QXL_RECORD_MSG_DESTROY_PRIMARY_ASYNC},
+            [QXL_OP_DESTROY_SURFACES] = {QXL_RECORD_MSG_DESTROY_SURFACES,
+                                         QXL_RECORD_MSG_DESTROY_SURFACES_ASYNC},
+            [QXL_OP_DESTROY_SURFACE_WAIT] = {QXL_RECORD_MSG_DESTROY_SURFACE_WAIT,
+                                             QXL_RECORD_MSG_DESTROY_SURFACE_WAIT_ASYNC},
+            [QXL_OP_UPDATE_AREA] = {QXL_RECORD_MSG_UPDATE, QXL_RECORD_MSG_UPDATE_ASYNC},
+            [QXL_OP_FLUSH_SURFACES] = {QXL_RECORD_MSG_FLUSH_SURFACES_ASYNC,
+                                       QXL_RECORD_MSG_FLUSH_SURFACES_ASYNC},
+            [QXL_OP_RESET_IMAGE_CACHE] = {QXL_RECORD_MSG_RESET_IMAGE_CACHE,
+                                          QXL_RECORD_MSG_RESET_IMAGE_CACHE},
+            [QXL_OP_RESET_CURSOR] = {QXL_RECORD_MSG_RESET_CURSOR, QXL_RECORD_MSG_RESET_CURSOR},
+            [QXL_OP_LOADVM_COMMANDS] = {QXL_RECORD_MSG_LOADVM_COMMANDS,
+                                        QXL_RECORD_MSG_LOADVM_COMMANDS},
+            [QXL_OP_MONITORS_CONFIG] = {QXL_RECORD_MSG_MONITORS_CONFIG_ASYNC,
+                                        QXL_RECORD_MSG_MONITORS_CONFIG_ASYNC},
+            [QXL_OP_DRIVER_UNLOAD] = {QXL_RECORD_MSG_DRIVER_UNLOAD, QXL_RECORD_MSG_DRIVER_UNLOAD},
+            [QXL_OP_OOM] = {QXL_RECORD_MSG_OOM, QXL_RECORD_MSG_OOM},
+    };
+    struct qxl_recorder *rec = qxl_recorder_get_shared();
+    if (!rec) {
+        return;
+    }
+    if (c->op == QXL_OP_CREATE_PRIMARY) {
+        const QXLDevSurfaceCreate *s = &c->surface;
+        uint64_t abs_stride = s->stride < 0 ? (uint64_t)(-(int64_t)s->stride) : (uint64_t)s->stride;
+        const char *err = NULL;
+        const uint8_t *mem = memslot_translate(&w->memslots, s->group_id, s->mem,
+                                               (size_t)(abs_stride * s->height), &err);
+        if (mem && w->n_surfaces > 0 && w->surfaces[0].created && w->surfaces[0].mem == mem) {
+            struct qxl_record_primary p = {s->width,    s->height,     s->stride, s->format,
+                                           s->position, s->mouse_mode, s->flags,  s->type};
+            qxl_recorder_create_primary(rec,
+                                        c->async ? QXL_RECORD_MSG_CREATE_PRIMARY_ASYNC
+                                                 : QXL_RECORD_MSG_CREATE_PRIMARY,
+                                        &p, mem);
+        }
+    } else if ((size_t)c->op < sizeof(msg) / sizeof(msg[0]) && msg[c->op][0] != 0) {
+        qxl_recorder_message(rec, (enum qxl_record_message)msg[c->op][c->async ? 1 : 0]);
+    }
+}
+
 static void qxl_call_run(struct msg_item *item)
 {
     struct qxl_call *c = (struct qxl_call *)item;
@@ -188,6 +243,7 @@ static void qxl_call_run(struct msg_item *item)
     case QXL_OP_GL_DRAW:
         break;
     }
+    qxl_call_record(w, c); /* RECORD */
     if (c->async) {
         worker_async_complete(w, c->cookie);
         free(c);

@@ -24,6 +24,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "display/qxl_record.h"
 #include "server/server.h"
 #include "server/worker_priv.h"
 
@@ -468,6 +469,8 @@ void worker_process_commands(struct worker *w)
         QXLCommandExt ext;
         if (!cursor_done) {
             if (w->qif->get_cursor_command(w->qxl, &ext)) {
+                /* RECORD: SPICE_WORKER_RECORD_FILENAME (display/qxl_record.h) */
+                qxl_recorder_command(qxl_recorder_get_shared(), &w->memslots, &ext);
                 worker_handle_cursor_command(w, &ext);
                 count++;
             } else if (w->qif->req_cursor_notification(w->qxl)) {
@@ -476,6 +479,8 @@ void worker_process_commands(struct worker *w)
         }
         if (!display_done) {
             if (w->qif->get_command(w->qxl, &ext)) {
+                /* RECORD: SPICE_WORKER_RECORD_FILENAME (display/qxl_record.h) */
+                qxl_recorder_command(qxl_recorder_get_shared(), &w->memslots, &ext);
                 worker_handle_command(w, &ext);
                 count++;
             } else if (w->qif->req_cmd_notification(w->qxl)) {
@@ -563,9 +568,12 @@ struct worker *worker_create(struct RedsState *server, QXLInstance *qxl, int id)
         goto error_timer;
     }
     qxl->st = &w->state;
+    /* RECORD: each worker holds a reference to the shared recorder, if any. */
+    (void)qxl_recorder_create_from_env();
     if (pthread_create(&w->thread, NULL, worker_thread_main, w) != 0) {
         log_errno("qxl %d: cannot start the worker thread", id);
         qxl->st = NULL;
+        qxl_recorder_unref(qxl_recorder_get_shared()); /* RECORD */
         goto error_thread;
     }
     w->thread_started = true;
@@ -714,6 +722,7 @@ void worker_destroy(struct worker *w)
     }
     free(w->surfaces);
     memslot_table_finish(&w->memslots);
+    qxl_recorder_unref(qxl_recorder_get_shared()); /* RECORD */
     if (w->cursor_shape) {
         free(w->cursor_shape->data);
         free(w->cursor_shape);

@@ -5,9 +5,13 @@
  *
  * Options follow spicy-screenshot: -h/--host, -p/--port, -s/--secure-port,
  * -w/--password, -o/--out-file (default clove-shot.ppm), --uri
- * spice://host?port=N&password=P, plus --timeout SECONDS (default 10).
- * Any failure (connect, link, protocol, timeout, file) exits 1 with one line
- * on stderr; bad usage exits 2.
+ * spice://host?port=N&tls-port=N&password=P, plus --timeout SECONDS
+ * (default 10) and remote-viewer's TLS options --ca-file FILE (default: the
+ * SPICE_CA_FILE environment variable, else OpenSSL's default CA locations)
+ * and --host-subject "C=..,O=..,CN=..". With a secure port every channel
+ * uses TLS (even when -p is given too).
+ * Any failure (connect, TLS verification, link, protocol, timeout, file)
+ * exits 1 with one line on stderr; bad usage exits 2.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +30,8 @@ struct options {
     const char *password;
     char uri_password[64];
     const char *out_file;
+    const char *ca_file;
+    const char *host_subject;
     double timeout_s;
 };
 
@@ -34,10 +40,13 @@ static void usage(FILE *f)
     fprintf(f, "Usage: clove-shot [OPTION...]\n"
                "  -h, --host=HOST           server host (default localhost)\n"
                "  -p, --port=PORT           server port\n"
-               "  -s, --secure-port=PORT    TLS port (not supported yet)\n"
+               "  -s, --secure-port=PORT    TLS port (every channel uses TLS)\n"
                "  -w, --password=PASSWORD   server password\n"
                "  -o, --out-file=FILE       output PPM (default clove-shot.ppm)\n"
-               "      --uri=URI             spice://host?port=N&password=P\n"
+               "      --uri=URI             spice://host?port=N&tls-port=N&password=P\n"
+               "      --ca-file=FILE        CA bundle (PEM) for TLS (default $SPICE_CA_FILE)\n"
+               "      --host-subject=SUBJ   expected certificate subject \"C=..,O=..,CN=..\"\n"
+               "                            instead of checking the host name\n"
                "      --timeout=SECONDS     give up after this long (default 10)\n"
                "      --help                this text\n"
                "      --version             the version\n");
@@ -139,7 +148,7 @@ static int parse_uri(const char *uri, struct options *o)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_URI = 1000, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
+    enum { OPT_URI = 1000, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_CA_FILE, OPT_HOST_SUBJECT };
     static const struct option longopts[] = {
             {"host", required_argument, NULL, 'h'},
             {"port", required_argument, NULL, 'p'},
@@ -148,6 +157,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             {"out-file", required_argument, NULL, 'o'},
             {"uri", required_argument, NULL, OPT_URI},
             {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"ca-file", required_argument, NULL, OPT_CA_FILE},
+            {"host-subject", required_argument, NULL, OPT_HOST_SUBJECT},
             {"help", no_argument, NULL, OPT_HELP},
             {"version", no_argument, NULL, OPT_VERSION},
             {NULL, 0, NULL, 0},
@@ -192,6 +203,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             }
             break;
         }
+        case OPT_CA_FILE:
+            o->ca_file = optarg;
+            break;
+        case OPT_HOST_SUBJECT:
+            o->host_subject = optarg;
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(0);
@@ -254,13 +271,12 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (o.port == 0) {
-        if (o.secure_port != 0) {
-            fprintf(stderr, "clove-shot: TLS not supported yet (use -p)\n");
-        } else {
-            fprintf(stderr, "clove-shot: no port given (-p PORT or --uri)\n");
-        }
+    if (o.port == 0 && o.secure_port == 0) {
+        fprintf(stderr, "clove-shot: no port given (-p PORT, -s PORT or --uri)\n");
         return 1;
+    }
+    if (!o.ca_file) {
+        o.ca_file = getenv("SPICE_CA_FILE");
     }
     struct clove_session *s = clove_session_create();
     if (!s) {
@@ -268,10 +284,22 @@ int main(int argc, char **argv)
         return 1;
     }
     int exit_code = 1;
-    if ((rc = clove_session_set_server(s, o.host, (uint16_t)o.port)) < 0 ||
+    if ((rc = clove_session_set_server(s, o.host, (uint16_t)(o.port ? o.port : o.secure_port))) <
+                0 ||
         (rc = clove_session_set_password(s, o.password)) < 0) {
         fprintf(stderr, "clove-shot: %s\n",
-                rc == -3 ? "password too long (60 bytes at most)" : clove_strerror(rc));
+                rc == CLOVE_E_RANGE ? "password too long (60 bytes at most)" : clove_strerror(rc));
+        goto out;
+    }
+    if (o.secure_port &&
+        (rc = clove_session_set_tls(s, (uint16_t)o.secure_port, o.ca_file, o.host_subject)) < 0) {
+        if (rc == CLOVE_E_INVALID) {
+            fprintf(stderr, "clove-shot: bad --host-subject '%s' (want \"C=..,O=..,CN=..\")\n",
+                    o.host_subject);
+            exit_code = 2;
+        } else {
+            fprintf(stderr, "clove-shot: %s\n", clove_strerror(rc));
+        }
         goto out;
     }
     clove_session_set_mark_callback(s, on_mark, NULL);

@@ -13,8 +13,9 @@
  *   clove_session_destroy(s);
  *
  * A session runs its own poll loop: every socket is non-blocking and every
- * callback runs inside clove_session_run(), on the caller's thread. TLS is
- * not supported yet.
+ * callback runs inside clove_session_run(), on the caller's thread. With
+ * clove_session_set_tls() every channel uses TLS (1.2 or newer) and the
+ * server's certificate is verified as remote-viewer does.
  *
  * Errors: functions that can fail return 0 or a negative code below;
  * clove_strerror() names a code and clove_session_error() gives the last
@@ -78,6 +79,20 @@ void clove_session_destroy(struct clove_session *session);
 int clove_session_set_server(struct clove_session *session, const char *host, uint16_t port);
 /* Borrows password (copied; at most 60 bytes). NULL = no password. */
 int clove_session_set_password(struct clove_session *session, const char *password);
+/*
+ * Makes every channel connect with TLS to tls_port (0 = plain TCP to the
+ * port of clove_session_set_server(), the default). The server's chain is
+ * verified against the PEM bundle ca_file (NULL or "" = OpenSSL's default
+ * CA locations); then its certificate must name the host (subjectAltName
+ * DNS/IP entries, else the CN), or, when host_subject is given
+ * ("C=XX,O=Org,CN=name"; "\," escapes a comma), have exactly that subject.
+ * Strings are borrowed (copied). Returns 0, CLOVE_E_INVALID (unparsable
+ * host_subject), CLOVE_E_NOMEM or CLOVE_E_STATE (connected). A failed check
+ * fails the session with "certificate verify failed: <reason>".
+ */
+int clove_session_set_tls(struct clove_session *session, uint16_t tls_port, const char *ca_file,
+                          const char *host_subject);
+
 /* The callback runs inside clove_session_run(); it may call clove_session_stop(). */
 void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque);
 

@@ -3,6 +3,10 @@
  *
  * DESIGN: a channel is a small state machine driven by one poll watch:
  *   CONNECTING   non-blocking connect(); the link message is queued at once
+ *   TLS_HANDSHAKE  (TLS sessions) the client handshake over the socket; the
+ *                chain was verified against the CA bundle by OpenSSL, then
+ *                the host name (or the host subject) is checked here
+ *                (tls_verify.c) before the queued link message goes out
  *   LINK_REPLY   SpiceLinkHeader + SpiceLinkReply; on success the auth
  *                mechanism word (when both sides have AUTH_SELECTION) and
  *                the RSA-OAEP (SHA-1) encrypted password are queued
@@ -31,6 +35,7 @@
 #include "common/log.h"
 #include "proto/header.h"
 #include "proto/link.h"
+#include "transport/tls.h"
 
 const char *channel_name(uint8_t type)
 {
@@ -60,7 +65,8 @@ static const char *link_error_text(uint32_t error)
     case SPICE_LINK_ERR_VERSION_MISMATCH:
         return "protocol version mismatch (VERSION_MISMATCH)";
     case SPICE_LINK_ERR_NEED_SECURED:
-        return "the server requires TLS for this channel (NEED_SECURED); TLS not supported yet";
+        return "the server requires TLS for this channel (NEED_SECURED); connect to its TLS "
+               "port";
     case SPICE_LINK_ERR_NEED_UNSECURED:
         return "the server requires an unsecured channel (NEED_UNSECURED)";
     case SPICE_LINK_ERR_PERMISSION_DENIED:
@@ -380,6 +386,49 @@ static int channel_read(struct client_channel *ch)
     }
 }
 
+/* Advances the TLS handshake; once done, checks the certificate's name and
+ * sends the link message. Returns 0 (done or waiting) or < 0. */
+static int channel_tls_step(struct client_channel *ch)
+{
+    struct clove_session *s = ch->session;
+    const char *err = NULL;
+    int rc = tls_stream_handshake(ch->stream, &err);
+    if (rc == CLOVE_E_AGAIN) {
+        loop_watch_update(s->loop, ch->watch,
+                          tls_stream_wants_write(ch->stream) ? LOOP_WRITE : LOOP_READ);
+        return 0;
+    }
+    char what[256];
+    if (rc < 0) {
+        long v = tls_stream_verify_result(ch->stream);
+        if (v != X509_V_OK) {
+            snprintf(what, sizeof(what), "certificate verify failed: %s",
+                     X509_verify_cert_error_string(v));
+            return channel_fail(ch, CLOVE_E_DENIED, what);
+        }
+        snprintf(what, sizeof(what), "TLS handshake with %s port %u failed: %s", s->host,
+                 s->tls_port, err ? err : "?");
+        return channel_fail(ch, rc, what);
+    }
+    const X509 *cert = tls_stream_peer_certificate(ch->stream);
+    char why[200] = "";
+    if (!cert) {
+        rc = CLOVE_E_DENIED;
+        snprintf(why, sizeof(why), "the server sent no certificate");
+    } else if (s->host_subject) {
+        rc = tls_verify_subject(cert, s->host_subject, why, sizeof(why));
+    } else {
+        rc = tls_verify_host(cert, s->host, why, sizeof(why));
+    }
+    if (rc < 0) {
+        snprintf(what, sizeof(what), "certificate verify failed: %s", why);
+        return channel_fail(ch, rc, what);
+    }
+    log_debug("%s channel %u: TLS handshake done", channel_name(ch->type), ch->id);
+    ch->state = CHANNEL_LINK_REPLY;
+    return channel_flush(ch);
+}
+
 static void channel_event(int fd, int events, void *opaque)
 {
     struct client_channel *ch = opaque;
@@ -396,21 +445,37 @@ static void channel_event(int fd, int events, void *opaque)
         if (err != 0) {
             char what[160];
             snprintf(what, sizeof(what), "cannot connect to %s port %u: %s", ch->session->host,
-                     ch->session->port, strerror(err));
+                     session_port(ch->session), strerror(err));
             channel_fail(ch, CLOVE_E_IO, what);
             return;
         }
         ch->stream = tcp_stream_create(ch->fd);
         ch->fd = -1;
+        if (ch->stream && ch->session->tls) {
+            ch->stream = tls_client_stream_create(ch->session->tls, ch->stream, ch->session->host);
+        }
         if (!ch->stream) {
             channel_fail(ch, CLOVE_E_IO, "cannot set up the socket");
             return;
         }
-        ch->state = CHANNEL_LINK_REPLY;
-        if (channel_flush(ch) < 0) {
+        if (ch->session->tls) {
+            ch->state = CHANNEL_TLS_HANDSHAKE;
+        } else {
+            ch->state = CHANNEL_LINK_REPLY;
+            if (channel_flush(ch) < 0) {
+                return;
+            }
+            events &= ~LOOP_WRITE;
+        }
+    }
+    if (ch->state == CHANNEL_TLS_HANDSHAKE) {
+        if (channel_tls_step(ch) < 0 || ch->state == CHANNEL_TLS_HANDSHAKE) {
             return;
         }
         events &= ~LOOP_WRITE;
+        if (stream_pending(ch->stream) > 0) {
+            events |= LOOP_READ;
+        }
     }
     if ((events & LOOP_WRITE) && channel_flush(ch) < 0) {
         return;
@@ -444,7 +509,7 @@ struct client_channel *channel_open(struct clove_session *s, uint8_t type, uint8
     }
     if (connect(ch->fd, (const struct sockaddr *)&s->addr, s->addr_len) < 0 &&
         errno != EINPROGRESS) {
-        session_fail(s, CLOVE_E_IO, "cannot connect to %s port %u: %s", s->host, s->port,
+        session_fail(s, CLOVE_E_IO, "cannot connect to %s port %u: %s", s->host, session_port(s),
                      strerror(errno));
         goto error_connect;
     }

@@ -4,6 +4,7 @@
  *   channel.c  one SPICE channel: connect, link + ticket, framing, acks, pings
  *   display.c  the display channel: surfaces and draw messages -> canvas
  *   image.c    wire images -> decoded bitmaps (codecs, GLZ window, cache)
+ *   tls_verify.c  the server certificate's host name or subject check
  *
  * Thread: everything belongs to the thread that runs the session.
  */
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
 #include <sys/socket.h>
 
 #include "clove/client.h"
@@ -41,7 +43,8 @@ typedef int (*channel_ready_fn)(struct client_channel *ch);
 
 enum channel_state {
     CHANNEL_CONNECTING,
-    CHANNEL_LINK_REPLY, /* waiting for the link header + reply */
+    CHANNEL_TLS_HANDSHAKE, /* TLS sessions only: before the link message goes out */
+    CHANNEL_LINK_REPLY,    /* waiting for the link header + reply */
     CHANNEL_AUTH_RESULT,
     CHANNEL_READY,
     CHANNEL_CLOSED,
@@ -76,11 +79,16 @@ struct client_surface {
 };
 
 struct cache_entry;
+struct tls_context;
 
 struct clove_session {
     char *host;
     uint16_t port;
     char password[61];
+    uint16_t tls_port;       /* 0: plain; else every channel uses TLS on this port */
+    char *ca_file;           /* owns; NULL: OpenSSL's default CA locations */
+    char *host_subject;      /* owns; NULL: check the host name instead */
+    struct tls_context *tls; /* owns; made by clove_session_connect() */
     struct sockaddr_storage addr;
     socklen_t addr_len;
     struct loop *loop; /* owns */
@@ -105,6 +113,12 @@ struct clove_session {
 int session_fail(struct clove_session *s, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* The port channels connect to: the TLS port if one is set. */
+static inline uint16_t session_port(const struct clove_session *s)
+{
+    return s->tls_port ? s->tls_port : s->port;
+}
+
 /* ---- channel.c ---- */
 /* Returns new: a channel connecting to the session's address, or NULL (session_fail called). */
 struct client_channel *channel_open(struct clove_session *s, uint8_t type, uint8_t id,
@@ -115,6 +129,23 @@ void channel_close(struct client_channel *ch);
 /* Queues one message (header + body) and tries to send it. */
 void channel_send(struct client_channel *ch, uint16_t type, const void *body, size_t len);
 const char *channel_name(uint8_t type);
+
+/* ---- tls_verify.c ---- */
+/*
+ * Whether `cert` names `host` as remote-viewer checks it (subjectAltName DNS
+ * and IP entries; the CN only when there are none). Returns 0, or
+ * CLOVE_E_DENIED with the reason in why[why_len].
+ */
+int tls_verify_host(const X509 *cert, const char *host, char *why, size_t why_len);
+/*
+ * Whether the certificate's subject is exactly `subject` ("C=..,O=..,CN=..").
+ * Returns 0, CLOVE_E_DENIED (mismatch) or CLOVE_E_INVALID (unparsable
+ * subject), with the reason in why[why_len].
+ */
+int tls_verify_subject(const X509 *cert, const char *subject, char *why, size_t why_len);
+/* Parses a host subject into *out (new; X509_NAME_free). Returns 0,
+ * CLOVE_E_INVALID or CLOVE_E_NOMEM. */
+int tls_subject_parse(const char *text, X509_NAME **out);
 
 /* ---- display.c ---- */
 int display_init(struct clove_session *s);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
@@ -23,6 +24,7 @@
 #include "clove/version.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "transport/tls.h"
 
 const char *clove_version_string(void)
 {
@@ -142,6 +144,9 @@ void clove_session_destroy(struct clove_session *session)
     close_channels(session);
     display_finish(session);
     loop_destroy(session->loop);
+    tls_context_destroy(session->tls);
+    free(session->ca_file);
+    free(session->host_subject);
     free(session->host);
     free(session);
 }
@@ -177,6 +182,42 @@ int clove_session_set_password(struct clove_session *session, const char *passwo
     return 0;
 }
 
+static int replace_string(char **slot, const char *value)
+{
+    char *copy = NULL;
+    if (value && *value) {
+        copy = strdup(value);
+        if (!copy) {
+            return CLOVE_E_NOMEM;
+        }
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int clove_session_set_tls(struct clove_session *session, uint16_t tls_port, const char *ca_file,
+                          const char *host_subject)
+{
+    if (session->connected) {
+        return CLOVE_E_STATE;
+    }
+    if (host_subject && *host_subject) {
+        X509_NAME *name = NULL;
+        int rc = tls_subject_parse(host_subject, &name);
+        X509_NAME_free(name);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    if (replace_string(&session->ca_file, ca_file) < 0 ||
+        replace_string(&session->host_subject, host_subject) < 0) {
+        return CLOVE_E_NOMEM;
+    }
+    session->tls_port = tls_port;
+    return 0;
+}
+
 void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque)
 {
     session->mark_fn = fn;
@@ -193,7 +234,15 @@ int clove_session_connect(struct clove_session *session)
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
     struct addrinfo *res = NULL;
     char port[8];
-    snprintf(port, sizeof(port), "%u", s->port);
+    snprintf(port, sizeof(port), "%u", session_port(s));
+    if (s->tls_port) {
+        const char *err = NULL;
+        s->tls = tls_client_context_create(s->ca_file, &err);
+        if (!s->tls) {
+            return session_fail(s, CLOVE_E_IO, "TLS: %s%s%s", err, s->ca_file ? " " : "",
+                                s->ca_file ? s->ca_file : "");
+        }
+    }
     int gai = getaddrinfo(s->host, port, &hints, &res);
     if (gai != 0 || !res) {
         return session_fail(s, CLOVE_E_IO, "cannot resolve %s: %s", s->host, gai_strerror(gai));

@@ -16,6 +16,10 @@
  *   out once SSL_write accepted them.
  * - Policy: TLS 1.2 or newer, no renegotiation (the reference refuses
  *   client renegotiation too), no compression, the host's cipher list.
+ * - Client streams (libclove-client) are the same object in connect state:
+ *   the context verifies the peer's chain against the CA bundle, the handshake
+ *   fails with the verify result kept for the caller's message, and the
+ *   caller checks the host name or subject with the peer certificate.
  *
  * Thread: see tls.h.
  */
@@ -24,10 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/error.h"
 
@@ -43,6 +49,7 @@ struct tls_stream {
     SSL *ssl;
     bool handshake_done;
     bool wants_write;
+    bool client;
     uint8_t out[TLS_WRITE_CHUNK];
     size_t out_len; /* > 0: a write is in flight with these bytes */
 };
@@ -241,7 +248,7 @@ int tls_stream_handshake(struct stream *s, const char **err_desc)
         return 0;
     }
     ERR_clear_error();
-    int ret = SSL_accept(t->ssl);
+    int ret = t->client ? SSL_connect(t->ssl) : SSL_accept(t->ssl);
     if (ret == 1) {
         t->handshake_done = true;
         return 0;
@@ -374,4 +381,74 @@ struct stream *tls_stream_create(struct tls_context *ctx, struct stream *inner)
     t->base.fd = inner->fd;
     t->base.flags = inner->flags | STREAM_FLAG_TLS;
     return &t->base;
+}
+
+/* ---- client side ---- */
+
+struct tls_context *tls_client_context_create(const char *ca_file, const char **err_desc)
+{
+    if (!stream_bio_method_init()) {
+        *err_desc = "cannot create the stream BIO";
+        return NULL;
+    }
+    struct tls_context *t = calloc(1, sizeof(*t));
+    if (!t) {
+        *err_desc = "out of memory";
+        return NULL;
+    }
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    if (!t->ctx) {
+        *err_desc = "SSL_CTX_new failed";
+        goto error;
+    }
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    int ok = ca_file && *ca_file ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
+                                 : SSL_CTX_set_default_verify_paths(t->ctx);
+    if (ok != 1) {
+        *err_desc = ca_file && *ca_file ? "cannot load the CA file"
+                                        : "cannot load the default CA locations";
+        goto error;
+    }
+    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+    return t;
+
+error:
+    ERR_clear_error();
+    SSL_CTX_free(t->ctx);
+    free(t);
+    return NULL;
+}
+
+struct stream *tls_client_stream_create(struct tls_context *ctx, struct stream *inner,
+                                        const char *sni_host)
+{
+    struct stream *s = tls_stream_create(ctx, inner);
+    if (!s) {
+        return NULL;
+    }
+    struct tls_stream *t = tls_stream_from_stream(s);
+    t->client = true;
+    SSL_set_connect_state(t->ssl);
+    unsigned char addr[16];
+    if (sni_host && *sni_host && inet_pton(AF_INET, sni_host, addr) != 1 &&
+        inet_pton(AF_INET6, sni_host, addr) != 1) {
+        /* Only a hint for the server: a name OpenSSL refuses is not sent. */
+        if (SSL_set_tlsext_host_name(t->ssl, sni_host) != 1) {
+            ERR_clear_error();
+        }
+    }
+    return s;
+}
+
+long tls_stream_verify_result(const struct stream *s)
+{
+    return SSL_get_verify_result(tls_stream_from_stream(s)->ssl);
+}
+
+void *tls_stream_peer_certificate(const struct stream *s)
+{
+    const struct tls_stream *t = tls_stream_from_stream(s);
+    return t->handshake_done ? SSL_get0_peer_certificate(t->ssl) : NULL;
 }

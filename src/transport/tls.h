@@ -1,7 +1,9 @@
 /*
  * TLS (OpenSSL) for the server: a context loaded once from the host's files,
  * and a non-blocking stream that runs the server handshake and then
- * encrypts on top of another stream.
+ * encrypts on top of another stream. The client side (libclove-client) uses
+ * the same stream with a client context and the client handshake; it checks
+ * the host name itself with the peer certificate.
  *
  * Thread: a context is created and destroyed on the host loop and only read
  * afterwards (streams may live on worker threads); a stream is used by one
@@ -62,5 +64,33 @@ bool tls_stream_wants_write(const struct stream *s);
 /* The SASL security strength of the connection: the cipher's bits, 0 before
  * the handshake. */
 int tls_stream_cipher_bits(const struct stream *s);
+
+/* ---- client side ---- */
+
+/*
+ * Builds a client context: TLS 1.2 or newer, no renegotiation, no
+ * compression, the peer's chain verified (SSL_VERIFY_PEER) against the CA
+ * bundle `ca_file` (borrowed; NULL or "" = OpenSSL's default verify paths).
+ * Blocking file I/O. Returns new (tls_context_destroy), or NULL with a static
+ * reason in *err_desc.
+ */
+struct tls_context *tls_client_context_create(const char *ca_file, const char **err_desc);
+
+/*
+ * Wraps `inner` (takes) in a TLS client stream that has not shaken hands
+ * yet; tls_stream_handshake() drives it like the server one. `sni_host`
+ * (borrowed, may be NULL) is sent as the server name unless it is an IP
+ * address. Returns NULL on allocation failure (`inner` is destroyed).
+ */
+struct stream *tls_client_stream_create(struct tls_context *ctx, struct stream *inner,
+                                        const char *sni_host);
+
+/* The chain verification result (an X509_V_* code, 0 = X509_V_OK) once the
+ * handshake finished or failed. */
+long tls_stream_verify_result(const struct stream *s);
+
+/* The peer's certificate (an X509 *, borrowed: valid as long as the stream),
+ * or NULL before the handshake. */
+void *tls_stream_peer_certificate(const struct stream *s);
 
 #endif

@@ -6,9 +6,18 @@ clove-shot's PPM must equal spicy-screenshot's PPM and the demo's
 non-zero with a PERMISSION_DENIED reason; nothing listening exits non-zero
 at once; a server that accepts and says nothing exits non-zero after
 --timeout; a bad --uri is a usage error. Sanitizer reports on clove-shot's
-stderr fail the test."""
+stderr fail the test.
+
+TLS (clove-demo --tls-port with a throwaway CA made by the openssl CLI, on
+both libraries): clove-shot -s PORT --ca-file CA equals --frame-out and
+spicy-screenshot's TLS capture; SPICE_CA_FILE works in place of --ca-file;
+--host-subject with the certificate's subject works; another CA, a
+certificate for another host name and a wrong --host-subject each exit 1
+fast with one "certificate verify failed: ..." line; a plain link to
+--tls-channel main exits 1 with NEED_SECURED, and -s works there."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
+import test_tls as T  # noqa: E402
 
 MODES = ["off", "quic", "lz", "glz", "lz4", "auto_glz"]
 PASSWORD = "secret"
@@ -28,10 +38,12 @@ def add_args(p):
                         "build dir, apps/clove-shot/clove-shot)")
 
 
-def clove_shot(args, argv, timeout=30):
+def clove_shot(args, argv, timeout=30, env_extra=None):
     """Run clove-shot; (rc, seconds, stderr)."""
     env = dict(os.environ)
     env.pop("LD_LIBRARY_PATH", None)
+    env.pop("SPICE_CA_FILE", None)
+    env.update(env_extra or {})
     t0 = time.monotonic()
     r = subprocess.run(["timeout", "-k", "2", str(timeout), args.clove_shot] + argv,
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -138,8 +150,138 @@ def check_failures(args, tmpdir):
 
     rc, dt, err = clove_shot(args, ["--uri", "http://nope"])
     H.check(rc == 2 and err.strip(), "bad --uri: rc=%d err=%r" % (rc, err))
-    rc, dt, err = clove_shot(args, ["-s", "5901"])
-    H.check(rc != 0 and "TLS not supported" in err, "secure port only: rc=%d err=%r" % (rc, err))
+    rc, dt, err = clove_shot(args, ["-s", "1", "--host-subject", "CN"])
+    H.check(rc == 2 and "host-subject" in err, "bad --host-subject: rc=%d err=%r" % (rc, err))
+    rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-s", str(port), "--ca-file",
+                                    "/nonexistent/ca.pem", "-o", out])
+    H.check(rc == 1 and "CA file" in err, "missing --ca-file: rc=%d err=%r" % (rc, err))
+
+
+# ---- TLS ----------------------------------------------------------------------
+
+def make_named_cert(x509, d, cn, san):
+    """A server certificate for another name, signed by the CA in x509."""
+    os.makedirs(d, exist_ok=True)
+    for f in ("ca-cert.pem", "ca-key.pem"):
+        with open(os.path.join(x509, f), "rb") as src, open(os.path.join(d, f), "wb") as dst:
+            dst.write(src.read())
+    with open(os.path.join(d, "san.cnf"), "w") as f:
+        f.write("subjectAltName=%s\n" % san)
+    T.openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", cn, "-keyout", "server-key.pem",
+              "-out", "server.csr", cwd=d)
+    T.openssl("x509", "-req", "-in", "server.csr", "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem",
+              "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server-cert.pem",
+              cwd=d)
+
+
+def tls_demo(procs, args, tmpdir, lib, x509, name, extra=()):
+    tls_port = H.free_port()
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name=name,
+                  extra=["--no-animation", "--tls-port", str(tls_port), "--x509-dir", x509]
+                  + list(extra)).start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", tls_port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return demo, tls_port
+
+
+def shoot_tls(args, tmpdir, tls_port, tag, extra=(), env_extra=None):
+    out = os.path.join(tmpdir, "clove-shot-tls-%s.ppm" % tag)
+    if os.path.exists(out):
+        os.unlink(out)
+    rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-s", str(tls_port), "-o", out,
+                                    "--timeout", "10"] + list(extra), env_extra=env_extra)
+    H.check(rc == 0 and os.path.exists(out),
+            "clove-shot over TLS (%s) failed rc=%d after %.2f s: %s"
+            % (tag, rc, dt, err.strip()))
+    return H.read_file(out)
+
+
+def expect_verify_failure(args, tmpdir, tls_port, tag, extra, want, env_extra=None):
+    out = os.path.join(tmpdir, "tls-fail-%s.ppm" % tag.replace(" ", "-"))
+    rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-s", str(tls_port), "-o", out]
+                             + list(extra), timeout=15, env_extra=env_extra)
+    line = err.strip()
+    H.check(rc == 1, "%s: rc=%d (want 1): %r" % (tag, rc, line))
+    H.check("certificate verify failed: " in line and want in line,
+            "%s: no 'certificate verify failed: ...%s' on stderr: %r" % (tag, want, line))
+    H.check(len(line.splitlines()) == 1, "%s: not one line: %r" % (tag, line))
+    H.check(not os.path.exists(out), "%s: an output file was written" % tag)
+    H.check(dt < 3.0, "%s took %.2f s" % (tag, dt))
+    H.log("%s: %r in %.2f s" % (tag, line, dt))
+
+
+def check_tls(args, tmpdir, procs, lib):
+    x509 = os.path.join(tmpdir, "x509")
+    if not os.path.exists(os.path.join(x509, "server-cert.pem")):
+        T.make_ca(x509, "Clove test CA")
+        T.make_server_cert(x509)
+        T.make_ca(os.path.join(tmpdir, "other-ca"), "Some other CA")
+        make_named_cert(x509, os.path.join(tmpdir, "x509-elsewhere"),
+                        "/C=XX/O=Clove Test/CN=elsewhere.example", "DNS:elsewhere.example")
+    ca_file = os.path.join(x509, "ca-cert.pem")
+    other_ca = os.path.join(tmpdir, "other-ca", "ca-cert.pem")
+
+    demo, tls_port = tls_demo(procs, args, tmpdir, lib, x509, "tls")
+    frame = H.wait_stable_frame(demo.frame, 10)
+    H.check(frame is not None, "%s tls: --frame-out never settled" % lib)
+    ours = shoot_tls(args, tmpdir, tls_port, lib, ["--ca-file", ca_file])
+    out = os.path.join(tmpdir, "spicy-tls-%s.ppm" % lib)
+    rc, dt, err = T.tls_screenshot(tls_port, out, ca_file)
+    H.check(rc == 0 and os.path.exists(out),
+            "spicy-screenshot over TLS failed rc=%d: %s" % (rc, err.strip()))
+    frame = H.wait_stable_frame(demo.frame, 10)
+    H.compare_ppm_bytes(ours, frame, "%s tls: clove-shot vs --frame-out" % lib)
+    H.compare_ppm_bytes(ours, H.read_file(out), "%s tls: clove-shot vs spicy-screenshot" % lib)
+    env = shoot_tls(args, tmpdir, tls_port, lib + "-env", env_extra={"SPICE_CA_FILE": ca_file})
+    H.compare_ppm_bytes(env, frame, "%s tls: SPICE_CA_FILE" % lib)
+    subj = shoot_tls(args, tmpdir, tls_port, lib + "-subject",
+                     ["--ca-file", ca_file, "--host-subject", "CN=127.0.0.1"])
+    H.compare_ppm_bytes(subj, frame, "%s tls: --host-subject" % lib)
+    uri = shoot_tls(args, tmpdir, tls_port, lib + "-uri",
+                    ["--uri", "spice://127.0.0.1?tls-port=%d" % tls_port, "--ca-file", ca_file])
+    H.compare_ppm_bytes(uri, frame, "%s tls: --uri tls-port" % lib)
+    H.log("%s tls: clove-shot -s == spicy-screenshot -s == --frame-out (--ca-file, "
+          "SPICE_CA_FILE, --host-subject, --uri)" % lib)
+
+    expect_verify_failure(args, tmpdir, tls_port, lib + " wrong CA", ["--ca-file", other_ca],
+                          "certificate")
+    expect_verify_failure(args, tmpdir, tls_port, lib + " wrong CA via SPICE_CA_FILE", [],
+                          "certificate", env_extra={"SPICE_CA_FILE": other_ca})
+    expect_verify_failure(args, tmpdir, tls_port, lib + " system CAs only", [], "certificate")
+    expect_verify_failure(args, tmpdir, tls_port, lib + " wrong host subject",
+                          ["--ca-file", ca_file, "--host-subject", "C=XX,O=Other,CN=127.0.0.1"],
+                          "subject 'CN=127.0.0.1'")
+    H.check(demo.alive(), "%s tls: clove-demo died" % lib)
+    demo.stop()
+
+    demo, tls_port = tls_demo(procs, args, tmpdir, lib, os.path.join(tmpdir, "x509-elsewhere"),
+                              "tls-elsewhere")
+    expect_verify_failure(args, tmpdir, tls_port, lib + " other host name",
+                          ["--ca-file", ca_file], "host name '127.0.0.1'")
+    subj = shoot_tls(args, tmpdir, tls_port, lib + "-elsewhere-subject",
+                     ["--ca-file", ca_file, "--host-subject",
+                      "C=XX, O=Clove Test, CN=elsewhere.example"])
+    H.compare_ppm_bytes(subj, H.wait_stable_frame(demo.frame, 10),
+                        "%s tls: --host-subject instead of the host name" % lib)
+    demo.stop()
+
+    demo, tls_port = tls_demo(procs, args, tmpdir, lib, x509, "tls-only",
+                              ["--tls-channel", "main"])
+    out = os.path.join(tmpdir, "need-secured.ppm")
+    rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-p", str(demo.port), "-o", out])
+    H.check(rc == 1 and "NEED_SECURED" in err and len(err.strip().splitlines()) == 1,
+            "%s: plain link to a TLS-only main channel: rc=%d err=%r" % (lib, rc, err))
+    H.check(dt < 3.0, "%s: NEED_SECURED took %.2f s" % (lib, dt))
+    H.log("%s tls-only main: plain -> %r" % (lib, err.strip()))
+    shot = shoot_tls(args, tmpdir, tls_port, lib + "-tls-only", ["--ca-file", ca_file])
+    H.compare_ppm_bytes(shot, H.wait_stable_frame(demo.frame, 10),
+                        "%s tls-only main: clove-shot -s" % lib)
+    demo.stop()
 
 
 def body(args, tmpdir, procs):
@@ -149,6 +291,11 @@ def body(args, tmpdir, procs):
     H.check(os.path.exists(args.clove_shot), "clove-shot not found at %s" % args.clove_shot)
     check_failures(args, tmpdir)
     libs = ["ours", "ref"] if args.lib == "ours" else ["ref"]
+    if T.demo_supports_tls(args.demo) and shutil.which("openssl"):
+        for lib in libs:
+            check_tls(args, tmpdir, procs, lib)
+    else:
+        H.log("TLS cases skipped: clove-demo has no --tls-port or no openssl CLI")
     for lib in libs:
         for mode in MODES:
             run_mode(args, tmpdir, procs, lib, mode)

@@ -7,8 +7,8 @@
  * function exists here with the exact prototype of the system headers. Each
  * one does the least surprising thing for a server that lacks the feature:
  *
- * - A call that asks for the feature (client migration, replay) fails with the error value the reference
- *   returns when it is built without that feature (-1 or NULL) and logs one
+ * - A call that asks for the feature (client migration) fails with the error
+ *   value the reference returns when it is built without it (-1) and logs one
  *   warning per process, so the host reports a clear error instead of running
  *   half-configured.
  * - A call that only feeds data to a channel we do not have yet (audio, char

@@ -418,6 +418,46 @@ int fake_qxl_push_fill(struct fake_host *h, int x, int y, int w, int hgt, uint32
     return 0;
 }
 
+int fake_qxl_push_bad_draw(struct fake_host *h, int kind)
+{
+    if (!h->qxl) {
+        return CLOVE_E_STATE;
+    }
+    struct qxl_block *b = qxl_block_alloc(h->qxl, false, 0);
+    if (!b) {
+        return CLOVE_E_NOMEM;
+    }
+    QXLDrawable *d = &b->cmd.drawable;
+    qxl_init_drawable(d, QXL_DRAW_FILL, 0, 0, 8, 8);
+    d->u.fill.brush.type = SPICE_BRUSH_TYPE_SOLID;
+    d->u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
+    switch (kind) {
+    case 0: /* clip rects at an address outside every memslot */
+        d->clip.type = SPICE_CLIP_TYPE_RECTS;
+        d->clip.data = 0xdead000000000000ull;
+        break;
+    case 1: /* an unknown draw type */
+        d->type = 200;
+        break;
+    case 2: /* a copy whose image has a stale memslot generation */
+        d->type = QXL_DRAW_COPY;
+        memset(&d->u, 0, sizeof(d->u));
+        d->u.copy.src_bitmap = 0x4000000000001234ull; /* generation 1: stale */
+        d->u.copy.src_area = (QXLRect){.top = 0, .left = 0, .bottom = 8, .right = 8};
+        d->u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
+        break;
+    case 3: /* a surface that does not exist */
+        d->surface_id = 5000;
+        break;
+    default: /* absurd geometry (legal for a fill: clipped to the surface) */
+        d->bbox = (QXLRect){.top = INT32_MIN, .left = INT32_MIN, .bottom = INT32_MAX,
+                            .right = INT32_MAX};
+        break;
+    }
+    qxl_block_queue(h->qxl, b);
+    return 0;
+}
+
 int fake_qxl_push_copy(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color)
 {
     if (!h->qxl || w <= 0 || hgt <= 0) {

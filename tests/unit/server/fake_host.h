@@ -110,6 +110,9 @@ int fake_host_find_event(const struct fake_host *h, int event, int type, int nth
 /* Queues a solid fill of the rectangle and wakes the worker. Thread: test. */
 int fake_qxl_push_fill(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color);
 /* Queues a DRAW_COPY of a w x hgt 32-bit bitmap filled with color. */
+/* A malformed drawable: kind 0 bad clip address, 1 unknown type, 2 copy
+ * from nowhere, 3 missing surface, 4 absurd geometry. */
+int fake_qxl_push_bad_draw(struct fake_host *h, int kind);
 int fake_qxl_push_copy(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color);
 /* Queues a cursor move. */
 int fake_qxl_push_cursor_move(struct fake_host *h, int x, int y);

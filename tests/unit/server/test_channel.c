@@ -598,6 +598,36 @@ static void test_display_hidden_draws(void)
     session_close(&s);
 }
 
+/* Malformed guest commands are dropped; the device, the server and the
+ * client carry on (the reference aborts the whole host here). */
+static void test_display_bad_guest_commands(void)
+{
+    struct session s;
+    CHECK(session_open(&s, true));
+    struct fake_client dc;
+    struct fake_link l = fake_link_default(s.id, SPICE_CHANNEL_DISPLAY, 0);
+    CHECK_EQ(fake_client_link(s.h, &dc, &l, NULL), SPICE_LINK_ERR_OK);
+    struct fake_msg m;
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_MARK, &m, WAIT_MS), 0);
+    free(m.data);
+    for (int kind = 0; kind <= 4; kind++) {
+        CHECK_EQ(fake_qxl_push_bad_draw(s.h, kind), 0);
+    }
+    CHECK_EQ(fake_qxl_push_fill(s.h, 1, 1, 2, 2, 0xabcdefu), 0);
+    CHECK(fake_host_run_until(s.h, qxl_drained, s.h, WAIT_MS));
+    /* The valid fill reaches the client (the huge fill of kind 4 is legal:
+     * it is clipped to the surface, so it may come first). */
+    bool seen = false;
+    for (int i = 0; i < 4 && !seen; i++) {
+        CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_DRAW_FILL, &m, WAIT_MS), 0);
+        seen = get_u32le(m.data + 22) == 0xabcdef;
+        free(m.data);
+    }
+    CHECK(seen);
+    fake_client_close(&dc);
+    session_close(&s);
+}
+
 int main(void)
 {
     /* A small soft limit, so that a few hundred small draws put a client behind. */
@@ -612,6 +642,7 @@ int main(void)
                                            CHECK_CASE(test_display_channel),
             CHECK_CASE(test_display_slow_client),
             CHECK_CASE(test_display_hidden_draws),
+            CHECK_CASE(test_display_bad_guest_commands),
                                            CHECK_CASE(test_cursor_channel),
                                            {0}});
 }

@@ -46,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/quic_simd.h"
+
 #define QUIC_MAGIC   0x43495551u
 #define QUIC_VERSION 0u
 
@@ -175,6 +177,18 @@ struct quic_coder {
     uint8_t *stage; /* encoder: bitw staging, stage_bytes long */
     void *mem;
 };
+
+#ifndef QUIC_HAVE_SSE2
+#define QUIC_HAVE_SSE2 0
+#endif
+
+/* Whether the SSE2 row kernels run (see quic_simd_set). */
+static int quic_simd_on = 1;
+
+void quic_simd_set(int enabled)
+{
+    quic_simd_on = enabled != 0;
+}
 
 static void set_err(const char **err_desc, const char *msg)
 {
@@ -459,7 +473,13 @@ QUIC_INLINE void fold_row0(uint8_t *restrict res, const uint8_t *restrict cur, u
 {
     unsigned mask = (1u << bpc) - 1;
     res[0] = (uint8_t)fold(cur[0] & mask, bpc);
-    for (unsigned i = 1; i < width; i++) {
+    unsigned i = 1;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_fold_row0(res, cur, width, bpc);
+    }
+#endif
+    for (; i < width; i++) {
         res[i] = (uint8_t)fold(((unsigned)cur[i] - cur[i - 1]) & mask, bpc);
     }
 }
@@ -469,7 +489,13 @@ QUIC_INLINE void fold_row(uint8_t *restrict res, const uint8_t *restrict cur,
 {
     unsigned mask = (1u << bpc) - 1;
     res[0] = (uint8_t)fold(((unsigned)cur[0] - prev[0]) & mask, bpc);
-    for (unsigned i = 1; i < width; i++) {
+    unsigned i = 1;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_fold_row(res, cur, prev, width, bpc);
+    }
+#endif
+    for (; i < width; i++) {
         unsigned pred = ((unsigned)cur[i - 1] + prev[i]) >> 1;
         res[i] = (uint8_t)fold(((unsigned)cur[i] - pred) & mask, bpc);
     }
@@ -575,9 +601,15 @@ static void unpack_row(struct quic_coder *q, const uint8_t *restrict src)
     uint8_t *restrict b = q->planes[2].cur;
     uint32_t *restrict key = q->rgb.kcur;
 
+    unsigned i0 = 0;
     switch (q->type) {
     case QUIC_IMAGE_TYPE_RGB32:
-        for (unsigned i = 0; i < width; i++) {
+#if QUIC_HAVE_SSE2
+        if (quic_simd_on) {
+            i0 = quic_simd_unpack32(src, width, r, g, b, NULL, key);
+        }
+#endif
+        for (unsigned i = i0; i < width; i++) {
             b[i] = src[4 * i];
             g[i] = src[4 * i + 1];
             r[i] = src[4 * i + 2];
@@ -587,7 +619,15 @@ static void unpack_row(struct quic_coder *q, const uint8_t *restrict src)
     case QUIC_IMAGE_TYPE_RGBA: {
         uint8_t *restrict a = q->planes[3].cur;
         uint32_t *restrict akey = q->alpha.kcur;
-        for (unsigned i = 0; i < width; i++) {
+#if QUIC_HAVE_SSE2
+        if (quic_simd_on) {
+            i0 = quic_simd_unpack32(src, width, r, g, b, a, key);
+            for (unsigned i = 0; i < i0; i++) {
+                akey[i] = a[i];
+            }
+        }
+#endif
+        for (unsigned i = i0; i < width; i++) {
             b[i] = src[4 * i];
             g[i] = src[4 * i + 1];
             r[i] = src[4 * i + 2];

@@ -1,0 +1,116 @@
+/*
+ * QUIC row kernels with SSE2 (included by quic.c only).
+ *
+ * DESIGN
+ * The parts of QUIC coding that depend on pixels alone, not on the adaptive
+ * models, run as data-parallel row passes: splitting BGRX pixels into planes
+ * and pixel keys, and computing the folded prediction residuals of a row.
+ * gcc at -O2 does not vectorise the plain C loops (they need a scalar tail),
+ * so these are written with SSE2 intrinsics, which every x86-64 CPU has;
+ * each returns how many leading elements it handled and quic.c finishes the
+ * rest, and every other CPU, with its portable loops. Both paths give the
+ * same bytes: the golden-vector tests run through each (quic_simd_set).
+ *
+ * Thread: any; pure over the caller's row buffers.
+ */
+#ifndef CLOVE_CODEC_QUIC_SIMD_H
+#define CLOVE_CODEC_QUIC_SIMD_H
+
+#include <stdint.h>
+
+/* Test hook: 0 makes quic.c use only its portable loops, nonzero (the
+ * default) lets it use the SIMD kernels where the CPU has them. Not meant to
+ * be flipped while another thread codes. */
+void quic_simd_set(int enabled);
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define QUIC_HAVE_SSE2 1
+
+/* Floor average of unsigned bytes: pavgb rounds up, so subtract the carry. */
+static inline __m128i quic_avg_floor(__m128i a, __m128i b)
+{
+    __m128i one = _mm_set1_epi8(1);
+    return _mm_sub_epi8(_mm_avg_epu8(a, b), _mm_and_si128(_mm_xor_si128(a, b), one));
+}
+
+/* Folds residuals taken mod 2^bpc; `d` holds them unmasked (mod 256). */
+static inline __m128i quic_fold8(__m128i d)
+{
+    return _mm_xor_si128(_mm_add_epi8(d, d), _mm_cmpgt_epi8(_mm_setzero_si128(), d));
+}
+
+static inline __m128i quic_fold5(__m128i d)
+{
+    __m128i m31 = _mm_set1_epi8(31), m16 = _mm_set1_epi8(16);
+    d = _mm_and_si128(d, m31);
+    __m128i neg = _mm_cmpeq_epi8(_mm_and_si128(d, m16), m16);
+    return _mm_and_si128(_mm_xor_si128(_mm_add_epi8(d, d), neg), m31);
+}
+
+/* res[i] = fold(cur[i] - cur[i - 1]) for i in [1, n); returns the first i
+ * not done. */
+static inline unsigned quic_simd_fold_row0(uint8_t *res, const uint8_t *cur, unsigned n,
+                                           unsigned bpc)
+{
+    unsigned i = 1;
+    for (; i + 16 <= n; i += 16) {
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(cur + i));
+        __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(cur + i - 1));
+        __m128i d = _mm_sub_epi8(c, l);
+        d = bpc == 8 ? quic_fold8(d) : quic_fold5(d);
+        _mm_storeu_si128((__m128i *)(void *)(res + i), d);
+    }
+    return i;
+}
+
+/* res[i] = fold(cur[i] - floor((cur[i - 1] + prev[i]) / 2)) for i in
+ * [1, n); returns the first i not done. */
+static inline unsigned quic_simd_fold_row(uint8_t *res, const uint8_t *cur, const uint8_t *prev,
+                                          unsigned n, unsigned bpc)
+{
+    unsigned i = 1;
+    for (; i + 16 <= n; i += 16) {
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(cur + i));
+        __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(cur + i - 1));
+        __m128i u = _mm_loadu_si128((const __m128i *)(const void *)(prev + i));
+        __m128i d = _mm_sub_epi8(c, quic_avg_floor(l, u));
+        d = bpc == 8 ? quic_fold8(d) : quic_fold5(d);
+        _mm_storeu_si128((__m128i *)(void *)(res + i), d);
+    }
+    return i;
+}
+
+/* Splits 32-bit BGRX/BGRA pixels into B, G, R (and A when `a` is not NULL)
+ * planes and 24-bit BGR keys; returns how many pixels it did. */
+static inline unsigned quic_simd_unpack32(const uint8_t *src, unsigned n, uint8_t *r, uint8_t *g,
+                                          uint8_t *b, uint8_t *a, uint32_t *key)
+{
+    const __m128i lo8 = _mm_set1_epi32(0xff), rgb = _mm_set1_epi32(0xffffff);
+    unsigned i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v[4], bb[4], gg[4], rr[4], aa[4];
+        for (unsigned k = 0; k < 4; k++) {
+            v[k] = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * (i + 4 * k)));
+            _mm_storeu_si128((__m128i *)(void *)(key + i + 4 * k), _mm_and_si128(v[k], rgb));
+            bb[k] = _mm_and_si128(v[k], lo8);
+            gg[k] = _mm_and_si128(_mm_srli_epi32(v[k], 8), lo8);
+            rr[k] = _mm_and_si128(_mm_srli_epi32(v[k], 16), lo8);
+            aa[k] = _mm_srli_epi32(v[k], 24);
+        }
+#define QUIC_PACK4(x)                                                                              \
+    _mm_packus_epi16(_mm_packs_epi32((x)[0], (x)[1]), _mm_packs_epi32((x)[2], (x)[3]))
+        _mm_storeu_si128((__m128i *)(void *)(b + i), QUIC_PACK4(bb));
+        _mm_storeu_si128((__m128i *)(void *)(g + i), QUIC_PACK4(gg));
+        _mm_storeu_si128((__m128i *)(void *)(r + i), QUIC_PACK4(rr));
+        if (a) {
+            _mm_storeu_si128((__m128i *)(void *)(a + i), QUIC_PACK4(aa));
+        }
+#undef QUIC_PACK4
+    }
+    return i;
+}
+
+#endif /* __SSE2__ */
+
+#endif

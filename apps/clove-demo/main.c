@@ -225,6 +225,8 @@ static gchar *opt_bitmap_layout;
 static gboolean opt_verbose;
 static gboolean opt_no_tablet;
 static gboolean opt_keep_sigpipe;
+static gboolean opt_sasl;
+static gchar *opt_sasl_appname;
 static gint opt_tls_port;
 static gchar *opt_x509_dir;
 static gchar **opt_tls_channels;
@@ -257,6 +259,10 @@ static GOptionEntry option_entries[] = {
          "NAME"},
         {"no-tablet", 0, 0, G_OPTION_ARG_NONE, &opt_no_tablet,
          "Do not offer a tablet: clients must use server mouse mode", NULL},
+        {"sasl", 0, 0, G_OPTION_ARG_NONE, &opt_sasl,
+         "Authenticate clients with SASL (cyrus-sasl; SASL_CONF_PATH finds the config)", NULL},
+        {"sasl-appname", 0, 0, G_OPTION_ARG_STRING, &opt_sasl_appname,
+         "SASL application name, i.e. the <name>.conf file read (default: qemu)", "NAME"},
         {"tls-port", 0, 0, G_OPTION_ARG_INT, &opt_tls_port,
          "Also listen for TLS on this port (needs --x509-dir)", "PORT"},
         {"x509-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_x509_dir,
@@ -462,6 +468,14 @@ static int setup_server(struct demo *demo, const char *addr)
             return -1;
         }
     }
+    if (opt_sasl_appname != NULL && spice_server_set_sasl_appname(demo->server, opt_sasl_appname)) {
+        fprintf(stderr, "clove-demo: spice_server_set_sasl_appname failed\n");
+        return -1;
+    }
+    if (opt_sasl && spice_server_set_sasl(demo->server, 1) != 0) {
+        fprintf(stderr, "clove-demo: spice_server_set_sasl failed (no SASL support?)\n");
+        return -1;
+    }
     for (gchar **ch = opt_tls_channels; ch && *ch; ch++) {
         if (spice_server_set_channel_security(demo->server, *ch, SPICE_CHANNEL_SECURITY_SSL)) {
             fprintf(stderr, "clove-demo: unknown channel %s\n", *ch);
@@ -618,6 +632,7 @@ error_desktop:
     g_free(opt_name);
     g_free(opt_image_compression);
     g_free(opt_x509_dir);
+    g_free(opt_sasl_appname);
     g_strfreev(opt_tls_channels);
     g_strfreev(opt_plaintext_channels);
     g_free(opt_streaming_video);

@@ -413,7 +413,7 @@ def body(args, tmpdir, procs):
     H.check(rc == 0, "clove-demo exited with rc=%s at --seconds; stderr:\n%s" % (rc, err))
     # Whether a never-reading client outgrew the kernel's socket buffers (then
     # the server drops it after CLOVE_STALL_TIMEOUT_MS) depends on how much
-    # the demo drew meanwhile; tests/unit/server covers the drop itself.
+    # the demo drew meanwhile; tests/unit/server/test_stall.c covers the drop itself.
     H.log("stalled clients dropped by the server: %d" % err.count("accepted nothing for"))
     H.log("clove-demo exited cleanly at --seconds %d with no sanitizer report" % DEMO_SECONDS)
 

@@ -28,6 +28,7 @@
 #ifndef CLOVE_CLIENT_H
 #define CLOVE_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -69,6 +70,60 @@ struct clove_frame {
 
 /* Called after a DISPLAY_MARK: the primary surface is complete. */
 typedef void (*clove_mark_fn)(struct clove_session *session, void *opaque);
+
+/*
+ * Called when pixels of the primary surface changed: the rectangle x, y,
+ * width, height (inside the surface). A new primary surface reports its
+ * whole area (and CLOVE_EVENT_PRIMARY first).
+ */
+typedef void (*clove_area_fn)(struct clove_session *session, int x, int y, int width, int height,
+                              void *opaque);
+
+/* What changed, for clove_event_fn. */
+enum clove_event {
+    CLOVE_EVENT_PRIMARY = 1,      /* a new primary surface (its size may differ) */
+    CLOVE_EVENT_NAME = 2,         /* the server sent the VM name */
+    CLOVE_EVENT_MOUSE_MODE = 3,   /* the mouse mode changed */
+    CLOVE_EVENT_INPUTS_READY = 4, /* the inputs channel can take events */
+    CLOVE_EVENT_CURSOR_SHAPE = 5, /* a new cursor shape, or none */
+    CLOVE_EVENT_CURSOR_MOVE = 6,  /* the cursor moved, was hidden or shown */
+    CLOVE_EVENT_LOCKS = 7,        /* the server's lock-key state changed */
+};
+typedef void (*clove_event_fn)(struct clove_session *session, enum clove_event event,
+                               void *opaque);
+
+/* Mouse modes (SPICE_MOUSE_MODE_*). */
+#define CLOVE_MOUSE_MODE_SERVER 1 /* relative motion; the guest draws the pointer */
+#define CLOVE_MOUSE_MODE_CLIENT 2 /* absolute positions; the client draws the cursor */
+
+/* Buttons (SPICE_MOUSE_BUTTON_*); the wheel is UP (away from the user) and DOWN. */
+#define CLOVE_BUTTON_LEFT   1
+#define CLOVE_BUTTON_MIDDLE 2
+#define CLOVE_BUTTON_RIGHT  3
+#define CLOVE_BUTTON_UP     4
+#define CLOVE_BUTTON_DOWN   5
+
+/* Lock keys (SPICE_KEYBOARD_MODIFIER_FLAGS_*). */
+#define CLOVE_LOCK_SCROLL 1
+#define CLOVE_LOCK_NUM    2
+#define CLOVE_LOCK_CAPS   4
+
+/* The current cursor shape: ARGB pixels (A in the top byte, not premultiplied). */
+struct clove_cursor {
+    uint32_t width, height;
+    uint32_t hot_x, hot_y;
+    const uint32_t *argb; /* borrows: valid until the next clove_session_run() */
+    bool visible;
+    int32_t x, y;    /* the guest's cursor position (server mouse mode) */
+    uint32_t serial; /* changes whenever the shape changes */
+};
+
+/* Counters of a session. */
+struct clove_stats {
+    uint64_t rx_bytes, tx_bytes; /* on every channel, since connect */
+    uint32_t marks;              /* DISPLAY_MARK messages */
+    int64_t rtt_us;              /* the main channel's round-trip time (TCP), -1 unknown */
+};
 
 /* Returns new: a session with no server set, or NULL (no memory). */
 struct clove_session *clove_session_create(void);
@@ -121,6 +176,48 @@ int clove_session_get_primary(const struct clove_session *session, struct clove_
 
 /* Number of DISPLAY_MARK messages received so far. */
 uint32_t clove_session_mark_count(const struct clove_session *session);
+
+/* ---- for viewers: callbacks run inside clove_session_run() ---- */
+void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn,
+                                     void *opaque);
+void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,
+                                      void *opaque);
+
+/* Returns the VM name the server sent ("" if none yet). Borrows. */
+const char *clove_session_get_name(const struct clove_session *session);
+/*
+ * Returns the mouse mode (CLOVE_MOUSE_MODE_*; 0 before the main channel is
+ * up). The session asks for client mode whenever the server supports it.
+ */
+int clove_session_get_mouse_mode(const struct clove_session *session);
+/* Fills *cursor. Returns 0, or CLOVE_E_STATE (no cursor channel or no shape). */
+int clove_session_get_cursor(const struct clove_session *session, struct clove_cursor *cursor);
+void clove_session_get_stats(const struct clove_session *session, struct clove_stats *stats);
+
+/*
+ * Input. Each returns 0, CLOVE_E_STATE (the inputs channel is not ready) or
+ * CLOVE_E_INVALID (bad argument).
+ *
+ * Keys are PC/AT set-1 scancodes: the make code byte (1..0x7f), or
+ * 0x100 | byte for 0xE0-prefixed keys (arrows, right Ctrl/Alt, keypad
+ * Enter and /, Insert, Home, ...).
+ */
+int clove_session_key_down(struct clove_session *session, uint32_t scancode);
+int clove_session_key_up(struct clove_session *session, uint32_t scancode);
+/* Makes the guest's lock keys (CLOVE_LOCK_*) match `locks`; sends nothing if they do. */
+int clove_session_set_locks(struct clove_session *session, uint32_t locks);
+/* The lock keys as the server last reported them. */
+uint32_t clove_session_get_locks(const struct clove_session *session);
+/*
+ * Server mouse mode: relative motion. Client mode: the absolute position on
+ * monitor display_id. Either is flow-controlled (see the docs of the inputs
+ * channel): beyond the window, motions are merged.
+ */
+int clove_session_mouse_motion(struct clove_session *session, int32_t dx, int32_t dy);
+int clove_session_mouse_position(struct clove_session *session, uint32_t x, uint32_t y,
+                                 uint8_t display_id);
+/* A button (CLOVE_BUTTON_*) pressed or released; the session tracks the held mask. */
+int clove_session_mouse_button(struct clove_session *session, int button, bool pressed);
 
 #ifdef __cplusplus
 }

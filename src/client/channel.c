@@ -100,6 +100,7 @@ static int channel_flush(struct client_channel *ch)
                                                     : "write failed");
         }
         ch->tx_start += (size_t)n;
+        ch->session->tx_bytes += (uint64_t)n;
     }
     if (ch->tx_start == ch->tx.len) {
         buf_reset(&ch->tx);
@@ -354,6 +355,7 @@ static int channel_read(struct client_channel *ch)
                                                     : "read failed");
         }
         ch->rx.len += (size_t)n;
+        ch->session->rx_bytes += (uint64_t)n;
         for (;;) {
             const uint8_t *p = ch->rx.data + ch->rx_start;
             size_t avail = ch->rx.len - ch->rx_start;
@@ -503,6 +505,7 @@ struct client_channel *channel_open(struct clove_session *s, uint8_t type, uint8
     ch->on_message = on_message;
     ch->state = CHANNEL_CONNECTING;
     ch->fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ch->socket_fd = ch->fd;
     if (ch->fd < 0) {
         session_fail(s, CLOVE_E_IO, "cannot create a socket: %s", strerror(errno));
         goto error_socket;

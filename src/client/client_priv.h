@@ -4,6 +4,8 @@
  *   channel.c  one SPICE channel: connect, link + ticket, framing, acks, pings
  *   display.c  the display channel: surfaces and draw messages -> canvas
  *   image.c    wire images -> decoded bitmaps (codecs, GLZ window, cache)
+ *   inputs.c   the inputs channel: keys, lock keys, mouse with motion flow control
+ *   cursor.c   the cursor channel: shapes converted to ARGB, position, visibility
  *   tls_verify.c  the server certificate's host name or subject check
  *
  * Thread: everything belongs to the thread that runs the session.
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include <openssl/types.h>
+#include <spice/protocol.h>
 #include <sys/socket.h>
 
 #include "clove/client.h"
@@ -55,6 +58,7 @@ struct client_channel {
     uint8_t type, id;
     enum channel_state state;
     int fd;                /* owned until `stream` takes it */
+    int socket_fd;         /* borrows: the socket, for TCP_INFO (-1 before connect) */
     struct stream *stream; /* owns */
     struct loop_watch *watch;
     bool mini_header;
@@ -81,6 +85,41 @@ struct client_surface {
 struct cache_entry;
 struct tls_context;
 
+/*
+ * Mouse motion flow control: at most INPUTS_MAX_UNACKED motion or position
+ * messages without a MOUSE_MOTION_ACK (the server acks every
+ * SPICE_INPUT_MOTION_ACK_BUNCH); beyond that, motions are coalesced into
+ * one pending message (summed deltas or the newest position).
+ */
+#define INPUTS_MAX_UNACKED (4 * SPICE_INPUT_MOTION_ACK_BUNCH)
+
+struct inputs_flow {
+    uint32_t unacked;
+    bool pending; /* a coalesced message waits */
+    bool pending_absolute;
+    int32_t dx, dy;   /* pending relative motion (summed) */
+    uint32_t x, y;    /* pending position */
+    uint8_t display_id;
+};
+
+/* A converted cursor shape (the current one, or an entry of the cache). */
+struct cursor_shape {
+    uint64_t unique;
+    uint16_t width, height, hot_x, hot_y;
+    uint32_t *argb; /* owns: width * height pixels, A in the top byte */
+    struct cursor_shape *next;
+};
+
+struct cursor_state {
+    struct cursor_shape *current; /* owns, or NULL (no shape) */
+    struct cursor_shape *cache;   /* owns: a list, newest first, at most CURSOR_CACHE_SIZE */
+    uint32_t cache_count;
+    bool visible;
+    int16_t x, y;
+    uint32_t serial; /* bumped on every shape change */
+};
+#define CURSOR_CACHE_SIZE 256
+
 struct clove_session {
     char *host;
     uint16_t port;
@@ -99,15 +138,37 @@ struct clove_session {
     uint32_t session_id;
     struct client_channel *main;    /* owns */
     struct client_channel *display; /* owns */
+    struct client_channel *inputs;  /* owns, or NULL */
+    struct client_channel *cursor;  /* owns, or NULL */
     clove_mark_fn mark_fn;
     void *mark_opaque;
+    clove_area_fn area_fn;
+    void *area_opaque;
+    clove_event_fn event_fn;
+    void *event_opaque;
     uint32_t marks;
+    /* main channel state */
+    char name[256];
+    uint32_t mouse_modes;   /* supported SPICE_MOUSE_MODE_* bits */
+    uint32_t mouse_mode;    /* current; 0 before MAIN_INIT */
+    bool mouse_mode_requested;
+    uint64_t rx_bytes, tx_bytes;
+    /* inputs state */
+    bool inputs_ready;
+    uint16_t server_locks; /* SPICE_KEYBOARD_MODIFIER_FLAGS_* the server reported */
+    uint16_t buttons;      /* SPICE_MOUSE_BUTTON_MASK_* held */
+    struct inputs_flow flow;
+    /* cursor state */
+    struct cursor_state cursor_state;
     /* display state */
     struct client_surface *surfaces; /* owns CLIENT_MAX_SURFACES entries */
     struct glz_window *glz;          /* owns */
     struct cache_entry *cache;       /* owns: a list */
     uint64_t cache_pixels;
 };
+
+/* Calls the event callback, if any. */
+void session_event(struct clove_session *s, enum clove_event event);
 
 /* Records the first error (later ones are logged only) and stops the session. */
 int session_fail(struct clove_session *s, int code, const char *fmt, ...)
@@ -153,6 +214,42 @@ void display_finish(struct clove_session *s);
 int display_ready(struct client_channel *ch);
 int display_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len);
 struct canvas_surface *display_lookup(void *opaque, uint32_t surface_id);
+
+/* ---- inputs.c ---- */
+int inputs_ready(struct client_channel *ch);
+int inputs_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len);
+/*
+ * The KEY_DOWN / KEY_UP code of a scancode (a set-1 byte, or 0x100 | byte
+ * for an 0xE0-prefixed key): bytes least significant first, bit 7 of the
+ * last byte set for a release. Returns 0 for an invalid scancode.
+ */
+uint32_t inputs_key_code(uint32_t scancode, bool up);
+/*
+ * Flow control of motions: inputs_flow_motion() and inputs_flow_position()
+ * return true when the message may go now (counted as unacked), false when
+ * it was coalesced into the pending one. inputs_flow_ack() takes one
+ * MOUSE_MOTION_ACK and returns true when the pending message may go now
+ * (then the caller sends it and calls inputs_flow_sent()).
+ */
+bool inputs_flow_motion(struct inputs_flow *f, int32_t dx, int32_t dy);
+bool inputs_flow_position(struct inputs_flow *f, uint32_t x, uint32_t y, uint8_t display_id);
+bool inputs_flow_ack(struct inputs_flow *f);
+void inputs_flow_sent(struct inputs_flow *f);
+
+/* ---- cursor.c ---- */
+int cursor_ready(struct client_channel *ch);
+int cursor_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len);
+void cursor_finish(struct cursor_state *c);
+/*
+ * Converts shape data of a SPICE_CURSOR_TYPE_* into width * height ARGB
+ * pixels (out, caller's). ALPHA is copied; MONO maps AND/XOR bits to
+ * transparent, black and white (a pixel the guest wants inverted, which
+ * ARGB cannot say, is drawn opaque black); COLOR4/8/16/24/32 are followed
+ * by their AND mask, whose set bits are transparent. Returns 0, CLOVE_E_INVALID (short
+ * data) or CLOVE_E_UNSUPPORTED (unknown type).
+ */
+int cursor_shape_convert(uint8_t type, uint16_t width, uint16_t height, const uint8_t *data,
+                         size_t size, uint32_t *out);
 
 /* ---- image.c ---- */
 /*

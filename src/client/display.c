@@ -9,6 +9,9 @@
  * surfaces for SURFACE sources. Messages we do not draw (streams, masks,
  * pattern brushes, stroke/text/rop3...) get a rate-limited debug line and
  * are skipped: the session keeps running. A malformed message is an error.
+ * Every change to the primary surface (surface 0) is reported through the
+ * area callback with the draw's box clipped to the surface, so a viewer
+ * uploads only what changed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +84,21 @@ int display_ready(struct client_channel *ch)
     return 0;
 }
 
+/* Reports the part of `box` inside the primary surface to the area callback. */
+static void report_area(struct clove_session *s, uint32_t surface_id, struct wire_rect box)
+{
+    const struct client_surface *p = &s->surfaces[0];
+    if (surface_id != 0 || !s->area_fn || !p->used) {
+        return;
+    }
+    int32_t left = box.left < 0 ? 0 : box.left, top = box.top < 0 ? 0 : box.top;
+    int32_t right = box.right > (int32_t)p->width ? (int32_t)p->width : box.right;
+    int32_t bottom = box.bottom > (int32_t)p->height ? (int32_t)p->height : box.bottom;
+    if (right > left && bottom > top) {
+        s->area_fn(s, left, top, right - left, bottom - top, s->area_opaque);
+    }
+}
+
 static int surface_create(struct clove_session *s, const struct server_surface_create *c)
 {
     if (c->surface_id >= CLIENT_MAX_SURFACES) {
@@ -113,6 +131,10 @@ static int surface_create(struct clove_session *s, const struct server_surface_c
     surface->stride = (int32_t)stride;
     log_debug("display: surface %u created, %ux%u format %u", c->surface_id, c->width, c->height,
               c->format);
+    if (c->surface_id == 0) {
+        session_event(s, CLOVE_EVENT_PRIMARY);
+        report_area(s, 0, (struct wire_rect){0, 0, (int32_t)c->height, (int32_t)c->width});
+    }
     return 0;
 }
 
@@ -281,6 +303,7 @@ static int draw(struct clove_session *s, const struct server_draw *d)
         return session_fail(s, rc, "display: draw %u failed: %s", d->type,
                             err ? err : clove_strerror(rc));
     }
+    report_area(s, d->surface_id, d->box);
     return 0;
 }
 

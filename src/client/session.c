@@ -5,12 +5,17 @@
  * inside clove_session_run(), so callbacks always run on the caller's
  * thread. The main channel links with connection id 0; its MAIN_INIT gives
  * the session id, we answer ATTACH_CHANNELS, and CHANNELS_LIST makes us open
- * display channel 0 (the only one a capture needs). Errors raised inside
+ * display channel 0 and, when listed, the inputs and cursor channels. Like
+ * spice-gtk, we ask for client mouse mode (MOUSE_MODE_REQUEST) whenever the
+ * server supports it and it is not current. The main channel announces
+ * NAME_AND_UUID so the server sends the VM name. Errors raised inside
  * callbacks only record themselves (session_fail); the channels are closed
  * by clove_session_run() once the loop iteration is over, so no callback
  * ever frees the object it runs on.
  */
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +55,20 @@ int session_fail(struct clove_session *s, int code, const char *fmt, ...)
     return code;
 }
 
+void session_event(struct clove_session *s, enum clove_event event)
+{
+    if (s->event_fn) {
+        s->event_fn(s, event, s->event_opaque);
+    }
+}
+
 static void close_channels(struct clove_session *s)
 {
+    channel_close(s->cursor);
+    s->cursor = NULL;
+    channel_close(s->inputs);
+    s->inputs = NULL;
+    s->inputs_ready = false;
     channel_close(s->display);
     s->display = NULL;
     channel_close(s->main);
@@ -64,6 +81,51 @@ static const uint32_t display_caps[1] = {
         (1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) |
                 (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
 };
+
+static const uint32_t main_caps[1] = {1u << SPICE_MAIN_CAP_NAME_AND_UUID};
+
+static void update_mouse_mode(struct client_channel *ch, uint32_t supported, uint32_t current)
+{
+    struct clove_session *s = ch->session;
+    bool changed = current != s->mouse_mode;
+    s->mouse_modes = supported;
+    s->mouse_mode = current;
+    if (current != SPICE_MOUSE_MODE_CLIENT && (supported & SPICE_MOUSE_MODE_CLIENT) &&
+        !s->mouse_mode_requested) {
+        /* SpiceMsgcMainMouseModeRequest {u16 mode} */
+        uint8_t body[2];
+        put_u16le(body, SPICE_MOUSE_MODE_CLIENT);
+        channel_send(ch, SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST, body, sizeof(body));
+        s->mouse_mode_requested = true;
+    }
+    if (current == SPICE_MOUSE_MODE_CLIENT) {
+        s->mouse_mode_requested = false;
+    }
+    log_debug("main: mouse mode %u (supported 0x%x)", current, supported);
+    if (changed) {
+        session_event(s, CLOVE_EVENT_MOUSE_MODE);
+    }
+}
+
+static int open_channel(struct clove_session *s, struct client_channel **slot,
+                        struct wire_channel_id id)
+{
+    if (*slot) {
+        return 0;
+    }
+    switch (id.type) {
+    case SPICE_CHANNEL_DISPLAY:
+        *slot = channel_open(s, id.type, id.id, display_caps, 1, display_ready, display_message);
+        break;
+    case SPICE_CHANNEL_INPUTS:
+        *slot = channel_open(s, id.type, id.id, NULL, 0, inputs_ready, inputs_message);
+        break;
+    default:
+        *slot = channel_open(s, id.type, id.id, NULL, 0, cursor_ready, cursor_message);
+        break;
+    }
+    return *slot ? 0 : s->error_code;
+}
 
 static int main_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len)
 {
@@ -78,6 +140,7 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
             s->session_id = init.session_id;
             log_debug("main: session id %u", init.session_id);
             channel_send(ch, SPICE_MSGC_MAIN_ATTACH_CHANNELS, NULL, 0);
+            update_mouse_mode(ch, init.supported_mouse_modes, init.current_mouse_mode);
         }
         break;
     }
@@ -87,19 +150,51 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
         rc = server_parse_main_channels_list(body, len, list, SERVER_PARSE_MAX_CHANNELS, &count,
                                              &err);
         for (uint32_t i = 0; rc >= 0 && i < count; i++) {
-            if (list[i].type == SPICE_CHANNEL_DISPLAY && list[i].id == 0 && !s->display) {
-                s->display = channel_open(s, SPICE_CHANNEL_DISPLAY, 0, display_caps, 1,
-                                          display_ready, display_message);
-                if (!s->display) {
-                    return s->error_code;
-                }
-            } else {
+            struct client_channel **slot = NULL;
+            if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_DISPLAY) {
+                slot = &s->display;
+            } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_INPUTS) {
+                slot = &s->inputs;
+            } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_CURSOR) {
+                slot = &s->cursor;
+            }
+            if (!slot) {
                 log_debug("main: %s channel %u not needed", channel_name(list[i].type), list[i].id);
+            } else if (open_channel(s, slot, list[i]) < 0) {
+                return s->error_code;
             }
         }
         if (rc >= 0 && !s->display) {
             return session_fail(s, CLOVE_E_UNSUPPORTED, "the server offers no display channel");
         }
+        break;
+    }
+    case SPICE_MSG_MAIN_MOUSE_MODE:
+        /* SpiceMsgMainMouseMode {u16 supported_modes; u16 current_mode} */
+        if (len < 4) {
+            rc = CLOVE_E_INVALID;
+            err = "short MOUSE_MODE";
+            break;
+        }
+        update_mouse_mode(ch, get_u16le(body), get_u16le(body + 2));
+        break;
+    case SPICE_MSG_MAIN_NAME: {
+        /* SpiceMsgMainName {u32 name_len (with the NUL); u8 name[name_len]} */
+        if (len < 4 || get_u32le(body) > len - 4) {
+            rc = CLOVE_E_INVALID;
+            err = "short NAME";
+            break;
+        }
+        size_t n = get_u32le(body);
+        const char *name = (const char *)body + 4;
+        size_t used = 0;
+        for (size_t i = 0; i < n && name[i] && used + 1 < sizeof(s->name); i++) {
+            /* Keep printable bytes only: the name ends up in a window title. */
+            unsigned char c = (unsigned char)name[i];
+            s->name[used++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+        }
+        s->name[used] = '\0';
+        session_event(s, CLOVE_EVENT_NAME);
         break;
     }
     default:
@@ -143,6 +238,7 @@ void clove_session_destroy(struct clove_session *session)
     }
     close_channels(session);
     display_finish(session);
+    cursor_finish(&session->cursor_state);
     loop_destroy(session->loop);
     tls_context_destroy(session->tls);
     free(session->ca_file);
@@ -250,7 +346,7 @@ int clove_session_connect(struct clove_session *session)
     memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
     s->addr_len = res->ai_addrlen;
     freeaddrinfo(res);
-    s->main = channel_open(s, SPICE_CHANNEL_MAIN, 0, NULL, 0, NULL, main_message);
+    s->main = channel_open(s, SPICE_CHANNEL_MAIN, 0, main_caps, 1, NULL, main_message);
     return s->main ? 0 : s->error_code;
 }
 
@@ -308,4 +404,66 @@ int clove_session_get_primary(const struct clove_session *session, struct clove_
 uint32_t clove_session_mark_count(const struct clove_session *session)
 {
     return session->marks;
+}
+
+void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn,
+                                     void *opaque)
+{
+    session->area_fn = fn;
+    session->area_opaque = opaque;
+}
+
+void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,
+                                      void *opaque)
+{
+    session->event_fn = fn;
+    session->event_opaque = opaque;
+}
+
+const char *clove_session_get_name(const struct clove_session *session)
+{
+    return session->name;
+}
+
+int clove_session_get_mouse_mode(const struct clove_session *session)
+{
+    return (int)session->mouse_mode;
+}
+
+int clove_session_get_cursor(const struct clove_session *session, struct clove_cursor *cursor)
+{
+    const struct cursor_state *c = &session->cursor_state;
+    if (!c->current) {
+        return CLOVE_E_STATE;
+    }
+    *cursor = (struct clove_cursor){
+            .width = c->current->width,
+            .height = c->current->height,
+            .hot_x = c->current->hot_x,
+            .hot_y = c->current->hot_y,
+            .argb = c->current->argb,
+            .visible = c->visible,
+            .x = c->x,
+            .y = c->y,
+            .serial = c->serial,
+    };
+    return 0;
+}
+
+void clove_session_get_stats(const struct clove_session *session, struct clove_stats *stats)
+{
+    *stats = (struct clove_stats){
+            .rx_bytes = session->rx_bytes,
+            .tx_bytes = session->tx_bytes,
+            .marks = session->marks,
+            .rtt_us = -1,
+    };
+    const struct client_channel *m = session->main;
+    if (m && m->socket_fd >= 0 && m->state != CHANNEL_CONNECTING) {
+        struct tcp_info info;
+        socklen_t len = sizeof(info);
+        if (getsockopt(m->socket_fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0) {
+            stats->rtt_us = info.tcpi_rtt;
+        }
+    }
 }

@@ -110,7 +110,7 @@ struct quic_family {
     uint8_t esc_len[QUIC_MAX_CODES];
     uint8_t esc_bits[QUIC_MAX_CODES];
     uint16_t esc_base[QUIC_MAX_CODES];
-    uint16_t code[QUIC_MAX_CODES][256]; /* (length << 8) | codeword, by code then value */
+    uint32_t code[QUIC_MAX_CODES][256]; /* (codeword << 8) | length, by code then value */
     uint8_t lens[256][QUIC_MAX_CODES];  /* codeword length, by value then code */
 };
 
@@ -119,6 +119,7 @@ struct quic_model {
     uint32_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES]; /* [bucket][code]: coding cost */
     uint8_t best[QUIC_MAX_CODES];                      /* [bucket]: cheapest code */
     uint8_t ctx_code[256];                             /* best[bucket_of[ctx]] */
+    const uint32_t *ctx_tab[256];                      /* encoder: code[ctx_code[ctx]] */
 };
 
 /* Update schedule and run coder state, shared by the planes of a group. */
@@ -146,13 +147,14 @@ struct quic_group {
     unsigned nch;
     struct quic_plane *pl[3];
     uint32_t *kcur, *kprev; /* per-pixel keys, equal iff the pixels are equal */
+    uint8_t *cand;          /* encoder: run_candidates() of the current row */
 };
 
 /* Words go to a staging buffer large enough for one group row, which is
  * copied to the caller's buffer after each row; so the hot loop stores every
  * word unconditionally and checks the capacity once per row. */
 struct quic_bitw {
-    uint64_t acc;   /* pending bits, left-aligned */
+    uint64_t acc;   /* pending bits in the low nbits bits (higher bits are stale) */
     unsigned nbits; /* < 32 between calls */
     uint8_t *stage;
     size_t spos;
@@ -275,7 +277,7 @@ static void family_init(struct quic_family *f, unsigned bpc)
                 bits = n - base;
                 len = f->esc_len[l];
             }
-            f->code[l][n] = (uint16_t)((len << 8) | bits);
+            f->code[l][n] = (bits << 8) | len;
             f->lens[n][l] = (uint8_t)len;
         }
     }
@@ -324,6 +326,9 @@ static void group_reset(struct quic_group *g, const struct quic_family *f)
         memset(m->counters, 0, sizeof(m->counters));
         memset(m->best, (int)(f->bpc - 1), sizeof(m->best));
         memset(m->ctx_code, (int)(f->bpc - 1), sizeof(m->ctx_code));
+        for (unsigned v = 0; v < 256; v++) {
+            m->ctx_tab[v] = f->code[f->bpc - 1];
+        }
     }
 }
 
@@ -349,6 +354,9 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
         m->best[bucket] = (uint8_t)best;
         memset(&m->ctx_code[f->bucket_lo[bucket]], (int)best,
                (size_t)f->bucket_hi[bucket] - f->bucket_lo[bucket] + 1);
+        for (unsigned x = f->bucket_lo[bucket]; x <= f->bucket_hi[bucket]; x++) {
+            m->ctx_tab[x] = f->code[best];
+        }
     }
     if (bestlen > trigger) {
         for (unsigned l = 0; l < f->bpc; l++) {
@@ -401,16 +409,31 @@ static void segment_bump(struct quic_state *st)
 
 /* ---- bit writer ---- */
 
+/* Appends `bits` (< 2^len) as `len` bits, MSB first; the caller keeps
+ * nbits + len <= 63 and calls bitw_emit() before nbits can reach 32 twice. */
+QUIC_INLINE void bitw_add(struct quic_bitw *w, uint32_t bits, unsigned len)
+{
+    w->acc = (w->acc << len) | bits;
+    w->nbits += len;
+}
+
+/* Moves a completed word, if any, to the stage. The store happens either
+ * way (a partial word is overwritten by the next emit), which saves a
+ * branch that no predictor could guess. */
+QUIC_INLINE void bitw_emit(struct quic_bitw *w)
+{
+    unsigned n = w->nbits;
+    store_le32(w->stage + w->spos, (uint32_t)(w->acc >> ((n - 32) & 63)));
+    unsigned done = n >> 5;
+    w->spos += done * 4;
+    w->nbits = n - done * 32;
+}
+
 /* Appends the low `len` (1..32) bits of `bits`, MSB first. */
 QUIC_INLINE void bitw_put(struct quic_bitw *w, uint32_t bits, unsigned len)
 {
-    w->acc |= (uint64_t)bits << (64 - w->nbits - len);
-    w->nbits += len;
-    store_le32(w->stage + w->spos, (uint32_t)(w->acc >> 32));
-    unsigned done = w->nbits & 32;
-    w->spos += done >> 3;
-    w->acc <<= done;
-    w->nbits -= done;
+    bitw_add(w, bits, len);
+    bitw_emit(w);
 }
 
 static void bitw_flush_stage(struct quic_bitw *w)
@@ -518,6 +541,41 @@ static void fold_planes(struct quic_plane *p, unsigned width, int first_row, uns
     }
 }
 
+/* cand[i] = 1 where pixel i of a row after the first may start a run: the
+ * pixels above-left and above are equal and so are the two to the left
+ * (never for i < 3). */
+static void run_candidates(uint8_t *restrict cand, const uint32_t *restrict kcur,
+                           const uint32_t *restrict kprev, unsigned width)
+{
+    unsigned n = width < 3 ? width : 3;
+    memset(cand, 0, n);
+    unsigned i = 3;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_run_cand(cand, kcur, kprev, width);
+    }
+#endif
+    for (; i < width; i++) {
+        cand[i] = (uint8_t)((kprev[i - 1] == kprev[i]) & (kcur[i - 1] == kcur[i - 2]));
+    }
+}
+
+/* The codeword entry of sample i of a plane, recorded as the last residual
+ * coded in its column. */
+QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
+                                int i)
+{
+    unsigned v = res[i];
+    uint32_t e = m->ctx_tab[corr[i - 1]][v];
+    corr[i] = (uint8_t)v;
+    return e;
+}
+
+/* Codes one row of a group. The residuals and run candidates are computed
+ * first (row passes); the serial loop keeps the schedule countdown and the
+ * bit writer in locals, since stores through the uint8_t rows could alias
+ * the structs they live in. A pixel's codewords go to the writer together
+ * when they total at most 32 bits, so one emit serves the pixel. */
 QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family *f,
                                   struct quic_bitw *w, unsigned width, int first_row,
                                   unsigned nch)
@@ -526,8 +584,9 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     struct quic_bitw bw = *w;
     const uint8_t *res[3];
     uint8_t *corr[3];
-    const struct quic_model *m[3];
-    const uint32_t *kcur = g->kcur, *kprev = g->kprev;
+    struct quic_model *m[3];
+    const uint32_t *kcur = g->kcur;
+    const uint8_t *cand = g->cand;
 
     for (unsigned c = 0; c < nch; c++) {
         struct quic_plane *p = g->pl[c];
@@ -537,15 +596,19 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         corr[c] = p->corr;
         m[c] = &p->model;
     }
+    if (!first_row) {
+        run_candidates(g->cand, g->kcur, g->kprev, width);
+    }
 
+    unsigned countdown = st->countdown;
     unsigned pos = 0;
     while (pos < width) {
         int bump;
         int end = (int)segment_end(st, pos, width, &bump);
+        const unsigned waitmask = st->waitmask;
         int norun = -1;
         for (int i = (int)pos; i < end;) {
-            if (!first_row && i > 2 && i != norun && kprev[i - 1] == kprev[i] &&
-                kcur[i - 1] == kcur[i - 2]) {
+            if (!first_row && cand[i] && i != norun) {
                 int s = i;
                 while (i < end && kcur[i] == kcur[i - 1]) {
                     i++;
@@ -556,13 +619,34 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                 }
                 continue;
             }
-            for (unsigned c = 0; c < nch; c++) {
-                unsigned v = res[c][i];
-                unsigned e = f->code[m[c]->ctx_code[corr[c][i - 1]]][v];
-                bitw_put(&bw, e & 0xff, e >> 8);
-                corr[c][i] = (uint8_t)v;
+            /* Channels unrolled by hand: gcc keeps a loop over c with its
+             * arrays on the stack otherwise. */
+            uint32_t e0 = enc_lookup(m[0], corr[0], res[0], i), e1 = 0, e2 = 0;
+            if (nch == 3) {
+                e1 = enc_lookup(m[1], corr[1], res[1], i);
+                e2 = enc_lookup(m[2], corr[2], res[2], i);
             }
-            schedule_step(g, f, nch, i);
+            if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
+                bitw_add(&bw, e0 >> 8, e0 & 0xff);
+                if (nch == 3) {
+                    bitw_add(&bw, e1 >> 8, e1 & 0xff);
+                    bitw_add(&bw, e2 >> 8, e2 & 0xff);
+                }
+                bitw_emit(&bw);
+            } else {
+                bitw_put(&bw, e0 >> 8, e0 & 0xff);
+                bitw_put(&bw, e1 >> 8, e1 & 0xff);
+                bitw_put(&bw, e2 >> 8, e2 & 0xff);
+            }
+            if (QUIC_LIKELY(countdown)) {
+                countdown--;
+            } else {
+                st->seed++;
+                countdown = quic_rand6[st->seed & 0xff] & waitmask;
+                for (unsigned c = 0; c < nch; c++) {
+                    model_update(m[c], f, corr[c][i - 1], corr[c][i], st->trigger);
+                }
+            }
             i++;
         }
         if (bump) {
@@ -570,6 +654,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         }
         pos = (unsigned)end;
     }
+    st->countdown = countdown;
     *w = bw;
 }
 
@@ -708,7 +793,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     size_t plane_bytes = 4 * wpad;
     size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
     size_t stage_bytes = wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64;
-    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes;
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 2 * wpad;
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -728,6 +813,8 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->alpha.kcur = keys + 2 * wpad;
     q->alpha.kprev = keys + 3 * wpad;
     q->stage = mem + 4 * plane_bytes + keys_bytes;
+    q->rgb.cand = q->stage + stage_bytes;
+    q->alpha.cand = q->rgb.cand + wpad;
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];

@@ -111,6 +111,30 @@ static inline unsigned quic_simd_unpack32(const uint8_t *src, unsigned n, uint8_
     return i;
 }
 
+/* Run candidates (see run_candidates in quic.c) for i in [3, n); returns
+ * the first i not done. */
+static inline unsigned quic_simd_run_cand(uint8_t *cand, const uint32_t *kcur,
+                                          const uint32_t *kprev, unsigned n)
+{
+    const __m128i one = _mm_set1_epi8(1);
+    unsigned i = 3;
+    for (; i + 16 <= n; i += 16) {
+        __m128i m[4];
+        for (unsigned k = 0; k < 4; k++) {
+            const uint32_t *pc = kcur + i + 4 * k, *pp = kprev + i + 4 * k;
+            __m128i up = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(pp - 1)),
+                                         _mm_loadu_si128((const __m128i *)(const void *)pp));
+            __m128i left =
+                    _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(pc - 1)),
+                                    _mm_loadu_si128((const __m128i *)(const void *)(pc - 2)));
+            m[k] = _mm_and_si128(up, left);
+        }
+        __m128i packed = _mm_packs_epi16(_mm_packs_epi32(m[0], m[1]), _mm_packs_epi32(m[2], m[3]));
+        _mm_storeu_si128((__m128i *)(void *)(cand + i), _mm_and_si128(packed, one));
+    }
+    return i;
+}
+
 #endif /* __SSE2__ */
 
 #endif

@@ -365,6 +365,10 @@ static void cursor_changed(struct viewer *v)
         return;
     }
     v->cursor_serial = c.serial;
+    if (v->opt->verbose) {
+        fprintf(stderr, "clove-view: cursor %ux%u hot %u,%u\n", c.width, c.height, c.hot_x,
+                c.hot_y);
+    }
     SDL_Surface *surface = SDL_CreateRGBSurfaceWithFormatFrom(
             (void *)c.argb, (int)c.width, (int)c.height, 32, (int)c.width * 4,
             SDL_PIXELFORMAT_ARGB8888);

@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""clove-view (our SDL2 viewer) under Xvfb against clove-demo --no-animation,
+on OUR library and on Debian's reference library:
+
+ 1. the window (found by its --title, placed where xwininfo says) shows the
+    demo's --frame-out pixel-exact (xwd of the root window, cropped at the
+    window's offset), and the viewer got client mouse mode and the demo's
+    cursor shape;
+ 2. keys typed with xdotool (XTEST) reach the demo as the right PC/AT set-1
+    codes: letters, an 0xE0 key (Up), Ctrl+Alt+End arriving as
+    Ctrl+Alt+Del; F12 toggles the viewer's overlay and is not sent; the
+    next --frame-out differs and the window shows it exactly;
+ 3. a click at a window position is reported by the demo at that guest
+    position, the frame changes around it and the window shows it exactly;
+ 4. SIGTERM closes the viewer with status 0 and no sanitizer report."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
+import test_remote_viewer as RV  # noqa: E402
+
+GW, GH = 640, 480
+HELLO = [0x23, 0x12, 0x26, 0x26, 0x18]  # h e l l o
+
+
+def add_args(p):
+    p.add_argument("--clove-view", default=None,
+                   help="path of the clove-view executable (default: next to --demo's "
+                        "build dir, apps/clove-view/clove-view)")
+
+
+def xenv(display):
+    env = dict(os.environ, DISPLAY=":%d" % display)
+    env.pop("LD_LIBRARY_PATH", None)
+    return env
+
+
+def xdo(display, *argv, timeout=20):
+    r = subprocess.run(["xdotool"] + list(argv), env=xenv(display), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    H.check(r.returncode == 0, "xdotool %s failed: %s" % (" ".join(argv),
+                                                          r.stderr.decode(errors="replace")))
+    return r.stdout.decode().strip()
+
+
+def find_window(display, title, timeout=20):
+    """(window id, absolute x, absolute y, width, height) of the window titled `title`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = subprocess.run(["xdotool", "search", "--name", "^%s$" % re.escape(title)],
+                           env=xenv(display), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ids = r.stdout.decode().split()
+        if ids:
+            info = subprocess.run(["xwininfo", "-id", ids[0]], env=xenv(display),
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            text = info.stdout.decode()
+            vals = {}
+            for key in ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height"):
+                m = re.search(r"%s:\s+(-?\d+)" % key, text)
+                if m:
+                    vals[key] = int(m.group(1))
+            if len(vals) == 4 and "IsViewable" in text:
+                return (int(ids[0]), vals["Absolute upper-left X"],
+                        vals["Absolute upper-left Y"], vals["Width"], vals["Height"])
+        time.sleep(0.2)
+    raise H.TestFailure("no viewable window titled %r within %d s" % (title, timeout))
+
+
+def crop(screen, ox, oy, w, h):
+    sw, sh, sp = H.parse_ppm(screen)
+    H.check(ox >= 0 and oy >= 0 and ox + w <= sw and oy + h <= sh,
+            "window %dx%d+%d+%d is not inside the %dx%d screen" % (w, h, ox, oy, sw, sh))
+    return b"".join(sp[((oy + y) * sw + ox) * 3:((oy + y) * sw + ox + w) * 3] for y in range(h))
+
+
+def wait_window_shows(display, win, demo, tmpdir, tag, timeout=15):
+    """Wait until the window region equals the demo's newest frame; returns that frame."""
+    _, ox, oy, ww, wh = win
+    deadline = time.monotonic() + timeout
+    ndiff, frame, region = None, None, None
+    while time.monotonic() < deadline:
+        screen = RV.grab(display, None)
+        if screen is not None:
+            frame = H.read_file(demo.frame)
+            fw, fh, fp = H.parse_ppm(frame)
+            H.check((fw, fh) == (ww, wh), "window is %dx%d, frame %dx%d" % (ww, wh, fw, fh))
+            region = crop(screen, ox, oy, ww, wh)
+            ndiff = H.diff_pixels(region, fp)
+            if ndiff == 0:
+                return frame
+        time.sleep(0.3)
+    if region is not None:
+        path = os.path.join(tmpdir, "window-%s.ppm" % tag)
+        with open(path, "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (ww, wh) + region)
+        with open(os.path.join(tmpdir, "frame-%s.ppm" % tag), "wb") as f:
+            f.write(frame)
+        H.check(False, "%s: the window differs from --frame-out in %s pixels (saved %s)"
+                % (tag, ndiff, path))
+    H.check(False, "%s: no screenshot of the window could be taken" % tag)
+
+
+def key_codes(demo, start):
+    return [int(m.group(1), 0) for m in
+            (re.search(r"clove-demo: input key=(0x[0-9a-fA-F]+)", ln)
+             for ln in demo.lines[start:]) if m]
+
+
+def wait_codes(demo, start, want, timeout=10):
+    deadline = time.monotonic() + timeout
+    codes = []
+    while time.monotonic() < deadline:
+        codes = key_codes(demo, start)
+        if codes[:len(want)] == want:
+            return codes
+        time.sleep(0.1)
+    H.check(False, "demo reported keys %s, expected %s" % ([hex(c) for c in codes],
+                                                           [hex(c) for c in want]))
+
+
+def run_one(args, tmpdir, procs, lib):
+    demo = H.Demo(procs, args, tmpdir, lib=lib, extra=["--no-animation", "--verbose", "--width",
+                                                       str(GW), "--height", str(GH)]).start()
+    f0 = H.wait_stable_frame(demo.frame, 10)
+    H.check(f0 is not None, "%s: the demo's first frame never settled" % lib)
+    display = RV.start_xvfb(procs, tmpdir)
+    title = "clove-view-test-%s-%d" % (lib, os.getpid())
+    view_err_path = os.path.join(tmpdir, "clove-view-%s.stderr" % lib)
+    view_err = open(view_err_path, "wb")
+    view = procs.popen("clove-view", [args.clove_view, "-v", "--title", title,
+                                      "spice://127.0.0.1:%d" % demo.port],
+                       env=xenv(display), stdout=subprocess.DEVNULL, stderr=view_err)
+
+    def view_log():
+        if not view_err.closed:
+            view_err.flush()
+        return H.read_file(view_err_path).decode("utf-8", "replace")
+
+    win = find_window(display, title)
+    H.log("%s: window 0x%x at +%d+%d, %dx%d" % (lib, win[0], win[1], win[2], win[3], win[4]))
+    H.check((win[3], win[4]) == (GW, GH), "window is %dx%d, not %dx%d" % (win[3], win[4], GW, GH))
+    f0 = wait_window_shows(display, win, demo, tmpdir, lib + "-initial")
+    H.log("%s: the window shows the demo's frame pixel-exact" % lib)
+    deadline = time.monotonic() + 10
+    while "mouse mode client" not in view_log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = view_log()
+    H.check("mouse mode client" in log, "%s: viewer never got client mouse mode:\n%s"
+            % (lib, log))
+    m = re.search(r"clove-view: cursor (\d+)x(\d+) hot (\d+),(\d+)", log)
+    H.check(m is not None, "%s: the viewer got no cursor shape:\n%s" % (lib, log))
+    H.log("%s: client mouse mode; cursor %sx%s hot %s,%s" % ((lib,) + m.groups()))
+
+    # --- keys ---
+    xdo(display, "windowfocus", "--sync", str(win[0]))
+    time.sleep(0.3)
+    start = len(demo.lines)
+    xdo(display, "key", "--delay", "40", "h", "e", "l", "l", "o")
+    want = []
+    for c in HELLO:
+        want += [c, c | 0x80]
+    wait_codes(demo, start, want)
+    start = len(demo.lines)
+    xdo(display, "key", "--delay", "40", "Up", "ctrl+alt+End")
+    codes = wait_codes(demo, start, [0xe048, 0xe0c8, 0x1d, 0x38, 0xe053])
+    time.sleep(0.5)
+    codes = key_codes(demo, start)
+    H.check(set(codes[5:]) == {0x9d, 0xb8, 0xe0d3} and len(codes) == 8,
+            "%s: Ctrl+Alt+End releases: %s" % (lib, [hex(c) for c in codes]))
+    H.log("%s: keys reported as %s" % (lib, " ".join("%x" % c for c in want + codes)))
+    f1 = H.wait_stable_frame(demo.frame, 10, differs_from=f0)
+    H.check(f1 is not None, "%s: the frame did not change after typing" % lib)
+    f1 = wait_window_shows(display, win, demo, tmpdir, lib + "-after-keys")
+    H.log("%s: the window shows the frame after typing pixel-exact" % lib)
+
+    # --- the overlay: F12 on, the window differs at its top-left; F12 off ---
+    start = len(demo.lines)
+    xdo(display, "key", "F12")
+    time.sleep(1.5)
+    screen = RV.grab(display, None)
+    _, _, p1 = H.parse_ppm(f1)
+    region = crop(screen, win[1], win[2], GW, GH)
+    H.check(H.diff_pixels(region, p1) > 0, "%s: F12 drew no overlay" % lib)
+    box = H.diff_bbox(GW, p1, region)
+    xdo(display, "key", "F12")
+    wait_window_shows(display, win, demo, tmpdir, lib + "-overlay-off")
+    H.check(key_codes(demo, start) == [], "%s: F12 reached the guest" % lib)
+    H.log("%s: F12 toggles the overlay (%s) and is not sent" % (lib, box))
+
+    # --- mouse: click in the lower right, away from the text ---
+    tx, ty = GW * 13 // 16, GH * 13 // 16
+    start = len(demo.lines)
+    xdo(display, "mousemove", "--window", str(win[0]), str(tx), str(ty))
+    time.sleep(0.3)
+    xdo(display, "click", "1")
+    i = demo.wait_line(r"clove-demo: input click x=-?\d+ y=-?\d+", 10, start)
+    H.check(i is not None, "%s: the demo reported no click; stdout tail %s"
+            % (lib, demo.lines[-5:]))
+    m = re.search(r"x=(-?\d+) y=(-?\d+) button=(\w+)", demo.lines[i])
+    cx, cy = int(m.group(1)), int(m.group(2))
+    H.check(abs(cx - tx) <= 1 and abs(cy - ty) <= 1 and m.group(3) == "left",
+            "%s: click reported at %d,%d (%s), made at %d,%d" % (lib, cx, cy, m.group(3), tx, ty))
+    f2 = H.wait_stable_frame(demo.frame, 10, differs_from=f1)
+    H.check(f2 is not None, "%s: the frame did not change after the click" % lib)
+    _, _, p2 = H.parse_ppm(f2)
+    box = H.diff_bbox(GW, p1, p2)
+    H.check(box is not None and box[0] - 16 <= cx <= box[2] + 16 and
+            box[1] - 16 <= cy <= box[3] + 16,
+            "%s: the click at %d,%d changed %s" % (lib, cx, cy, box))
+    wait_window_shows(display, win, demo, tmpdir, lib + "-after-click")
+    H.log("%s: click reported at %d,%d; the window shows the new frame pixel-exact"
+          % (lib, cx, cy))
+
+    H.check(view.poll() is None, "%s: clove-view exited early (rc=%s):\n%s"
+            % (lib, view.poll(), view_log()))
+    view.send_signal(signal.SIGTERM)
+    try:
+        rc = view.wait(10)
+    except subprocess.TimeoutExpired:
+        H.stop_process(view)
+        rc = None
+    view_err.close()
+    log = view_log()
+    for marker in H.SANITIZER_MARKERS:
+        H.check(marker not in log, "sanitizer report from clove-view:\n%s" % log)
+    H.check(rc == 0, "%s: clove-view exited with %s on SIGTERM:\n%s" % (lib, rc, log))
+    demo.stop()
+
+
+def body(args, tmpdir, procs):
+    H.need_programs("Xvfb", "xdpyinfo", "xwd", "xwininfo", "convert", "xdotool")
+    if args.clove_view is None:
+        apps = os.path.dirname(os.path.dirname(os.path.abspath(args.demo)))
+        args.clove_view = os.path.join(apps, "clove-view", "clove-view")
+    H.check(os.path.exists(args.clove_view), "clove-view not found at %s" % args.clove_view)
+    libs = ["ours", "ref"] if args.lib == "ours" else ["ref"]
+    for lib in libs:
+        run_one(args, tmpdir, procs, lib)
+
+
+if __name__ == "__main__":
+    sys.exit(H.run_main(body, __doc__, add_args))

@@ -56,6 +56,7 @@
 #define QUIC_WM_PIXELS  2048 /* pixels coded with each wait mask before the next */
 #define QUIC_RUN_STATES 32
 #define QUIC_MAX_CODES  8
+#define QUIC_DEC_BITS   10 /* bits the decoder's codeword table resolves */
 
 /* The hot loops rely on these helpers being inlined into each specialised
  * row function; plain `inline` leaves that to heuristics that give up on the
@@ -112,6 +113,8 @@ struct quic_family {
     uint16_t esc_base[QUIC_MAX_CODES];
     uint32_t code[QUIC_MAX_CODES][256]; /* (codeword << 8) | length, by code then value */
     uint8_t lens[256][QUIC_MAX_CODES];  /* codeword length, by value then code */
+    uint16_t *dec; /* decoder: [code][next QUIC_DEC_BITS bits] -> (length << 8) | value;
+                      0 when the codeword is longer (in quic_coder.mem) */
 };
 
 /* Adaptive statistics of one plane. */
@@ -147,7 +150,7 @@ struct quic_group {
     unsigned nch;
     struct quic_plane *pl[3];
     uint32_t *kcur, *kprev; /* per-pixel keys, equal iff the pixels are equal */
-    uint8_t *cand;          /* encoder: run_candidates() of the current row */
+    uint8_t *cand;          /* run_candidates() / up_candidates() of the current row */
 };
 
 /* Words go to a staging buffer large enough for one group row, which is
@@ -163,11 +166,19 @@ struct quic_bitw {
     size_t pos, cap;
 };
 
+/* Reads by absolute bit position: a peek loads the 64 bits of the two
+ * words at the position, so it needs no buffer state and no refill. The
+ * peek may read up to two words past the last bit a row can use, so while
+ * less than a row's worth (row_words) of input remains the reader works on
+ * a zero-padded copy of the tail of the input instead. */
 struct quic_bitr {
-    uint64_t buf; /* next bits, MSB first */
-    unsigned avail;
+    const uint8_t *src; /* the input, or `tail` */
+    uint64_t pos;       /* next bit, counted from src */
+    uint64_t base;      /* bit offset of src in the input */
     const uint8_t *in;
-    size_t nwords, wpos;
+    size_t nwords;    /* whole words of input */
+    size_t row_words; /* words one group row can consume, at most */
+    uint8_t *tail;    /* owned; NULL until the reader switches to it */
 };
 
 struct quic_coder {
@@ -177,6 +188,7 @@ struct quic_coder {
     uint32_t width, height;
     enum quic_image_type type;
     uint8_t *stage; /* encoder: bitw staging, stage_bytes long */
+    uint16_t *dec;  /* decoder: the family's codeword table */
     void *mem;
 };
 
@@ -362,24 +374,6 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
         for (unsigned l = 0; l < f->bpc; l++) {
             cnt[l] >>= 1;
         }
-    }
-}
-
-/* Called after each coded (not run) pixel: updates the models at pixel i
- * when the countdown expires. */
-QUIC_INLINE void schedule_step(struct quic_group *g, const struct quic_family *f, unsigned nch,
-                               int i)
-{
-    struct quic_state *st = &g->st;
-    if (st->countdown) {
-        st->countdown--;
-        return;
-    }
-    st->seed++;
-    st->countdown = quic_rand6[st->seed & 0xff] & st->waitmask;
-    for (unsigned c = 0; c < nch; c++) {
-        struct quic_plane *p = g->pl[c];
-        model_update(&p->model, f, p->corr[i - 1], p->corr[i], st->trigger);
     }
 }
 
@@ -569,6 +563,23 @@ QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const
     uint32_t e = m->ctx_tab[corr[i - 1]][v];
     corr[i] = (uint8_t)v;
     return e;
+}
+
+/* up[i] = 1 where the pixels above-left and above pixel i are equal (the
+ * decoder's half of run_candidates, known before the row is decoded). */
+static void up_candidates(uint8_t *restrict up, const uint32_t *restrict kprev, unsigned width)
+{
+    unsigned n = width < 3 ? width : 3;
+    memset(up, 0, n);
+    unsigned i = 3;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_up_cand(up, kprev, width);
+    }
+#endif
+    for (; i < width; i++) {
+        up[i] = (uint8_t)(kprev[i - 1] == kprev[i]);
+    }
 }
 
 /* Codes one row of a group. The residuals and run candidates are computed
@@ -792,8 +803,9 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     size_t wpad = ((size_t)width + 16) & ~(size_t)15;
     size_t plane_bytes = 4 * wpad;
     size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
-    size_t stage_bytes = wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64;
-    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 2 * wpad;
+    size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
+    size_t dec_bytes = sizeof(uint16_t) * (QUIC_MAX_CODES << QUIC_DEC_BITS);
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 2 * wpad + dec_bytes;
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -815,6 +827,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->stage = mem + 4 * plane_bytes + keys_bytes;
     q->rgb.cand = q->stage + stage_bytes;
     q->alpha.cand = q->rgb.cand + wpad;
+    q->dec = (uint16_t *)(void *)(q->alpha.cand + wpad);
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];
@@ -956,39 +969,84 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
 
 /* ---- bit reader ---- */
 
-/* Tops the buffer up to >= 32 bits; branch-free because the refill is
- * needed about every other codeword, which no predictor guesses. */
-QUIC_INLINE void bitr_refill(struct quic_bitr *r)
+QUIC_INLINE uint64_t load_le64(const uint8_t *p)
 {
-    unsigned need = r->avail < 32;
-    uint32_t word = 0;
-    if (QUIC_LIKELY(r->wpos < r->nwords)) {
-        word = load_le32(r->in + 4 * r->wpos);
-    }
-    uint64_t add = (uint64_t)word << ((32 - r->avail) & 63);
-    r->buf |= add & (0 - (uint64_t)need);
-    r->wpos += need;
-    r->avail += need * 32;
+    return (uint64_t)load_le32(p) | ((uint64_t)load_le32(p + 4) << 32);
 }
 
-QUIC_INLINE void bitr_skip(struct quic_bitr *r, unsigned len)
+/* The 32 bits at bit `pos` of src (MSB first within each LE word). */
+QUIC_INLINE uint32_t bitr_peek(const uint8_t *src, uint64_t pos)
 {
-    r->buf <<= len;
-    r->avail -= len;
-    bitr_refill(r);
+    uint64_t x = load_le64(src + 4 * (size_t)(pos >> 5));
+    x = (x << 32) | (x >> 32);
+    return (uint32_t)((x << (pos & 31)) >> 32);
+}
+
+/* Makes sure the next group row can be read: switches to a padded copy of
+ * the input's tail when fewer than row_words + 2 words remain. */
+static int bitr_prepare_row(struct quic_bitr *r)
+{
+    if (r->tail) {
+        return 0;
+    }
+    uint64_t word = (r->base + r->pos) >> 5;
+    if (word + r->row_words + 2 <= r->nwords) {
+        return 0;
+    }
+    size_t have = word < r->nwords ? r->nwords - (size_t)word : 0;
+    size_t bytes = (have + r->row_words + 2) * 4;
+    r->tail = calloc(1, bytes);
+    if (!r->tail) {
+        return CLOVE_E_NOMEM;
+    }
+    if (have) {
+        memcpy(r->tail, r->in + 4 * (size_t)word, have * 4);
+    }
+    r->src = r->tail;
+    r->pos = (r->base + r->pos) - word * 32;
+    r->base = word * 32;
+    return 0;
 }
 
 /* True when the decoder has used bits the reference decoder could not
  * have read: its 32-bit lookahead must stay inside the input. */
 static int bitr_overrun(const struct quic_bitr *r)
 {
-    uint64_t used = (uint64_t)r->wpos * 32 - r->avail;
+    uint64_t used = r->base + r->pos;
     return r->nwords == 0 || used > ((uint64_t)r->nwords - 1) * 32;
 }
 
-QUIC_INLINE unsigned bitr_code(struct quic_bitr *r, const struct quic_family *f, unsigned l)
+/* Fills f->dec (QUIC_MAX_CODES << QUIC_DEC_BITS entries). */
+static void family_init_decoder(struct quic_family *f, uint16_t *dec)
 {
-    uint32_t peek = (uint32_t)(r->buf >> 32);
+    f->dec = dec;
+    memset(dec, 0, sizeof(uint16_t) * (QUIC_MAX_CODES << QUIC_DEC_BITS));
+    for (unsigned l = 0; l < f->bpc; l++) {
+        uint16_t *t = dec + (l << QUIC_DEC_BITS);
+        for (unsigned n = 0; n <= f->mask; n++) {
+            unsigned len = f->code[l][n] & 0xff, bits = f->code[l][n] >> 8;
+            if (len > QUIC_DEC_BITS) {
+                continue;
+            }
+            unsigned first = bits << (QUIC_DEC_BITS - len), count = 1u << (QUIC_DEC_BITS - len);
+            for (unsigned k = 0; k < count; k++) {
+                t[first + k] = (uint16_t)((len << 8) | n);
+            }
+        }
+    }
+}
+
+/* Decodes one codeword with code l: the table for short ones, counting
+ * leading zeros for the rest. */
+QUIC_INLINE unsigned bitr_code(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
+                               unsigned l)
+{
+    uint32_t peek = bitr_peek(src, *pos);
+    unsigned e = f->dec[(l << QUIC_DEC_BITS) | (peek >> (32 - QUIC_DEC_BITS))];
+    if (QUIC_LIKELY(e)) {
+        *pos += e >> 8;
+        return e & 0xff;
+    }
     unsigned zeros = clz32(peek | 1);
     unsigned v, len;
     if (zeros < f->gr_prefix[l]) {
@@ -998,16 +1056,17 @@ QUIC_INLINE unsigned bitr_code(struct quic_bitr *r, const struct quic_family *f,
         len = f->esc_len[l];
         v = f->esc_base[l] + ((peek >> (32 - len)) & ((1u << f->esc_bits[l]) - 1));
     }
-    bitr_skip(r, len);
+    *pos += len;
     return v & f->mask;
 }
 
 /* Reads a run length (see put_run); fails when it exceeds `limit`. */
-static int get_run(struct quic_state *st, struct quic_bitr *r, unsigned limit, unsigned *out)
+static int get_run(struct quic_state *st, const uint8_t *src, uint64_t *pos, unsigned limit,
+                   unsigned *out)
 {
     unsigned len = 0;
     for (;;) {
-        uint32_t peek = (uint32_t)(r->buf >> 32);
+        uint32_t peek = bitr_peek(src, *pos);
         unsigned ones = ~peek ? clz32(~peek) : 32;
         for (unsigned k = 0; k < ones; k++) {
             len += 1u << st->run_log2;
@@ -1019,14 +1078,14 @@ static int get_run(struct quic_state *st, struct quic_bitr *r, unsigned limit, u
             return CLOVE_E_INVALID;
         }
         if (ones < 32) {
-            bitr_skip(r, ones + 1);
+            *pos += ones + 1;
             break;
         }
-        bitr_skip(r, 32);
+        *pos += 32;
     }
     if (st->run_log2) {
-        len += (uint32_t)(r->buf >> 32) >> (32 - st->run_log2);
-        bitr_skip(r, st->run_log2);
+        len += bitr_peek(src, *pos) >> (32 - st->run_log2);
+        *pos += st->run_log2;
     }
     if (st->run_state) {
         st->run_log2 = quic_run_log2[--st->run_state];
@@ -1040,21 +1099,51 @@ static int get_run(struct quic_state *st, struct quic_bitr *r, unsigned limit, u
 
 /* ---- decoder ---- */
 
+/* Folded residual -> residual mod 256 (0, 1, 2, 3, ... -> 0, -1, 1, -2, ...);
+ * masked to 5 bits it serves the 5-bit family too. */
+#define QUIC_U2(n)   (uint8_t)(n), (uint8_t)(255 - (n))
+#define QUIC_U8(n)   QUIC_U2(n), QUIC_U2((n) + 1), QUIC_U2((n) + 2), QUIC_U2((n) + 3)
+#define QUIC_U32(n)  QUIC_U8(n), QUIC_U8((n) + 4), QUIC_U8((n) + 8), QUIC_U8((n) + 12)
+#define QUIC_U128(n) QUIC_U32(n), QUIC_U32((n) + 16), QUIC_U32((n) + 32), QUIC_U32((n) + 48)
+static const uint8_t quic_unfold[256] = {QUIC_U128(0), QUIC_U128(64)};
+#undef QUIC_U128
+#undef QUIC_U32
+#undef QUIC_U8
+#undef QUIC_U2
+
+/* Decodes sample i of a plane and returns its value; `pred` is its
+ * prediction. */
+QUIC_INLINE unsigned dec_sample(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
+                                const struct quic_model *m, uint8_t *corr, uint8_t *cur, int i,
+                                unsigned pred)
+{
+    unsigned v = bitr_code(src, pos, f, m->ctx_code[corr[i - 1]]);
+    corr[i] = (uint8_t)v;
+    unsigned val = (quic_unfold[v] + pred) & f->mask;
+    cur[i] = (uint8_t)val;
+    return val;
+}
+
+/* Decodes one row of a group; mirrors encode_group_row, with the channels
+ * unrolled and the reader position in a local. */
 QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family *f,
                                  struct quic_bitr *r, unsigned width, int first_row,
                                  unsigned nch)
 {
     struct quic_state *st = &g->st;
-    struct quic_bitr br = *r;
+    const uint8_t *src = r->src;
+    uint64_t pos = r->pos;
     uint8_t *cur[3], *corr[3];
     const uint8_t *prev[3];
     const struct quic_model *m[3];
     uint32_t *kcur = g->kcur;
-    const uint32_t *kprev = g->kprev;
-    const unsigned mask = f->mask;
+    const uint8_t *up = g->cand;
+    if (!first_row) {
+        up_candidates(g->cand, g->kprev, width);
+    }
 
-    for (unsigned c = 0; c < nch; c++) {
-        struct quic_plane *p = g->pl[c];
+    for (unsigned c = 0; c < 3; c++) {
+        struct quic_plane *p = g->pl[c < nch ? c : 0];
         p->corr[-1] = first_row ? 0 : p->corr[0];
         cur[c] = p->cur;
         prev[c] = p->prev;
@@ -1062,18 +1151,20 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
         m[c] = &p->model;
     }
 
-    unsigned pos = 0;
-    while (pos < width) {
+    unsigned countdown = st->countdown;
+    unsigned pos_px = 0;
+    int rc = 0;
+    while (pos_px < width) {
         int bump;
-        int end = (int)segment_end(st, pos, width, &bump);
+        int end = (int)segment_end(st, pos_px, width, &bump);
+        const unsigned waitmask = st->waitmask;
         int norun = -1;
-        for (int i = (int)pos; i < end;) {
-            if (!first_row && i > 2 && i != norun && kprev[i - 1] == kprev[i] &&
-                kcur[i - 1] == kcur[i - 2]) {
+        for (int i = (int)pos_px; i < end;) {
+            if (!first_row && up[i] && i != norun && kcur[i - 1] == kcur[i - 2]) {
                 unsigned n;
-                if (get_run(st, &br, (unsigned)(end - i), &n) < 0) {
-                    *r = br;
-                    return CLOVE_E_INVALID;
+                if (get_run(st, src, &pos, (unsigned)(end - i), &n) < 0) {
+                    rc = CLOVE_E_INVALID;
+                    goto out;
                 }
                 for (unsigned c = 0; c < nch; c++) {
                     memset(cur[c] + i, cur[c][i - 1], n);
@@ -1087,35 +1178,60 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
                 i += (int)n;
                 continue;
             }
-            uint32_t key = 0;
-            for (unsigned c = 0; c < nch; c++) {
-                unsigned v = bitr_code(&br, f, m[c]->ctx_code[corr[c][i - 1]]);
-                corr[c][i] = (uint8_t)v;
-                unsigned pred;
-                if (first_row) {
-                    pred = i ? cur[c][i - 1] : 0;
-                } else {
-                    pred = i ? ((unsigned)cur[c][i - 1] + prev[c][i]) >> 1 : prev[c][i];
+            unsigned p0, p1 = 0, p2 = 0;
+            if (first_row) {
+                p0 = i ? cur[0][i - 1] : 0;
+                if (nch == 3) {
+                    p1 = i ? cur[1][i - 1] : 0;
+                    p2 = i ? cur[2][i - 1] : 0;
                 }
-                unsigned val = (((v >> 1) ^ (0u - (v & 1))) + pred) & mask;
-                cur[c][i] = (uint8_t)val;
-                key |= val << (8 * c);
+            } else if (QUIC_LIKELY(i)) {
+                p0 = ((unsigned)cur[0][i - 1] + prev[0][i]) >> 1;
+                if (nch == 3) {
+                    p1 = ((unsigned)cur[1][i - 1] + prev[1][i]) >> 1;
+                    p2 = ((unsigned)cur[2][i - 1] + prev[2][i]) >> 1;
+                }
+            } else {
+                p0 = prev[0][0];
+                if (nch == 3) {
+                    p1 = prev[1][0];
+                    p2 = prev[2][0];
+                }
+            }
+            uint32_t key = dec_sample(src, &pos, f, m[0], corr[0], cur[0], i, p0);
+            if (nch == 3) {
+                key |= dec_sample(src, &pos, f, m[1], corr[1], cur[1], i, p1) << 8;
+                key |= dec_sample(src, &pos, f, m[2], corr[2], cur[2], i, p2) << 16;
             }
             kcur[i] = key;
-            schedule_step(g, f, nch, i);
+            if (QUIC_LIKELY(countdown)) {
+                countdown--;
+            } else {
+                st->seed++;
+                countdown = quic_rand6[st->seed & 0xff] & waitmask;
+                for (unsigned c = 0; c < nch; c++) {
+                    model_update(&g->pl[c]->model, f, corr[c][i - 1], corr[c][i], st->trigger);
+                }
+            }
             i++;
         }
         if (bump) {
             segment_bump(st);
         }
-        pos = (unsigned)end;
+        pos_px = (unsigned)end;
     }
-    *r = br;
-    return 0;
+out:
+    st->countdown = countdown;
+    r->pos = pos;
+    return rc;
 }
 
 static int decode_rgb_row(struct quic_coder *q, struct quic_bitr *r, int first_row)
 {
+    int rc = bitr_prepare_row(r);
+    if (rc < 0) {
+        return rc;
+    }
     if (first_row) {
         return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3);
     }
@@ -1125,6 +1241,10 @@ static int decode_rgb_row(struct quic_coder *q, struct quic_bitr *r, int first_r
 static int decode_one_row(struct quic_coder *q, struct quic_group *g, struct quic_bitr *r,
                           int first_row)
 {
+    int rc = bitr_prepare_row(r);
+    if (rc < 0) {
+        return rc;
+    }
     if (first_row) {
         return decode_group_row(g, &q->fam, r, q->width, 1, 1);
     }
@@ -1139,6 +1259,7 @@ static void pack_row(const struct quic_coder *q, uint8_t *restrict dst, enum cod
     const uint8_t *restrict g = q->planes[1].cur;
     const uint8_t *restrict b = q->planes[2].cur;
     const uint8_t *restrict a = q->planes[3].cur;
+    unsigned i0 = 0;
 
     if (q->type == QUIC_IMAGE_TYPE_GRAY) {
         memcpy(dst, r, width);
@@ -1170,7 +1291,12 @@ static void pack_row(const struct quic_coder *q, uint8_t *restrict dst, enum cod
         }
         break;
     case CODEC_FMT_RGBA:
-        for (unsigned i = 0; i < width; i++) {
+#if QUIC_HAVE_SSE2
+        if (quic_simd_on) {
+            i0 = quic_simd_pack32(dst, r, g, b, a, width);
+        }
+#endif
+        for (unsigned i = i0; i < width; i++) {
             dst[4 * i] = b[i];
             dst[4 * i + 1] = g[i];
             dst[4 * i + 2] = r[i];
@@ -1178,7 +1304,12 @@ static void pack_row(const struct quic_coder *q, uint8_t *restrict dst, enum cod
         }
         break;
     default:
-        for (unsigned i = 0; i < width; i++) {
+#if QUIC_HAVE_SSE2
+        if (quic_simd_on) {
+            i0 = quic_simd_pack32(dst, r, g, b, NULL, width);
+        }
+#endif
+        for (unsigned i = i0; i < width; i++) {
             dst[4 * i] = b[i];
             dst[4 * i + 1] = g[i];
             dst[4 * i + 2] = r[i];
@@ -1287,8 +1418,12 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         set_err(err_desc, "quic: out of memory");
         return rc;
     }
-    struct quic_bitr r = {.in = in, .nwords = in_len / 4, .wpos = QUIC_HEADER_BYTES / 4};
-    bitr_refill(&r);
+    struct quic_bitr r = {.src = in,
+                          .pos = QUIC_HEADER_BYTES * 8,
+                          .in = in,
+                          .nwords = in_len / 4,
+                          .row_words = (size_t)info.width * 5 + 8};
+    family_init_decoder(&q.fam, q.dec);
 
     uint8_t *row0 = stride < 0 ? pixels + (size_t)(info.height - 1) * abs_stride : pixels;
     for (uint32_t y = 0; y < info.height; y++) {
@@ -1309,11 +1444,14 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         }
         if (rc < 0) {
             coder_finish(&q);
-            set_err(err_desc, "quic: corrupt or truncated stream");
+            free(r.tail);
+            set_err(err_desc, rc == CLOVE_E_NOMEM ? "quic: out of memory"
+                                                  : "quic: corrupt or truncated stream");
             return rc;
         }
         pack_row(&q, row0 + (ptrdiff_t)((int64_t)y * stride), format);
     }
     coder_finish(&q);
+    free(r.tail);
     return 0;
 }

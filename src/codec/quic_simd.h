@@ -135,6 +135,49 @@ static inline unsigned quic_simd_run_cand(uint8_t *cand, const uint32_t *kcur,
     return i;
 }
 
+/* up[i] = kprev[i - 1] == kprev[i] for i in [3, n); returns the first i
+ * not done. */
+static inline unsigned quic_simd_up_cand(uint8_t *up, const uint32_t *kprev, unsigned n)
+{
+    const __m128i one = _mm_set1_epi8(1);
+    unsigned i = 3;
+    for (; i + 16 <= n; i += 16) {
+        __m128i m[4];
+        for (unsigned k = 0; k < 4; k++) {
+            const uint32_t *pp = kprev + i + 4 * k;
+            m[k] = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(pp - 1)),
+                                   _mm_loadu_si128((const __m128i *)(const void *)pp));
+        }
+        __m128i packed = _mm_packs_epi16(_mm_packs_epi32(m[0], m[1]), _mm_packs_epi32(m[2], m[3]));
+        _mm_storeu_si128((__m128i *)(void *)(up + i), _mm_and_si128(packed, one));
+    }
+    return i;
+}
+
+/* Interleaves B, G, R planes into 32-bit BGRA pixels (A from `a`, or 0
+ * when `a` is NULL);
+ * returns how many pixels it did. */
+static inline unsigned quic_simd_pack32(uint8_t *dst, const uint8_t *r, const uint8_t *g,
+                                        const uint8_t *b, const uint8_t *a, unsigned n)
+{
+    unsigned i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i vg = _mm_loadu_si128((const __m128i *)(const void *)(g + i));
+        __m128i vr = _mm_loadu_si128((const __m128i *)(const void *)(r + i));
+        __m128i va = a ? _mm_loadu_si128((const __m128i *)(const void *)(a + i))
+                       : _mm_setzero_si128();
+        __m128i bg_lo = _mm_unpacklo_epi8(vb, vg), bg_hi = _mm_unpackhi_epi8(vb, vg);
+        __m128i ra_lo = _mm_unpacklo_epi8(vr, va), ra_hi = _mm_unpackhi_epi8(vr, va);
+        uint8_t *d = dst + 4 * i;
+        _mm_storeu_si128((__m128i *)(void *)d, _mm_unpacklo_epi16(bg_lo, ra_lo));
+        _mm_storeu_si128((__m128i *)(void *)(d + 16), _mm_unpackhi_epi16(bg_lo, ra_lo));
+        _mm_storeu_si128((__m128i *)(void *)(d + 32), _mm_unpacklo_epi16(bg_hi, ra_hi));
+        _mm_storeu_si128((__m128i *)(void *)(d + 48), _mm_unpackhi_epi16(bg_hi, ra_hi));
+    }
+    return i;
+}
+
 #endif /* __SSE2__ */
 
 #endif

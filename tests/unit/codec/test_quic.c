@@ -240,8 +240,9 @@ static void test_golden_vectors_portable(void)
     quic_simd_set(1);
 }
 
-/* The SIMD and portable paths give the same bytes on every type, on widths
- * around the kernels' 16-pixel blocks and on all four patterns. */
+/* The SIMD and portable paths give the same bytes, encoding and decoding,
+ * on every type, on widths around the kernels' 16-pixel blocks and on all
+ * four patterns. */
 static void test_simd_matches_portable(void)
 {
     static const uint32_t widths[] = {15, 16, 17, 31, 33, 64, 257};
@@ -264,6 +265,15 @@ static void test_simd_matches_portable(void)
                 CHECK(na > 0);
                 CHECK_EQ(na, nb);
                 CHECK_MEM_EQ(a, b, (size_t)na);
+                size_t raw = (size_t)w * h * bpp;
+                uint8_t *da = calloc(1, raw), *db = calloc(1, raw);
+                CHECK_EQ(quic_decode(a, (size_t)na, da, raw, (int32_t)(w * bpp), f, NULL), 0);
+                quic_simd_set(0);
+                CHECK_EQ(quic_decode(a, (size_t)na, db, raw, (int32_t)(w * bpp), f, NULL), 0);
+                quic_simd_set(1);
+                CHECK_MEM_EQ(da, db, raw);
+                free(da);
+                free(db);
                 free(src);
                 free(a);
                 free(b);

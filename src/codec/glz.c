@@ -42,6 +42,13 @@
 
 #include "codec/lz_pixels.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define GLZ_HAVE_SSE2 1
+#else
+#define GLZ_HAVE_SSE2 0
+#endif
+
 #define GLZ_MAX_COPY         32
 #define GLZ_HASH_LOG         20
 #define GLZ_HASH_SIZE        (1u << GLZ_HASH_LOG)
@@ -334,6 +341,41 @@ static void glz_index_segments(uint32_t *seg_hash, const uint32_t *keys, uint64_
     }
 }
 
+/* How many of the first `max` keys at a and b are equal; SSE2 compares four
+ * keys a step. */
+static inline size_t glz_match_len(const uint32_t *a, const uint32_t *b, size_t max)
+{
+#if GLZ_HAVE_SSE2
+    size_t n = 0;
+    while (n + 4 <= max) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + n));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + n));
+        unsigned ne = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(x, y)) ^ 0xffffu;
+        if (ne) {
+            return n + ((unsigned)__builtin_ctz(ne) >> 2);
+        }
+        n += 4;
+    }
+    return n + lz_match_len(a + n, b + n, max - n, 0xffffffffu);
+#else
+    return lz_match_len(a, b, max, 0xffffffffu);
+#endif
+}
+
+/* Sets count (<= width) entries of the row ring above_disp from column x
+ * on, wrapping at width. */
+static void glz_fill_above(uint32_t *above_disp, size_t width, size_t x, size_t count,
+                           uint32_t disp)
+{
+    size_t first = width - x < count ? width - x : count;
+    for (size_t i = 0; i < first; i++) {
+        above_disp[x + i] = disp;
+    }
+    for (size_t i = 0; i < count - first; i++) {
+        above_disp[i] = disp;
+    }
+}
+
 struct glz_best {
     size_t len;
     size_t disp;
@@ -449,7 +491,7 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
             if (best.len >= lim) {
                 continue;
             }
-            size_t len = 1 + lz_match_len(ref + 1, cur + ip + 1, lim - 1, 0xffffffffu);
+            size_t len = 1 + glz_match_len(ref + 1, cur + ip + 1, lim - 1);
             if (len < min_len) {
                 continue;
             }
@@ -483,13 +525,8 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
             /* Runs and the row above are tried everywhere anyway. */
             if (above_disp && best.disp != 1 && best.disp != width) {
                 size_t fill = best.len < width ? best.len : width;
-                size_t x = (ip + best.len - fill) % width;
-                for (size_t i = 0; i < fill; i++) {
-                    above_disp[x] = (uint32_t)best.disp;
-                    if (++x == width) {
-                        x = 0;
-                    }
-                }
+                glz_fill_above(above_disp, width, (ip + best.len - fill) % width, fill,
+                               (uint32_t)best.disp);
             }
             /* Short matches are text: index them so later images find them. */
             size_t end = ip + best.len;
@@ -569,7 +606,15 @@ static void glz_fill_keys(const struct codec_image *img, int alpha, uint32_t *ke
                     k[x] = row[4 * x + 3];
                 }
             } else {
-                for (uint32_t x = 0; x < w; x++) {
+                uint32_t x = 0;
+#if GLZ_HAVE_SSE2
+                const __m128i rgb = _mm_set1_epi32(0xffffff);
+                for (; x + 4 <= w; x += 4) {
+                    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(row + 4 * x));
+                    _mm_storeu_si128((__m128i *)(void *)(k + x), _mm_and_si128(v, rgb));
+                }
+#endif
+                for (; x < w; x++) {
                     k[x] = lz_load32(row + 4 * x) & 0xffffff;
                 }
             }

@@ -281,6 +281,15 @@ void server_msg_display_inval_all_palettes(struct byte_buf *b)
     (void)b;
 }
 
+void server_msg_display_inval_list(struct byte_buf *b, const uint64_t *ids, uint16_t count)
+{
+    buf_put_u16(b, count);
+    for (uint16_t i = 0; i < count; i++) {
+        buf_put_u8(b, SPICE_RES_TYPE_PIXMAP);
+        buf_put_u64(b, ids[i]);
+    }
+}
+
 void server_msg_display_inval_all_pixmaps(struct byte_buf *b, const uint64_t *wait_serials,
                                           const uint8_t *wait_channel_types,
                                           const uint8_t *wait_channel_ids, uint8_t count)
@@ -421,6 +430,11 @@ void server_msg_cursor_trail(struct byte_buf *b, uint16_t length, uint16_t frequ
 void server_msg_cursor_inval_all(struct byte_buf *b)
 {
     (void)b;
+}
+
+void server_msg_cursor_inval_one(struct byte_buf *b, uint64_t id)
+{
+    buf_put_u64(b, id);
 }
 
 void server_msg_display_copy_bits(struct byte_buf *b, const struct wire_draw_base *base,

@@ -121,6 +121,12 @@ void server_msg_main_agent_token(struct byte_buf *b, uint32_t num_tokens);
 void server_msg_display_mark(struct byte_buf *b);
 void server_msg_display_reset(struct byte_buf *b);
 void server_msg_display_inval_all_palettes(struct byte_buf *b);
+/*
+ * SpiceResourceList {u16 count; {u8 type = SPICE_RES_TYPE_PIXMAP; u64 id}[count]}:
+ * drops these ids from the client's pixmap cache. count is at most 65535;
+ * callers with more ids send several messages.
+ */
+void server_msg_display_inval_list(struct byte_buf *b, const uint64_t *ids, uint16_t count);
 /* SpiceMsgWaitForChannels {u8 count; {u8 type; u8 id; u64 serial}[count]} */
 void server_msg_display_inval_all_pixmaps(struct byte_buf *b, const uint64_t *wait_serials,
                                           const uint8_t *wait_channel_types,
@@ -184,6 +190,8 @@ void server_msg_inputs_mouse_motion_ack(struct byte_buf *b);
  * SpiceCursorHeader {u64 unique; u8 type; u16 width, height, hot_spot_x,
  * hot_spot_y} and `data_size` bytes of shape data to the end of the body.
  * With NONE nothing follows the flags. A NULL cursor is written as NONE.
+ * With CACHE_ME the client keeps the shape under `unique`; with FROM_CACHE
+ * the header names a cached shape and the caller passes data_size 0.
  *
  * Cursor positions are Point16 (i16 x, i16 y) on the wire; the writers take a
  * wire_point and clamp each coordinate to [-32768, 32767].
@@ -206,5 +214,7 @@ void server_msg_cursor_move(struct byte_buf *b, struct wire_point position);
 void server_msg_cursor_hide(struct byte_buf *b);
 void server_msg_cursor_trail(struct byte_buf *b, uint16_t length, uint16_t frequency);
 void server_msg_cursor_inval_all(struct byte_buf *b);
+/* SpiceMsgDisplayInvalOne {u64 id}: drops one cursor from the client's cache. */
+void server_msg_cursor_inval_one(struct byte_buf *b, uint64_t id);
 
 #endif

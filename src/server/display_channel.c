@@ -17,8 +17,30 @@
  * Images pass through the encoder stage (display/image_encoder.h), which
  * depends on the client (capabilities, GLZ dictionary, preferred
  * compression). A message is therefore built per client, except that one
- * built without per-client state (anything but GLZ) is reused for every
- * later client with the same encoding profile.
+ * built without per-client state (anything but GLZ, and no cached image)
+ * is reused for every later client with the same encoding profile.
+ *
+ * Pixmap cache: each client has a mirror (display/pixmap_cache.h) of the
+ * image cache it announced in DISPLAY_INIT (pixmap_cache_size, in
+ * pixels). Images the guest marked QXL_IMAGE_CACHE, and large ones it did
+ * not mark, are keyed by a hash of their pixels; the first time a client
+ * gets one it goes with CACHE_ME under a fresh id (never reused, and
+ * distinct per worker: a client's display channels share one cache, as
+ * spice-gtk's session does), and afterwards as FROM_CACHE with no pixels.
+ * Only losslessly encoded images are cached, so FROM_CACHE is always
+ * exact. When the mirror is full, the least recently used images are
+ * dropped and named in INVAL_LIST, queued before the image that replaces
+ * them. A draw that adds to the cache is never dropped as hidden, since
+ * the client must see every CACHE_ME the mirror counts. INVAL_ALL_PIXMAPS
+ * is never sent: it would also clear what other display channels of the
+ * same client cached. A new channel starts with an empty mirror; its ids
+ * are new, so anything an earlier channel left in the client's cache is
+ * never named again.
+ *
+ * Palettes: 1/4/8-bit bitmaps are expanded to 32 bits before encoding, so
+ * no palette is ever sent and the palette cache (128 entries in the
+ * reference) stays empty; INVAL_ALL_PALETTES at connect keeps clients
+ * honest about that.
  *
  * Thread: the worker's.
  */
@@ -28,6 +50,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "display/image_encoder.h"
+#include "display/pixmap_cache.h"
 #include "proto/server_msg.h"
 #include "server/server.h"
 #include "server/worker_priv.h"
@@ -48,6 +71,13 @@ static size_t display_soft_queue_bytes(void)
     }
     return v;
 }
+/* Images smaller than this are never cached: FROM_CACHE would save little. */
+#define DISPLAY_CACHE_MIN_PIXELS 64
+/* Images the guest did not mark cacheable are cached from this size on. */
+#define DISPLAY_CACHE_UNMARKED_MIN_PIXELS (64 * 64)
+/* INVAL_LIST carries a u16 count. */
+#define DISPLAY_INVAL_LIST_MAX 65535
+
 /* More dirty rectangles than this are refreshed as their bounding box. */
 #define DISPLAY_MAX_DIRTY_RECTS 32
 
@@ -68,6 +98,11 @@ struct display_client {
     struct dirty_area *dirty; /* owns */
     uint32_t num_dirty, cap_dirty;
     uint64_t refreshes;
+    /* the client's pixmap cache, as far as this channel filled it */
+    struct pixmap_cache pixmaps;
+    uint64_t *evicted; /* owns: wire ids to name in the next INVAL_LIST */
+    uint32_t num_evicted, cap_evicted;
+    bool evicted_lost; /* out of memory recording an eviction */
 };
 
 static void display_dirty_drop(struct display_client *dc, uint32_t surface_id);
@@ -261,6 +296,7 @@ struct encoded_image {
     struct byte_buf scratch;
     uint8_t surface_id[4];
     bool per_client;
+    bool cache_me; /* the client's cache gains it with this message */
 };
 
 static void encoded_image_finish(struct encoded_image *e)
@@ -268,12 +304,101 @@ static void encoded_image_finish(struct encoded_image *e)
     buf_finish(&e->scratch);
 }
 
+/* ---- pixmap cache ---- */
+
+static void display_on_evict(void *opaque, uint64_t wire_id)
+{
+    struct display_client *dc = opaque;
+    if (dc->num_evicted == dc->cap_evicted) {
+        uint32_t cap = dc->cap_evicted ? dc->cap_evicted * 2 : 64;
+        uint64_t *n = realloc(dc->evicted, cap * sizeof(*n));
+        if (!n) {
+            dc->evicted_lost = true;
+            return;
+        }
+        dc->evicted = n;
+        dc->cap_evicted = cap;
+    }
+    dc->evicted[dc->num_evicted++] = wire_id;
+}
+
+/* Sends INVAL_LIST for what the mirror evicted (before anything naming
+ * the entries that replace them). */
+static void display_flush_evicted(struct display_client *dc)
+{
+    if (dc->evicted_lost) {
+        /* The client would keep an image the mirror forgot: harmless for
+         * correctness but unbounded, and we are out of memory anyway. */
+        log_ratelimited(LOG_LEVEL_ERROR, "display: client %u: out of memory tracking its cache",
+                        dc->base.connection_id);
+        channel_client_close(&dc->base);
+    }
+    for (uint32_t at = 0; at < dc->num_evicted && !dc->base.closing;) {
+        uint32_t n = dc->num_evicted - at;
+        n = n > DISPLAY_INVAL_LIST_MAX ? DISPLAY_INVAL_LIST_MAX : n;
+        struct byte_buf b;
+        buf_init(&b);
+        server_msg_display_inval_list(&b, dc->evicted + at, (uint16_t)n);
+        if (!buf_ok(&b) ||
+            channel_client_send(&dc->base, SPICE_MSG_DISPLAY_INVAL_LIST, b.data, b.len) < 0) {
+            channel_client_close(&dc->base);
+        }
+        buf_finish(&b);
+        at += n;
+    }
+    dc->num_evicted = 0;
+    dc->evicted_lost = false;
+}
+
+/* True if this image should go through the client's pixmap cache. */
+static bool display_cache_wanted(const struct display_client *dc, const struct qxl_image *q,
+                                 const struct image_source *src)
+{
+    if (!q || src->is_surface_ref || dc->pixmaps.capacity == 0) {
+        return false;
+    }
+    uint64_t pixels = (uint64_t)src->img.width * src->img.height;
+    if (pixels < DISPLAY_CACHE_MIN_PIXELS) {
+        return false;
+    }
+    return (q->desc_flags & QXL_IMAGE_CACHE) || pixels >= DISPLAY_CACHE_UNMARKED_MIN_PIXELS;
+}
+
+static bool image_type_is_lossy(int type)
+{
+    return type == SPICE_IMAGE_TYPE_JPEG || type == SPICE_IMAGE_TYPE_JPEG_ALPHA;
+}
+
+static uint64_t encoded_size(const struct wire_image *w)
+{
+    return w->type == SPICE_IMAGE_TYPE_BITMAP ? (uint64_t)w->u.bitmap.stride * w->height
+                                              : w->u.encoded.size;
+}
+
+/*
+ * Encodes one image for one client. `q` is the guest's image when there
+ * is one (its cache hint); NULL for areas of surfaces, which are not cached.
+ */
 static void display_encode(struct display_client *dc, const struct image_encoder_settings *s,
-                           const struct image_source *src, struct encoded_image *e)
+                           const struct image_source *src, const struct qxl_image *q,
+                           struct encoded_image *e)
 {
     struct worker *w = dc->worker;
     memset(e, 0, sizeof(*e));
     buf_init(&e->scratch);
+    uint64_t key = 0;
+    if (display_cache_wanted(dc, q, src)) {
+        key = pixmap_cache_hash_image(&src->img, 0);
+        const struct pixmap_cache_entry *hit = pixmap_cache_lookup(&dc->pixmaps, key);
+        if (hit) {
+            e->wire.id = hit->wire_id;
+            e->wire.type = SPICE_IMAGE_TYPE_FROM_CACHE;
+            e->wire.width = src->img.width;
+            e->wire.height = src->img.height;
+            e->per_client = true;
+            return;
+        }
+    }
     uint64_t id = ((uint64_t)w->id << 56) | ++w->image_serial;
     if (src->is_surface_ref) {
         e->wire.id = id;
@@ -287,6 +412,17 @@ static void display_encode(struct display_client *dc, const struct image_encoder
     }
     int type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
     e->per_client = image_encoder_type_is_per_client(type);
+    if (key != 0) {
+        /* The bytes depend on this client's cache either way. */
+        e->per_client = true;
+        uint64_t pixels = (uint64_t)src->img.width * src->img.height;
+        if (!image_type_is_lossy(type) &&
+            pixmap_cache_add(&dc->pixmaps, key, id, pixels, encoded_size(&e->wire)) == 0) {
+            e->wire.flags |= SPICE_IMAGE_FLAGS_CACHE_ME;
+            e->cache_me = true;
+            display_flush_evicted(dc);
+        }
+    }
 }
 
 /* ---- surfaces ---- */
@@ -315,7 +451,7 @@ static struct shared_msg *display_area_image_msg(struct display_client *dc, uint
         return NULL;
     }
     struct encoded_image e;
-    display_encode(dc, s, &src, &e);
+    display_encode(dc, s, &src, NULL, &e);
     struct wire_draw_base base = {
             .surface_id = id,
             .box = {area->top, area->left, area->bottom, area->right},
@@ -577,18 +713,24 @@ static bool display_behind(struct display_client *dc)
 
 /*
  * Builds the message body of a drawable for one client; returns its type,
- * or 0 to skip. *per_client tells whether the bytes depend on this client.
+ * or 0 to skip. *per_client tells whether the bytes depend on this client,
+ * *cache_me whether the client's pixmap cache gains an image with it (then
+ * it must reach the client). Every image source is prepared before the
+ * first one is encoded, so that a body given up halfway never leaves the
+ * cache mirror counting an image the client will not get.
  */
 static uint16_t display_drawable_body(struct display_client *dc, const struct qxl_drawable *d,
                                       const struct wire_draw_base *base,
                                       const struct image_encoder_settings *s, struct byte_buf *b,
-                                      bool *per_client)
+                                      bool *per_client, bool *cache_me)
 {
     struct image_source src1 = {0}, src2 = {0};
     struct encoded_image e1, e2;
     bool have1 = false, have2 = false;
     uint16_t type = 0;
     *per_client = false;
+    *cache_me = false;
+    pixmap_cache_begin(&dc->pixmaps);
     switch (d->type) {
     case QXL_DRAW_FILL:
         server_msg_display_draw_fill(b, base, d->u.fill.color, d->u.fill.rop_descriptor);
@@ -598,7 +740,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
         if (!image_source_from_qxl(d->u.copy.src, &src1)) {
             break;
         }
-        display_encode(dc, s, &src1, &e1);
+        display_encode(dc, s, &src1, d->u.copy.src, &e1);
         have1 = true;
         struct wire_rect src_area = wire_rect_from(&d->u.copy.src_area);
         server_msg_display_draw_copy(b, base, &e1.wire, &src_area, d->u.copy.rop_descriptor,
@@ -621,10 +763,11 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
                                                : SPICE_MSG_DISPLAY_DRAW_INVERS;
         break;
     case QXL_DRAW_COMPOSITE: {
-        if (!image_source_from_qxl(d->u.composite.src, &src1)) {
+        if (!image_source_from_qxl(d->u.composite.src, &src1) ||
+            (d->u.composite.mask && !image_source_from_qxl(d->u.composite.mask, &src2))) {
             break;
         }
-        display_encode(dc, s, &src1, &e1);
+        display_encode(dc, s, &src1, d->u.composite.src, &e1);
         have1 = true;
         struct wire_composite c = {
                 .flags = d->u.composite.flags,
@@ -637,10 +780,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
                 .mask_origin = {d->u.composite.mask_origin_x, d->u.composite.mask_origin_y},
         };
         if (d->u.composite.mask) {
-            if (!image_source_from_qxl(d->u.composite.mask, &src2)) {
-                break;
-            }
-            display_encode(dc, s, &src2, &e2);
+            display_encode(dc, s, &src2, d->u.composite.mask, &e2);
             have2 = true;
             c.mask = &e2.wire;
         }
@@ -653,10 +793,12 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     }
     if (have1) {
         *per_client |= e1.per_client;
+        *cache_me |= e1.cache_me;
         encoded_image_finish(&e1);
     }
     if (have2) {
         *per_client |= e2.per_client;
+        *cache_me |= e2.cache_me;
         encoded_image_finish(&e2);
     }
     free(src1.owned);
@@ -736,17 +878,20 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
         }
         unsigned profile = display_profile(dc);
         struct shared_msg *m = NULL;
+        /* Held until kicked: encoding may queue INVAL_LIST or close it. */
+        dc->base.busy++;
         for (int i = 0; i < cached; i++) {
             if (cache[i].profile == profile) {
                 m = shared_msg_ref(cache[i].msg);
                 break;
             }
         }
+        bool cache_me = false;
         if (!m) {
             struct byte_buf b;
             buf_init(&b);
             bool per_client;
-            uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client);
+            uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client, &cache_me);
             m = type ? msg_from_buf(type, &b) : NULL;
             buf_finish(&b);
             if (m && !per_client && cached < PROFILE_CACHE) {
@@ -755,10 +900,19 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
                 cached++;
             }
         }
+        if (!m && cache_me) {
+            /* The mirror counts an image the client will never get. */
+            channel_client_close(&dc->base);
+        }
         if (m && !dc->base.closing) {
-            channel_client_send_draw(&dc->base, m, &meta);
+            struct draw_meta client_meta = meta;
+            client_meta.droppable = meta.droppable && !cache_me;
+            if (channel_client_send_draw(&dc->base, m, &client_meta) < 0 && cache_me) {
+                channel_client_close(&dc->base);
+            }
         }
         shared_msg_unref(m);
+        channel_client_kick(&dc->base); /* may free dc */
     }
     for (int i = 0; i < cached; i++) {
         shared_msg_unref(cache[i].msg);
@@ -787,6 +941,11 @@ static int display_handle_message(struct channel_client *cc, const struct client
     case SPICE_MSGC_DISPLAY_INIT: {
         dc->got_init = true;
         dc->pixmap_cache_size = msg->u.display_init.pixmap_cache_size;
+        /* pixmap_cache_id is not used: all of a client's display channels
+         * share its one cache (spice-gtk), and our ids never collide. */
+        pixmap_cache_set_capacity(&dc->pixmaps,
+                                  dc->pixmap_cache_size > 0 ? (uint64_t)dc->pixmap_cache_size : 0);
+        display_flush_evicted(dc);
         int32_t window = msg->u.display_init.glz_dictionary_window_size;
         uint32_t pixels = window > 0 ? (uint32_t)window : 0;
         if (pixels != dc->encoder.glz_window_pixels) {
@@ -830,17 +989,22 @@ static void display_on_close(struct channel_client *cc)
             break;
         }
     }
-    if (dc->encoder.images > 0) {
+    if (dc->encoder.images > 0 || dc->pixmaps.hits > 0) {
         log_info("display: client %u: %llu images, %llu raw bytes sent as %llu; %llu bytes in "
-                 "%llu messages on the wire; %llu hidden draws dropped; %llu refreshed areas",
+                 "%llu messages on the wire; %llu hidden draws dropped; %llu refreshed areas; "
+                 "pixmap cache: %llu hits saving %llu bytes, %llu added, %llu evicted",
                  cc->connection_id, (unsigned long long)dc->encoder.images,
                  (unsigned long long)dc->encoder.raw_bytes,
                  (unsigned long long)dc->encoder.sent_bytes, (unsigned long long)cc->bytes_sent,
                  (unsigned long long)cc->messages_sent, (unsigned long long)cc->messages_dropped,
-                 (unsigned long long)dc->refreshes);
+                 (unsigned long long)dc->refreshes, (unsigned long long)dc->pixmaps.hits,
+                 (unsigned long long)dc->pixmaps.saved_bytes, (unsigned long long)dc->pixmaps.adds,
+                 (unsigned long long)dc->pixmaps.evictions);
     }
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &cc->event_info);
     image_encoder_client_finish(&dc->encoder);
+    pixmap_cache_finish(&dc->pixmaps);
+    free(dc->evicted);
     display_dirty_clear(dc);
     free(dc->dirty);
     channel_client_finish(cc);
@@ -864,6 +1028,8 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
     }
     channel_client_init(&dc->base, &display_ops, w->loop, stream, link, mini_header);
     dc->worker = w;
+    /* Empty until DISPLAY_INIT tells the size. */
+    pixmap_cache_init(&dc->pixmaps, 0, 0, display_on_evict, dc);
     image_encoder_client_init(
             &dc->encoder, channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_LZ4_COMPRESSION), 0);
     if (channel_client_start(&dc->base) < 0) {

@@ -460,6 +460,12 @@ int fake_qxl_push_bad_draw(struct fake_host *h, int kind)
 
 int fake_qxl_push_copy(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color)
 {
+    return fake_qxl_push_copy_image(h, x, y, w, hgt, color, 1, 0);
+}
+
+int fake_qxl_push_copy_image(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color,
+                             uint64_t image_id, uint8_t desc_flags)
+{
     if (!h->qxl || w <= 0 || hgt <= 0) {
         return CLOVE_E_STATE;
     }
@@ -474,7 +480,8 @@ int fake_qxl_push_copy(struct fake_host *h, int x, int y, int w, int hgt, uint32
     for (size_t i = 0; i < (size_t)w * (size_t)hgt; i++) {
         put_u32le(pixels + 4 * i, color);
     }
-    image->descriptor.id = 1;
+    image->descriptor.id = image_id;
+    image->descriptor.flags = desc_flags;
     image->descriptor.type = SPICE_IMAGE_TYPE_BITMAP;
     image->descriptor.width = (uint32_t)w;
     image->descriptor.height = (uint32_t)hgt;
@@ -505,6 +512,33 @@ int fake_qxl_push_cursor_move(struct fake_host *h, int x, int y)
     b->cmd.cursor.type = QXL_CURSOR_MOVE;
     b->cmd.cursor.u.position.x = (int16_t)x;
     b->cmd.cursor.u.position.y = (int16_t)y;
+    qxl_block_queue(h->qxl, b);
+    return 0;
+}
+
+int fake_qxl_push_cursor_set(struct fake_host *h, uint64_t unique, int size, uint32_t color)
+{
+    if (!h->qxl || size <= 0 || size > 64) {
+        return CLOVE_E_STATE;
+    }
+    size_t data_size = (size_t)size * (size_t)size * 4;
+    struct qxl_block *b = qxl_block_alloc(h->qxl, true, sizeof(QXLCursor) + data_size);
+    if (!b) {
+        return CLOVE_E_NOMEM;
+    }
+    QXLCursor *cursor = (QXLCursor *)((uint8_t *)b + QXL_PAYLOAD_OFFSET);
+    cursor->header.unique = unique;
+    cursor->header.type = SPICE_CURSOR_TYPE_ALPHA;
+    cursor->header.width = (uint16_t)size;
+    cursor->header.height = (uint16_t)size;
+    cursor->data_size = (uint32_t)data_size;
+    cursor->chunk.data_size = (uint32_t)data_size;
+    for (size_t i = 0; i < data_size / 4; i++) {
+        put_u32le(cursor->chunk.data + 4 * i, color);
+    }
+    b->cmd.cursor.type = QXL_CURSOR_SET;
+    b->cmd.cursor.u.set.visible = 1;
+    b->cmd.cursor.u.set.shape = phys(cursor);
     qxl_block_queue(h->qxl, b);
     return 0;
 }

@@ -114,6 +114,11 @@ int fake_qxl_push_fill(struct fake_host *h, int x, int y, int w, int hgt, uint32
  * from nowhere, 3 missing surface, 4 absurd geometry. */
 int fake_qxl_push_bad_draw(struct fake_host *h, int kind);
 int fake_qxl_push_copy(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color);
+/* The same copy with the guest's image id and descriptor flags (QXL_IMAGE_CACHE). */
+int fake_qxl_push_copy_image(struct fake_host *h, int x, int y, int w, int hgt, uint32_t color,
+                             uint64_t image_id, uint8_t desc_flags);
+/* Queues a cursor set: a size x size ALPHA shape of one colour with the guest's unique. */
+int fake_qxl_push_cursor_set(struct fake_host *h, uint64_t unique, int size, uint32_t color);
 /* Queues a cursor move. */
 int fake_qxl_push_cursor_move(struct fake_host *h, int x, int y);
 /* Commands the worker has not fetched yet. */

@@ -91,9 +91,10 @@ fuzz: deps
 	[ $$found = 1 ] || echo "fuzz: no fuzz targets found"
 
 # Every benchmark, in turn: first frame, wire (bytes/CPU/time per compression
-# mode), codecs. BENCH_ARGS goes to the two Python benchmarks (--write-doc
-# updates their blocks in docs/benchmarks.md, and then the codec table's
-# block too); BENCH_CODEC_ARGS goes to bench_codecs (e.g. --reps 3).
+# mode), codecs, then the recorded X traces replayed (bench_traces.py).
+# BENCH_ARGS goes to the Python benchmarks (--write-doc updates their blocks
+# in docs/benchmarks.md, and then the codec table's block too);
+# BENCH_CODEC_ARGS goes to bench_codecs (e.g. --reps 3).
 BENCH_ARGS ?=
 BENCH_CODEC_ARGS ?=
 BENCH_CODEC_TABLE = $(BUILD)/codec-bench-table.md
@@ -106,6 +107,10 @@ bench: build
 		--write-doc $(BENCH_CODEC_TABLE) $(BENCH_CODEC_ARGS)
 	$(if $(findstring --write-doc,$(BENCH_ARGS)),/usr/bin/python3 tests/bench/bench_wire.py \
 		--splice-doc bench_codecs $(BENCH_CODEC_TABLE))
+	/usr/bin/python3 tests/bench/bench_traces.py \
+		--replay $(BUILD)/apps/clove-replay/clove-replay \
+		--gate $(BUILD)/tests/bench/replay_gate.so \
+		--server-libdir $(BUILD)/src/server $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

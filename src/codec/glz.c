@@ -755,6 +755,7 @@ struct glz_win_image {
     uint64_t id;
     uint32_t pixels;
     uint8_t *data; /* pixels * 4 bytes, stream order; NULL: free slot */
+    size_t bytes;  /* allocated size of data */
 };
 
 struct glz_window {
@@ -763,7 +764,40 @@ struct glz_window {
     uint64_t max_pixels;
     uint64_t live_pixels;
     size_t count;
+    /* The largest buffer of a dropped image, kept for the next image: fresh
+     * memory costs a page fault per 4 KiB on first touch, which takes longer
+     * than decoding a 1080p frame. */
+    uint8_t *spare;
+    size_t spare_bytes;
 };
+
+/* Keeps data (bytes long; takes) as the spare buffer when it is the
+ * larger one, frees the other. */
+static void glz_window_recycle(struct glz_window *w, uint8_t *data, size_t bytes)
+{
+    if (!w->spare || bytes > w->spare_bytes) {
+        free(w->spare);
+        w->spare = data;
+        w->spare_bytes = bytes;
+    } else {
+        free(data);
+    }
+}
+
+/* A buffer of at least `bytes` (returns new): the spare when it is large
+ * enough; *cap gets its size. */
+static uint8_t *glz_window_buffer(struct glz_window *w, size_t bytes, size_t *cap)
+{
+    if (w->spare && w->spare_bytes >= bytes) {
+        uint8_t *data = w->spare;
+        *cap = w->spare_bytes;
+        w->spare = NULL;
+        w->spare_bytes = 0;
+        return data;
+    }
+    *cap = bytes;
+    return malloc(bytes);
+}
 
 struct glz_window *glz_window_create(uint32_t max_pixels)
 {
@@ -786,7 +820,7 @@ struct glz_window *glz_window_create(uint32_t max_pixels)
 
 static void glz_window_drop(struct glz_window *w, struct glz_win_image *s)
 {
-    free(s->data);
+    glz_window_recycle(w, s->data, s->bytes);
     s->data = NULL;
     w->live_pixels -= s->pixels;
     w->count--;
@@ -810,6 +844,7 @@ void glz_window_destroy(struct glz_window *window)
         return;
     }
     glz_window_clear(window);
+    free(window->spare);
     free(window->slots);
     free(window);
 }
@@ -825,7 +860,8 @@ static struct glz_win_image *glz_window_find(struct glz_window *w, uint64_t id)
     return s->data && s->id == id ? s : NULL;
 }
 
-static int glz_window_add(struct glz_window *w, uint64_t id, uint8_t *data, uint32_t pixels)
+static int glz_window_add(struct glz_window *w, uint64_t id, uint8_t *data, size_t bytes,
+                          uint32_t pixels)
 {
     while (w->slots[id & (w->nslots - 1)].data) {
         size_t n = w->nslots * 2;
@@ -862,6 +898,7 @@ static int glz_window_add(struct glz_window *w, uint64_t id, uint8_t *data, uint
     s->id = id;
     s->pixels = pixels;
     s->data = data;
+    s->bytes = bytes;
     w->live_pixels += pixels;
     w->count++;
     return 0;
@@ -1109,7 +1146,8 @@ int glz_decode(struct glz_window *window, const uint8_t *in, size_t in_len, uint
     if (glz_window_find(window, h.id)) {
         return glz_fail(err_desc, "glz: image id already in the window", CLOVE_E_INVALID);
     }
-    uint8_t *data = malloc(n * 4);
+    size_t data_bytes;
+    uint8_t *data = glz_window_buffer(window, n * 4, &data_bytes);
     if (!data) {
         return glz_fail(err_desc, "glz: out of memory", CLOVE_E_NOMEM);
     }
@@ -1122,7 +1160,7 @@ int glz_decode(struct glz_window *window, const uint8_t *in, size_t in_len, uint
         rc = CLOVE_E_INVALID;
     }
     if (rc < 0) {
-        free(data);
+        glz_window_recycle(window, data, data_bytes);
         return glz_fail(err_desc, "glz: corrupt stream", rc);
     }
 
@@ -1140,9 +1178,9 @@ int glz_decode(struct glz_window *window, const uint8_t *in, size_t in_len, uint
         }
     }
     glz_window_make_room(window, n);
-    rc = glz_window_add(window, h.id, data, (uint32_t)n);
+    rc = glz_window_add(window, h.id, data, data_bytes, (uint32_t)n);
     if (rc < 0) {
-        free(data);
+        glz_window_recycle(window, data, data_bytes);
         return glz_fail(err_desc, "glz: cannot keep the image", rc);
     }
     return 0;

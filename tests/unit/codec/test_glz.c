@@ -107,6 +107,39 @@ static void test_sequence_cross_image(void)
     glz_window_destroy(window);
 }
 
+/* Images of changing sizes through a small window: the decoder reuses the
+ * buffers of dropped images (larger or smaller than the next one) and every
+ * frame still decodes exactly, also after a corrupt stream was refused. */
+static void test_window_reuses_buffers(void)
+{
+    static const uint32_t sizes[][2] = {{40, 30}, {16, 8}, {64, 40}, {64, 40}, {8, 4}, {50, 50}};
+    struct glz_dict *dict = glz_dict_create(64 * 40 * 2);
+    struct glz_window *window = glz_window_create(64 * 40 * 2);
+    for (int fr = 0; fr < 18; fr++) {
+        uint32_t w = sizes[fr % 6][0], h = sizes[fr % 6][1];
+        uint32_t *px = make_frame(w, h, (uint32_t)fr / 2);
+        struct glz_encode_result res;
+        CHECK(step(dict, window, px, w, h, CODEC_FMT_RGB32, &res) > 0);
+        if (fr == 9) {
+            /* A truncated image 0 from another dictionary: refused after
+             * its buffer was taken. */
+            struct glz_dict *other = glz_dict_create(64 * 40 * 2);
+            struct codec_image img = {CODEC_FMT_RGB32, w, h, (int32_t)(w * 4), (uint8_t *)px};
+            size_t cap = glz_encode_bound(&img);
+            uint8_t *enc = malloc(cap), *out = malloc((size_t)w * h * 4);
+            int n = glz_encode(other, &img, enc, cap, NULL, NULL);
+            CHECK(n > 40);
+            CHECK(glz_decode(window, enc, (size_t)n - 8, out, (int32_t)(w * 4), NULL) < 0);
+            free(enc);
+            free(out);
+            glz_dict_destroy(other);
+        }
+        free(px);
+    }
+    glz_dict_destroy(dict);
+    glz_window_destroy(window);
+}
+
 static void test_formats_and_eviction(void)
 {
     uint32_t w = 97, h = 31;
@@ -322,6 +355,7 @@ int main(void)
     return check_run((struct check_case[]){CHECK_CASE(test_sequence_cross_image),
                                            CHECK_CASE(test_formats_and_eviction),
                                            CHECK_CASE(test_one_pixel_images),
+                                           CHECK_CASE(test_window_reuses_buffers),
                                            CHECK_CASE(test_golden_sequence),
                                            CHECK_CASE(test_bad_references),
                                            CHECK_CASE(test_large_frame),

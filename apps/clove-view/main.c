@@ -22,13 +22,12 @@
  * Exit status: 0 when the window was closed, 1 when the session failed, 2
  * for bad usage.
  */
+#include <SDL.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <SDL.h>
 
 #include "clove/client.h"
 #include "clove/version.h"
@@ -293,9 +292,10 @@ static int primary_changed(struct viewer *v)
     }
     int w = (int)frame.width, h = (int)frame.height;
     if (!v->window) {
-        Uint32 flags = SDL_WINDOW_RESIZABLE | (v->opt->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
-        v->window = SDL_CreateWindow("clove-view", SDL_WINDOWPOS_UNDEFINED,
-                                     SDL_WINDOWPOS_UNDEFINED, w, h, flags);
+        Uint32 flags =
+                SDL_WINDOW_RESIZABLE | (v->opt->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+        v->window = SDL_CreateWindow("clove-view", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
+                                     w, h, flags);
         if (!v->window) {
             fprintf(stderr, "clove-view: cannot create a window: %s\n", SDL_GetError());
             return -1;
@@ -369,9 +369,9 @@ static void cursor_changed(struct viewer *v)
         fprintf(stderr, "clove-view: cursor %ux%u hot %u,%u\n", c.width, c.height, c.hot_x,
                 c.hot_y);
     }
-    SDL_Surface *surface = SDL_CreateRGBSurfaceWithFormatFrom(
-            (void *)c.argb, (int)c.width, (int)c.height, 32, (int)c.width * 4,
-            SDL_PIXELFORMAT_ARGB8888);
+    SDL_Surface *surface =
+            SDL_CreateRGBSurfaceWithFormatFrom((void *)c.argb, (int)c.width, (int)c.height, 32,
+                                               (int)c.width * 4, SDL_PIXELFORMAT_ARGB8888);
     if (!surface) {
         return;
     }
@@ -436,10 +436,10 @@ static void on_event(struct clove_session *session, enum clove_event event, void
         break;
     case CLOVE_EVENT_INPUTS_READY: {
         SDL_Keymod mod = SDL_GetModState();
-        uint32_t locks = ((mod & KMOD_CAPS) ? CLOVE_LOCK_CAPS : 0) |
-                         ((mod & KMOD_NUM) ? CLOVE_LOCK_NUM : 0);
-        clove_session_set_locks(session, locks | (clove_session_get_locks(session) &
-                                                  CLOVE_LOCK_SCROLL));
+        uint32_t locks =
+                ((mod & KMOD_CAPS) ? CLOVE_LOCK_CAPS : 0) | ((mod & KMOD_NUM) ? CLOVE_LOCK_NUM : 0);
+        clove_session_set_locks(session,
+                                locks | (clove_session_get_locks(session) & CLOVE_LOCK_SCROLL));
         if (v->opt->verbose) {
             fprintf(stderr, "clove-view: inputs ready\n");
         }
@@ -659,8 +659,7 @@ static void update_stats(struct viewer *v)
     }
     snprintf(v->overlay_text, sizeof(v->overlay_text),
              "FPS %s\nIN  %s\nOUT %s\nRTT %s\nMOUSE %s\n%dX%d", fps, rx, tx, rtt,
-             v->mouse_mode == CLOVE_MOUSE_MODE_CLIENT ? "CLIENT" : "SERVER", v->width,
-             v->height);
+             v->mouse_mode == CLOVE_MOUSE_MODE_CLIENT ? "CLIENT" : "SERVER", v->width, v->height);
     int w, h;
     overlay_measure(v->overlay_text, 2, &w, &h);
     if (!v->overlay_texture || w != v->overlay_w || h != v->overlay_h) {
@@ -738,9 +737,8 @@ static int setup_session(struct viewer *v, struct options *o)
                 rc == CLOVE_E_RANGE ? "password too long (60 bytes at most)" : clove_strerror(rc));
         return 1;
     }
-    if (o->secure_port &&
-        (rc = clove_session_set_tls(s, (uint16_t)o->secure_port, o->ca_file, o->host_subject)) <
-                0) {
+    if (o->secure_port && (rc = clove_session_set_tls(s, (uint16_t)o->secure_port, o->ca_file,
+                                                      o->host_subject)) < 0) {
         fprintf(stderr, "clove-view: %s\n",
                 rc == CLOVE_E_INVALID ? "bad --host-subject (want \"C=..,O=..,CN=..\")"
                                       : clove_strerror(rc));

@@ -89,8 +89,7 @@ enum clove_event {
     CLOVE_EVENT_CURSOR_MOVE = 6,  /* the cursor moved, was hidden or shown */
     CLOVE_EVENT_LOCKS = 7,        /* the server's lock-key state changed */
 };
-typedef void (*clove_event_fn)(struct clove_session *session, enum clove_event event,
-                               void *opaque);
+typedef void (*clove_event_fn)(struct clove_session *session, enum clove_event event, void *opaque);
 
 /* Mouse modes (SPICE_MOUSE_MODE_*). */
 #define CLOVE_MOUSE_MODE_SERVER 1 /* relative motion; the guest draws the pointer */
@@ -178,8 +177,7 @@ int clove_session_get_primary(const struct clove_session *session, struct clove_
 uint32_t clove_session_mark_count(const struct clove_session *session);
 
 /* ---- for viewers: callbacks run inside clove_session_run() ---- */
-void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn,
-                                     void *opaque);
+void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn, void *opaque);
 void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,
                                       void *opaque);
 

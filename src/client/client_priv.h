@@ -97,8 +97,8 @@ struct inputs_flow {
     uint32_t unacked;
     bool pending; /* a coalesced message waits */
     bool pending_absolute;
-    int32_t dx, dy;   /* pending relative motion (summed) */
-    uint32_t x, y;    /* pending position */
+    int32_t dx, dy; /* pending relative motion (summed) */
+    uint32_t x, y;  /* pending position */
     uint8_t display_id;
 };
 
@@ -149,8 +149,8 @@ struct clove_session {
     uint32_t marks;
     /* main channel state */
     char name[256];
-    uint32_t mouse_modes;   /* supported SPICE_MOUSE_MODE_* bits */
-    uint32_t mouse_mode;    /* current; 0 before MAIN_INIT */
+    uint32_t mouse_modes; /* supported SPICE_MOUSE_MODE_* bits */
+    uint32_t mouse_mode;  /* current; 0 before MAIN_INIT */
     bool mouse_mode_requested;
     uint64_t rx_bytes, tx_bytes;
     /* inputs state */

@@ -27,8 +27,8 @@
 /* Larger shapes are refused (the reference's devices stop far below). */
 #define CURSOR_MAX_DIM 1024
 
-#define ARGB_BLACK 0xff000000u
-#define ARGB_WHITE 0xffffffffu
+#define ARGB_BLACK     0xff000000u
+#define ARGB_WHITE     0xffffffffu
 
 static bool mask_bit(const uint8_t *mask, size_t bpl, uint32_t x, uint32_t y)
 {
@@ -166,9 +166,12 @@ static struct cursor_shape *shape_copy(const struct cursor_shape *src)
         free(copy);
         return NULL;
     }
-    *copy = (struct cursor_shape){.unique = src->unique, .width = src->width,
-                                  .height = src->height, .hot_x = src->hot_x,
-                                  .hot_y = src->hot_y, .argb = copy->argb};
+    *copy = (struct cursor_shape){.unique = src->unique,
+                                  .width = src->width,
+                                  .height = src->height,
+                                  .hot_x = src->hot_x,
+                                  .hot_y = src->hot_y,
+                                  .argb = copy->argb};
     memcpy(copy->argb, src->argb, bytes);
     return copy;
 }
@@ -270,8 +273,8 @@ static int read_cursor(struct clove_session *s, struct byte_reader *r)
                             (unsigned long long)head.unique);
     }
     if (head.width > CURSOR_MAX_DIM || head.height > CURSOR_MAX_DIM) {
-        return session_fail(s, CLOVE_E_RANGE, "cursor channel: %ux%u cursor too large",
-                            head.width, head.height);
+        return session_fail(s, CLOVE_E_RANGE, "cursor channel: %ux%u cursor too large", head.width,
+                            head.height);
     }
     /* Hot spots outside the shape are clamped, as spice-gtk does. */
     head.hot_x = head.hot_x > head.width ? head.width : head.hot_x;
@@ -293,8 +296,8 @@ static int read_cursor(struct clove_session *s, struct byte_reader *r)
             set_current(s, NULL);
             return 0;
         }
-        return session_fail(s, rc, "cursor channel: %ux%u shape of type %u: short data",
-                            head.width, head.height, type);
+        return session_fail(s, rc, "cursor channel: %ux%u shape of type %u: short data", head.width,
+                            head.height, type);
     }
     if (flags & SPICE_CURSOR_FLAGS_CACHE_ME) {
         struct cursor_shape *copy = shape_copy(shape);
@@ -341,8 +344,7 @@ int cursor_message(struct client_channel *ch, uint16_t type, const uint8_t *body
         }
         uint8_t visible = read_u8(&r);
         if (!reader_ok(&r)) {
-            return session_fail(s, CLOVE_E_INVALID, "cursor channel: message %u too short",
-                                type);
+            return session_fail(s, CLOVE_E_INVALID, "cursor channel: message %u too short", type);
         }
         c->visible = visible != 0;
         int rc = read_cursor(s, &r);

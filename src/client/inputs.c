@@ -155,8 +155,7 @@ int inputs_message(struct client_channel *ch, uint16_t type, const uint8_t *body
     case SPICE_MSG_INPUTS_KEY_MODIFIERS: {
         /* SpiceMsgInputsInit / SpiceMsgInputsKeyModifiers {u16 modifiers} */
         if (len < 2) {
-            return session_fail(s, CLOVE_E_INVALID, "inputs channel: message %u too short",
-                                type);
+            return session_fail(s, CLOVE_E_INVALID, "inputs channel: message %u too short", type);
         }
         uint16_t locks = get_u16le(body) & SPICE_KEYBOARD_MODIFIER_FLAGS_MASK;
         bool changed = locks != s->server_locks;
@@ -279,7 +278,8 @@ int clove_session_mouse_button(struct clove_session *session, int button, bool p
     uint8_t body[3];
     body[0] = (uint8_t)button;
     put_u16le(body + 1, s->buttons);
-    channel_send(s->inputs, pressed ? SPICE_MSGC_INPUTS_MOUSE_PRESS : SPICE_MSGC_INPUTS_MOUSE_RELEASE,
-                 body, sizeof(body));
+    channel_send(s->inputs,
+                 pressed ? SPICE_MSGC_INPUTS_MOUSE_PRESS : SPICE_MSGC_INPUTS_MOUSE_RELEASE, body,
+                 sizeof(body));
     return 0;
 }

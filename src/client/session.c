@@ -14,13 +14,13 @@
  * ever frees the object it runs on.
  */
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/x509.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
@@ -406,8 +406,7 @@ uint32_t clove_session_mark_count(const struct clove_session *session)
     return session->marks;
 }
 
-void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn,
-                                     void *opaque)
+void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn, void *opaque)
 {
     session->area_fn = fn;
     session->area_opaque = opaque;

@@ -12,14 +12,14 @@
 
 static void test_key_codes(void)
 {
-    CHECK_EQ(inputs_key_code(0x1e, false), 0x1eu);              /* A */
-    CHECK_EQ(inputs_key_code(0x1e, true), 0x9eu);               /* A released */
-    CHECK_EQ(inputs_key_code(0x148, false), 0x48e0u);           /* Up: E0 48 */
-    CHECK_EQ(inputs_key_code(0x148, true), 0xc8e0u);            /* E0 C8 */
-    CHECK_EQ(inputs_key_code(0x11d, true), 0x9de0u);            /* right Ctrl up */
-    CHECK_EQ(inputs_key_code(0, false), 0u);                    /* no key */
-    CHECK_EQ(inputs_key_code(0x80, false), 0u);                 /* a break code */
-    CHECK_EQ(inputs_key_code(0x200 | 0x1e, false), 0u);         /* unknown prefix */
+    CHECK_EQ(inputs_key_code(0x1e, false), 0x1eu);      /* A */
+    CHECK_EQ(inputs_key_code(0x1e, true), 0x9eu);       /* A released */
+    CHECK_EQ(inputs_key_code(0x148, false), 0x48e0u);   /* Up: E0 48 */
+    CHECK_EQ(inputs_key_code(0x148, true), 0xc8e0u);    /* E0 C8 */
+    CHECK_EQ(inputs_key_code(0x11d, true), 0x9de0u);    /* right Ctrl up */
+    CHECK_EQ(inputs_key_code(0, false), 0u);            /* no key */
+    CHECK_EQ(inputs_key_code(0x80, false), 0u);         /* a break code */
+    CHECK_EQ(inputs_key_code(0x200 | 0x1e, false), 0u); /* unknown prefix */
     CHECK_EQ(inputs_key_code(0x100, false), 0u);
 }
 
@@ -123,8 +123,7 @@ static void test_cursor_colors(void)
     put_u32le(c32 + 4, 0x00ffffff);
     CHECK_EQ(cursor_shape_convert(SPICE_CURSOR_TYPE_COLOR32, 2, 1, c32, sizeof(c32), out), 0);
     CHECK_EQ(out[1], 0xff000000u);
-    CHECK_EQ(cursor_shape_convert(SPICE_CURSOR_TYPE_COLOR32, 2, 1, c32, 8, out),
-             CLOVE_E_INVALID);
+    CHECK_EQ(cursor_shape_convert(SPICE_CURSOR_TYPE_COLOR32, 2, 1, c32, 8, out), CLOVE_E_INVALID);
 
     /* COLOR24 2x1: B, G, R bytes. */
     const uint8_t c24[7] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x00};

@@ -9,7 +9,9 @@
  * (default 10) and remote-viewer's TLS options --ca-file FILE (default: the
  * SPICE_CA_FILE environment variable, else OpenSSL's default CA locations)
  * and --host-subject "C=..,O=..,CN=..". With a secure port every channel
- * uses TLS (even when -p is given too).
+ * uses TLS (even when -p is given too). --sasl authenticates with SASL
+ * (as remote-viewer does when the server offers it) as --username USER
+ * (default: the login name) with the -w password.
  * Any failure (connect, TLS verification, link, protocol, timeout, file)
  * exits 1 with one line on stderr; bad usage exits 2.
  */
@@ -32,6 +34,8 @@ struct options {
     const char *out_file;
     const char *ca_file;
     const char *host_subject;
+    bool sasl;
+    const char *username;
     double timeout_s;
 };
 
@@ -47,6 +51,8 @@ static void usage(FILE *f)
                "      --ca-file=FILE        CA bundle (PEM) for TLS (default $SPICE_CA_FILE)\n"
                "      --host-subject=SUBJ   expected certificate subject \"C=..,O=..,CN=..\"\n"
                "                            instead of checking the host name\n"
+               "      --sasl                authenticate with SASL (the -w password)\n"
+               "      --username=USER       SASL user name (default: the login name)\n"
                "      --timeout=SECONDS     give up after this long (default 10)\n"
                "      --help                this text\n"
                "      --version             the version\n");
@@ -148,7 +154,16 @@ static int parse_uri(const char *uri, struct options *o)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_URI = 1000, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_CA_FILE, OPT_HOST_SUBJECT };
+    enum {
+        OPT_URI = 1000,
+        OPT_TIMEOUT,
+        OPT_HELP,
+        OPT_VERSION,
+        OPT_CA_FILE,
+        OPT_HOST_SUBJECT,
+        OPT_SASL,
+        OPT_USERNAME,
+    };
     static const struct option longopts[] = {
             {"host", required_argument, NULL, 'h'},
             {"port", required_argument, NULL, 'p'},
@@ -159,6 +174,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             {"timeout", required_argument, NULL, OPT_TIMEOUT},
             {"ca-file", required_argument, NULL, OPT_CA_FILE},
             {"host-subject", required_argument, NULL, OPT_HOST_SUBJECT},
+            {"sasl", no_argument, NULL, OPT_SASL},
+            {"username", required_argument, NULL, OPT_USERNAME},
             {"help", no_argument, NULL, OPT_HELP},
             {"version", no_argument, NULL, OPT_VERSION},
             {NULL, 0, NULL, 0},
@@ -208,6 +225,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_HOST_SUBJECT:
             o->host_subject = optarg;
+            break;
+        case OPT_SASL:
+            o->sasl = true;
+            break;
+        case OPT_USERNAME:
+            o->username = optarg;
             break;
         case OPT_HELP:
             usage(stdout);
@@ -271,6 +294,10 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
+    if (o.username && !o.sasl) {
+        fprintf(stderr, "clove-shot: --username needs --sasl\n");
+        return 2;
+    }
     if (o.port == 0 && o.secure_port == 0) {
         fprintf(stderr, "clove-shot: no port given (-p PORT, -s PORT or --uri)\n");
         return 1;
@@ -286,7 +313,8 @@ int main(int argc, char **argv)
     int exit_code = 1;
     if ((rc = clove_session_set_server(s, o.host, (uint16_t)(o.port ? o.port : o.secure_port))) <
                 0 ||
-        (rc = clove_session_set_password(s, o.password)) < 0) {
+        (rc = o.sasl ? clove_session_set_sasl(s, true, o.username, o.password)
+                     : clove_session_set_password(s, o.password)) < 0) {
         fprintf(stderr, "clove-shot: %s\n",
                 rc == CLOVE_E_RANGE ? "password too long (60 bytes at most)" : clove_strerror(rc));
         goto out;

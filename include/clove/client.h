@@ -147,6 +147,22 @@ int clove_session_set_password(struct clove_session *session, const char *passwo
 int clove_session_set_tls(struct clove_session *session, uint16_t tls_port, const char *ca_file,
                           const char *host_subject);
 
+/*
+ * With enable, every channel authenticates with SASL (cyrus-sasl) instead
+ * of the password ticket, as the user `username` (NULL or "": the login
+ * name, $USER) with `password` (NULL: empty; any length). The mechanism is
+ * chosen from the server's list; on plain TCP only mechanisms with a
+ * security layer of 56 bits or more (DIGEST-MD5, GSSAPI) are accepted and
+ * all traffic then goes through that layer. Strings are borrowed (copied;
+ * the password copy is wiped when the session is destroyed). Returns 0,
+ * CLOVE_E_NOMEM or CLOVE_E_STATE (connected). A wrong user name or
+ * password fails the session with CLOVE_E_DENIED and a line saying so; a
+ * server that does not offer SASL, or no mechanism in common, with
+ * CLOVE_E_UNSUPPORTED.
+ */
+int clove_session_set_sasl(struct clove_session *session, bool enable, const char *username,
+                           const char *password);
+
 /* The callback runs inside clove_session_run(); it may call clove_session_stop(). */
 void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque);
 

@@ -10,7 +10,11 @@
  *   LINK_REPLY   SpiceLinkHeader + SpiceLinkReply; on success the auth
  *                mechanism word (when both sides have AUTH_SELECTION) and
  *                the RSA-OAEP (SHA-1) encrypted password are queued
- *   AUTH_RESULT  the 4-byte link result
+ *   SASL         (clove_session_set_sasl) the SASL exchange of
+ *                sasl_client.c up to its clear link result; then, on plain
+ *                TCP, the stream is wrapped in the SASL security layer
+ *   AUTH_RESULT  the 4-byte link result (after SASL: the second one, sent
+ *                through the layer)
  *   READY        data messages: mini or full headers, base messages
  *                (SET_ACK, PING, NOTIFY, ...) handled here, the rest handed
  *                to the channel's on_message.
@@ -31,6 +35,7 @@
 #include <spice/protocol.h>
 
 #include "client/client_priv.h"
+#include "client/sasl_client.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "proto/header.h"
@@ -135,6 +140,9 @@ static void queue_link_message(struct client_channel *ch)
     uint32_t common = 0;
     caps_set(&common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
     caps_set(&common, SPICE_COMMON_CAP_AUTH_SPICE);
+    if (ch->session->sasl) {
+        caps_set(&common, SPICE_COMMON_CAP_AUTH_SASL);
+    }
     caps_set(&common, SPICE_COMMON_CAP_MINI_HEADER);
     uint32_t connection_id = ch->type == SPICE_CHANNEL_MAIN ? 0 : ch->session->session_id;
     link_mess_write(&ch->tx, connection_id, ch->type, ch->id, &common, 1, ch->channel_caps,
@@ -165,6 +173,61 @@ static int queue_ticket(struct client_channel *ch, const uint8_t *pubkey)
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(key);
     return rc;
+}
+
+/* Queues the SASL mechanism word and starts the exchange (CHANNEL_SASL). */
+static int start_sasl(struct client_channel *ch)
+{
+    struct clove_session *s = ch->session;
+    bool tls = ch->stream->flags & STREAM_FLAG_TLS;
+    struct sasl_client_config cfg = {
+            .server_host = s->host,
+            .socket_fd = ch->socket_fd,
+            .external_ssf = tls ? tls_stream_cipher_bits(ch->stream) : 0,
+            .username = s->sasl_username,
+            .password = s->sasl_password,
+    };
+    char why[200];
+    ch->sasl = sasl_client_create(&cfg, why, sizeof(why));
+    if (!ch->sasl) {
+        return channel_fail(ch, CLOVE_E_IO, why);
+    }
+    link_u32_write(&ch->tx, SPICE_COMMON_CAP_AUTH_SASL);
+    ch->state = CHANNEL_SASL;
+    return 0;
+}
+
+/* One unit of the SASL exchange; after the clear OK result, the layer
+ * stream takes whatever raw bytes followed it. Returns bytes used, 0 or < 0. */
+static int handle_sasl(struct client_channel *ch, const uint8_t *data, size_t len)
+{
+    bool done = false;
+    char why[200];
+    int used = sasl_client_input(ch->sasl, data, len, &ch->tx, &done, why, sizeof(why));
+    if (used < 0) {
+        return channel_fail(ch, used, why);
+    }
+    if (!done) {
+        int rc = channel_flush(ch);
+        return rc < 0 ? rc : used;
+    }
+    const char *mech = sasl_client_mechanism(ch->sasl);
+    bool layer = sasl_client_has_layer(ch->sasl);
+    log_debug("%s channel %u: SASL (%s) authenticated%s", channel_name(ch->type), ch->id, mech,
+              layer ? ", security layer on" : "");
+    const uint8_t *early = data + used;
+    size_t early_len = layer ? len - (size_t)used : 0;
+    ch->stream = sasl_client_stream_create(ch->sasl, ch->stream, early, early_len);
+    ch->sasl = NULL;
+    if (!ch->stream) {
+        return channel_fail(ch, CLOVE_E_NOMEM, "out of memory starting the SASL layer");
+    }
+    if (early_len > 0) {
+        /* The layer owns those bytes now: drop them from rx. */
+        ch->rx.len -= early_len;
+    }
+    ch->state = CHANNEL_AUTH_RESULT;
+    return used;
 }
 
 /* Handles the link header + reply once they are all in rx; returns bytes used or 0. */
@@ -205,17 +268,32 @@ static int handle_link_reply(struct client_channel *ch, const uint8_t *data, siz
     bool mini = caps_test(reply.common_caps, reply.num_common_caps, SPICE_COMMON_CAP_MINI_HEADER);
     bool selection = caps_test(reply.common_caps, reply.num_common_caps,
                                SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+    bool server_sasl =
+            caps_test(reply.common_caps, reply.num_common_caps, SPICE_COMMON_CAP_AUTH_SASL);
+    ch->mini_header = mini;
+    if (ch->session->sasl) {
+        if (!selection || !server_sasl) {
+            return channel_fail(ch, CLOVE_E_UNSUPPORTED,
+                                "SASL was asked for but the server does not offer it");
+        }
+        if (start_sasl(ch) < 0) {
+            return -1;
+        }
+        int rc = channel_flush(ch);
+        return rc < 0 ? rc : (int)(LINK_HEADER_SIZE + header.size);
+    }
     if (selection) {
         if (!caps_test(reply.common_caps, reply.num_common_caps, SPICE_COMMON_CAP_AUTH_SPICE)) {
             return channel_fail(ch, CLOVE_E_UNSUPPORTED,
-                                "the server does not offer password authentication (SASL only?)");
+                                server_sasl ? "the server requires SASL authentication, which "
+                                              "this session does not use"
+                                            : "the server offers no password authentication");
         }
         link_u32_write(&ch->tx, SPICE_COMMON_CAP_AUTH_SPICE);
     }
     if (queue_ticket(ch, reply.pubkey) < 0) {
         return -1;
     }
-    ch->mini_header = mini;
     ch->state = CHANNEL_AUTH_RESULT;
     int rc = channel_flush(ch);
     return rc < 0 ? rc : (int)(LINK_HEADER_SIZE + header.size);
@@ -349,6 +427,12 @@ static int channel_read(struct client_channel *ch)
         if (n == CLOVE_E_AGAIN) {
             return 0;
         }
+        if (n == CLOVE_E_CLOSED && ch->state == CHANNEL_SASL) {
+            /* The server closes without a word when a step fails. */
+            return channel_fail(ch, CLOVE_E_DENIED,
+                                "SASL authentication failed: the server closed the connection "
+                                "(wrong user name or password?)");
+        }
         if (n < 0) {
             return channel_fail(ch, (int)n,
                                 n == CLOVE_E_CLOSED ? "connection closed by the server"
@@ -362,6 +446,8 @@ static int channel_read(struct client_channel *ch)
             int used;
             if (ch->state == CHANNEL_LINK_REPLY) {
                 used = handle_link_reply(ch, p, avail);
+            } else if (ch->state == CHANNEL_SASL) {
+                used = handle_sasl(ch, p, avail);
             } else if (ch->state == CHANNEL_AUTH_RESULT) {
                 used = handle_auth_result(ch, p, avail);
             } else if (ch->state == CHANNEL_READY) {
@@ -539,6 +625,7 @@ void channel_close(struct client_channel *ch)
         return;
     }
     loop_watch_remove(ch->session->loop, ch->watch);
+    sasl_client_destroy(ch->sasl);
     stream_destroy(ch->stream);
     if (ch->fd >= 0) {
         close(ch->fd);

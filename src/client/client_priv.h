@@ -7,6 +7,7 @@
  *   inputs.c   the inputs channel: keys, lock keys, mouse with motion flow control
  *   cursor.c   the cursor channel: shapes converted to ARGB, position, visibility
  *   tls_verify.c  the server certificate's host name or subject check
+ *   sasl_client.c the SASL exchange of the link and its security layer
  *
  * Thread: everything belongs to the thread that runs the session.
  */
@@ -48,6 +49,7 @@ enum channel_state {
     CHANNEL_CONNECTING,
     CHANNEL_TLS_HANDSHAKE, /* TLS sessions only: before the link message goes out */
     CHANNEL_LINK_REPLY,    /* waiting for the link header + reply */
+    CHANNEL_SASL,          /* SASL sessions: the exchange, up to the clear link result */
     CHANNEL_AUTH_RESULT,
     CHANNEL_READY,
     CHANNEL_CLOSED,
@@ -62,6 +64,8 @@ struct client_channel {
     struct stream *stream; /* owns */
     struct loop_watch *watch;
     bool mini_header;
+    /* owns, during CHANNEL_SASL */
+    struct sasl_client *sasl;
     struct byte_buf rx; /* received, not yet handled: bytes [rx_start, rx.len) */
     size_t rx_start;
     struct byte_buf tx; /* to send: bytes [tx_start, tx.len) */
@@ -127,6 +131,9 @@ struct clove_session {
     uint16_t tls_port;       /* 0: plain; else every channel uses TLS on this port */
     char *ca_file;           /* owns; NULL: OpenSSL's default CA locations */
     char *host_subject;      /* owns; NULL: check the host name instead */
+    bool sasl;               /* authenticate with SASL (clove_session_set_sasl) */
+    char *sasl_username;     /* owns; NULL: the login name */
+    char *sasl_password;     /* owns; wiped when freed */
     struct tls_context *tls; /* owns; made by clove_session_connect() */
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -190,6 +197,10 @@ void channel_close(struct client_channel *ch);
 /* Queues one message (header + body) and tries to send it. */
 void channel_send(struct client_channel *ch, uint16_t type, const void *body, size_t len);
 const char *channel_name(uint8_t type);
+
+/* ---- sasl_client.c ---- */
+/* Frees and wipes the SASL settings (clove_session_destroy). */
+void session_sasl_clear(struct clove_session *session);
 
 /* ---- tls_verify.c ---- */
 /*

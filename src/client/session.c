@@ -244,6 +244,7 @@ void clove_session_destroy(struct clove_session *session)
     free(session->ca_file);
     free(session->host_subject);
     free(session->host);
+    session_sasl_clear(session);
     free(session);
 }
 

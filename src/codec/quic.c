@@ -112,14 +112,19 @@ struct quic_family {
     uint8_t esc_bits[QUIC_MAX_CODES];
     uint16_t esc_base[QUIC_MAX_CODES];
     uint32_t code[QUIC_MAX_CODES][256]; /* (codeword << 8) | length, by code then value */
-    uint8_t lens[256][QUIC_MAX_CODES];  /* codeword length, by value then code */
+    uint8_t lens[256][QUIC_MAX_CODES];  /* codeword length, by value then code (0: no code) */
+    uint16_t unused_codes[QUIC_MAX_CODES]; /* 0x7fff for codes >= bpc, else 0 */
     uint16_t *dec; /* decoder: [code][next QUIC_DEC_BITS bits] -> (length << 8) | value;
                       0 when the codeword is longer (in quic_coder.mem) */
 };
 
 /* Adaptive statistics of one plane. */
 struct quic_model {
-    uint32_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES]; /* [bucket][code]: coding cost */
+    /* [bucket][code]: coding cost. 16 bits suffice: they are halved once
+     * the smallest exceeds the trigger (<= 900), and no codeword is more
+     * than 26 times longer than another for the same value, so none
+     * exceeds 26 * (900 + 26). */
+    uint16_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES];
     uint8_t best[QUIC_MAX_CODES];                      /* [bucket]: cheapest code */
     uint8_t ctx_code[256];                             /* best[bucket_of[ctx]] */
     const uint32_t *ctx_tab[256];                      /* encoder: code[ctx_code[ctx]] */
@@ -268,6 +273,9 @@ static void family_init(struct quic_family *f, unsigned bpc)
     memset(f, 0, sizeof(*f));
     f->bpc = bpc;
     f->mask = (1u << bpc) - 1;
+    for (unsigned l = bpc; l < QUIC_MAX_CODES; l++) {
+        f->unused_codes[l] = 0x7fff;
+    }
     unsigned levels = 1u << bpc;
 
     for (unsigned l = 0; l < bpc; l++) {
@@ -351,15 +359,29 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
                          unsigned v, unsigned trigger)
 {
     unsigned bucket = f->bucket_of[ctx];
-    uint32_t *cnt = m->counters[bucket];
+    uint16_t *cnt = m->counters[bucket];
     const uint8_t *lens = f->lens[v];
-    unsigned best = f->bpc - 1;
-    uint32_t bestlen = (cnt[best] += lens[best]);
-    for (unsigned l = best; l-- > 0;) {
-        uint32_t x = (cnt[l] += lens[l]);
-        if (x < bestlen) {
-            best = l;
-            bestlen = x;
+    unsigned best;
+    unsigned bestlen;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        best = quic_simd_model_update(cnt, lens, f->unused_codes, trigger, &bestlen);
+    } else
+#endif
+    {
+        best = f->bpc - 1;
+        bestlen = (cnt[best] = (uint16_t)(cnt[best] + lens[best]));
+        for (unsigned l = best; l-- > 0;) {
+            unsigned x = (cnt[l] = (uint16_t)(cnt[l] + lens[l]));
+            if (x < bestlen) {
+                best = l;
+                bestlen = x;
+            }
+        }
+        if (bestlen > trigger) {
+            for (unsigned l = 0; l < f->bpc; l++) {
+                cnt[l] >>= 1;
+            }
         }
     }
     if (best != m->best[bucket]) {
@@ -368,11 +390,6 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
                (size_t)f->bucket_hi[bucket] - f->bucket_lo[bucket] + 1);
         for (unsigned x = f->bucket_lo[bucket]; x <= f->bucket_hi[bucket]; x++) {
             m->ctx_tab[x] = f->code[best];
-        }
-    }
-    if (bestlen > trigger) {
-        for (unsigned l = 0; l < f->bpc; l++) {
-            cnt[l] >>= 1;
         }
     }
 }
@@ -554,6 +571,20 @@ static void run_candidates(uint8_t *restrict cand, const uint32_t *restrict kcur
     }
 }
 
+/* The first j in [i, end) with kcur[j] != kcur[i - 1], or end. */
+QUIC_INLINE int run_end(const uint32_t *kcur, int i, int end)
+{
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_run_end(kcur, i, end);
+    }
+#endif
+    while (i < end && kcur[i] == kcur[i - 1]) {
+        i++;
+    }
+    return i;
+}
+
 /* The codeword entry of sample i of a plane, recorded as the last residual
  * coded in its column. */
 QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
@@ -621,9 +652,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         for (int i = (int)pos; i < end;) {
             if (!first_row && cand[i] && i != norun) {
                 int s = i;
-                while (i < end && kcur[i] == kcur[i - 1]) {
-                    i++;
-                }
+                i = run_end(kcur, i, end);
                 put_run(st, &bw, (unsigned)(i - s));
                 if (i == s) {
                     norun = i;

@@ -178,6 +178,50 @@ static inline unsigned quic_simd_pack32(uint8_t *dst, const uint8_t *r, const ui
     return i;
 }
 
+/* Skips keys equal to kcur[i - 1] four at a time from i; returns where it
+ * stopped (at a differing key or fewer than four before end). */
+static inline int quic_simd_run_end(const uint32_t *kcur, int i, int end)
+{
+    __m128i k = _mm_set1_epi32((int)kcur[i - 1]);
+    for (; i + 4 <= end; i += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(kcur + i));
+        unsigned ne = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(v, k)) ^ 0xffffu;
+        if (ne) {
+            return i + (int)((unsigned)__builtin_ctz(ne) >> 2);
+        }
+    }
+    return i;
+}
+
+/* model_update's counter step: adds lens[0..7] to the eight 16-bit
+ * counters, returns the code with the smallest sum (the highest such code on
+ * ties; codes with unused[l] = 0x7fff never win) and sets *bestlen to that
+ * sum; halves the counters when it exceeds trigger. Counters stay below
+ * 0x7fff (see struct quic_model), so signed 16-bit compares are exact. */
+static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens,
+                                              const uint16_t *unused, unsigned trigger,
+                                              unsigned *bestlen)
+{
+    __m128i c = _mm_loadu_si128((const __m128i *)(const void *)cnt);
+    __m128i l = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)lens),
+                                  _mm_setzero_si128());
+    c = _mm_add_epi16(c, l);
+    __m128i x = _mm_or_si128(c, _mm_loadu_si128((const __m128i *)(const void *)unused));
+    __m128i mn = _mm_min_epi16(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+    mn = _mm_min_epi16(mn, _mm_shuffle_epi32(mn, _MM_SHUFFLE(2, 3, 0, 1)));
+    mn = _mm_min_epi16(mn, _mm_shufflelo_epi16(mn, _MM_SHUFFLE(2, 3, 0, 1)));
+    unsigned minv = (unsigned)_mm_cvtsi128_si32(mn) & 0xffffu;
+    __m128i eq = _mm_cmpeq_epi16(x, _mm_set1_epi16((short)minv));
+    unsigned bits = (unsigned)_mm_movemask_epi8(eq);
+    unsigned best = (31u - (unsigned)__builtin_clz(bits)) >> 1;
+    if (minv > trigger) {
+        c = _mm_srli_epi16(c, 1);
+    }
+    _mm_storeu_si128((__m128i *)(void *)cnt, c);
+    *bestlen = minv;
+    return best;
+}
+
 #endif /* __SSE2__ */
 
 #endif

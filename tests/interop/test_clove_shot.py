@@ -300,6 +300,102 @@ def body(args, tmpdir, procs):
         for mode in MODES:
             run_mode(args, tmpdir, procs, lib, mode)
     check_password(args, tmpdir, procs)
+    check_sasl(args, tmpdir, procs, libs)
+
+
+# ---- SASL: clove-shot --sasl --username USER -w PASS against clove-demo --sasl ----
+# A sasldb made by test_sasl.make_sasldb (user test_sasl.USER); on plain TCP
+# the servers offer DIGEST-MD5 only, so the capture travels through the SASL
+# security layer. On both libraries: the right password -> the capture
+# equals --frame-out; a wrong password or an unknown user -> exit 1 fast with
+# one line saying so (never the password), no file; no --sasl on a SASL
+# server -> exit 1 "requires SASL". Then --sasl against a ticket-only demo
+# -> exit 1 "does not offer it".
+
+def sasl_env_setup(tmpdir):
+    """Makes the sasldb and points SASL_CONF_PATH (and the LSan suppression
+    of the DIGEST-MD5 plugin's leak) at it; returns the old environment."""
+    import test_sasl as S
+    saved = {k: os.environ.get(k) for k in ("SASL_CONF_PATH", "LSAN_OPTIONS", "ASAN_OPTIONS")}
+    os.environ["SASL_CONF_PATH"] = S.make_sasldb(tmpdir)
+    os.environ["LSAN_OPTIONS"] = (os.environ.get("LSAN_OPTIONS", "") +
+                                  ":suppressions=" + os.path.realpath(S.SUPP)).lstrip(":")
+    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
+                                  ":fast_unwind_on_malloc=0").lstrip(":")
+    return saved
+
+
+def sasl_env_restore(saved):
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def sasl_shot_argv(port, out, user, password):
+    return ["-h", "127.0.0.1", "-p", str(port), "-o", out, "--timeout", "10",
+            "--sasl", "--username", user, "-w", password]
+
+
+def sasl_expect_failure(args, tmpdir, argv_tail, port, tag, want, secrets=()):
+    out = os.path.join(tmpdir, "sasl-%s.ppm" % tag)
+    rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-p", str(port), "-o", out] + argv_tail)
+    H.check(rc not in (0, 124), "%s: rc=%d" % (tag, rc))
+    H.check(want in err, "%s: no %r on stderr: %r" % (tag, want, err))
+    H.check(len(err.strip().splitlines()) == 1, "%s: not one line: %r" % (tag, err))
+    H.check(not os.path.exists(out), "%s: an output file was written" % tag)
+    H.check(dt < 5.0, "%s took %.2f s" % (tag, dt))
+    for sec in secrets:
+        H.check(sec not in err, "%s: a password appears on stderr" % tag)
+    H.log("%s -> %r in %.2f s" % (tag, err.strip(), dt))
+
+
+def check_sasl_lib(args, tmpdir, procs, lib):
+    import test_sasl as S
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name="demo-sasl-" + lib,
+                  extra=["--no-animation", "--sasl", "--sasl-appname", S.APPNAME]).start()
+    frame = H.wait_stable_frame(demo.frame, 10)
+    H.check(frame is not None, "%s sasl: --frame-out never settled" % lib)
+    out = os.path.join(tmpdir, "sasl-%s.ppm" % lib)
+    rc, dt, err = clove_shot(args, sasl_shot_argv(demo.port, out, S.USER, S.PASSWORD))
+    H.check(rc == 0 and os.path.exists(out),
+            "%s sasl: right password failed rc=%d after %.2f s: %s; demo stderr:\n%s"
+            % (lib, rc, dt, err.strip(), demo.stderr()))
+    H.compare_ppm_bytes(H.read_file(out), H.wait_stable_frame(demo.frame, 10),
+                        "%s sasl: clove-shot vs --frame-out" % lib)
+    H.log("%s sasl: right password -> capture == --frame-out (%.2f s)" % (lib, dt))
+    sasl_expect_failure(args, tmpdir, ["--sasl", "--username", S.USER, "-w", S.WRONG],
+                        demo.port, lib + "-sasl-wrong", "wrong user name or password",
+                        secrets=(S.WRONG, S.PASSWORD))
+    sasl_expect_failure(args, tmpdir, ["--sasl", "--username", "nobody", "-w", S.PASSWORD],
+                        demo.port, lib + "-sasl-unknown-user", "wrong user name or password",
+                        secrets=(S.PASSWORD,))
+    sasl_expect_failure(args, tmpdir, ["-w", S.PASSWORD], demo.port, lib + "-sasl-not-asked",
+                        "requires SASL", secrets=(S.PASSWORD,))
+    # The server keeps serving after the refusals.
+    rc, dt, err = clove_shot(args, sasl_shot_argv(demo.port, out + "2", S.USER, S.PASSWORD))
+    H.check(rc == 0, "%s sasl: capture after the refusals failed: %s" % (lib, err.strip()))
+    H.check(demo.alive(), "%s sasl: clove-demo died" % lib)
+    demo.stop()
+
+
+def check_sasl(args, tmpdir, procs, libs):
+    import test_sasl as S
+    if not S.demo_supports_sasl(args.demo) or S.find_saslpasswd2() is None:
+        H.log("SASL cases skipped: clove-demo has no --sasl or saslpasswd2 is missing")
+        return
+    saved = sasl_env_setup(tmpdir)
+    try:
+        for lib in libs:
+            check_sasl_lib(args, tmpdir, procs, lib)
+        demo = H.Demo(procs, args, tmpdir, name="demo-no-sasl",
+                      extra=["--no-animation", "--password", PASSWORD]).start()
+        sasl_expect_failure(args, tmpdir, ["--sasl", "--username", S.USER, "-w", PASSWORD],
+                            demo.port, "sasl-on-ticket-server", "does not offer it")
+        demo.stop()
+    finally:
+        sasl_env_restore(saved)
 
 
 if __name__ == "__main__":

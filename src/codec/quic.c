@@ -48,8 +48,8 @@
 
 #include "codec/quic_simd.h"
 
-#define QUIC_MAGIC   0x43495551u
-#define QUIC_VERSION 0u
+#define QUIC_MAGIC      0x43495551u
+#define QUIC_VERSION    0u
 
 #define QUIC_CODE_LIMIT 26   /* longest codeword in bits */
 #define QUIC_WM_LAST    6    /* last wait mask index */
@@ -74,18 +74,18 @@
 /* Low 6 bits of the reference's 256-entry pseudo-random table: the wait
  * mask never exceeds 6 bits, so only these bits reach the stream. */
 static const uint8_t quic_rand6[256] = {
-    2,  23, 19, 21, 7,  18, 40, 14, 12, 32, 47, 44, 36, 6,  18, 11, 4,  19, 42, 29, 16, 63,
-    57, 51, 16, 3,  5,  14, 15, 30, 20, 9,  36, 45, 3,  57, 61, 0,  8,  5,  41, 14, 43, 27,
-    43, 59, 31, 35, 39, 60, 42, 38, 13, 54, 62, 1,  26, 3,  11, 61, 52, 34, 7,  48, 4,  59,
-    22, 12, 22, 8,  50, 4,  10, 6,  44, 8,  11, 46, 31, 51, 53, 17, 1,  43, 46, 60, 36, 54,
-    10, 27, 39, 44, 22, 41, 23, 2,  44, 0,  40, 53, 40, 48, 16, 43, 32, 28, 33, 12, 20, 2,
-    56, 62, 55, 58, 18, 20, 13, 55, 38, 29, 57, 19, 49, 33, 47, 63, 59, 0,  35, 61, 19, 25,
-    46, 38, 60, 4,  35, 1,  26, 40, 28, 10, 5,  14, 25, 18, 48, 49, 20, 59, 62, 34, 46, 7,
-    33, 52, 34, 58, 9,  29, 8,  55, 62, 60, 37, 36, 37, 50, 6,  3,  10, 28, 48, 24, 26, 61,
-    57, 30, 11, 54, 2,  6,  50, 47, 7,  17, 35, 53, 32, 12, 23, 17, 5,  21, 49, 55, 51, 45,
-    52, 27, 39, 25, 39, 63, 22, 24, 42, 52, 56, 38, 41, 41, 56, 32, 13, 24, 26, 51, 27, 56,
-    58, 37, 24, 42, 15, 28, 17, 30, 31, 15, 16, 23, 25, 54, 33, 34, 1,  29, 31, 50, 53, 21,
-    49, 15, 47, 9,  0,  58, 37, 45, 30, 13, 9,  45, 63, 21,
+        2,  23, 19, 21, 7,  18, 40, 14, 12, 32, 47, 44, 36, 6,  18, 11, 4,  19, 42, 29, 16, 63,
+        57, 51, 16, 3,  5,  14, 15, 30, 20, 9,  36, 45, 3,  57, 61, 0,  8,  5,  41, 14, 43, 27,
+        43, 59, 31, 35, 39, 60, 42, 38, 13, 54, 62, 1,  26, 3,  11, 61, 52, 34, 7,  48, 4,  59,
+        22, 12, 22, 8,  50, 4,  10, 6,  44, 8,  11, 46, 31, 51, 53, 17, 1,  43, 46, 60, 36, 54,
+        10, 27, 39, 44, 22, 41, 23, 2,  44, 0,  40, 53, 40, 48, 16, 43, 32, 28, 33, 12, 20, 2,
+        56, 62, 55, 58, 18, 20, 13, 55, 38, 29, 57, 19, 49, 33, 47, 63, 59, 0,  35, 61, 19, 25,
+        46, 38, 60, 4,  35, 1,  26, 40, 28, 10, 5,  14, 25, 18, 48, 49, 20, 59, 62, 34, 46, 7,
+        33, 52, 34, 58, 9,  29, 8,  55, 62, 60, 37, 36, 37, 50, 6,  3,  10, 28, 48, 24, 26, 61,
+        57, 30, 11, 54, 2,  6,  50, 47, 7,  17, 35, 53, 32, 12, 23, 17, 5,  21, 49, 55, 51, 45,
+        52, 27, 39, 25, 39, 63, 22, 24, 42, 52, 56, 38, 41, 41, 56, 32, 13, 24, 26, 51, 27, 56,
+        58, 37, 24, 42, 15, 28, 17, 30, 31, 15, 16, 23, 25, 54, 33, 34, 1,  29, 31, 50, 53, 21,
+        49, 15, 47, 9,  0,  58, 37, 45, 30, 13, 9,  45, 63, 21,
 };
 
 /* Counter halving threshold per wait mask index (model evolution 3). */
@@ -93,7 +93,8 @@ static const uint16_t quic_wm_trigger[QUIC_WM_LAST + 1] = {110, 550, 900, 800, 5
 
 /* log2 of the expected run length for each run coder state. */
 static const uint8_t quic_run_log2[QUIC_RUN_STATES] = {
-    0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+        0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,  2,  3,  3,  3,  3,
+        4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 };
 
 /* Golomb-Rice code family for one sample depth (5 or 8 bits). Code l codes
@@ -111,8 +112,8 @@ struct quic_family {
     uint8_t esc_len[QUIC_MAX_CODES];
     uint8_t esc_bits[QUIC_MAX_CODES];
     uint16_t esc_base[QUIC_MAX_CODES];
-    uint32_t code[QUIC_MAX_CODES][256]; /* (codeword << 8) | length, by code then value */
-    uint8_t lens[256][QUIC_MAX_CODES];  /* codeword length, by value then code (0: no code) */
+    uint32_t code[QUIC_MAX_CODES][256];    /* (codeword << 8) | length, by code then value */
+    uint8_t lens[256][QUIC_MAX_CODES];     /* codeword length, by value then code (0: no code) */
     uint16_t unused_codes[QUIC_MAX_CODES]; /* 0x7fff for codes >= bpc, else 0 */
     uint16_t *dec; /* decoder: [code][next QUIC_DEC_BITS bits] -> (length << 8) | value;
                       0 when the codeword is longer (in quic_coder.mem) */
@@ -125,9 +126,9 @@ struct quic_model {
      * than 26 times longer than another for the same value, so none
      * exceeds 26 * (900 + 26). */
     uint16_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES];
-    uint8_t best[QUIC_MAX_CODES];                      /* [bucket]: cheapest code */
-    uint8_t ctx_code[256];                             /* best[bucket_of[ctx]] */
-    const uint32_t *ctx_tab[256];                      /* encoder: code[ctx_code[ctx]] */
+    uint8_t best[QUIC_MAX_CODES]; /* [bucket]: cheapest code */
+    uint8_t ctx_code[256];        /* best[bucket_of[ctx]] */
+    const uint32_t *ctx_tab[256]; /* encoder: code[ctx_code[ctx]] */
 };
 
 /* Update schedule and run coder state, shared by the planes of a group. */
@@ -619,8 +620,7 @@ static void up_candidates(uint8_t *restrict up, const uint32_t *restrict kprev, 
  * the structs they live in. A pixel's codewords go to the writer together
  * when they total at most 32 bits, so one emit serves the pixel. */
 QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family *f,
-                                  struct quic_bitw *w, unsigned width, int first_row,
-                                  unsigned nch)
+                                  struct quic_bitw *w, unsigned width, int first_row, unsigned nch)
 {
     struct quic_state *st = &g->st;
     struct quic_bitw bw = *w;
@@ -829,7 +829,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
 
     /* Per plane: cur, prev, res (width each) and corr (width + 1, padded);
      * per group: two key rows. */
-    size_t wpad = ((size_t)width + 16) & ~(size_t)15;
+    size_t wpad = ((size_t)width + 32) & ~(size_t)15; /* >= width + 17: see fill_run */
     size_t plane_bytes = 4 * wpad;
     size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
     size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
@@ -924,8 +924,7 @@ size_t quic_encode_bound(const struct codec_image *img)
     return (size_t)bytes;
 }
 
-int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap,
-                const char **err_desc)
+int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, const char **err_desc)
 {
     if (!img || !img->pixels || !out) {
         set_err(err_desc, "quic: null image or output");
@@ -1140,6 +1139,29 @@ static const uint8_t quic_unfold[256] = {QUIC_U128(0), QUIC_U128(64)};
 #undef QUIC_U8
 #undef QUIC_U2
 
+/* Repeats pixel i - 1 over [i, i + n) in the planes and keys. The SIMD path
+ * stores whole 16-byte blocks, so it may write up to 15 bytes (3 keys) past
+ * i + n: still inside the row buffers (wpad >= width + 17), and those
+ * samples are decoded later in the row anyway. */
+static void fill_run(uint8_t *const cur[3], uint32_t *kcur, int i, unsigned n, unsigned nch)
+{
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        for (unsigned c = 0; c < nch; c++) {
+            quic_simd_fill8(cur[c] + i, cur[c][i - 1], n);
+        }
+        quic_simd_fill32(kcur + i, kcur[i - 1], n);
+        return;
+    }
+#endif
+    for (unsigned c = 0; c < nch; c++) {
+        memset(cur[c] + i, cur[c][i - 1], n);
+    }
+    for (unsigned k = 0; k < n; k++) {
+        kcur[i + (int)k] = kcur[i - 1];
+    }
+}
+
 /* Decodes sample i of a plane and returns its value; `pred` is its
  * prediction. */
 QUIC_INLINE unsigned dec_sample(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
@@ -1156,8 +1178,7 @@ QUIC_INLINE unsigned dec_sample(const uint8_t *src, uint64_t *pos, const struct 
 /* Decodes one row of a group; mirrors encode_group_row, with the channels
  * unrolled and the reader position in a local. */
 QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family *f,
-                                 struct quic_bitr *r, unsigned width, int first_row,
-                                 unsigned nch)
+                                 struct quic_bitr *r, unsigned width, int first_row, unsigned nch)
 {
     struct quic_state *st = &g->st;
     const uint8_t *src = r->src;
@@ -1195,12 +1216,7 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
                     rc = CLOVE_E_INVALID;
                     goto out;
                 }
-                for (unsigned c = 0; c < nch; c++) {
-                    memset(cur[c] + i, cur[c][i - 1], n);
-                }
-                for (unsigned k = 0; k < n; k++) {
-                    kcur[i + (int)k] = kcur[i - 1];
-                }
+                fill_run(cur, kcur, i, n, nch);
                 if (n == 0) {
                     norun = i;
                 }
@@ -1399,8 +1415,9 @@ int quic_decode_header(const uint8_t *in, size_t in_len, struct codec_info *info
         return CLOVE_E_INVALID;
     }
     uint32_t type = load_le32(in + 8);
-    enum codec_format format =
-            type <= QUIC_IMAGE_TYPE_RGBA ? type_format((enum quic_image_type)type) : CODEC_FMT_INVALID;
+    enum codec_format format = type <= QUIC_IMAGE_TYPE_RGBA
+                                       ? type_format((enum quic_image_type)type)
+                                       : CODEC_FMT_INVALID;
     if (format == CODEC_FMT_INVALID) {
         set_err(err_desc, "quic: bad image type");
         return CLOVE_E_INVALID;

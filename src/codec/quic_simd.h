@@ -98,7 +98,7 @@ static inline unsigned quic_simd_unpack32(const uint8_t *src, unsigned n, uint8_
             rr[k] = _mm_and_si128(_mm_srli_epi32(v[k], 16), lo8);
             aa[k] = _mm_srli_epi32(v[k], 24);
         }
-#define QUIC_PACK4(x)                                                                              \
+#define QUIC_PACK4(x) \
     _mm_packus_epi16(_mm_packs_epi32((x)[0], (x)[1]), _mm_packs_epi32((x)[2], (x)[3]))
         _mm_storeu_si128((__m128i *)(void *)(b + i), QUIC_PACK4(bb));
         _mm_storeu_si128((__m128i *)(void *)(g + i), QUIC_PACK4(gg));
@@ -165,8 +165,8 @@ static inline unsigned quic_simd_pack32(uint8_t *dst, const uint8_t *r, const ui
         __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
         __m128i vg = _mm_loadu_si128((const __m128i *)(const void *)(g + i));
         __m128i vr = _mm_loadu_si128((const __m128i *)(const void *)(r + i));
-        __m128i va = a ? _mm_loadu_si128((const __m128i *)(const void *)(a + i))
-                       : _mm_setzero_si128();
+        __m128i va =
+                a ? _mm_loadu_si128((const __m128i *)(const void *)(a + i)) : _mm_setzero_si128();
         __m128i bg_lo = _mm_unpacklo_epi8(vb, vg), bg_hi = _mm_unpackhi_epi8(vb, vg);
         __m128i ra_lo = _mm_unpacklo_epi8(vr, va), ra_hi = _mm_unpackhi_epi8(vr, va);
         uint8_t *d = dst + 4 * i;
@@ -220,6 +220,24 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
     _mm_storeu_si128((__m128i *)(void *)cnt, c);
     *bestlen = minv;
     return best;
+}
+
+/* Sets p[0, n) to v in 16-byte stores: writes up to 15 bytes past n. */
+static inline void quic_simd_fill8(uint8_t *p, uint8_t v, unsigned n)
+{
+    __m128i x = _mm_set1_epi8((char)v);
+    for (unsigned k = 0; k < n; k += 16) {
+        _mm_storeu_si128((__m128i *)(void *)(p + k), x);
+    }
+}
+
+/* Sets p[0, n) to v in 16-byte stores: writes up to 3 entries past n. */
+static inline void quic_simd_fill32(uint32_t *p, uint32_t v, unsigned n)
+{
+    __m128i x = _mm_set1_epi32((int)v);
+    for (unsigned k = 0; k < n; k += 4) {
+        _mm_storeu_si128((__m128i *)(void *)(p + k), x);
+    }
 }
 
 #endif /* __SSE2__ */

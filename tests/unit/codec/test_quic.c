@@ -458,7 +458,8 @@ static void test_decode_rejects_damage(void)
     /* Random bit flips in the body never crash (result may be 0 or error). */
     for (int k = 0; k < 200; k++) {
         memcpy(copy, enc, (size_t)n);
-        copy[QUIC_HEADER_BYTES + rng() % (uint32_t)(n - QUIC_HEADER_BYTES)] ^= (uint8_t)(1u << (rng() % 8));
+        copy[QUIC_HEADER_BYTES + rng() % (uint32_t)(n - QUIC_HEADER_BYTES)] ^=
+                (uint8_t)(1u << (rng() % 8));
         (void)quic_decode(copy, (size_t)n, out, out_len, stride, CODEC_FMT_RGB32, NULL);
     }
     /* Output buffer checks. */

@@ -378,6 +378,34 @@ def check_sasl_lib(args, tmpdir, procs, lib):
     H.check(rc == 0, "%s sasl: capture after the refusals failed: %s" % (lib, err.strip()))
     H.check(demo.alive(), "%s sasl: clove-demo died" % lib)
     demo.stop()
+    check_sasl_tls(args, tmpdir, procs, lib)
+
+
+def check_sasl_tls(args, tmpdir, procs, lib):
+    """SASL over TLS (no security layer; any mechanism), when check_tls made
+    its certificates."""
+    import test_sasl as S
+    x509 = os.path.join(tmpdir, "x509")
+    if not os.path.exists(os.path.join(x509, "server-cert.pem")):
+        H.log("%s sasl over TLS skipped: no certificates" % lib)
+        return
+    ca_file = os.path.join(x509, "ca-cert.pem")
+    demo, tls_port = tls_demo(procs, args, tmpdir, lib, x509, "tls-sasl-" + lib,
+                              extra=["--sasl", "--sasl-appname", S.APPNAME])
+    frame = H.wait_stable_frame(demo.frame, 10)
+    H.check(frame is not None, "%s sasl tls: --frame-out never settled" % lib)
+    shot = shoot_tls(args, tmpdir, tls_port, lib + "-sasl",
+                     ["--ca-file", ca_file, "--sasl", "--username", S.USER, "-w", S.PASSWORD])
+    H.compare_ppm_bytes(shot, H.wait_stable_frame(demo.frame, 10),
+                        "%s sasl over TLS: clove-shot vs --frame-out" % lib)
+    out = os.path.join(tmpdir, "sasl-tls-wrong-%s.ppm" % lib)
+    rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-s", str(tls_port), "-o", out,
+                                    "--ca-file", ca_file, "--sasl", "--username", S.USER,
+                                    "-w", S.WRONG])
+    H.check(rc not in (0, 124) and "wrong user name or password" in err,
+            "%s sasl over TLS, wrong password: rc=%d err=%r" % (lib, rc, err))
+    demo.stop()
+    H.log("%s sasl over TLS: right password -> capture == --frame-out, wrong -> refused" % lib)
 
 
 def check_sasl(args, tmpdir, procs, libs):

@@ -603,10 +603,21 @@ int channel_client_send_draw(struct channel_client *cc, struct shared_msg *msg,
     if (meta->opaque) {
         channel_client_drop_hidden(cc, meta);
     }
+    /* Hold the client: a write failing inside send_shared must not free it
+     * before the message gets its meta. */
+    cc->busy++;
     int rc = channel_client_send_shared(cc, msg);
     if (rc == 0 && cc->tx_tail && cc->tx_tail->msg == msg) {
         cc->tx_tail->has_meta = true;
         cc->tx_tail->meta = *meta;
+    }
+    cc->busy--;
+    if (!cc->busy) {
+        if (cc->closing) {
+            channel_client_maybe_finish_close(cc); /* may free cc */
+        } else {
+            channel_client_flush(cc);
+        }
     }
     return rc;
 }

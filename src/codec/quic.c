@@ -1067,10 +1067,10 @@ static void family_init_decoder(struct quic_family *f, uint16_t *dec)
 /* Decodes one codeword with code l: the table for short ones, counting
  * leading zeros for the rest. */
 QUIC_INLINE unsigned bitr_code(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
-                               unsigned l)
+                               const uint16_t *dec, unsigned l)
 {
     uint32_t peek = bitr_peek(src, *pos);
-    unsigned e = f->dec[(l << QUIC_DEC_BITS) | (peek >> (32 - QUIC_DEC_BITS))];
+    unsigned e = dec[(l << QUIC_DEC_BITS) | (peek >> (32 - QUIC_DEC_BITS))];
     if (QUIC_LIKELY(e)) {
         *pos += e >> 8;
         return e & 0xff;
@@ -1165,12 +1165,12 @@ static void fill_run(uint8_t *const cur[3], uint32_t *kcur, int i, unsigned n, u
 /* Decodes sample i of a plane and returns its value; `pred` is its
  * prediction. */
 QUIC_INLINE unsigned dec_sample(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
-                                const struct quic_model *m, uint8_t *corr, uint8_t *cur, int i,
-                                unsigned pred)
+                                const uint16_t *dec, unsigned mask, const struct quic_model *m,
+                                uint8_t *corr, uint8_t *cur, int i, unsigned pred)
 {
-    unsigned v = bitr_code(src, pos, f, m->ctx_code[corr[i - 1]]);
+    unsigned v = bitr_code(src, pos, f, dec, m->ctx_code[corr[i - 1]]);
     corr[i] = (uint8_t)v;
-    unsigned val = (quic_unfold[v] + pred) & f->mask;
+    unsigned val = (quic_unfold[v] + pred) & mask;
     cur[i] = (uint8_t)val;
     return val;
 }
@@ -1178,11 +1178,15 @@ QUIC_INLINE unsigned dec_sample(const uint8_t *src, uint64_t *pos, const struct 
 /* Decodes one row of a group; mirrors encode_group_row, with the channels
  * unrolled and the reader position in a local. */
 QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family *f,
-                                 struct quic_bitr *r, unsigned width, int first_row, unsigned nch)
+                                 struct quic_bitr *r, unsigned width, int first_row, unsigned nch,
+                                 unsigned bpc)
 {
     struct quic_state *st = &g->st;
     const uint8_t *src = r->src;
     uint64_t pos = r->pos;
+    /* In locals: the stores through uint8_t rows below could alias f. */
+    const uint16_t *dec = f->dec;
+    const unsigned mask = (1u << bpc) - 1;
     uint8_t *cur[3], *corr[3];
     const uint8_t *prev[3];
     const struct quic_model *m[3];
@@ -1243,10 +1247,10 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
                     p2 = prev[2][0];
                 }
             }
-            uint32_t key = dec_sample(src, &pos, f, m[0], corr[0], cur[0], i, p0);
+            uint32_t key = dec_sample(src, &pos, f, dec, mask, m[0], corr[0], cur[0], i, p0);
             if (nch == 3) {
-                key |= dec_sample(src, &pos, f, m[1], corr[1], cur[1], i, p1) << 8;
-                key |= dec_sample(src, &pos, f, m[2], corr[2], cur[2], i, p2) << 16;
+                key |= dec_sample(src, &pos, f, dec, mask, m[1], corr[1], cur[1], i, p1) << 8;
+                key |= dec_sample(src, &pos, f, dec, mask, m[2], corr[2], cur[2], i, p2) << 16;
             }
             kcur[i] = key;
             if (QUIC_LIKELY(countdown)) {
@@ -1277,10 +1281,16 @@ static int decode_rgb_row(struct quic_coder *q, struct quic_bitr *r, int first_r
     if (rc < 0) {
         return rc;
     }
-    if (first_row) {
-        return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3);
+    if (q->fam.bpc == 5) {
+        if (first_row) {
+            return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3, 5);
+        }
+        return decode_group_row(&q->rgb, &q->fam, r, q->width, 0, 3, 5);
     }
-    return decode_group_row(&q->rgb, &q->fam, r, q->width, 0, 3);
+    if (first_row) {
+        return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3, 8);
+    }
+    return decode_group_row(&q->rgb, &q->fam, r, q->width, 0, 3, 8);
 }
 
 static int decode_one_row(struct quic_coder *q, struct quic_group *g, struct quic_bitr *r,
@@ -1290,10 +1300,11 @@ static int decode_one_row(struct quic_coder *q, struct quic_group *g, struct qui
     if (rc < 0) {
         return rc;
     }
+    /* Gray and alpha planes are 8-bit. */
     if (first_row) {
-        return decode_group_row(g, &q->fam, r, q->width, 1, 1);
+        return decode_group_row(g, &q->fam, r, q->width, 1, 1, 8);
     }
-    return decode_group_row(g, &q->fam, r, q->width, 0, 1);
+    return decode_group_row(g, &q->fam, r, q->width, 0, 1, 8);
 }
 
 /* Writes the decoded planes of the current row to `dst` as `format`. */

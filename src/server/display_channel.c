@@ -527,10 +527,12 @@ void display_broadcast_surface_create(struct worker *w, uint32_t id, bool with_i
     struct shared_msg *monitors = id == 0 ? display_monitors_config_msg(w) : NULL;
     for (struct display_client *dc = w->displays, *next; dc; dc = next) {
         next = dc->next;
+        dc->base.busy++; /* a failed send closes it: keep it until the kick */
         display_send_surface(dc, id, with_image, create, &s);
         if (id == 0 && !dc->base.closing) {
             display_send_monitors_and_mark(dc, monitors);
         }
+        channel_client_kick(&dc->base); /* may free dc */
     }
     shared_msg_unref(create);
     shared_msg_unref(monitors);

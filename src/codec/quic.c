@@ -156,7 +156,8 @@ struct quic_group {
     unsigned nch;
     struct quic_plane *pl[3];
     uint32_t *kcur, *kprev; /* per-pixel keys, equal iff the pixels are equal */
-    uint8_t *cand;          /* run_candidates() / up_candidates() of the current row */
+    uint8_t *cand;          /* up_candidates() (decoder) or run_candidates() (encoder) */
+    uint8_t *eq, *eqprev;   /* encoder: key_steps() of this row and the row above */
 };
 
 /* Words go to a staging buffer large enough for one group row, which is
@@ -553,34 +554,50 @@ static void fold_planes(struct quic_plane *p, unsigned width, int first_row, uns
     }
 }
 
-/* cand[i] = 1 where pixel i of a row after the first may start a run: the
- * pixels above-left and above are equal and so are the two to the left
- * (never for i < 3). */
-static void run_candidates(uint8_t *restrict cand, const uint32_t *restrict kcur,
-                           const uint32_t *restrict kprev, unsigned width)
+/* eq[i] = 1 where pixel i equals pixel i - 1 (eq[0] = 0). Pixel i of a row
+ * after the first may start a run when eqprev[i] & eq[i - 1] (i > 2). */
+static void key_steps(uint8_t *restrict eq, const uint32_t *restrict k, unsigned width)
+{
+    eq[0] = 0;
+    unsigned i = 1;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_key_steps(eq, k, width);
+    }
+#endif
+    for (; i < width; i++) {
+        eq[i] = (uint8_t)(k[i] == k[i - 1]);
+    }
+}
+
+/* cand[i] = eqprev[i] & eq[i - 1]: pixel i may start a run (never for
+ * i < 3). */
+static void run_candidates(uint8_t *restrict cand, const uint8_t *restrict eq,
+                           const uint8_t *restrict eqprev, unsigned width)
 {
     unsigned n = width < 3 ? width : 3;
     memset(cand, 0, n);
     unsigned i = 3;
 #if QUIC_HAVE_SSE2
     if (quic_simd_on) {
-        i = quic_simd_run_cand(cand, kcur, kprev, width);
+        i = quic_simd_run_cand(cand, eq, eqprev, width);
     }
 #endif
     for (; i < width; i++) {
-        cand[i] = (uint8_t)((kprev[i - 1] == kprev[i]) & (kcur[i - 1] == kcur[i - 2]));
+        cand[i] = eqprev[i] & eq[i - 1];
     }
 }
 
-/* The first j in [i, end) with kcur[j] != kcur[i - 1], or end. */
-QUIC_INLINE int run_end(const uint32_t *kcur, int i, int end)
+/* The first j in [i, end) with eq[j] == 0 (pixel j differs from pixel
+ * j - 1), or end. */
+QUIC_INLINE int run_end(const uint8_t *eq, int i, int end)
 {
 #if QUIC_HAVE_SSE2
     if (quic_simd_on) {
-        i = quic_simd_run_end(kcur, i, end);
+        i = quic_simd_run_end(eq, i, end);
     }
 #endif
-    while (i < end && kcur[i] == kcur[i - 1]) {
+    while (i < end && eq[i]) {
         i++;
     }
     return i;
@@ -627,7 +644,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     const uint8_t *res[3];
     uint8_t *corr[3];
     struct quic_model *m[3];
-    const uint32_t *kcur = g->kcur;
+    const uint8_t *eq = g->eq;
     const uint8_t *cand = g->cand;
 
     for (unsigned c = 0; c < nch; c++) {
@@ -638,8 +655,9 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         corr[c] = p->corr;
         m[c] = &p->model;
     }
+    key_steps(g->eq, g->kcur, width);
     if (!first_row) {
-        run_candidates(g->cand, g->kcur, g->kprev, width);
+        run_candidates(g->cand, g->eq, g->eqprev, width);
     }
 
     unsigned countdown = st->countdown;
@@ -652,7 +670,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         for (int i = (int)pos; i < end;) {
             if (!first_row && cand[i] && i != norun) {
                 int s = i;
-                i = run_end(kcur, i, end);
+                i = run_end(eq, i, end);
                 put_run(st, &bw, (unsigned)(i - s));
                 if (i == s) {
                     norun = i;
@@ -809,6 +827,12 @@ static void swap_rows(struct quic_coder *q)
     t = q->alpha.kcur;
     q->alpha.kcur = q->alpha.kprev;
     q->alpha.kprev = t;
+    uint8_t *e = q->rgb.eq;
+    q->rgb.eq = q->rgb.eqprev;
+    q->rgb.eqprev = e;
+    e = q->alpha.eq;
+    q->alpha.eq = q->alpha.eqprev;
+    q->alpha.eqprev = e;
 }
 
 static unsigned type_bpc(enum quic_image_type type)
@@ -834,7 +858,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
     size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
     size_t dec_bytes = sizeof(uint16_t) * (QUIC_MAX_CODES << QUIC_DEC_BITS);
-    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 2 * wpad + dec_bytes;
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + dec_bytes;
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -856,7 +880,11 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->stage = mem + 4 * plane_bytes + keys_bytes;
     q->rgb.cand = q->stage + stage_bytes;
     q->alpha.cand = q->rgb.cand + wpad;
-    q->dec = (uint16_t *)(void *)(q->alpha.cand + wpad);
+    q->rgb.eq = q->alpha.cand + wpad;
+    q->rgb.eqprev = q->rgb.eq + wpad;
+    q->alpha.eq = q->rgb.eqprev + wpad;
+    q->alpha.eqprev = q->alpha.eq + wpad;
+    q->dec = (uint16_t *)(void *)(q->alpha.eqprev + wpad);
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];

@@ -111,26 +111,34 @@ static inline unsigned quic_simd_unpack32(const uint8_t *src, unsigned n, uint8_
     return i;
 }
 
-/* Run candidates (see run_candidates in quic.c) for i in [3, n); returns
- * the first i not done. */
-static inline unsigned quic_simd_run_cand(uint8_t *cand, const uint32_t *kcur,
-                                          const uint32_t *kprev, unsigned n)
+/* eq[i] = k[i] == k[i - 1] for i in [1, n); returns the first i not done. */
+static inline unsigned quic_simd_key_steps(uint8_t *eq, const uint32_t *k, unsigned n)
 {
     const __m128i one = _mm_set1_epi8(1);
-    unsigned i = 3;
+    unsigned i = 1;
     for (; i + 16 <= n; i += 16) {
         __m128i m[4];
-        for (unsigned k = 0; k < 4; k++) {
-            const uint32_t *pc = kcur + i + 4 * k, *pp = kprev + i + 4 * k;
-            __m128i up = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(pp - 1)),
-                                         _mm_loadu_si128((const __m128i *)(const void *)pp));
-            __m128i left =
-                    _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(pc - 1)),
-                                    _mm_loadu_si128((const __m128i *)(const void *)(pc - 2)));
-            m[k] = _mm_and_si128(up, left);
+        for (unsigned j = 0; j < 4; j++) {
+            const uint32_t *p = k + i + 4 * j;
+            m[j] = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p - 1)),
+                                   _mm_loadu_si128((const __m128i *)(const void *)p));
         }
         __m128i packed = _mm_packs_epi16(_mm_packs_epi32(m[0], m[1]), _mm_packs_epi32(m[2], m[3]));
-        _mm_storeu_si128((__m128i *)(void *)(cand + i), _mm_and_si128(packed, one));
+        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(packed, one));
+    }
+    return i;
+}
+
+/* cand[i] = eqprev[i] & eq[i - 1] for i in [3, n); returns the first i not
+ * done. */
+static inline unsigned quic_simd_run_cand(uint8_t *cand, const uint8_t *eq, const uint8_t *eqprev,
+                                          unsigned n)
+{
+    unsigned i = 3;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(eqprev + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(eq + i - 1));
+        _mm_storeu_si128((__m128i *)(void *)(cand + i), _mm_and_si128(a, b));
     }
     return i;
 }
@@ -178,16 +186,15 @@ static inline unsigned quic_simd_pack32(uint8_t *dst, const uint8_t *r, const ui
     return i;
 }
 
-/* Skips keys equal to kcur[i - 1] four at a time from i; returns where it
- * stopped (at a differing key or fewer than four before end). */
-static inline int quic_simd_run_end(const uint32_t *kcur, int i, int end)
+/* Skips nonzero eq bytes sixteen at a time from i; returns where it
+ * stopped (at a zero or fewer than sixteen before end). */
+static inline int quic_simd_run_end(const uint8_t *eq, int i, int end)
 {
-    __m128i k = _mm_set1_epi32((int)kcur[i - 1]);
-    for (; i + 4 <= end; i += 4) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(kcur + i));
-        unsigned ne = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(v, k)) ^ 0xffffu;
-        if (ne) {
-            return i + (int)((unsigned)__builtin_ctz(ne) >> 2);
+    for (; i + 16 <= end; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(eq + i));
+        unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+        if (z) {
+            return i + (int)(unsigned)__builtin_ctz(z);
         }
     }
     return i;

@@ -1244,7 +1244,12 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
         for (int i = (int)pos_px; i < end;) {
             if (!first_row && up[i] && i != norun && kcur[i - 1] == kcur[i - 2]) {
                 unsigned n;
-                if (get_run(st, src, &pos, (unsigned)(end - i), &n) < 0) {
+                /* Through a copy: pos itself must not escape, or gcc keeps it
+                 * in memory across the uint8_t stores of the sample loop. */
+                uint64_t run_pos = pos;
+                int run_rc = get_run(st, src, &run_pos, (unsigned)(end - i), &n);
+                pos = run_pos;
+                if (run_rc < 0) {
                     rc = CLOVE_E_INVALID;
                     goto out;
                 }

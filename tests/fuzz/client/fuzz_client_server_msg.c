@@ -8,7 +8,8 @@
  * parser of server_parse.h (all must either fail with an err_desc or return
  * a length within the body; borrowed pointers are read so ASan sees them),
  * and then to the display channel's handler of a real session whose channel
- * has no socket. Surfaces are limited to 1024 x 1024 and images to 512 x 512
+ * has no socket, and to the cursor and inputs channels' handlers (cursor
+ * shapes of every type, the cursor cache, motion acks). Surfaces are limited to 1024 x 1024 and images to 512 x 512
  * so that runs stay fast. The session is rebuilt for every input.
  */
 #include <stdint.h>
@@ -161,6 +162,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .state = CHANNEL_READY,
                                 .fd = -1,
                                 .mini_header = true};
+    struct client_channel cursor_ch = {.session = s,
+                                       .type = SPICE_CHANNEL_CURSOR,
+                                       .state = CHANNEL_READY,
+                                       .fd = -1,
+                                       .mini_header = true};
+    struct client_channel inputs_ch = {.session = s,
+                                       .type = SPICE_CHANNEL_INPUTS,
+                                       .state = CHANNEL_READY,
+                                       .fd = -1,
+                                       .mini_header = true};
     struct byte_reader r;
     reader_init(&r, data, size);
     while (reader_remaining(&r) >= 6 && !s->error_code) {
@@ -177,6 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!too_big(type, copy, len)) {
             display_message(&ch, type, copy, len);
         }
+        cursor_message(&cursor_ch, type, copy, len);
+        inputs_message(&inputs_ch, type, copy, len);
         free(copy);
     }
     struct clove_frame frame;
@@ -187,6 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         log_warn("end: marks %u, error \"%s\"", s->marks, s->error);
     }
     buf_finish(&ch.tx);
+    buf_finish(&cursor_ch.tx);
+    buf_finish(&inputs_ch.tx);
     clove_session_destroy(s);
     return 0;
 }

@@ -588,6 +588,20 @@ static void run_candidates(uint8_t *restrict cand, const uint8_t *restrict eq,
     }
 }
 
+/* The first j in [i, end) with cand[j] != 0, or end. */
+QUIC_INLINE int next_candidate(const uint8_t *cand, int i, int end)
+{
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_next_nonzero(cand, i, end);
+    }
+#endif
+    while (i < end && !cand[i]) {
+        i++;
+    }
+    return i;
+}
+
 /* The first j in [i, end) with eq[j] == 0 (pixel j differs from pixel
  * j - 1), or end. */
 QUIC_INLINE int run_end(const uint8_t *eq, int i, int end)
@@ -677,35 +691,39 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                 }
                 continue;
             }
-            /* Channels unrolled by hand: gcc keeps a loop over c with its
-             * arrays on the stack otherwise. */
-            uint32_t e0 = enc_lookup(m[0], corr[0], res[0], i), e1 = 0, e2 = 0;
-            if (nch == 3) {
-                e1 = enc_lookup(m[1], corr[1], res[1], i);
-                e2 = enc_lookup(m[2], corr[2], res[2], i);
-            }
-            if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
-                bitw_add(&bw, e0 >> 8, e0 & 0xff);
+            /* Pixel i is coded, and so is every pixel up to the next run
+             * candidate: no per-pixel run test. */
+            int stop = first_row ? end : next_candidate(cand, i + 1, end);
+            for (; i < stop; i++) {
+                /* Channels unrolled by hand: gcc keeps a loop over c with its
+                 * arrays on the stack otherwise. */
+                uint32_t e0 = enc_lookup(m[0], corr[0], res[0], i), e1 = 0, e2 = 0;
                 if (nch == 3) {
-                    bitw_add(&bw, e1 >> 8, e1 & 0xff);
-                    bitw_add(&bw, e2 >> 8, e2 & 0xff);
+                    e1 = enc_lookup(m[1], corr[1], res[1], i);
+                    e2 = enc_lookup(m[2], corr[2], res[2], i);
                 }
-                bitw_emit(&bw);
-            } else {
-                bitw_put(&bw, e0 >> 8, e0 & 0xff);
-                bitw_put(&bw, e1 >> 8, e1 & 0xff);
-                bitw_put(&bw, e2 >> 8, e2 & 0xff);
-            }
-            if (QUIC_LIKELY(countdown)) {
-                countdown--;
-            } else {
-                st->seed++;
-                countdown = quic_rand6[st->seed & 0xff] & waitmask;
-                for (unsigned c = 0; c < nch; c++) {
-                    model_update(m[c], f, corr[c][i - 1], corr[c][i], st->trigger);
+                if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
+                    bitw_add(&bw, e0 >> 8, e0 & 0xff);
+                    if (nch == 3) {
+                        bitw_add(&bw, e1 >> 8, e1 & 0xff);
+                        bitw_add(&bw, e2 >> 8, e2 & 0xff);
+                    }
+                    bitw_emit(&bw);
+                } else {
+                    bitw_put(&bw, e0 >> 8, e0 & 0xff);
+                    bitw_put(&bw, e1 >> 8, e1 & 0xff);
+                    bitw_put(&bw, e2 >> 8, e2 & 0xff);
+                }
+                if (QUIC_LIKELY(countdown)) {
+                    countdown--;
+                } else {
+                    st->seed++;
+                    countdown = quic_rand6[st->seed & 0xff] & waitmask;
+                    for (unsigned c = 0; c < nch; c++) {
+                        model_update(m[c], f, corr[c][i - 1], corr[c][i], st->trigger);
+                    }
                 }
             }
-            i++;
         }
         if (bump) {
             segment_bump(st);

@@ -247,6 +247,20 @@ static inline void quic_simd_fill32(uint32_t *p, uint32_t v, unsigned n)
     }
 }
 
+/* Skips zero bytes sixteen at a time from i; returns where it stopped (at
+ * a nonzero byte or fewer than sixteen before end). */
+static inline int quic_simd_next_nonzero(const uint8_t *p, int i, int end)
+{
+    for (; i + 16 <= end; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned nz = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) ^ 0xffffu;
+        if (nz) {
+            return i + (int)(unsigned)__builtin_ctz(nz);
+        }
+    }
+    return i;
+}
+
 #endif /* __SSE2__ */
 
 #endif

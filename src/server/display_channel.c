@@ -889,10 +889,10 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
             }
         }
         bool cache_me = false;
+        bool per_client = false;
         if (!m) {
             struct byte_buf b;
             buf_init(&b);
-            bool per_client;
             uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client, &cache_me);
             m = type ? msg_from_buf(type, &b) : NULL;
             buf_finish(&b);
@@ -908,7 +908,10 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
         }
         if (m && !dc->base.closing) {
             struct draw_meta client_meta = meta;
-            client_meta.droppable = meta.droppable && !cache_me;
+            /* A message that changes the client's state (its GLZ dictionary,
+             * its pixmap cache) must reach it even when its pixels are hidden:
+             * later images refer to it. */
+            client_meta.droppable = meta.droppable && !cache_me && !per_client;
             if (channel_client_send_draw(&dc->base, m, &client_meta) < 0 && cache_me) {
                 channel_client_close(&dc->base);
             }

@@ -48,7 +48,7 @@ chromium                    websocket interop: headless browser running spice-ht
 libsasl2-dev                SASL authentication (cyrus-sasl) in the link stage
 sasl2-bin                   SASL tests: saslpasswd2 creates a sasldb user
 libsasl2-modules            SASL tests: the PLAIN / DIGEST-MD5 / SCRAM mechanisms
-libsdl2-dev                 clove-view: the viewer's window, renderer, keyboard and mouse (SDL2)
+libsdl2-dev                 clove-view: the viewer window, renderer, keyboard and mouse (SDL2)
 xdotool                     clove-view interop test: types keys and clicks into the viewer under Xvfb
 '
 

@@ -158,6 +158,7 @@ struct quic_group {
     uint32_t *kcur, *kprev; /* per-pixel keys, equal iff the pixels are equal */
     uint8_t *cand;          /* up_candidates() (decoder) or run_candidates() (encoder) */
     uint8_t *eq, *eqprev;   /* encoder: key_steps() of this row and the row above */
+    uint8_t *res4, *corr4;  /* encoder, RGB: interleaved res and corr (see encode_group_row) */
 };
 
 /* Words go to a staging buffer large enough for one group row, which is
@@ -617,14 +618,33 @@ QUIC_INLINE int run_end(const uint8_t *eq, int i, int end)
     return i;
 }
 
+/* res4[4 * i + c] = plane c's res[i] (byte 3 is 0). */
+static void interleave_rows(uint8_t *restrict res4, const uint8_t *restrict p0,
+                            const uint8_t *restrict p1, const uint8_t *restrict p2, unsigned width)
+{
+    unsigned i = 0;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        /* pack32 writes its `b` argument to byte 0, `g` to 1 and `r` to 2. */
+        i = quic_simd_pack32(res4, p2, p1, p0, NULL, width);
+    }
+#endif
+    for (; i < width; i++) {
+        res4[4 * i] = p0[i];
+        res4[4 * i + 1] = p1[i];
+        res4[4 * i + 2] = p2[i];
+        res4[4 * i + 3] = 0;
+    }
+}
+
 /* The codeword entry of sample i of a plane, recorded as the last residual
  * coded in its column. */
 QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
-                                int i)
+                                int i, int stride)
 {
-    unsigned v = res[i];
-    uint32_t e = m->ctx_tab[corr[i - 1]][v];
-    corr[i] = (uint8_t)v;
+    unsigned v = res[stride * i];
+    uint32_t e = m->ctx_tab[corr[stride * (i - 1)]][v];
+    corr[stride * i] = (uint8_t)v;
     return e;
 }
 
@@ -655,19 +675,31 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
 {
     struct quic_state *st = &g->st;
     struct quic_bitw bw = *w;
-    const uint8_t *res[3];
-    uint8_t *corr[3];
-    struct quic_model *m[3];
     const uint8_t *eq = g->eq;
     const uint8_t *cand = g->cand;
+    /* Sample c of pixel i is res[S * i + c] and its column's last coded
+     * residual corr[S * i + c]: the three planes of RGB are interleaved (S =
+     * 4) so that one pointer serves them, and the models are reached from one
+     * plane pointer at fixed offsets; with nine pointers gcc spilled some to
+     * the stack in the sample loop. */
+    const int S = nch == 3 ? 4 : 1;
+    struct quic_plane *P = g->pl[0]; /* the group's planes are P[0 .. nch) */
+    const uint8_t *res;
+    uint8_t *corr;
 
     for (unsigned c = 0; c < nch; c++) {
-        struct quic_plane *p = g->pl[c];
-        fold_planes(p, width, first_row, f->bpc);
-        p->corr[-1] = first_row ? 0 : p->corr[0];
-        res[c] = p->res;
-        corr[c] = p->corr;
-        m[c] = &p->model;
+        fold_planes(&P[c], width, first_row, f->bpc);
+    }
+    if (nch == 3) {
+        interleave_rows(g->res4, P[0].res, P[1].res, P[2].res, width);
+        res = g->res4;
+        corr = g->corr4;
+    } else {
+        res = P[0].res;
+        corr = P[0].corr;
+    }
+    for (unsigned c = 0; c < nch; c++) {
+        corr[(int)c - S] = first_row ? 0 : corr[c];
     }
     key_steps(g->eq, g->kcur, width);
     if (!first_row) {
@@ -697,10 +729,10 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             for (; i < stop; i++) {
                 /* Channels unrolled by hand: gcc keeps a loop over c with its
                  * arrays on the stack otherwise. */
-                uint32_t e0 = enc_lookup(m[0], corr[0], res[0], i), e1 = 0, e2 = 0;
+                uint32_t e0 = enc_lookup(&P[0].model, corr, res, i, S), e1 = 0, e2 = 0;
                 if (nch == 3) {
-                    e1 = enc_lookup(m[1], corr[1], res[1], i);
-                    e2 = enc_lookup(m[2], corr[2], res[2], i);
+                    e1 = enc_lookup(&P[1].model, corr + 1, res + 1, i, S);
+                    e2 = enc_lookup(&P[2].model, corr + 2, res + 2, i, S);
                 }
                 if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
                     bitw_add(&bw, e0 >> 8, e0 & 0xff);
@@ -720,7 +752,8 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                     st->seed++;
                     countdown = quic_rand6[st->seed & 0xff] & waitmask;
                     for (unsigned c = 0; c < nch; c++) {
-                        model_update(m[c], f, corr[c][i - 1], corr[c][i], st->trigger);
+                        model_update(&P[c].model, f, corr[S * (i - 1) + (int)c],
+                                     corr[S * i + (int)c], st->trigger);
                     }
                 }
             }
@@ -876,7 +909,8 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
     size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
     size_t dec_bytes = sizeof(uint16_t) * (QUIC_MAX_CODES << QUIC_DEC_BITS);
-    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + dec_bytes;
+    size_t il_bytes = 8 * wpad + 16; /* res4, then corr4 with 4 bytes before it */
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + dec_bytes + il_bytes;
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -903,6 +937,8 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->alpha.eq = q->rgb.eqprev + wpad;
     q->alpha.eqprev = q->alpha.eq + wpad;
     q->dec = (uint16_t *)(void *)(q->alpha.eqprev + wpad);
+    q->rgb.res4 = (uint8_t *)(q->dec + (QUIC_MAX_CODES << QUIC_DEC_BITS));
+    q->rgb.corr4 = q->rgb.res4 + 4 * wpad + 4;
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];

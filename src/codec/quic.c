@@ -1290,6 +1290,9 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
     unsigned countdown = st->countdown;
     unsigned pos_px = 0;
     int rc = 0;
+    /* The samples of pixel i - 1, kept in registers for the predictions (a
+     * run repeats them, so runs leave them as they are). */
+    unsigned left0 = 0, left1 = 0, left2 = 0;
     while (pos_px < width) {
         int bump;
         int end = (int)segment_end(st, pos_px, width, &bump);
@@ -1316,16 +1319,16 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
             }
             unsigned p0, p1 = 0, p2 = 0;
             if (first_row) {
-                p0 = i ? cur[0][i - 1] : 0;
+                p0 = i ? left0 : 0;
                 if (nch == 3) {
-                    p1 = i ? cur[1][i - 1] : 0;
-                    p2 = i ? cur[2][i - 1] : 0;
+                    p1 = i ? left1 : 0;
+                    p2 = i ? left2 : 0;
                 }
             } else if (QUIC_LIKELY(i)) {
-                p0 = ((unsigned)cur[0][i - 1] + prev[0][i]) >> 1;
+                p0 = (left0 + prev[0][i]) >> 1;
                 if (nch == 3) {
-                    p1 = ((unsigned)cur[1][i - 1] + prev[1][i]) >> 1;
-                    p2 = ((unsigned)cur[2][i - 1] + prev[2][i]) >> 1;
+                    p1 = (left1 + prev[1][i]) >> 1;
+                    p2 = (left2 + prev[2][i]) >> 1;
                 }
             } else {
                 p0 = prev[0][0];
@@ -1334,10 +1337,12 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
                     p2 = prev[2][0];
                 }
             }
-            uint32_t key = dec_sample(src, &pos, f, dec, mask, m[0], corr[0], cur[0], i, p0);
+            left0 = dec_sample(src, &pos, f, dec, mask, m[0], corr[0], cur[0], i, p0);
+            uint32_t key = left0;
             if (nch == 3) {
-                key |= dec_sample(src, &pos, f, dec, mask, m[1], corr[1], cur[1], i, p1) << 8;
-                key |= dec_sample(src, &pos, f, dec, mask, m[2], corr[2], cur[2], i, p2) << 16;
+                left1 = dec_sample(src, &pos, f, dec, mask, m[1], corr[1], cur[1], i, p1);
+                left2 = dec_sample(src, &pos, f, dec, mask, m[2], corr[2], cur[2], i, p2);
+                key |= (left1 << 8) | (left2 << 16);
             }
             kcur[i] = key;
             if (QUIC_LIKELY(countdown)) {

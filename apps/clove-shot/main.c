@@ -70,84 +70,25 @@ static int parse_port(const char *s, long *out)
     return 0;
 }
 
-/* Decodes %XX escapes in place. */
-static void uri_unescape(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        unsigned v;
-        if (r[0] == '%' && r[1] && r[2] && sscanf(r + 1, "%2x", &v) == 1) {
-            *w++ = (char)v;
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-}
-
-/* spice://host[:port][?port=N&tls-port=N&password=P] */
+/* spice://host[:port][?port=N&tls-port=N&password=P], through the library. */
 static int parse_uri(const char *uri, struct options *o)
 {
-    const char *prefix = "spice://";
-    if (strncmp(uri, prefix, strlen(prefix)) != 0) {
+    struct clove_uri u;
+    if (clove_uri_parse(uri, &u) < 0) {
         return -1;
     }
-    char buf[1024];
-    if (snprintf(buf, sizeof(buf), "%s", uri + strlen(prefix)) >= (int)sizeof(buf)) {
-        return -1;
+    if (u.host[0]) {
+        snprintf(o->host, sizeof(o->host), "%s", u.host);
     }
-    char *query = strchr(buf, '?');
-    if (query) {
-        *query++ = '\0';
+    if (u.port > 0) {
+        o->port = u.port;
     }
-    size_t n = strlen(buf);
-    if (n > 0 && buf[n - 1] == '/') {
-        buf[--n] = '\0';
+    if (u.tls_port > 0) {
+        o->secure_port = u.tls_port;
     }
-    char *host = buf;
-    char *colon = NULL;
-    if (buf[0] == '[') { /* [IPv6]:port */
-        char *close = strchr(buf, ']');
-        if (!close) {
-            return -1;
-        }
-        *close = '\0';
-        host = buf + 1;
-        colon = close[1] == ':' ? close + 1 : NULL;
-    } else if (strchr(buf, ':') == strrchr(buf, ':')) {
-        colon = strchr(buf, ':');
-    }
-    if (colon) {
-        *colon = '\0';
-        if (parse_port(colon + 1, &o->port) < 0) {
-            return -1;
-        }
-    }
-    if (host[0]) {
-        snprintf(o->host, sizeof(o->host), "%s", host);
-    }
-    for (char *save = NULL, *kv = query ? strtok_r(query, "&", &save) : NULL; kv;
-         kv = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            return -1;
-        }
-        *eq = '\0';
-        char *value = eq + 1;
-        uri_unescape(value);
-        if (strcmp(kv, "port") == 0) {
-            if (parse_port(value, &o->port) < 0) {
-                return -1;
-            }
-        } else if (strcmp(kv, "tls-port") == 0) {
-            if (parse_port(value, &o->secure_port) < 0) {
-                return -1;
-            }
-        } else if (strcmp(kv, "password") == 0) {
-            snprintf(o->uri_password, sizeof(o->uri_password), "%s", value);
-            o->password = o->uri_password;
-        }
+    if (u.has_password) {
+        snprintf(o->uri_password, sizeof(o->uri_password), "%s", u.password);
+        o->password = o->uri_password;
     }
     return 0;
 }

@@ -43,75 +43,25 @@ static int parse_port(const char *s, long *out)
     return 0;
 }
 
-static void uri_unescape(char *s)
-{
-    char *out = s;
-    for (; *s; s++) {
-        unsigned v;
-        if (*s == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1) {
-            *out++ = (char)v;
-            s += 2;
-        } else {
-            *out++ = *s;
-        }
-    }
-    *out = '\0';
-}
-
-/* spice://host[:port][/][?port=N&tls-port=N&password=P]; returns 0 or -1. */
+/* spice://host[:port][?port=N&tls-port=N&password=P], through the library. */
 static int parse_uri(const char *uri, struct options *o)
 {
-    const char *prefix = "spice://";
-    char buf[1024];
-    if (strncmp(uri, prefix, strlen(prefix)) != 0 ||
-        snprintf(buf, sizeof(buf), "%s", uri + strlen(prefix)) >= (int)sizeof(buf)) {
+    struct clove_uri u;
+    if (clove_uri_parse(uri, &u) < 0) {
         return -1;
     }
-    char *query = strchr(buf, '?');
-    if (query) {
-        *query++ = '\0';
+    if (u.host[0]) {
+        snprintf(o->host, sizeof(o->host), "%s", u.host);
     }
-    size_t n = strlen(buf);
-    if (n > 0 && buf[n - 1] == '/') {
-        buf[--n] = '\0';
+    if (u.port > 0) {
+        o->port = u.port;
     }
-    char *host = buf, *colon = NULL;
-    if (buf[0] == '[') {
-        char *close = strchr(buf, ']');
-        if (!close) {
-            return -1;
-        }
-        *close = '\0';
-        host = buf + 1;
-        colon = close[1] == ':' ? close + 1 : NULL;
-    } else if (strchr(buf, ':') == strrchr(buf, ':')) {
-        colon = strchr(buf, ':');
+    if (u.tls_port > 0) {
+        o->secure_port = u.tls_port;
     }
-    if (colon) {
-        *colon = '\0';
-        if (parse_port(colon + 1, &o->port) < 0) {
-            return -1;
-        }
-    }
-    if (host[0]) {
-        snprintf(o->host, sizeof(o->host), "%s", host);
-    }
-    for (char *save = NULL, *kv = query ? strtok_r(query, "&", &save) : NULL; kv;
-         kv = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            return -1;
-        }
-        *eq = '\0';
-        uri_unescape(eq + 1);
-        if (strcmp(kv, "port") == 0 && parse_port(eq + 1, &o->port) < 0) {
-            return -1;
-        } else if (strcmp(kv, "tls-port") == 0 && parse_port(eq + 1, &o->secure_port) < 0) {
-            return -1;
-        } else if (strcmp(kv, "password") == 0) {
-            snprintf(o->uri_password, sizeof(o->uri_password), "%s", eq + 1);
-            o->password = o->uri_password;
-        }
+    if (u.has_password) {
+        snprintf(o->uri_password, sizeof(o->uri_password), "%s", u.password);
+        o->password = o->uri_password;
     }
     return 0;
 }

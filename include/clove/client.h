@@ -192,6 +192,26 @@ int clove_session_get_primary(const struct clove_session *session, struct clove_
 /* Number of DISPLAY_MARK messages received so far. */
 uint32_t clove_session_mark_count(const struct clove_session *session);
 
+/* ---- spice:// URIs ---- */
+
+/* What a spice://host[:port][?port=N&tls-port=N&password=P] URI names. */
+struct clove_uri {
+    char host[1024]; /* empty when the URI names none */
+    long port;       /* -1 when absent */
+    long tls_port;   /* -1 when absent */
+    char password[64];
+    bool has_password;
+};
+
+/*
+ * Parses a spice:// URI (borrows `uri`) into *out, decoding %XX escapes in
+ * query values. IPv6 hosts are written [addr]; a port given as :N and one
+ * given as ?port=N both land in out->port (the query wins). Unknown query
+ * keys are ignored. Returns 0, or CLOVE_E_INVALID (not spice://, a bad port,
+ * a query item without '=', or a field too long for *out).
+ */
+int clove_uri_parse(const char *uri, struct clove_uri *out);
+
 /* ---- for viewers: callbacks run inside clove_session_run() ---- */
 void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn, void *opaque);
 void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,

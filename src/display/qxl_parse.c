@@ -193,7 +193,7 @@ error:
     return ret;
 }
 
-static void image_destroy(struct qxl_image *img)
+void qxl_image_free(struct qxl_image *img)
 {
     if (!img) {
         return;
@@ -343,7 +343,7 @@ static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t a
     return 0;
 
 error:
-    image_destroy(img);
+    qxl_image_free(img);
     return ret;
 }
 
@@ -381,9 +381,9 @@ static int clip_parse(const struct memslot_table *t, uint32_t group, const QXLCl
 
 static int fill_parse(const QXLFill *fill, struct qxl_drawable *d)
 {
-    d->u.fill.brush_type = fill->brush.type;
+    d->u.fill.brush.type = fill->brush.type;
     if (fill->brush.type == SPICE_BRUSH_TYPE_SOLID) {
-        d->u.fill.color = fill->brush.u.color;
+        d->u.fill.brush.color = fill->brush.u.color;
     }
     d->u.fill.rop_descriptor = fill->rop_descriptor;
     return 0;
@@ -497,9 +497,7 @@ static int drawable_body_parse(const struct memslot_table *t, uint32_t group, ui
     case QXL_DRAW_BLACKNESS:
     case QXL_DRAW_WHITENESS:
     case QXL_DRAW_INVERS: {
-        QXLBlackness mask;
-        memcpy(&mask, u, sizeof(mask));
-        d->u.mask_only.has_mask = mask.mask.bitmap != 0;
+        /* The mask bitmap is not parsed yet: drawn without it. */
         return 0;
     }
     case QXL_DRAW_NOP:
@@ -584,17 +582,58 @@ int qxl_parse_compat_drawable(const struct memslot_table *t, uint32_t group, uin
     return ret;
 }
 
+static void brush_finish(struct qxl_brush *b)
+{
+    qxl_image_free(b->pattern);
+}
+
 void qxl_drawable_finish(struct qxl_drawable *d)
 {
     if (!d) {
         return;
     }
     free(d->clip_rects);
-    if (d->type == QXL_DRAW_COPY) {
-        image_destroy(d->u.copy.src);
-    } else if (d->type == QXL_DRAW_COMPOSITE) {
-        image_destroy(d->u.composite.src);
-        image_destroy(d->u.composite.mask);
+    qxl_image_free(d->mask.bitmap);
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        brush_finish(&d->u.fill.brush);
+        break;
+    case QXL_DRAW_COPY:
+    case QXL_DRAW_BLEND:
+        qxl_image_free(d->u.copy.src);
+        break;
+    case QXL_DRAW_OPAQUE:
+        qxl_image_free(d->u.opaque.src);
+        brush_finish(&d->u.opaque.brush);
+        break;
+    case QXL_DRAW_TRANSPARENT:
+        qxl_image_free(d->u.transparent.src);
+        break;
+    case QXL_DRAW_ALPHA_BLEND:
+        qxl_image_free(d->u.alpha_blend.src);
+        break;
+    case QXL_DRAW_ROP3:
+        qxl_image_free(d->u.rop3.src);
+        brush_finish(&d->u.rop3.brush);
+        break;
+    case QXL_DRAW_STROKE:
+        free(d->u.stroke.path.segments);
+        free(d->u.stroke.path.points);
+        free(d->u.stroke.attr.style);
+        brush_finish(&d->u.stroke.brush);
+        break;
+    case QXL_DRAW_TEXT:
+        free(d->u.text.str.glyphs);
+        free(d->u.text.str.data);
+        brush_finish(&d->u.text.fore_brush);
+        brush_finish(&d->u.text.back_brush);
+        break;
+    case QXL_DRAW_COMPOSITE:
+        qxl_image_free(d->u.composite.src);
+        qxl_image_free(d->u.composite.mask);
+        break;
+    default:
+        break;
     }
     memset(d, 0, sizeof(*d));
 }

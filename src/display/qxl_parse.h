@@ -52,6 +52,91 @@ struct qxl_image {
     uint64_t palette_unique;
 };
 
+/*
+ * A brush: SPICE_BRUSH_TYPE_NONE, _SOLID (color, 0xAARRGGBB as the surface
+ * stores it) or _PATTERN (a tiled image whose pixel (0, 0) lies at
+ * pattern_pos in surface coordinates).
+ */
+struct qxl_brush {
+    uint32_t type;
+    uint32_t color;
+    struct qxl_image *pattern; /* owns; _PATTERN only */
+    struct qxl_point pattern_pos;
+};
+
+/*
+ * A 1-bit mask (SpiceQMask): where its bit is set (or clear, with
+ * SPICE_MASK_FLAGS_INVERS) the operation draws. Bit (0, 0) of the bitmap
+ * lies at `pos` inside the bitmap relative to the bbox's top-left: surface
+ * pixel (bbox.left + x, bbox.top + y) uses bitmap pixel (pos.x + x, pos.y + y).
+ */
+struct qxl_qmask {
+    uint8_t flags;             /* SPICE_MASK_FLAGS_INVERS */
+    struct qxl_point pos;
+    struct qxl_image *bitmap;  /* owns; NULL: no mask */
+};
+
+/* A path for STROKE: segments of 28.4 fixed-point points. */
+struct qxl_path_seg {
+    uint32_t flags;                 /* SPICE_PATH_BEGIN / END / CLOSE / BEZIER */
+    uint32_t count;                 /* points in this segment */
+    const struct qxl_point *points; /* borrows from qxl_path.points; 28.4 fixed */
+};
+
+struct qxl_path {
+    uint32_t num_segments;
+    struct qxl_path_seg *segments; /* owns */
+    uint32_t num_points;
+    struct qxl_point *points;      /* owns; every segment's points, 28.4 fixed */
+};
+
+struct qxl_line_attr {
+    uint8_t flags;       /* SPICE_LINE_FLAGS_STYLED, _START_WITH_GAP */
+    uint8_t join_style;  /* SPICE_LINE_JOIN_* (QXL only; not on the wire) */
+    uint8_t end_style;   /* SPICE_LINE_CAP_* (QXL only; not on the wire) */
+    uint8_t style_nseg;
+    uint32_t width;       /* 28.4 fixed (QXL only; the wire draws zero-width lines) */
+    uint32_t miter_limit; /* 28.4 fixed (QXL only) */
+    uint32_t *style;      /* owns; style_nseg dash lengths, 28.4 fixed */
+};
+
+/* One glyph of a TEXT string: a 1, 4 or 8 bits-per-pixel alpha bitmap. */
+struct qxl_glyph {
+    struct qxl_point render_pos;   /* where the glyph origin lands on the surface */
+    struct qxl_point glyph_origin; /* the origin inside the bitmap (bitmap (0,0) is at
+                                      render_pos + glyph_origin) */
+    uint16_t width, height;
+    const uint8_t *data; /* borrows from qxl_glyph_string.data; rows of
+                            qxl_glyph_stride(flags, width) bytes, top row first */
+};
+
+struct qxl_glyph_string {
+    uint16_t length;         /* number of glyphs */
+    uint16_t flags;          /* SPICE_STRING_FLAGS_RASTER_A1 / _A4 / _A8, _TOP_DOWN */
+    struct qxl_glyph *glyphs; /* owns; `length` glyphs */
+    uint8_t *data;            /* owns; every glyph's bitmap */
+};
+
+/* Bytes per glyph row for a string's raster flags (0 for unknown flags). */
+static inline uint32_t qxl_glyph_stride(uint16_t flags, uint16_t width)
+{
+    if (flags & 1u /* SPICE_STRING_FLAGS_RASTER_A1 */) {
+        return ((uint32_t)width + 7) / 8;
+    }
+    if (flags & 2u /* SPICE_STRING_FLAGS_RASTER_A4 */) {
+        return ((uint32_t)width * 4 + 7) / 8;
+    }
+    if (flags & 4u /* SPICE_STRING_FLAGS_RASTER_A8 */) {
+        return width;
+    }
+    return 0;
+}
+
+/*
+ * One draw command, in the form shared by the server (parsed from guest
+ * memory) and the client (parsed from the wire, images decoded): the
+ * canvas draws it, the server's writers send it.
+ */
 struct qxl_drawable {
     uint32_t surface_id;
     uint8_t effect;
@@ -64,18 +149,57 @@ struct qxl_drawable {
     int32_t surfaces_dest[3];
     struct qxl_rect surfaces_rects[3];
     uint64_t release_id;
+    /* FILL, OPAQUE, COPY, BLEND, ROP3, BLACKNESS, WHITENESS, INVERS */
+    struct qxl_qmask mask;
     union {
         struct {
-            uint32_t brush_type; /* SPICE_BRUSH_TYPE_SOLID handled */
-            uint32_t color;
-            uint16_t rop_descriptor;
+            struct qxl_brush brush;
+            uint16_t rop_descriptor; /* SPICE_ROPD_* */
         } fill;
         struct {
             struct qxl_image *src; /* owns (NULL if the source is not an image we parse) */
             struct qxl_rect src_area;
             uint16_t rop_descriptor;
             uint8_t scale_mode;
-        } copy;
+        } copy; /* also BLEND, whose layout is the same */
+        struct {
+            struct qxl_image *src; /* owns */
+            struct qxl_rect src_area;
+            struct qxl_brush brush;
+            uint16_t rop_descriptor;
+            uint8_t scale_mode;
+        } opaque;
+        struct {
+            struct qxl_image *src; /* owns */
+            struct qxl_rect src_area;
+            uint32_t src_color;  /* the transparent colour, in the source's format */
+            uint32_t true_color; /* the same as 0xRRGGBB */
+        } transparent;
+        struct {
+            uint16_t alpha_flags; /* SPICE_ALPHA_FLAGS_DEST_HAS_ALPHA, _SRC_SURFACE_HAS_ALPHA */
+            uint8_t alpha;        /* global alpha */
+            struct qxl_image *src; /* owns */
+            struct qxl_rect src_area;
+        } alpha_blend;
+        struct {
+            struct qxl_image *src; /* owns */
+            struct qxl_rect src_area;
+            struct qxl_brush brush;
+            uint8_t rop3; /* ternary raster operation of source, pattern, destination */
+            uint8_t scale_mode;
+        } rop3;
+        struct {
+            struct qxl_path path;
+            struct qxl_line_attr attr;
+            struct qxl_brush brush;
+            uint16_t fore_mode, back_mode; /* SPICE_ROPD_* */
+        } stroke;
+        struct {
+            struct qxl_glyph_string str;
+            struct qxl_rect back_area;
+            struct qxl_brush fore_brush, back_brush;
+            uint16_t fore_mode, back_mode; /* SPICE_ROPD_* */
+        } text;
         struct {
             struct qxl_point src_pos;
         } copy_bits;
@@ -89,9 +213,6 @@ struct qxl_drawable {
             int16_t src_origin_x, src_origin_y;
             int16_t mask_origin_x, mask_origin_y;
         } composite;
-        struct {
-            bool has_mask; /* a mask bitmap was given (not parsed yet) */
-        } mask_only; /* BLACKNESS, WHITENESS, INVERS */
     } u;
 };
 
@@ -151,8 +272,10 @@ int qxl_parse_drawable(const struct memslot_table *t, uint32_t group, uint64_t a
  */
 int qxl_parse_compat_drawable(const struct memslot_table *t, uint32_t group, uint64_t addr,
                               struct qxl_drawable *out, const char **err_desc);
-/* Frees what a parsed drawable owns and zeroes it. Accepts NULL. */
+/* Frees what a parsed drawable owns (per its type) and zeroes it. Accepts NULL. */
 void qxl_drawable_finish(struct qxl_drawable *d);
+/* Frees an image made by the parsers (data, palette, the struct). Accepts NULL. */
+void qxl_image_free(struct qxl_image *img);
 
 int qxl_parse_update(const struct memslot_table *t, uint32_t group, uint64_t addr,
                      struct qxl_update_cmd *out, const char **err_desc);

@@ -735,7 +735,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     pixmap_cache_begin(&dc->pixmaps);
     switch (d->type) {
     case QXL_DRAW_FILL:
-        server_msg_display_draw_fill(b, base, d->u.fill.color, d->u.fill.rop_descriptor);
+        server_msg_display_draw_fill(b, base, d->u.fill.brush.color, d->u.fill.rop_descriptor);
         type = SPICE_MSG_DISPLAY_DRAW_FILL;
         break;
     case QXL_DRAW_COPY: {

@@ -298,11 +298,11 @@ static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *
     int rc;
     switch (d->type) {
     case QXL_DRAW_FILL:
-        if (d->u.fill.brush_type != SPICE_BRUSH_TYPE_SOLID) {
+        if (d->u.fill.brush.type != SPICE_BRUSH_TYPE_SOLID) {
             log_once("fills with pattern brushes are not supported yet");
             return;
         }
-        rc = canvas_fill(dst, &d->bbox, clips, num_clips, d->u.fill.color,
+        rc = canvas_fill(dst, &d->bbox, clips, num_clips, d->u.fill.brush.color,
                          d->u.fill.rop_descriptor);
         break;
     case QXL_DRAW_COPY:

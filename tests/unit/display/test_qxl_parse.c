@@ -118,8 +118,8 @@ static void test_fill(void)
     CHECK_EQ(d.clip_type, SPICE_CLIP_TYPE_NONE);
     CHECK(d.clip_rects == NULL);
     CHECK_EQ(d.surfaces_dest[2], -1);
-    CHECK_EQ(d.u.fill.brush_type, SPICE_BRUSH_TYPE_SOLID);
-    CHECK_EQ(d.u.fill.color, 0x00ff8000);
+    CHECK_EQ(d.u.fill.brush.type, SPICE_BRUSH_TYPE_SOLID);
+    CHECK_EQ(d.u.fill.brush.color, 0x00ff8000);
     CHECK_EQ(d.u.fill.rop_descriptor, SPICE_ROPD_OP_PUT);
     qxl_drawable_finish(&d);
     /* The release info is the command's first field. */
@@ -342,7 +342,7 @@ static void test_other_draw_types(void)
         CHECK_EQ(d.surfaces_dest[1], 2);
         CHECK_EQ(d.surfaces_rects[1].right, 4);
         CHECK(d.u.copy.src == NULL);
-        CHECK_EQ(d.u.fill.color, 0);
+        CHECK_EQ(d.u.fill.brush.color, 0);
         qxl_drawable_finish(&d);
     }
     QXLDrawable q;
@@ -373,7 +373,7 @@ static void test_compat_drawable(void)
     CHECK_EQ(d.release_id, 99);
     CHECK_EQ(d.surface_id, 0);
     CHECK_EQ(d.surfaces_dest[0], -1);
-    CHECK_EQ(d.u.fill.color, 0x123456);
+    CHECK_EQ(d.u.fill.brush.color, 0x123456);
     CHECK_EQ(d.u.fill.rop_descriptor, SPICE_ROPD_OP_XOR);
     qxl_drawable_finish(&d);
     q.type = QXL_DRAW_COMPOSITE;
@@ -512,7 +512,7 @@ static void test_copy_bits_composite(void)
 
     init_drawable(&q, QXL_DRAW_INVERS);
     CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
-    CHECK(!d.u.mask_only.has_mask);
+    CHECK(d.mask.bitmap == NULL);
     qxl_drawable_finish(&d);
 
     uint32_t pixels[4] = {1, 2, 3, 4};

@@ -161,7 +161,7 @@ static void check_same_drawable(const struct qxl_drawable *a, const struct qxl_d
         CHECK_MEM_EQ(a->clip_rects, b->clip_rects, a->num_clip_rects * sizeof(struct qxl_rect));
     }
     if (a->type == QXL_DRAW_FILL) {
-        CHECK_EQ(a->u.fill.color, b->u.fill.color);
+        CHECK_EQ(a->u.fill.brush.color, b->u.fill.brush.color);
         CHECK_EQ(a->u.fill.rop_descriptor, b->u.fill.rop_descriptor);
     }
     if (a->type == QXL_DRAW_COPY) {

@@ -606,3 +606,42 @@ out:
     free(mask_owned);
     return rc;
 }
+
+int canvas_draw(struct canvas_surface *dst, const struct qxl_drawable *d, canvas_lookup_fn lookup,
+                void *opaque)
+{
+    const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
+    uint32_t num_clips = clips ? d->num_clip_rects : 0;
+    if (clips && num_clips == 0) {
+        return 0; /* clipped away entirely */
+    }
+    if (d->mask.bitmap) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        if (d->u.fill.brush.type != SPICE_BRUSH_TYPE_SOLID) {
+            return CLOVE_E_UNSUPPORTED;
+        }
+        return canvas_fill(dst, &d->bbox, clips, num_clips, d->u.fill.brush.color,
+                           d->u.fill.rop_descriptor);
+    case QXL_DRAW_COPY:
+        if (!d->u.copy.src) {
+            return CLOVE_E_UNSUPPORTED;
+        }
+        return canvas_copy(dst, &d->bbox, clips, num_clips, d->u.copy.src, &d->u.copy.src_area,
+                           d->u.copy.rop_descriptor, d->u.copy.scale_mode, lookup, opaque);
+    case QXL_COPY_BITS:
+        return canvas_copy_bits(dst, &d->bbox, clips, num_clips, d->u.copy_bits.src_pos);
+    case QXL_DRAW_BLACKNESS:
+        return canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_BLACKNESS);
+    case QXL_DRAW_WHITENESS:
+        return canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_WHITENESS);
+    case QXL_DRAW_INVERS:
+        return canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_INVERS);
+    case QXL_DRAW_COMPOSITE:
+        return canvas_composite(dst, d, lookup, opaque);
+    default:
+        return CLOVE_E_UNSUPPORTED;
+    }
+}

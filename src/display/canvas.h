@@ -54,6 +54,18 @@ int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
 int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
                      canvas_lookup_fn lookup, void *opaque);
 
+/*
+ * Draws any draw command (d->type is QXL_DRAW_*, including QXL_COPY_BITS)
+ * with its clip rects, mask and brushes: the one entry point the server's
+ * worker and the client both use. Image sources (bitmaps; SURFACE images
+ * through `lookup`) must already be decoded into qxl_image bitmaps.
+ * Returns 0; CLOVE_E_INVALID for geometry or data that cannot be drawn
+ * (nothing was drawn); CLOVE_E_UNSUPPORTED for an op, ROP or format not
+ * drawn yet.
+ */
+int canvas_draw(struct canvas_surface *dst, const struct qxl_drawable *d, canvas_lookup_fn lookup,
+                void *opaque);
+
 /* Reads the pixel of a bitmap image at (x, y) as 0xAARRGGBB (bounds are the caller's). */
 uint32_t canvas_image_pixel(const struct qxl_image *img, uint32_t x, uint32_t y);
 

@@ -163,8 +163,7 @@ static void check_vectors(int simd)
         size_t row = (size_t)v[i].width * 4;
         uint8_t *dec = malloc(row * v[i].height);
         CHECK(dec != NULL);
-        CHECK_EQ(quic_decode(ref, len, dec, row * v[i].height, (int32_t)row, CODEC_FMT_RGB32,
-                             NULL),
+        CHECK_EQ(quic_decode(ref, len, dec, row * v[i].height, (int32_t)row, CODEC_FMT_RGB32, NULL),
                  0);
         for (unsigned y = 0; y < v[i].height; y++) {
             CHECK_MEM_EQ(dec + y * row, img.pixels + (size_t)y * fw * 4, row);

@@ -22,13 +22,30 @@
  * with the data actually found, so a small guest command that merely claims
  * a large image costs no large allocation.
  *
- * What is parsed: QXL_DRAW_FILL (solid or pattern brush type, colour, rop) and
- * QXL_DRAW_COPY (a BITMAP source in any SPICE_BITMAP_FMT_*, with palette for
- * the 1/4/8-bit formats); every other draw type gets its common part only
- * (bbox, clip, effect, surfaces), with the union left zeroed. Not parsed:
- * the QXLQMask of fill/copy, self_bitmap, and sources of type QUIC/SURFACE
- * (copy.src is then NULL). QXL_COMMAND_FLAG_COMPAT_16BPP colour conversion is
- * left to the caller, which owns the command flags.
+ * What is parsed: every QXL_DRAW_* type into the matching member of
+ * struct qxl_drawable (see qxl_parse.h):
+ *  - FILL (brush, rop), OPAQUE, COPY and BLEND (BLEND shares u.copy),
+ *    TRANSPARENT, ALPHA_BLEND (native, and QXLCompatAlphaBlend for compat
+ *    drawables, which has no alpha_flags), ROP3, COMPOSITE, COPY_BITS,
+ *    BLACKNESS / WHITENESS / INVERS, NOP;
+ *  - brushes: NONE, SOLID, or PATTERN whose tile is parsed like any source
+ *    image; an unknown brush type is an error;
+ *  - the QXLQMask of FILL, OPAQUE, COPY, BLEND, ROP3, BLACKNESS, WHITENESS
+ *    and INVERS into d->mask: a 1-bit BITMAP (its palette is optional, as
+ *    for the reference); a zero bitmap address means no mask;
+ *  - STROKE: the QXLPath (data_size bytes gathered from its chunk list, then
+ *    cut into QXLPathSeg {flags, count, points}) into qxl_path, and the
+ *    QXLLineAttr with its style array when SPICE_LINE_FLAGS_STYLED;
+ *  - TEXT: the QXLString (data_size bytes from its chunk list holding exactly
+ *    `length` QXLRasterGlyphs, each followed by height rows of
+ *    qxl_glyph_stride() bytes for the A1/A4/A8 raster flag) into
+ *    qxl_glyph_string, whose glyphs borrow their pixels from the one buffer.
+ * Source images are BITMAPs in any SPICE_BITMAP_FMT_* (with palette for the
+ * 1/4/8-bit formats) or SURFACE references; a QUIC source is accepted but
+ * not copied (src is then NULL). Patterns and masks must be real images.
+ * Path data is capped at PATH_MAX_DATA_SIZE, string and image data at
+ * QXL_MAX_DATA_SIZE. Not parsed: self_bitmap. QXL_COMMAND_FLAG_COMPAT_16BPP
+ * colour conversion is left to the caller, which owns the command flags.
  *
  * INVARIANTS
  * - No guest value can abort or assert; errors return CLOVE_E_* with a static
@@ -235,11 +252,12 @@ static int palette_read(const struct memslot_table *t, uint32_t group, uint64_t 
 }
 
 /*
- * Reads the QXLImage at `addr`. A BITMAP becomes a new qxl_image in *out;
- * QUIC and SURFACE images are valid but not copied (*out stays NULL); any
- * other type is an error.
+ * Reads the QXLImage at `addr`. A BITMAP or SURFACE becomes a new qxl_image
+ * in *out; a QUIC image is valid but not copied (*out stays NULL); any other
+ * type is an error. A mask (is_mask) may leave out the palette of its 1-bit
+ * format, as the reference allows; it then has num_palette 0.
  */
-static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t addr,
+static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t addr, bool is_mask,
                        struct qxl_image **out, const char **err_desc)
 {
     QXLImage qxl;
@@ -296,7 +314,7 @@ static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t a
         return fail(err_desc, "bitmap data larger than the limit");
     }
     bool indexed = bpp <= 8 && bitmap->format != SPICE_BITMAP_FMT_8BIT_A;
-    if (indexed && bitmap->palette == 0) {
+    if (indexed && bitmap->palette == 0 && !is_mask) {
         return fail(err_desc, "indexed bitmap without a palette");
     }
 
@@ -314,7 +332,7 @@ static int image_parse(const struct memslot_table *t, uint32_t group, uint64_t a
     img->height = bitmap->y;
     img->stride = bitmap->stride;
 
-    if (indexed) {
+    if (indexed && bitmap->palette != 0) {
         ret = palette_read(t, group, bitmap->palette, bpp, img, err_desc);
         if (ret < 0) {
             goto error;
@@ -379,40 +397,400 @@ static int clip_parse(const struct memslot_table *t, uint32_t group, const QXLCl
     return 0;
 }
 
-static int fill_parse(const QXLFill *fill, struct qxl_drawable *d)
+/*
+ * Path data beyond this many bytes (about two million points) is refused: no
+ * real driver sends such a STROKE, and the path is copied twice (gathered,
+ * then split into segments).
+ */
+#define PATH_MAX_DATA_SIZE (16u * 1024 * 1024)
+
+/* A QXLBrush into *out; a PATTERN tile is parsed like a source image. */
+static int brush_parse(const struct memslot_table *t, uint32_t group, const QXLBrush *brush,
+                       struct qxl_brush *out, const char **err_desc)
 {
-    d->u.fill.brush.type = fill->brush.type;
-    if (fill->brush.type == SPICE_BRUSH_TYPE_SOLID) {
-        d->u.fill.brush.color = fill->brush.u.color;
+    out->type = brush->type;
+    switch (brush->type) {
+    case SPICE_BRUSH_TYPE_NONE:
+        return 0;
+    case SPICE_BRUSH_TYPE_SOLID:
+        out->color = brush->u.color;
+        return 0;
+    case SPICE_BRUSH_TYPE_PATTERN: {
+        int ret = image_parse(t, group, brush->u.pattern.pat, false, &out->pattern, err_desc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!out->pattern) {
+            return fail(err_desc, "pattern brush image is not a bitmap or a surface");
+        }
+        out->pattern_pos.x = brush->u.pattern.pos.x;
+        out->pattern_pos.y = brush->u.pattern.pos.y;
+        return 0;
     }
-    d->u.fill.rop_descriptor = fill->rop_descriptor;
-    return 0;
+    default:
+        return fail(err_desc, "unknown brush type");
+    }
 }
 
-static int copy_parse(const struct memslot_table *t, uint32_t group, const QXLCopy *copy,
-                      struct qxl_drawable *d, const char **err_desc)
+/*
+ * A QXLQMask into d->mask. A zero bitmap address means no mask (flags and
+ * pos are then dropped, as the reference does); otherwise the bitmap must be
+ * a 1-bit BITMAP, the only mask the canvas (ours or the reference client's)
+ * can apply.
+ */
+static int qmask_parse(const struct memslot_table *t, uint32_t group, const QXLQMask *mask,
+                       struct qxl_drawable *d, const char **err_desc)
 {
-    struct qxl_rect area;
-    rect_from_qxl(&area, &copy->src_area);
-    if (area.left < 0 || area.left > area.right || area.top < 0 || area.top > area.bottom) {
-        return fail(err_desc, "copy source area is negative or inverted");
+    if (mask->bitmap == 0) {
+        return 0;
     }
-    int ret = image_parse(t, group, copy->src_bitmap, &d->u.copy.src, err_desc);
+    int ret = image_parse(t, group, mask->bitmap, true, &d->mask.bitmap, err_desc);
     if (ret < 0) {
         return ret;
     }
-    const struct qxl_image *src = d->u.copy.src;
-    if (src && ((uint32_t)area.right > src->width || (uint32_t)area.bottom > src->height)) {
-        return fail(err_desc, "copy source area extends outside the source bitmap");
+    const struct qxl_image *img = d->mask.bitmap;
+    if (!img || img->type != SPICE_IMAGE_TYPE_BITMAP ||
+        (img->format != SPICE_BITMAP_FMT_1BIT_LE && img->format != SPICE_BITMAP_FMT_1BIT_BE)) {
+        return fail(err_desc, "mask is not a 1-bit bitmap");
     }
-    d->u.copy.src_area = area;
-    d->u.copy.rop_descriptor = copy->rop_descriptor;
-    d->u.copy.scale_mode = copy->scale_mode;
+    d->mask.flags = mask->flags;
+    d->mask.pos.x = mask->pos.x;
+    d->mask.pos.y = mask->pos.y;
     return 0;
 }
 
-/* The union part shared by native and compat drawables (QXLFill and QXLCopy
- * have the same layout in both). */
+/*
+ * The source image and area shared by COPY, BLEND, OPAQUE, TRANSPARENT,
+ * ALPHA_BLEND and ROP3. The area must be non-negative, not inverted and,
+ * for a bitmap, inside it (the reference checks this for COPY; every op here
+ * reads its source the same way). *src is NULL for a QUIC source.
+ */
+static int source_parse(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                        const QXLRect *qxl_area, struct qxl_image **src, struct qxl_rect *area,
+                        const char **err_desc)
+{
+    rect_from_qxl(area, qxl_area);
+    if (area->left < 0 || area->left > area->right || area->top < 0 ||
+        area->top > area->bottom) {
+        return fail(err_desc, "source area is negative or inverted");
+    }
+    int ret = image_parse(t, group, addr, false, src, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    const struct qxl_image *img = *src;
+    if (img && img->type == SPICE_IMAGE_TYPE_BITMAP &&
+        ((uint32_t)area->right > img->width || (uint32_t)area->bottom > img->height)) {
+        return fail(err_desc, "source area extends outside the source bitmap");
+    }
+    return 0;
+}
+
+static int fill_parse(const struct memslot_table *t, uint32_t group, const QXLFill *fill,
+                      struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.fill.rop_descriptor = fill->rop_descriptor;
+    int ret = brush_parse(t, group, &fill->brush, &d->u.fill.brush, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return qmask_parse(t, group, &fill->mask, d, err_desc);
+}
+
+/* COPY and BLEND (QXLBlend is QXLCopy); both go into d->u.copy. */
+static int copy_parse(const struct memslot_table *t, uint32_t group, const QXLCopy *copy,
+                      struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.copy.rop_descriptor = copy->rop_descriptor;
+    d->u.copy.scale_mode = copy->scale_mode;
+    int ret = source_parse(t, group, copy->src_bitmap, &copy->src_area, &d->u.copy.src,
+                           &d->u.copy.src_area, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return qmask_parse(t, group, &copy->mask, d, err_desc);
+}
+
+static int opaque_parse(const struct memslot_table *t, uint32_t group, const QXLOpaque *opaque,
+                        struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.opaque.rop_descriptor = opaque->rop_descriptor;
+    d->u.opaque.scale_mode = opaque->scale_mode;
+    int ret = source_parse(t, group, opaque->src_bitmap, &opaque->src_area, &d->u.opaque.src,
+                           &d->u.opaque.src_area, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = brush_parse(t, group, &opaque->brush, &d->u.opaque.brush, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return qmask_parse(t, group, &opaque->mask, d, err_desc);
+}
+
+static int transparent_parse(const struct memslot_table *t, uint32_t group,
+                             const QXLTransparent *tr, struct qxl_drawable *d,
+                             const char **err_desc)
+{
+    d->u.transparent.src_color = tr->src_color;
+    d->u.transparent.true_color = tr->true_color;
+    return source_parse(t, group, tr->src_bitmap, &tr->src_area, &d->u.transparent.src,
+                        &d->u.transparent.src_area, err_desc);
+}
+
+/* ALPHA_BLEND; compat drawables carry no alpha_flags (the caller passes 0). */
+static int alpha_blend_parse(const struct memslot_table *t, uint32_t group, uint16_t alpha_flags,
+                             uint8_t alpha, uint64_t src, const QXLRect *src_area,
+                             struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.alpha_blend.alpha_flags = alpha_flags;
+    d->u.alpha_blend.alpha = alpha;
+    return source_parse(t, group, src, src_area, &d->u.alpha_blend.src,
+                        &d->u.alpha_blend.src_area, err_desc);
+}
+
+static int rop3_parse(const struct memslot_table *t, uint32_t group, const QXLRop3 *rop3,
+                      struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.rop3.rop3 = rop3->rop3;
+    d->u.rop3.scale_mode = rop3->scale_mode;
+    int ret = source_parse(t, group, rop3->src_bitmap, &rop3->src_area, &d->u.rop3.src,
+                           &d->u.rop3.src_area, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = brush_parse(t, group, &rop3->brush, &d->u.rop3.brush, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return qmask_parse(t, group, &rop3->mask, d, err_desc);
+}
+
+/*
+ * The QXLPath at `addr`: data_size bytes from its chunk list hold segments
+ * QXLPathSeg {u32 flags; u32 count; QXLPointFix points[count]} back to back.
+ * Bytes after the last whole segment header are ignored (fewer than a
+ * header's 8), as in the reference; a segment whose points run past
+ * data_size is an error. Walks our own copy twice: once to count, once to
+ * fill, so the guest cannot change the counts in between.
+ */
+static int path_parse(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                      struct qxl_path *path, const char **err_desc)
+{
+    QXLPath head;
+    QXLPathSeg seg;
+    uint8_t *data = NULL;
+    int ret;
+
+    if (addr == 0) {
+        return fail(err_desc, "stroke without a path");
+    }
+    if (read_guest(t, group, addr, &head, sizeof(head), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    if (head.data_size > PATH_MAX_DATA_SIZE) {
+        return fail(err_desc, "path data larger than the limit");
+    }
+    size_t size = head.data_size;
+    ret = chunks_read(t, group, addr, offsetof(QXLPath, chunk), size, &data, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    /* The points fit in data, so their count and the segment count are
+     * below size / 8 and nothing below overflows. */
+    uint32_t num_segments = 0, num_points = 0;
+    for (size_t pos = 0; size - pos >= sizeof(seg);) {
+        memcpy(&seg, data + pos, sizeof(seg));
+        pos += sizeof(seg);
+        if (seg.count > (size - pos) / sizeof(QXLPointFix)) {
+            ret = fail(err_desc, "path segment points run past the path's data_size");
+            goto out;
+        }
+        pos += (size_t)seg.count * sizeof(QXLPointFix);
+        num_segments++;
+        num_points += seg.count;
+    }
+    if (num_segments > 0) {
+        path->segments = calloc(num_segments, sizeof(*path->segments));
+        if (!path->segments) {
+            fail(err_desc, "out of memory copying a path");
+            ret = CLOVE_E_NOMEM;
+            goto out;
+        }
+    }
+    if (num_points > 0) {
+        path->points = malloc((size_t)num_points * sizeof(*path->points));
+        if (!path->points) {
+            fail(err_desc, "out of memory copying a path");
+            ret = CLOVE_E_NOMEM;
+            goto out;
+        }
+    }
+    path->num_segments = num_segments;
+    path->num_points = num_points;
+    size_t pos = 0;
+    uint32_t point = 0;
+    for (uint32_t i = 0; i < num_segments; i++) {
+        memcpy(&seg, data + pos, sizeof(seg));
+        pos += sizeof(seg);
+        path->segments[i].flags = seg.flags;
+        path->segments[i].count = seg.count;
+        path->segments[i].points = path->points + point;
+        for (uint32_t j = 0; j < seg.count; j++) {
+            QXLPointFix p;
+            memcpy(&p, data + pos, sizeof(p));
+            pos += sizeof(p);
+            path->points[point].x = p.x;
+            path->points[point].y = p.y;
+            point++;
+        }
+    }
+    ret = 0;
+out:
+    free(data);
+    return ret;
+}
+
+/* A QXLLineAttr; the style array is read only for SPICE_LINE_FLAGS_STYLED. */
+static int line_attr_parse(const struct memslot_table *t, uint32_t group, const QXLLineAttr *qxl,
+                           struct qxl_line_attr *attr, const char **err_desc)
+{
+    attr->flags = qxl->flags;
+    attr->join_style = qxl->join_style;
+    attr->end_style = qxl->end_style;
+    attr->width = qxl->width;
+    attr->miter_limit = qxl->miter_limit;
+    if (!(qxl->flags & SPICE_LINE_FLAGS_STYLED) || qxl->style_nseg == 0) {
+        /* Unstyled lines carry no style, whatever style_nseg says. */
+        return 0;
+    }
+    if (qxl->style == 0) {
+        return fail(err_desc, "styled line without a style array");
+    }
+    size_t bytes = (size_t)qxl->style_nseg * sizeof(QXLFIXED);
+    attr->style = malloc(bytes);
+    if (!attr->style) {
+        fail(err_desc, "out of memory copying a line style");
+        return CLOVE_E_NOMEM;
+    }
+    if (read_guest(t, group, qxl->style, attr->style, bytes, err_desc) < 0) {
+        free(attr->style);
+        attr->style = NULL;
+        return CLOVE_E_INVALID;
+    }
+    attr->style_nseg = qxl->style_nseg;
+    return 0;
+}
+
+static int stroke_parse(const struct memslot_table *t, uint32_t group, const QXLStroke *stroke,
+                        struct qxl_drawable *d, const char **err_desc)
+{
+    d->u.stroke.fore_mode = stroke->fore_mode;
+    d->u.stroke.back_mode = stroke->back_mode;
+    int ret = path_parse(t, group, stroke->path, &d->u.stroke.path, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = line_attr_parse(t, group, &stroke->attr, &d->u.stroke.attr, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return brush_parse(t, group, &stroke->brush, &d->u.stroke.brush, err_desc);
+}
+
+/*
+ * The QXLString at `addr`: data_size bytes from its chunk list hold exactly
+ * `length` glyphs, each a QXLRasterGlyph header followed by height rows of
+ * qxl_glyph_stride(flags, width) bytes. Like the reference, a string must
+ * name a raster format, and its glyphs must fill data_size exactly. The
+ * gathered bytes become str->data and each glyph's pixels point into them.
+ */
+static int string_parse(const struct memslot_table *t, uint32_t group, uint64_t addr,
+                        struct qxl_glyph_string *str, const char **err_desc)
+{
+    QXLString head;
+    QXLRasterGlyph glyph;
+    uint8_t *data = NULL;
+    int ret;
+
+    if (addr == 0) {
+        return fail(err_desc, "text without a string");
+    }
+    if (read_guest(t, group, addr, &head, sizeof(head), err_desc) < 0) {
+        return CLOVE_E_INVALID;
+    }
+    if (!(head.flags & (SPICE_STRING_FLAGS_RASTER_A1 | SPICE_STRING_FLAGS_RASTER_A4 |
+                        SPICE_STRING_FLAGS_RASTER_A8))) {
+        return fail(err_desc, "string without a raster format");
+    }
+    if (head.data_size > QXL_MAX_DATA_SIZE) {
+        return fail(err_desc, "string data larger than the limit");
+    }
+    /* Every glyph takes at least its header, which bounds length early. */
+    if ((uint64_t)head.length * sizeof(QXLRasterGlyph) > head.data_size) {
+        return fail(err_desc, "string glyphs run past the string's data_size");
+    }
+    size_t size = head.data_size;
+    ret = chunks_read(t, group, addr, offsetof(QXLString, chunk), size, &data, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    if (head.length > 0) {
+        str->glyphs = calloc(head.length, sizeof(*str->glyphs));
+        if (!str->glyphs) {
+            fail(err_desc, "out of memory copying a string");
+            free(data);
+            return CLOVE_E_NOMEM;
+        }
+    }
+    str->data = data;
+    str->length = head.length;
+    str->flags = head.flags;
+    size_t pos = 0;
+    for (uint32_t i = 0; i < head.length; i++) {
+        if (size - pos < sizeof(glyph)) {
+            return fail(err_desc, "glyph header runs past the string's data_size");
+        }
+        memcpy(&glyph, data + pos, sizeof(glyph));
+        pos += sizeof(glyph);
+        uint64_t bytes = (uint64_t)qxl_glyph_stride(head.flags, glyph.width) * glyph.height;
+        if (bytes > size - pos) {
+            return fail(err_desc, "glyph data runs past the string's data_size");
+        }
+        struct qxl_glyph *g = &str->glyphs[i];
+        g->render_pos.x = glyph.render_pos.x;
+        g->render_pos.y = glyph.render_pos.y;
+        g->glyph_origin.x = glyph.glyph_origin.x;
+        g->glyph_origin.y = glyph.glyph_origin.y;
+        g->width = glyph.width;
+        g->height = glyph.height;
+        g->data = data + pos;
+        pos += (size_t)bytes;
+    }
+    if (pos != size) {
+        return fail(err_desc, "string data_size holds more than its glyphs");
+    }
+    return 0;
+}
+
+static int text_parse(const struct memslot_table *t, uint32_t group, const QXLText *text,
+                      struct qxl_drawable *d, const char **err_desc)
+{
+    rect_from_qxl(&d->u.text.back_area, &text->back_area);
+    d->u.text.fore_mode = text->fore_mode;
+    d->u.text.back_mode = text->back_mode;
+    int ret = string_parse(t, group, text->str, &d->u.text.str, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = brush_parse(t, group, &text->fore_brush, &d->u.text.fore_brush, err_desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return brush_parse(t, group, &text->back_brush, &d->u.text.back_brush, err_desc);
+}
+
+/* A QXLTransform: six fixed 16.16 values. */
 static int transform_read(const struct memslot_table *t, uint32_t group, uint64_t addr,
                           uint32_t out[6], const char **err_desc)
 {
@@ -433,7 +811,7 @@ static int composite_parse(const struct memslot_table *t, uint32_t group, const 
                            struct qxl_drawable *d, const char **err_desc)
 {
     d->u.composite.flags = c->flags;
-    int ret = image_parse(t, group, c->src, &d->u.composite.src, err_desc);
+    int ret = image_parse(t, group, c->src, false, &d->u.composite.src, err_desc);
     if (ret < 0) {
         return ret;
     }
@@ -441,7 +819,7 @@ static int composite_parse(const struct memslot_table *t, uint32_t group, const 
         return fail(err_desc, "composite source is not a bitmap or a surface");
     }
     if (c->mask) {
-        ret = image_parse(t, group, c->mask, &d->u.composite.mask, err_desc);
+        ret = image_parse(t, group, c->mask, false, &d->u.composite.mask, err_desc);
         if (ret < 0) {
             return ret;
         }
@@ -471,21 +849,66 @@ static int composite_parse(const struct memslot_table *t, uint32_t group, const 
     return 0;
 }
 
+/*
+ * The type-specific part, shared by native and compat drawables: every
+ * union member has the same layout in both except ALPHA_BLEND (compat has
+ * no alpha_flags) and COMPOSITE (native only). `u` points at our snapshot of
+ * the union; each member is copied out of it because the guest struct is
+ * packed. What a failing parser leaves behind is freed by the caller's
+ * qxl_drawable_finish (d->type is already set).
+ */
 static int drawable_body_parse(const struct memslot_table *t, uint32_t group, uint8_t type,
-                               const void *u, bool compat,
-                               struct qxl_drawable *d, const char **err_desc)
+                               const void *u, bool compat, struct qxl_drawable *d,
+                               const char **err_desc)
 {
-    /* Each union member is read by copying it out: the guest struct is packed. */
     switch (type) {
     case QXL_DRAW_FILL: {
         QXLFill fill;
         memcpy(&fill, u, sizeof(fill));
-        return fill_parse(&fill, d);
+        return fill_parse(t, group, &fill, d, err_desc);
     }
-    case QXL_DRAW_COPY: {
+    case QXL_DRAW_COPY:
+    case QXL_DRAW_BLEND: {
         QXLCopy copy;
         memcpy(&copy, u, sizeof(copy));
         return copy_parse(t, group, &copy, d, err_desc);
+    }
+    case QXL_DRAW_OPAQUE: {
+        QXLOpaque opaque;
+        memcpy(&opaque, u, sizeof(opaque));
+        return opaque_parse(t, group, &opaque, d, err_desc);
+    }
+    case QXL_DRAW_TRANSPARENT: {
+        QXLTransparent tr;
+        memcpy(&tr, u, sizeof(tr));
+        return transparent_parse(t, group, &tr, d, err_desc);
+    }
+    case QXL_DRAW_ALPHA_BLEND: {
+        if (compat) {
+            QXLCompatAlphaBlend ab;
+            memcpy(&ab, u, sizeof(ab));
+            return alpha_blend_parse(t, group, 0, ab.alpha, ab.src_bitmap, &ab.src_area, d,
+                                     err_desc);
+        }
+        QXLAlphaBlend ab;
+        memcpy(&ab, u, sizeof(ab));
+        return alpha_blend_parse(t, group, ab.alpha_flags, ab.alpha, ab.src_bitmap, &ab.src_area,
+                                 d, err_desc);
+    }
+    case QXL_DRAW_ROP3: {
+        QXLRop3 rop3;
+        memcpy(&rop3, u, sizeof(rop3));
+        return rop3_parse(t, group, &rop3, d, err_desc);
+    }
+    case QXL_DRAW_STROKE: {
+        QXLStroke stroke;
+        memcpy(&stroke, u, sizeof(stroke));
+        return stroke_parse(t, group, &stroke, d, err_desc);
+    }
+    case QXL_DRAW_TEXT: {
+        QXLText text;
+        memcpy(&text, u, sizeof(text));
+        return text_parse(t, group, &text, d, err_desc);
     }
     case QXL_COPY_BITS: {
         QXLCopyBits bits;
@@ -497,17 +920,11 @@ static int drawable_body_parse(const struct memslot_table *t, uint32_t group, ui
     case QXL_DRAW_BLACKNESS:
     case QXL_DRAW_WHITENESS:
     case QXL_DRAW_INVERS: {
-        /* The mask bitmap is not parsed yet: drawn without it. */
-        return 0;
+        QXLBlackness b;
+        memcpy(&b, u, sizeof(b));
+        return qmask_parse(t, group, &b.mask, d, err_desc);
     }
     case QXL_DRAW_NOP:
-    case QXL_DRAW_OPAQUE:
-    case QXL_DRAW_BLEND:
-    case QXL_DRAW_ROP3:
-    case QXL_DRAW_STROKE:
-    case QXL_DRAW_TEXT:
-    case QXL_DRAW_TRANSPARENT:
-    case QXL_DRAW_ALPHA_BLEND:
         return 0;
     case QXL_DRAW_COMPOSITE: {
         /* Composite was added after the compat layout was frozen. */

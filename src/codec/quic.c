@@ -1146,30 +1146,6 @@ static void family_init_decoder(struct quic_family *f, uint16_t *dec)
     }
 }
 
-/* Decodes one codeword with code l: the table for short ones, counting
- * leading zeros for the rest. */
-QUIC_INLINE unsigned bitr_code(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
-                               const uint16_t *dec, unsigned l)
-{
-    uint32_t peek = bitr_peek(src, *pos);
-    unsigned e = dec[(l << QUIC_DEC_BITS) | (peek >> (32 - QUIC_DEC_BITS))];
-    if (QUIC_LIKELY(e)) {
-        *pos += e >> 8;
-        return e & 0xff;
-    }
-    unsigned zeros = clz32(peek | 1);
-    unsigned v, len;
-    if (zeros < f->gr_prefix[l]) {
-        len = zeros + 1 + l;
-        v = (zeros << l) | ((peek >> (32 - len)) & ((1u << l) - 1));
-    } else {
-        len = f->esc_len[l];
-        v = f->esc_base[l] + ((peek >> (32 - len)) & ((1u << f->esc_bits[l]) - 1));
-    }
-    *pos += len;
-    return v & f->mask;
-}
-
 /* Reads a run length (see put_run); fails when it exceeds `limit`. */
 static int get_run(struct quic_state *st, const uint8_t *src, uint64_t *pos, unsigned limit,
                    unsigned *out)
@@ -1244,13 +1220,89 @@ static void fill_run(uint8_t *const cur[3], uint32_t *kcur, int i, unsigned n, u
     }
 }
 
+/* ---- decoder bit buffer ----
+ * The row loop reads through a 64-bit buffer held in registers: the next
+ * unread bit is bit 63 of `buf`, `cnt` bits of it are valid (the bits
+ * below are zero) and `p` is the next input word to load. A codeword then
+ * costs one table lookup and one shift; refilling, one word when cnt <= 32,
+ * is branch-free and happens once per pixel. The table resolves codewords
+ * of up to QUIC_DEC_BITS (10) bits, so with cnt >= 32 at the start of a
+ * pixel its three table-resolved samples always see their whole codeword;
+ * a longer codeword takes bb_code_slow, which refills before and after. */
+struct quic_bb {
+    uint64_t buf;
+    unsigned cnt;
+    const uint8_t *p;
+};
+
+/* Starts the buffer at bit `pos` of src (reads the two words there). */
+QUIC_INLINE void bb_load(struct quic_bb *b, const uint8_t *src, uint64_t pos)
+{
+    const uint8_t *q = src + 4 * (size_t)(pos >> 5);
+    uint64_t x = ((uint64_t)load_le32(q) << 32) | load_le32(q + 4);
+    b->buf = x << (pos & 31);
+    b->cnt = 64 - (unsigned)(pos & 31);
+    b->p = q + 8;
+}
+
+/* The bit position (from src) of the buffer's next unread bit. */
+QUIC_INLINE uint64_t bb_pos(const struct quic_bb *b, const uint8_t *src)
+{
+    return (uint64_t)(b->p - src) * 8 - b->cnt;
+}
+
+/* Adds the next word below the valid bits when cnt <= 32; the load
+ * happens either way (the reader's padding covers it). */
+QUIC_INLINE void bb_refill(struct quic_bb *b)
+{
+    uint64_t need = b->cnt <= 32;
+    uint64_t w = (uint64_t)load_le32(b->p) << ((32 - b->cnt) & 63);
+    b->buf |= w & (0 - need);
+    b->p += 4 * need;
+    b->cnt += 32 * (unsigned)need;
+}
+
+/* A codeword the table does not resolve (longer than QUIC_DEC_BITS). */
+static unsigned bb_code_slow(struct quic_bb *b, const struct quic_family *f, unsigned l)
+{
+    bb_refill(b);
+    uint32_t peek = (uint32_t)(b->buf >> 32);
+    unsigned zeros = clz32(peek | 1);
+    unsigned v, len;
+    if (zeros < f->gr_prefix[l]) {
+        len = zeros + 1 + l;
+        v = (zeros << l) | ((peek >> (32 - len)) & ((1u << l) - 1));
+    } else {
+        len = f->esc_len[l];
+        v = f->esc_base[l] + ((peek >> (32 - len)) & ((1u << f->esc_bits[l]) - 1));
+    }
+    b->buf <<= len;
+    b->cnt -= len;
+    bb_refill(b);
+    return v & f->mask;
+}
+
+/* Decodes one codeword with code l. */
+QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, const uint16_t *dec,
+                             unsigned l)
+{
+    unsigned e = dec[(l << QUIC_DEC_BITS) | (unsigned)(b->buf >> (64 - QUIC_DEC_BITS))];
+    if (QUIC_LIKELY(e)) {
+        unsigned len = e >> 8;
+        b->buf <<= len;
+        b->cnt -= len;
+        return e & 0xff;
+    }
+    return bb_code_slow(b, f, l);
+}
+
 /* Decodes sample i of a plane and returns its value; `pred` is its
  * prediction. */
-QUIC_INLINE unsigned dec_sample(const uint8_t *src, uint64_t *pos, const struct quic_family *f,
+QUIC_INLINE unsigned dec_sample(struct quic_bb *b, const struct quic_family *f,
                                 const uint16_t *dec, unsigned mask, const struct quic_model *m,
                                 uint8_t *corr, uint8_t *cur, int i, unsigned pred)
 {
-    unsigned v = bitr_code(src, pos, f, dec, m->ctx_code[corr[i - 1]]);
+    unsigned v = bb_code(b, f, dec, m->ctx_code[corr[i - 1]]);
     corr[i] = (uint8_t)v;
     unsigned val = (quic_unfold[v] + pred) & mask;
     cur[i] = (uint8_t)val;
@@ -1265,7 +1317,8 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
 {
     struct quic_state *st = &g->st;
     const uint8_t *src = r->src;
-    uint64_t pos = r->pos;
+    struct quic_bb bb;
+    bb_load(&bb, src, r->pos);
     /* In locals: the stores through uint8_t rows below could alias f. */
     const uint16_t *dec = f->dec;
     const unsigned mask = (1u << bpc) - 1;
@@ -1301,11 +1354,9 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
         for (int i = (int)pos_px; i < end;) {
             if (!first_row && up[i] && i != norun && kcur[i - 1] == kcur[i - 2]) {
                 unsigned n;
-                /* Through a copy: pos itself must not escape, or gcc keeps it
-                 * in memory across the uint8_t stores of the sample loop. */
-                uint64_t run_pos = pos;
+                uint64_t run_pos = bb_pos(&bb, src);
                 int run_rc = get_run(st, src, &run_pos, (unsigned)(end - i), &n);
-                pos = run_pos;
+                bb_load(&bb, src, run_pos);
                 if (run_rc < 0) {
                     rc = CLOVE_E_INVALID;
                     goto out;
@@ -1337,11 +1388,12 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
                     p2 = prev[2][0];
                 }
             }
-            left0 = dec_sample(src, &pos, f, dec, mask, m[0], corr[0], cur[0], i, p0);
+            bb_refill(&bb);
+            left0 = dec_sample(&bb, f, dec, mask, m[0], corr[0], cur[0], i, p0);
             uint32_t key = left0;
             if (nch == 3) {
-                left1 = dec_sample(src, &pos, f, dec, mask, m[1], corr[1], cur[1], i, p1);
-                left2 = dec_sample(src, &pos, f, dec, mask, m[2], corr[2], cur[2], i, p2);
+                left1 = dec_sample(&bb, f, dec, mask, m[1], corr[1], cur[1], i, p1);
+                left2 = dec_sample(&bb, f, dec, mask, m[2], corr[2], cur[2], i, p2);
                 key |= (left1 << 8) | (left2 << 16);
             }
             kcur[i] = key;
@@ -1363,7 +1415,7 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
     }
 out:
     st->countdown = countdown;
-    r->pos = pos;
+    r->pos = bb_pos(&bb, src);
     return rc;
 }
 

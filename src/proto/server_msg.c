@@ -333,39 +333,356 @@ void server_msg_display_monitors_config(struct byte_buf *b, const struct wire_he
     }
 }
 
+/* ---- draw operations: brushes, masks, paths, glyph strings ---- */
+
+/*
+ * The pointer fields of one message body, in the order they were written:
+ * where each u32 offset sits and what it points at. After the fixed part,
+ * targets_write() appends the targets in this order and patches the
+ * offsets, which is where the reference's sub-marshallers end up (they are
+ * chained in creation order, and the generated code creates them field by
+ * field). A pointer with nothing to write stays 0 and is not recorded.
+ */
+enum target_kind {
+    TARGET_IMAGE,
+    TARGET_PATH,
+    TARGET_STYLE,
+    TARGET_STRING,
+};
+
+#define MAX_TARGETS 4
+
+struct targets {
+    size_t body; /* b->len when the body started */
+    unsigned count;
+    struct {
+        size_t at;
+        enum target_kind kind;
+        const void *what;
+        uint32_t n; /* TARGET_STYLE: number of values */
+    } item[MAX_TARGETS];
+};
+
+static void targets_init(struct targets *t, const struct byte_buf *b)
+{
+    t->body = b->len;
+    t->count = 0;
+}
+
+/* Writes a pointer field (0 for now) and remembers its target, if any. */
+static void put_pointer(struct byte_buf *b, struct targets *t, enum target_kind kind,
+                        const void *what, uint32_t n)
+{
+    if (what && t->count < MAX_TARGETS) {
+        t->item[t->count].at = b->len;
+        t->item[t->count].kind = kind;
+        t->item[t->count].what = what;
+        t->item[t->count].n = n;
+        t->count++;
+    }
+    buf_put_u32(b, 0);
+}
+
+/* spice.proto Path: u32 num_segments; per segment u8 flags, u32 count, points. */
+static void put_path(struct byte_buf *b, const struct wire_path *path)
+{
+    buf_put_u32(b, path->num_segments);
+    for (uint32_t i = 0; i < path->num_segments; i++) {
+        const struct wire_path_seg *seg = &path->segments[i];
+        buf_put_u8(b, (uint8_t)seg->flags);
+        buf_put_u32(b, seg->count);
+        for (uint32_t j = 0; j < seg->count; j++) {
+            buf_put_u32(b, (uint32_t)seg->points[j].x);
+            buf_put_u32(b, (uint32_t)seg->points[j].y);
+        }
+    }
+}
+
+/* Bits per glyph pixel for a string's flags, as the marshaller's switch
+ * picks them: the first of A1, A4, A8; 0 with none. */
+static unsigned string_bpp(uint8_t flags)
+{
+    if (flags & SPICE_STRING_FLAGS_RASTER_A1) {
+        return 1;
+    }
+    if (flags & SPICE_STRING_FLAGS_RASTER_A4) {
+        return 4;
+    }
+    if (flags & SPICE_STRING_FLAGS_RASTER_A8) {
+        return 8;
+    }
+    return 0;
+}
+
+/* spice.proto String: u16 length; u8 flags; RasterGlyphs of the raster kind. */
+static void put_string(struct byte_buf *b, const struct wire_glyph_string *str)
+{
+    buf_put_u16(b, str->length);
+    buf_put_u8(b, str->flags);
+    unsigned bpp = string_bpp(str->flags);
+    if (bpp == 0) {
+        return;
+    }
+    for (uint16_t i = 0; i < str->length; i++) {
+        const struct wire_glyph *g = &str->glyphs[i];
+        buf_put_u32(b, (uint32_t)g->render_pos.x);
+        buf_put_u32(b, (uint32_t)g->render_pos.y);
+        buf_put_u32(b, (uint32_t)g->glyph_origin.x);
+        buf_put_u32(b, (uint32_t)g->glyph_origin.y);
+        buf_put_u16(b, g->width);
+        buf_put_u16(b, g->height);
+        uint64_t row = ((uint64_t)g->width * bpp + 7) / 8;
+        put_bytes_or_zeros(b, g->data, row * g->height);
+    }
+}
+
+/* Appends every recorded target and patches its offset. */
+static void targets_write(struct byte_buf *b, const struct targets *t)
+{
+    for (unsigned i = 0; i < t->count; i++) {
+        size_t offset = b->len - t->body;
+        switch (t->item[i].kind) {
+        case TARGET_IMAGE:
+            put_image(b, t->item[i].what);
+            break;
+        case TARGET_PATH:
+            put_path(b, t->item[i].what);
+            break;
+        case TARGET_STYLE: {
+            const uint32_t *style = t->item[i].what;
+            for (uint32_t j = 0; j < t->item[i].n; j++) {
+                buf_put_u32(b, style[j]);
+            }
+            break;
+        }
+        case TARGET_STRING:
+            put_string(b, t->item[i].what);
+            break;
+        }
+        if (offset > UINT32_MAX) {
+            b->failed = true;
+            return;
+        }
+        patch_u32(b, t->item[i].at, (uint32_t)offset);
+    }
+}
+
+/* spice.proto Brush: u8 type; SOLID u32 color; PATTERN Image *pat, Point pos. */
+static void put_brush(struct byte_buf *b, struct targets *t, const struct wire_brush *brush)
+{
+    buf_put_u8(b, brush->type);
+    switch (brush->type) {
+    case SPICE_BRUSH_TYPE_SOLID:
+        buf_put_u32(b, brush->color);
+        break;
+    case SPICE_BRUSH_TYPE_PATTERN:
+        put_pointer(b, t, TARGET_IMAGE, brush->pattern, 0);
+        buf_put_u32(b, (uint32_t)brush->pattern_pos.x);
+        buf_put_u32(b, (uint32_t)brush->pattern_pos.y);
+        break;
+    default:
+        break;
+    }
+}
+
+/* spice.proto QMask: u8 flags; Point pos; Image *bitmap. All zero without a
+ * bitmap, whatever flags and pos say. */
+static void put_qmask(struct byte_buf *b, struct targets *t, const struct wire_qmask *mask)
+{
+    if (!mask || !mask->bitmap) {
+        put_no_mask(b);
+        return;
+    }
+    buf_put_u8(b, mask->flags);
+    buf_put_u32(b, (uint32_t)mask->pos.x);
+    buf_put_u32(b, (uint32_t)mask->pos.y);
+    put_pointer(b, t, TARGET_IMAGE, mask->bitmap, 0);
+}
+
+void server_msg_display_draw_fill_masked(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_fill *fill)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    put_brush(b, &t, &fill->brush);
+    buf_put_u16(b, fill->rop_descriptor);
+    put_qmask(b, &t, &fill->mask);
+    targets_write(b, &t);
+}
+
+/* DrawCopy and DrawBlend share this body. */
+static void put_copy_body(struct byte_buf *b, const struct wire_draw_base *base,
+                          const struct wire_copy *copy)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    put_pointer(b, &t, TARGET_IMAGE, copy->src, 0);
+    put_rect(b, &copy->src_area);
+    buf_put_u16(b, copy->rop_descriptor);
+    buf_put_u8(b, copy->scale_mode);
+    put_qmask(b, &t, &copy->mask);
+    targets_write(b, &t);
+}
+
+void server_msg_display_draw_copy_masked(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_copy *copy)
+{
+    put_copy_body(b, base, copy);
+}
+
+void server_msg_display_draw_blend(struct byte_buf *b, const struct wire_draw_base *base,
+                                   const struct wire_copy *blend)
+{
+    put_copy_body(b, base, blend);
+}
+
+void server_msg_display_draw_opaque(struct byte_buf *b, const struct wire_draw_base *base,
+                                    const struct wire_opaque *opaque)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    put_pointer(b, &t, TARGET_IMAGE, opaque->src, 0);
+    put_rect(b, &opaque->src_area);
+    put_brush(b, &t, &opaque->brush);
+    buf_put_u16(b, opaque->rop_descriptor);
+    buf_put_u8(b, opaque->scale_mode);
+    put_qmask(b, &t, &opaque->mask);
+    targets_write(b, &t);
+}
+
+/* DrawBlackness, DrawWhiteness, DrawInvers: DisplayBase and a QMask. */
+static void put_mask_only_body(struct byte_buf *b, const struct wire_draw_base *base,
+                               const struct wire_qmask *mask)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    put_qmask(b, &t, mask);
+    targets_write(b, &t);
+}
+
+void server_msg_display_draw_blackness(struct byte_buf *b, const struct wire_draw_base *base,
+                                       const struct wire_qmask *mask)
+{
+    put_mask_only_body(b, base, mask);
+}
+
+void server_msg_display_draw_whiteness(struct byte_buf *b, const struct wire_draw_base *base,
+                                       const struct wire_qmask *mask)
+{
+    put_mask_only_body(b, base, mask);
+}
+
+void server_msg_display_draw_invers(struct byte_buf *b, const struct wire_draw_base *base,
+                                    const struct wire_qmask *mask)
+{
+    put_mask_only_body(b, base, mask);
+}
+
+void server_msg_display_draw_rop3(struct byte_buf *b, const struct wire_draw_base *base,
+                                  const struct wire_rop3 *rop3)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    put_pointer(b, &t, TARGET_IMAGE, rop3->src, 0);
+    put_rect(b, &rop3->src_area);
+    put_brush(b, &t, &rop3->brush);
+    buf_put_u8(b, rop3->rop3);
+    buf_put_u8(b, rop3->scale_mode);
+    put_qmask(b, &t, &rop3->mask);
+    targets_write(b, &t);
+}
+
+void server_msg_display_draw_stroke(struct byte_buf *b, const struct wire_draw_base *base,
+                                    const struct wire_stroke *stroke)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    /* Path *path @marshall @nonnull: always written, even when empty. */
+    put_pointer(b, &t, TARGET_PATH, &stroke->path, 0);
+    /* LineAttr: u8 flags; STYLED: u8 style_nseg; fixed28_4 *style[style_nseg]. */
+    buf_put_u8(b, stroke->attr.flags);
+    if (stroke->attr.flags & SPICE_LINE_FLAGS_STYLED) {
+        buf_put_u8(b, stroke->attr.style_nseg);
+        /* The reference leaves the offset 0 for an empty style array. */
+        bool has_style = stroke->attr.style_nseg > 0 && stroke->attr.style;
+        put_pointer(b, &t, TARGET_STYLE, has_style ? stroke->attr.style : NULL,
+                    stroke->attr.style_nseg);
+    }
+    put_brush(b, &t, &stroke->brush);
+    buf_put_u16(b, stroke->fore_mode);
+    buf_put_u16(b, stroke->back_mode);
+    targets_write(b, &t);
+}
+
+void server_msg_display_draw_text(struct byte_buf *b, const struct wire_draw_base *base,
+                                  const struct wire_text *text)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    /* String *str @marshall @nonnull: always written. */
+    put_pointer(b, &t, TARGET_STRING, &text->str, 0);
+    put_rect(b, &text->back_area);
+    put_brush(b, &t, &text->fore_brush);
+    put_brush(b, &t, &text->back_brush);
+    buf_put_u16(b, text->fore_mode);
+    buf_put_u16(b, text->back_mode);
+    targets_write(b, &t);
+}
+
+void server_msg_display_draw_transparent(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_transparent *transparent)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    put_pointer(b, &t, TARGET_IMAGE, transparent->src, 0);
+    put_rect(b, &transparent->src_area);
+    buf_put_u32(b, transparent->src_color);
+    buf_put_u32(b, transparent->true_color);
+    targets_write(b, &t);
+}
+
+void server_msg_display_draw_alpha_blend(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_alpha_blend *alpha_blend)
+{
+    struct targets t;
+    targets_init(&t, b);
+    put_draw_base(b, base);
+    buf_put_u8(b, alpha_blend->alpha_flags);
+    buf_put_u8(b, alpha_blend->alpha);
+    put_pointer(b, &t, TARGET_IMAGE, alpha_blend->src, 0);
+    put_rect(b, &alpha_blend->src_area);
+    targets_write(b, &t);
+}
+
 void server_msg_display_draw_fill(struct byte_buf *b, const struct wire_draw_base *base,
                                   uint32_t color, uint16_t rop_descriptor)
 {
-    put_draw_base(b, base);
-    /* Brush: u8 type (brush_type is enum8), SOLID -> u32 color. */
-    buf_put_u8(b, SPICE_BRUSH_TYPE_SOLID);
-    buf_put_u32(b, color);
-    buf_put_u16(b, rop_descriptor);
-    put_no_mask(b);
+    struct wire_fill fill = {
+            .brush = {.type = SPICE_BRUSH_TYPE_SOLID, .color = color},
+            .rop_descriptor = rop_descriptor,
+    };
+    server_msg_display_draw_fill_masked(b, base, &fill);
 }
 
 void server_msg_display_draw_copy(struct byte_buf *b, const struct wire_draw_base *base,
                                   const struct wire_image *src, const struct wire_rect *src_area,
                                   uint16_t rop_descriptor, uint8_t scale_mode)
 {
-    size_t body = b->len;
-    put_draw_base(b, base);
-    size_t src_bitmap_at = b->len;
-    buf_put_u32(b, 0); /* Image *src_bitmap, patched below */
-    put_rect(b, src_area);
-    buf_put_u16(b, rop_descriptor);
-    buf_put_u8(b, scale_mode);
-    put_no_mask(b);
-    if (!src) {
-        return;
-    }
-    size_t image_offset = b->len - body;
-    put_image(b, src);
-    if (image_offset > UINT32_MAX) {
-        b->failed = true;
-        return;
-    }
-    patch_u32(b, src_bitmap_at, (uint32_t)image_offset);
+    struct wire_copy copy = {
+            .src = src,
+            .src_area = *src_area,
+            .rop_descriptor = rop_descriptor,
+            .scale_mode = scale_mode,
+    };
+    server_msg_display_draw_copy_masked(b, base, &copy);
 }
 
 /* ---- inputs channel ---- */
@@ -448,8 +765,7 @@ void server_msg_display_copy_bits(struct byte_buf *b, const struct wire_draw_bas
 /* DrawBlackness, DrawWhiteness, DrawInvers: the base and an empty QMask. */
 void server_msg_display_draw_mask_only(struct byte_buf *b, const struct wire_draw_base *base)
 {
-    put_draw_base(b, base);
-    put_no_mask(b);
+    put_mask_only_body(b, base, NULL);
 }
 
 static void put_transform(struct byte_buf *b, const uint32_t t[6])

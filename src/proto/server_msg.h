@@ -144,7 +144,8 @@ void server_msg_display_monitors_config(struct byte_buf *b, const struct wire_he
 /*
  * SpiceMsgDisplayDrawFill with a solid brush and no mask: DisplayBase,
  * Brush {u8 type = SOLID; u32 color}, u16 rop_descriptor,
- * QMask {u8 flags = 0; Point pos = 0,0; u32 bitmap = 0}.
+ * QMask {u8 flags = 0; Point pos = 0,0; u32 bitmap = 0}. The same bytes as
+ * server_msg_display_draw_fill_masked with a SOLID brush and no mask.
  */
 void server_msg_display_draw_fill(struct byte_buf *b, const struct wire_draw_base *base,
                                   uint32_t color, uint16_t rop_descriptor);
@@ -153,6 +154,7 @@ void server_msg_display_draw_fill(struct byte_buf *b, const struct wire_draw_bas
  * SpiceMsgDisplayDrawCopy with no mask: DisplayBase, u32 src_bitmap offset,
  * Rect src_area, u16 rop_descriptor, u8 scale_mode, QMask (13 bytes, empty),
  * then the SpiceImage the offset points at. src may be NULL (offset 0).
+ * The same bytes as server_msg_display_draw_copy_masked with no mask.
  */
 void server_msg_display_draw_copy(struct byte_buf *b, const struct wire_draw_base *base,
                                   const struct wire_image *src, const struct wire_rect *src_area,
@@ -161,7 +163,8 @@ void server_msg_display_draw_copy(struct byte_buf *b, const struct wire_draw_bas
 /* SpiceMsgDisplayCopyBits: copy within the surface from src_pos to the box. */
 void server_msg_display_copy_bits(struct byte_buf *b, const struct wire_draw_base *base,
                                   struct wire_point src_pos);
-/* DrawBlackness / DrawWhiteness / DrawInvers with no mask. */
+/* DrawBlackness / DrawWhiteness / DrawInvers with no mask (see
+ * server_msg_display_draw_blackness and its siblings for masks). */
 void server_msg_display_draw_mask_only(struct byte_buf *b, const struct wire_draw_base *base);
 
 /* SpiceComposite. HAS_MASK / HAS_*_TRANSFORM in `flags` are derived from the
@@ -178,6 +181,223 @@ struct wire_composite {
 };
 void server_msg_display_draw_composite(struct byte_buf *b, const struct wire_draw_base *base,
                                        const struct wire_composite *c);
+
+/*
+ * ---- draw operations with brushes, masks, paths and glyph strings ----
+ *
+ * Every writer below appends SpiceMsgDisplayDraw<Op> (spice.proto): the
+ * DisplayBase, then the op's fixed fields in protocol order, then the
+ * targets of its pointer fields. Pointer targets are placed the way the
+ * reference marshaller places its sub-marshallers: right after the fixed
+ * part, in the order the pointer fields appear in the message (src_bitmap,
+ * then the brush's pattern image, then the mask bitmap; for STROKE the
+ * path, then the style array, then the pattern; for TEXT the string, then
+ * the fore and back pattern images). Each pointer is a u32 offset from the
+ * start of the body; a missing target is offset 0. Images are written as
+ * server_msg_display_draw_copy documents for struct wire_image.
+ */
+
+/*
+ * spice.proto Brush: u8 type; SOLID: u32 color; PATTERN: Pattern
+ * {Image *pat (u32 offset); Point pos (i32 x, i32 y)}; NONE: nothing more.
+ * Other type values are written as given with nothing after them.
+ */
+struct wire_brush {
+    uint8_t type;                     /* SPICE_BRUSH_TYPE_NONE / _SOLID / _PATTERN */
+    uint32_t color;                   /* SOLID */
+    const struct wire_image *pattern; /* borrows; PATTERN (the protocol requires it:
+                                         NULL writes offset 0, which clients refuse) */
+    struct wire_point pattern_pos;    /* PATTERN: surface position of the tile's (0, 0) */
+};
+
+/*
+ * spice.proto QMask: u8 flags; Point pos (i32 x, i32 y); Image *bitmap
+ * (u32 offset). With no bitmap (NULL) the whole QMask is written as zeros
+ * (flags 0, pos 0,0, offset 0), as the reference does. The bitmap is a
+ * 1-bit image; the reference sends it uncompressed (SPICE_IMAGE_TYPE_BITMAP).
+ */
+struct wire_qmask {
+    uint8_t flags;                   /* SPICE_MASK_FLAGS_INVERS */
+    struct wire_point pos;           /* mask pixel of the box's top-left corner */
+    const struct wire_image *bitmap; /* borrows; NULL: no mask */
+};
+
+/* SpiceMsgDisplayDrawFill: Brush brush; u16 rop_descriptor; QMask mask. */
+struct wire_fill {
+    struct wire_brush brush;
+    uint16_t rop_descriptor; /* SPICE_ROPD_* */
+    struct wire_qmask mask;
+};
+
+/*
+ * SpiceMsgDisplayDrawCopy and DrawBlend (same layout): Image *src_bitmap;
+ * Rect src_area; u16 rop_descriptor; u8 scale_mode; QMask mask.
+ */
+struct wire_copy {
+    const struct wire_image *src; /* borrows; NULL writes offset 0 */
+    struct wire_rect src_area;
+    uint16_t rop_descriptor; /* SPICE_ROPD_* */
+    uint8_t scale_mode;      /* SPICE_IMAGE_SCALE_MODE_* */
+    struct wire_qmask mask;
+};
+
+/*
+ * SpiceMsgDisplayDrawOpaque: Image *src_bitmap; Rect src_area; Brush brush;
+ * u16 rop_descriptor; u8 scale_mode; QMask mask.
+ */
+struct wire_opaque {
+    const struct wire_image *src; /* borrows; NULL writes offset 0 */
+    struct wire_rect src_area;
+    struct wire_brush brush;
+    uint16_t rop_descriptor;
+    uint8_t scale_mode;
+    struct wire_qmask mask;
+};
+
+/*
+ * SpiceMsgDisplayDrawRop3: Image *src_bitmap; Rect src_area; Brush brush;
+ * u8 rop3; u8 scale_mode; QMask mask.
+ */
+struct wire_rop3 {
+    const struct wire_image *src; /* borrows; NULL writes offset 0 */
+    struct wire_rect src_area;
+    struct wire_brush brush;
+    uint8_t rop3; /* ternary raster operation code */
+    uint8_t scale_mode;
+    struct wire_qmask mask;
+};
+
+/*
+ * SpiceMsgDisplayDrawTransparent: Image *src_bitmap; Rect src_area;
+ * u32 src_color; u32 true_color.
+ */
+struct wire_transparent {
+    const struct wire_image *src; /* borrows; NULL writes offset 0 */
+    struct wire_rect src_area;
+    uint32_t src_color;
+    uint32_t true_color;
+};
+
+/*
+ * SpiceMsgDisplayDrawAlphaBlend: u8 alpha_flags; u8 alpha;
+ * Image *src_bitmap; Rect src_area.
+ */
+struct wire_alpha_blend {
+    uint8_t alpha_flags; /* SPICE_ALPHA_FLAGS_DEST_HAS_ALPHA, _SRC_SURFACE_HAS_ALPHA */
+    uint8_t alpha;
+    const struct wire_image *src; /* borrows; NULL writes offset 0 */
+    struct wire_rect src_area;
+};
+
+/* One path segment: `count` points in 28.4 fixed point (SpicePointFix). */
+struct wire_path_seg {
+    uint32_t flags; /* SPICE_PATH_BEGIN / _END / _CLOSE / _BEZIER; u8 on the wire */
+    uint32_t count;
+    const struct wire_point *points; /* borrows `count` points */
+};
+
+/*
+ * spice.proto Path, the target of Stroke's path pointer: u32 num_segments,
+ * then per segment u8 flags, u32 count, count x {i32 x; i32 y} (fixed28_4).
+ */
+struct wire_path {
+    uint32_t num_segments;
+    const struct wire_path_seg *segments; /* borrows num_segments */
+};
+
+/*
+ * spice.proto LineAttr: u8 flags; only with SPICE_LINE_FLAGS_STYLED:
+ * u8 style_nseg and a u32 offset to style_nseg fixed28_4 (u32) dash
+ * lengths, placed after the path (offset 0 when style_nseg is 0). The QXL
+ * join/cap styles, width and miter limit do not exist on the wire.
+ */
+struct wire_line_attr {
+    uint8_t flags; /* SPICE_LINE_FLAGS_STYLED, _START_WITH_GAP */
+    uint8_t style_nseg;
+    const uint32_t *style; /* borrows style_nseg values (STYLED only) */
+};
+
+/*
+ * SpiceMsgDisplayDrawStroke: Path *path (offset, never 0); LineAttr attr;
+ * Brush brush; u16 fore_mode; u16 back_mode.
+ */
+struct wire_stroke {
+    struct wire_path path;
+    struct wire_line_attr attr;
+    struct wire_brush brush;
+    uint16_t fore_mode, back_mode; /* SPICE_ROPD_* */
+};
+
+/* One glyph: `height` rows of the string's glyph stride bytes at `data`. */
+struct wire_glyph {
+    struct wire_point render_pos;
+    struct wire_point glyph_origin;
+    uint16_t width, height;
+    const uint8_t *data; /* borrows; NULL writes zeros */
+};
+
+/*
+ * spice.proto String, the target of Text's str pointer: u16 length;
+ * u8 flags; then, for the first of RASTER_A1 / _A4 / _A8 present in flags,
+ * `length` RasterGlyphs {Point render_pos; Point glyph_origin; u16 width;
+ * u16 height; data}, each data being height rows of (width * bpp + 7) / 8
+ * bytes (bpp 1, 4 or 8). With none of the raster flags no glyph is written
+ * (as the reference marshaller does).
+ */
+struct wire_glyph_string {
+    uint16_t length;
+    uint8_t flags; /* SPICE_STRING_FLAGS_RASTER_A1 / _A4 / _A8, _RASTER_TOP_DOWN */
+    const struct wire_glyph *glyphs; /* borrows `length` glyphs */
+};
+
+/*
+ * SpiceMsgDisplayDrawText: String *str (offset, never 0); Rect back_area;
+ * Brush fore_brush; Brush back_brush; u16 fore_mode; u16 back_mode.
+ */
+struct wire_text {
+    struct wire_glyph_string str;
+    struct wire_rect back_area;
+    struct wire_brush fore_brush, back_brush;
+    uint16_t fore_mode, back_mode; /* SPICE_ROPD_* */
+};
+
+/* SPICE_MSG_DISPLAY_DRAW_FILL with any brush and mask. */
+void server_msg_display_draw_fill_masked(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_fill *fill);
+/* SPICE_MSG_DISPLAY_DRAW_COPY with a mask. */
+void server_msg_display_draw_copy_masked(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_copy *copy);
+/* SPICE_MSG_DISPLAY_DRAW_BLEND (SpiceMsgDisplayDrawCopy layout). */
+void server_msg_display_draw_blend(struct byte_buf *b, const struct wire_draw_base *base,
+                                   const struct wire_copy *blend);
+/* SPICE_MSG_DISPLAY_DRAW_OPAQUE. */
+void server_msg_display_draw_opaque(struct byte_buf *b, const struct wire_draw_base *base,
+                                    const struct wire_opaque *opaque);
+/*
+ * SPICE_MSG_DISPLAY_DRAW_BLACKNESS / _WHITENESS / _INVERS: DisplayBase,
+ * QMask. The three bodies are identical; `mask` may be NULL (no mask).
+ */
+void server_msg_display_draw_blackness(struct byte_buf *b, const struct wire_draw_base *base,
+                                       const struct wire_qmask *mask);
+void server_msg_display_draw_whiteness(struct byte_buf *b, const struct wire_draw_base *base,
+                                       const struct wire_qmask *mask);
+void server_msg_display_draw_invers(struct byte_buf *b, const struct wire_draw_base *base,
+                                    const struct wire_qmask *mask);
+/* SPICE_MSG_DISPLAY_DRAW_ROP3. */
+void server_msg_display_draw_rop3(struct byte_buf *b, const struct wire_draw_base *base,
+                                  const struct wire_rop3 *rop3);
+/* SPICE_MSG_DISPLAY_DRAW_STROKE: fixed part, then Path, style array, pattern. */
+void server_msg_display_draw_stroke(struct byte_buf *b, const struct wire_draw_base *base,
+                                    const struct wire_stroke *stroke);
+/* SPICE_MSG_DISPLAY_DRAW_TEXT: fixed part, then String, fore and back patterns. */
+void server_msg_display_draw_text(struct byte_buf *b, const struct wire_draw_base *base,
+                                  const struct wire_text *text);
+/* SPICE_MSG_DISPLAY_DRAW_TRANSPARENT. */
+void server_msg_display_draw_transparent(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_transparent *transparent);
+/* SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND. */
+void server_msg_display_draw_alpha_blend(struct byte_buf *b, const struct wire_draw_base *base,
+                                         const struct wire_alpha_blend *alpha_blend);
 
 /* ---- inputs channel ---- */
 void server_msg_inputs_init(struct byte_buf *b, uint16_t keyboard_modifiers);

@@ -9,7 +9,12 @@
  * the client: nothing a client may send is that big.
  *
  * Send: a FIFO of out_msg, each a per-client header plus a reference to a
- * shared body, written with writev in batches. With acks enabled, a message
+ * shared body, written with writev in batches. A deferred entry (a draw)
+ * holds an item and gets its body from ops->build only when the writes
+ * reach it (at most TX_PREPARE_BYTES ahead of the socket, and never past
+ * the ack window), so what a client has not started stays droppable and
+ * per-client encoder state changes in send order. Messages queued while an
+ * entry is being built (a cache invalidation it causes) go before it. With acks enabled, a message
  * counts against the window when it is taken from the queue; once
  * 2 * window messages are unacknowledged the queue stops, as the reference
  * does. Queued bytes are bounded; a client that never reads is dropped.
@@ -35,14 +40,18 @@
 #define RX_BUF_SIZE (CLIENT_MSG_MAX_SIZE + MSG_HEADER_FULL_SIZE)
 #define TX_BATCH    64
 
+/* Deferred entries built ahead of the socket at most this far (bytes). */
+#define TX_PREPARE_BYTES (256u * 1024)
+
 struct out_msg {
     struct out_msg *next;
-    struct shared_msg *msg;
+    struct shared_msg *msg; /* NULL until a deferred entry is built */
+    void *item;             /* a deferred entry not built yet: passed to ops */
+    const struct channel_deferred_ops *ops;
+    size_t counted; /* what it adds to tx_queued_bytes */
     uint8_t header[MSG_HEADER_FULL_SIZE];
     uint8_t header_size;
     bool header_ready; /* written when the message is about to go, so serials never skip */
-    bool has_meta;
-    struct draw_meta meta;
 };
 
 static uint64_t env_limit(const char *name, uint64_t def)
@@ -137,6 +146,7 @@ static void channel_client_arm_stall(struct channel_client *cc);
 static void channel_client_on_readable(struct channel_client *cc);
 static void channel_client_on_rx_timer(void *opaque);
 static void channel_client_flush(struct channel_client *cc);
+static void channel_client_enqueue(struct channel_client *cc, struct out_msg *o);
 static void channel_client_maybe_finish_close(struct channel_client *cc);
 
 static void copy_caps(uint32_t *dst, const uint8_t *words, uint32_t num)
@@ -380,6 +390,9 @@ void channel_client_finish(struct channel_client *cc)
         struct out_msg *o = cc->tx_head;
         cc->tx_head = o->next;
         shared_msg_unref(o->msg);
+        if (o->item) {
+            o->ops->release(cc, o->item, false);
+        }
         free(o);
     }
     cc->tx_tail = NULL;
@@ -414,16 +427,83 @@ static void channel_client_update_watch(struct channel_client *cc)
     loop_watch_update(cc->loop, cc->watch, events);
 }
 
+/* Unlinks o (after prev) from the queue and frees it. */
+static void channel_client_remove(struct channel_client *cc, struct out_msg *prev,
+                                  struct out_msg *o)
+{
+    if (prev) {
+        prev->next = o->next;
+    } else {
+        cc->tx_head = o->next;
+    }
+    if (cc->tx_tail == o) {
+        cc->tx_tail = prev;
+    }
+    cc->tx_queued_bytes -= o->counted;
+    shared_msg_unref(o->msg);
+    free(o);
+}
+
+/*
+ * Builds the deferred entries the next writev will take: up to TX_BATCH
+ * messages or TX_PREPARE_BYTES, within the ack window. An entry whose
+ * build returns NULL is dropped.
+ */
+static void channel_client_prepare(struct channel_client *cc)
+{
+    struct out_msg *prev = NULL;
+    uint32_t window_msgs = 0;
+    size_t ahead = 0;
+    int count = 0;
+    for (struct out_msg *o = cc->tx_head, *next; o && !cc->closing; o = next) {
+        next = o->next;
+        bool started = o == cc->tx_head && cc->tx_head_sent > 0;
+        if (count >= TX_BATCH || ahead >= TX_PREPARE_BYTES ||
+            (!started && cc->handle_acks && cc->unacked + window_msgs >= 2 * cc->ack_window)) {
+            break;
+        }
+        if (!o->msg) {
+            cc->tx_building = o;
+            cc->tx_building_prev = prev;
+            struct shared_msg *m = o->ops->build(cc, o->item);
+            prev = cc->tx_building_prev; /* messages it queued sit before it */
+            cc->tx_building = cc->tx_building_prev = NULL;
+            void *item = o->item;
+            o->item = NULL;
+            o->ops->release(cc, item, true);
+            if (!m) {
+                cc->messages_dropped++;
+                channel_client_remove(cc, prev, o);
+                continue;
+            }
+            o->msg = m;
+            size_t size = o->header_size + (size_t)m->size;
+            cc->tx_queued_bytes = cc->tx_queued_bytes - o->counted + size;
+            o->counted = size;
+        }
+        if (!started) {
+            window_msgs++;
+        }
+        ahead += o->counted;
+        count++;
+        prev = o;
+    }
+}
+
 /* Writes as much of the queue as the socket and the ack window take. */
 static void channel_client_flush(struct channel_client *cc)
 {
     cc->busy++;
     while (cc->tx_head && !cc->closing) {
+        channel_client_prepare(cc);
+        if (!cc->tx_head || cc->closing) {
+            break;
+        }
         struct iovec iov[TX_BATCH * 2];
         int iovcnt = 0;
         size_t skip = cc->tx_head_sent;
         uint32_t window_msgs = 0;
-        for (struct out_msg *o = cc->tx_head; o && iovcnt < TX_BATCH * 2; o = o->next) {
+        for (struct out_msg *o = cc->tx_head; o && o->msg && iovcnt < TX_BATCH * 2; o = o->next) {
             bool started = o == cc->tx_head && cc->tx_head_sent > 0;
             if (!started && cc->handle_acks && cc->unacked + window_msgs >= 2 * cc->ack_window) {
                 break;
@@ -453,7 +533,7 @@ static void channel_client_flush(struct channel_client *cc)
             skip = 0;
         }
         if (iovcnt == 0) {
-            break; /* ack window closed */
+            break; /* ack window closed (or nothing could be built) */
         }
         ssize_t n = stream_writev(cc->stream, iov, iovcnt);
         if (n == CLOVE_E_AGAIN) {
@@ -474,7 +554,7 @@ static void channel_client_flush(struct channel_client *cc)
         size_t left = (size_t)n;
         while (left > 0 && cc->tx_head) {
             struct out_msg *o = cc->tx_head;
-            size_t total = o->header_size + o->msg->size;
+            size_t total = o->counted;
             if (cc->tx_head_sent == 0 && cc->handle_acks) {
                 cc->unacked++;
             }
@@ -516,16 +596,32 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
         channel_client_close(cc);
         return CLOVE_E_RANGE;
     }
-    struct out_msg *o = malloc(sizeof(*o));
+    struct out_msg *o = calloc(1, sizeof(*o));
     if (!o) {
         channel_client_close(cc);
         return CLOVE_E_NOMEM;
     }
-    o->next = NULL;
     o->msg = shared_msg_ref(msg);
     o->header_size = (uint8_t)msg_header_size(cc->mini_header);
-    o->header_ready = false;
-    o->has_meta = false;
+    o->counted = total;
+    channel_client_enqueue(cc, o);
+    return 0;
+}
+
+/* Appends o, or puts it before the deferred entry being built. */
+static void channel_client_enqueue(struct channel_client *cc, struct out_msg *o)
+{
+    if (cc->tx_building) {
+        o->next = cc->tx_building;
+        if (cc->tx_building_prev) {
+            cc->tx_building_prev->next = o;
+        } else {
+            cc->tx_head = o;
+        }
+        cc->tx_building_prev = o;
+        cc->tx_queued_bytes += o->counted;
+        return;
+    }
     if (cc->tx_tail) {
         cc->tx_tail->next = o;
     } else {
@@ -534,92 +630,42 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
         channel_client_arm_stall(cc);
     }
     cc->tx_tail = o;
-    cc->tx_queued_bytes += total;
+    cc->tx_queued_bytes += o->counted;
     if (!cc->busy) {
         channel_client_flush(cc);
     } else {
         channel_client_update_watch(cc);
     }
-    return 0;
 }
 
-static bool box_inside(const struct draw_box *in, const struct draw_box *out)
+int channel_client_send_deferred(struct channel_client *cc, void *item,
+                                 const struct channel_deferred_ops *ops, size_t estimate)
 {
-    return in->left >= out->left && in->top >= out->top && in->right <= out->right &&
-           in->bottom <= out->bottom;
-}
-
-/*
- * Before queueing an opaque draw, drops the queued draws it hides: on the
- * same surface, entirely inside its box, not yet started, and with no
- * queued message after them that could see what they drew (a ROP, blend,
- * copy-bits, surface source, or any non-draw message such as a surface
- * being destroyed).
- */
-static void channel_client_drop_hidden(struct channel_client *cc, const struct draw_meta *meta)
-{
-    struct out_msg *first = cc->tx_head;
-    if (first && cc->tx_head_sent > 0) {
-        first = first->next; /* already on its way */
-    }
-    struct out_msg *start = first;
-    for (struct out_msg *o = first; o; o = o->next) {
-        if (!o->has_meta || o->meta.reads_pixels) {
-            start = o->next;
-        }
-    }
-    struct out_msg *prev = NULL;
-    for (struct out_msg *o = cc->tx_head; o && o != start; o = o->next) {
-        prev = o;
-    }
-    for (struct out_msg *o = start, *next; o; o = next) {
-        next = o->next;
-        if (o->meta.droppable && o->meta.surface_id == meta->surface_id &&
-            box_inside(&o->meta.box, &meta->box)) {
-            if (prev) {
-                prev->next = next;
-            } else {
-                cc->tx_head = next;
-            }
-            if (cc->tx_tail == o) {
-                cc->tx_tail = prev;
-            }
-            cc->tx_queued_bytes -= o->header_size + o->msg->size;
-            cc->messages_dropped++;
-            shared_msg_unref(o->msg);
-            free(o);
-        } else {
-            prev = o;
-        }
-    }
-}
-
-int channel_client_send_draw(struct channel_client *cc, struct shared_msg *msg,
-                             const struct draw_meta *meta)
-{
+    size_t total = msg_header_size(cc->mini_header) + estimate;
     if (cc->closing) {
+        ops->release(cc, item, false);
         return CLOVE_E_STATE;
     }
-    if (meta->opaque) {
-        channel_client_drop_hidden(cc, meta);
+    if (cc->tx_queued_bytes + total > channel_max_queued_bytes()) {
+        log_ratelimited(LOG_LEVEL_WARN,
+                        "channel %u:%u: client is not reading (%zu bytes queued); dropping it",
+                        cc->type, cc->id, cc->tx_queued_bytes);
+        ops->release(cc, item, false);
+        channel_client_close(cc);
+        return CLOVE_E_RANGE;
     }
-    /* Hold the client: a write failing inside send_shared must not free it
-     * before the message gets its meta. */
-    cc->busy++;
-    int rc = channel_client_send_shared(cc, msg);
-    if (rc == 0 && cc->tx_tail && cc->tx_tail->msg == msg) {
-        cc->tx_tail->has_meta = true;
-        cc->tx_tail->meta = *meta;
+    struct out_msg *o = calloc(1, sizeof(*o));
+    if (!o) {
+        ops->release(cc, item, false);
+        channel_client_close(cc);
+        return CLOVE_E_NOMEM;
     }
-    cc->busy--;
-    if (!cc->busy) {
-        if (cc->closing) {
-            channel_client_maybe_finish_close(cc); /* may free cc */
-        } else {
-            channel_client_flush(cc);
-        }
-    }
-    return rc;
+    o->item = item;
+    o->ops = ops;
+    o->header_size = (uint8_t)msg_header_size(cc->mini_header);
+    o->counted = total;
+    channel_client_enqueue(cc, o);
+    return 0;
 }
 
 int channel_client_send(struct channel_client *cc, uint16_t type, const void *body, size_t size)

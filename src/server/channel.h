@@ -70,17 +70,21 @@ struct channel_client_ops {
 
 struct out_msg;
 
-/* What a queued draw message does, so that a later draw can hide it. */
-struct draw_box {
-    int32_t left, top, right, bottom;
-};
-
-struct draw_meta {
-    uint32_t surface_id;
-    struct draw_box box;
-    bool opaque;       /* overwrites every pixel of box (no clip, no ROP, no blend) */
-    bool droppable;    /* may be dropped unsent when an opaque draw covers it */
-    bool reads_pixels; /* its result depends on pixels already drawn */
+/*
+ * A queued entry whose message is built only when it is about to be
+ * written (a draw: encoding it then keeps per-client codec state in send
+ * order, and an entry never built can always be dropped).
+ */
+struct channel_deferred_ops {
+    /*
+     * Returns the message to write now (a new reference), or NULL to drop
+     * the entry. Runs inside the flush with the client held: it may queue
+     * messages, which go before this entry, or close the client.
+     */
+    struct shared_msg *(*build)(struct channel_client *cc, void *item);
+    /* The entry leaves the queue (always once); `built` tells whether
+     * build() ran for it. */
+    void (*release)(struct channel_client *cc, void *item, bool built);
 };
 
 struct channel_client {
@@ -99,11 +103,12 @@ struct channel_client {
 
     /* send */
     struct out_msg *tx_head, *tx_tail;
+    struct out_msg *tx_building, *tx_building_prev; /* a deferred entry being built */
     size_t tx_queued_bytes;
     size_t tx_head_sent;
     uint64_t serial;
     uint64_t messages_sent;
-    uint64_t messages_dropped; /* draws hidden by later ones before they were sent */
+    uint64_t messages_dropped; /* deferred entries dropped unbuilt (hidden draws) */
     uint64_t bytes_sent;
 
     /* ack window */
@@ -151,11 +156,13 @@ int channel_client_send(struct channel_client *cc, uint16_t type, const void *bo
 /* Queues a shared message (takes a new reference). Returns 0 or < 0. */
 int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg);
 /*
- * Queues a draw message with what it does. An opaque draw first drops the
- * queued, unsent draws it entirely hides (see channel.c). Returns 0 or < 0.
+ * Queues an entry built later by ops->build (see channel_deferred_ops);
+ * `item` is passed back to the ops, which own it from now on (release runs
+ * even when this fails). `estimate` stands for its size in the queued
+ * bytes until it is built. Returns 0 or < 0.
  */
-int channel_client_send_draw(struct channel_client *cc, struct shared_msg *msg,
-                             const struct draw_meta *meta);
+int channel_client_send_deferred(struct channel_client *cc, void *item,
+                                 const struct channel_deferred_ops *ops, size_t estimate);
 /* Sends SET_ACK and starts counting messages against the window. */
 void channel_client_enable_acks(struct channel_client *cc, uint32_t window);
 /* Starts periodic pings (0 = one immediate ping only). */

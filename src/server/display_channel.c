@@ -52,6 +52,7 @@
 #include "display/image_encoder.h"
 #include "display/pixmap_cache.h"
 #include "proto/server_msg.h"
+#include "server/draw_tree.h"
 #include "server/server.h"
 #include "server/worker_priv.h"
 
@@ -90,6 +91,7 @@ struct display_client {
     struct channel_client base; /* first */
     struct worker *worker;
     struct display_client *next;
+    bool batch_held; /* busy raised for the worker's current batch */
     bool got_init;
     int64_t pixmap_cache_size;
     struct image_encoder_client encoder;
@@ -739,7 +741,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
         type = SPICE_MSG_DISPLAY_DRAW_FILL;
         break;
     case QXL_DRAW_COPY: {
-        if (!image_source_from_qxl(d->u.copy.src, &src1)) {
+        if (!d->u.copy.src || !image_source_from_qxl(d->u.copy.src, &src1)) {
             break;
         }
         display_encode(dc, s, &src1, d->u.copy.src, &e1);
@@ -765,7 +767,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
                                                : SPICE_MSG_DISPLAY_DRAW_INVERS;
         break;
     case QXL_DRAW_COMPOSITE: {
-        if (!image_source_from_qxl(d->u.composite.src, &src1) ||
+        if (!d->u.composite.src || !image_source_from_qxl(d->u.composite.src, &src1) ||
             (d->u.composite.mask && !image_source_from_qxl(d->u.composite.mask, &src2))) {
             break;
         }
@@ -808,67 +810,135 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     return type;
 }
 
-/* What a drawable does to pixels, for dropping draws a later one hides. */
-static struct draw_meta display_draw_meta(const struct qxl_drawable *d)
+/* A partly hidden draw is clipped to at most this many visible rectangles;
+ * beyond that it goes with its own clip (the client draws a little more). */
+#define DISPLAY_MAX_VISIBLE_RECTS 64
+
+/* Estimated encoded size of a queued draw, for the queue limits, until it
+ * is built: small draws cost a few dozen bytes, images compress ~4:1. */
+static size_t display_item_estimate(const struct draw_item *item)
 {
-    struct draw_meta meta = {
-            .surface_id = d->surface_id,
-            .box = {d->bbox.left, d->bbox.top, d->bbox.right, d->bbox.bottom},
-            .droppable = true,
-    };
-    bool reads = true;
-    switch (d->type) {
-    case QXL_DRAW_FILL:
-        reads = d->u.fill.rop_descriptor != SPICE_ROPD_OP_PUT;
-        break;
-    case QXL_DRAW_COPY:
-        reads = d->u.copy.rop_descriptor != SPICE_ROPD_OP_PUT || !d->u.copy.src ||
-                d->u.copy.src->type == SPICE_IMAGE_TYPE_SURFACE;
-        break;
-    case QXL_DRAW_BLACKNESS:
-    case QXL_DRAW_WHITENESS:
-        reads = false;
-        break;
-    default:
-        /* invert, copy-bits, composite: the result depends on what is there */
-        break;
-    }
-    meta.reads_pixels = reads;
-    meta.opaque = !reads && d->clip_type == SPICE_CLIP_TYPE_NONE;
-    return meta;
+    return 64 + (size_t)(item->raw_bytes / 4);
 }
 
-#define PROFILE_CACHE 4
-
-void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
+/*
+ * The wire clip of an item for a message built now: its own clip while it
+ * is whole, else its visible region. *rects is allocated for the caller.
+ * Returns false on allocation failure.
+ */
+static bool display_item_clip(const struct draw_item *item, struct wire_draw_base *base,
+                              struct wire_rect **rects)
 {
-    if (!w->displays) {
-        return;
+    const struct qxl_drawable *d = &item->d;
+    *rects = NULL;
+    base->clip.type = SPICE_CLIP_TYPE_NONE;
+    base->clip.num_rects = 0;
+    base->clip.rects = NULL;
+    int n = 0;
+    const pixman_box32_t *boxes = NULL;
+    if (!draw_item_is_whole(item)) {
+        boxes = pixman_region32_rectangles((pixman_region32_t *)&item->visible, &n);
+        if (n > DISPLAY_MAX_VISIBLE_RECTS) {
+            boxes = NULL;
+        }
     }
-    struct wire_rect *rects = NULL;
-    struct wire_draw_base base = {.surface_id = d->surface_id, .box = wire_rect_from(&d->bbox)};
-    base.clip.type = SPICE_CLIP_TYPE_NONE;
-    if (d->clip_type == SPICE_CLIP_TYPE_RECTS && d->num_clip_rects > 0) {
-        rects = malloc(sizeof(*rects) * d->num_clip_rects);
-        if (!rects) {
-            return;
+    if (boxes) {
+        *rects = malloc(sizeof(**rects) * (size_t)n);
+        if (!*rects) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            (*rects)[i] = (struct wire_rect){boxes[i].y1, boxes[i].x1, boxes[i].y2, boxes[i].x2};
+        }
+        base->clip.num_rects = (uint32_t)n;
+    } else if (d->clip_type == SPICE_CLIP_TYPE_RECTS && d->num_clip_rects > 0) {
+        *rects = malloc(sizeof(**rects) * d->num_clip_rects);
+        if (!*rects) {
+            return false;
         }
         for (uint32_t i = 0; i < d->num_clip_rects; i++) {
-            rects[i] = wire_rect_from(&d->clip_rects[i]);
+            (*rects)[i] = wire_rect_from(&d->clip_rects[i]);
         }
-        base.clip.type = SPICE_CLIP_TYPE_RECTS;
-        base.clip.num_rects = d->num_clip_rects;
-        base.clip.rects = rects;
+        base->clip.num_rects = d->num_clip_rects;
+    } else {
+        return true;
     }
-    struct image_encoder_settings s = display_settings(w);
-    struct draw_meta meta = display_draw_meta(d);
-    struct {
-        unsigned profile;
-        struct shared_msg *msg;
-    } cache[PROFILE_CACHE];
-    int cached = 0;
+    base->clip.type = SPICE_CLIP_TYPE_RECTS;
+    base->clip.rects = *rects;
+    return true;
+}
+
+/*
+ * channel_deferred_ops.build: the message of a queued draw item for this
+ * client, built as it is about to be written. NULL drops it: hidden since
+ * it was queued, or nothing to send.
+ */
+static struct shared_msg *display_item_build(struct channel_client *cc, void *opaque)
+{
+    struct display_client *dc = (struct display_client *)cc;
+    struct draw_item *item = opaque;
+    draw_item_release_holder(item);
+    if (!item->alive || !pixman_region32_not_empty(&item->visible)) {
+        return NULL;
+    }
+    unsigned profile = display_profile(dc);
+    for (int i = 0; i < item->num_built; i++) {
+        if (item->built[i].profile == profile) {
+            return shared_msg_ref(item->built[i].msg);
+        }
+    }
+    const struct qxl_drawable *d = &item->d;
+    struct wire_draw_base base = {.surface_id = d->surface_id, .box = wire_rect_from(&d->bbox)};
+    struct wire_rect *rects;
+    if (!display_item_clip(item, &base, &rects)) {
+        log_ratelimited(LOG_LEVEL_ERROR, "display: out of memory building a draw");
+        channel_client_close(cc);
+        return NULL;
+    }
+    struct image_encoder_settings s = display_settings(dc->worker);
+    bool cache_me = false, per_client = false;
+    struct byte_buf b;
+    buf_init(&b);
+    uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client, &cache_me);
+    struct shared_msg *m = type ? msg_from_buf(type, &b) : NULL;
+    buf_finish(&b);
+    free(rects);
+    if (!m && cache_me) {
+        /* The mirror counts an image the client will never get. */
+        channel_client_close(cc);
+    }
+    if (m && !per_client && item->num_built < DRAW_ITEM_BUILT_MAX) {
+        item->built[item->num_built].profile = profile;
+        item->built[item->num_built].msg = shared_msg_ref(m);
+        item->num_built++;
+    }
+    return m;
+}
+
+static void display_item_release(struct channel_client *cc, void *opaque, bool built)
+{
+    (void)cc;
+    struct draw_item *item = opaque;
+    if (!built) {
+        draw_item_release_holder(item);
+    }
+    draw_item_unref(item);
+}
+
+static const struct channel_deferred_ops display_item_ops = {
+        .build = display_item_build,
+        .release = display_item_release,
+};
+
+void display_broadcast_drawable(struct worker *w, struct draw_item *item)
+{
+    const struct qxl_drawable *d = &item->d;
+    size_t estimate = display_item_estimate(item);
     for (struct display_client *dc = w->displays, *next; dc; dc = next) {
         next = dc->next;
+        if (dc->base.closing) {
+            continue;
+        }
         if (d->type == QXL_DRAW_COMPOSITE &&
             !channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_COMPOSITE)) {
             /* It cannot draw it; it gets the result with its next full image. */
@@ -878,51 +948,35 @@ void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d)
             display_dirty_add(dc, d->surface_id, &d->bbox);
             continue;
         }
-        unsigned profile = display_profile(dc);
-        struct shared_msg *m = NULL;
-        /* Held until kicked: encoding may queue INVAL_LIST or close it. */
-        dc->base.busy++;
-        for (int i = 0; i < cached; i++) {
-            if (cache[i].profile == profile) {
-                m = shared_msg_ref(cache[i].msg);
-                break;
-            }
-        }
-        bool cache_me = false;
-        bool per_client = false;
-        if (!m) {
-            struct byte_buf b;
-            buf_init(&b);
-            uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client, &cache_me);
-            m = type ? msg_from_buf(type, &b) : NULL;
-            buf_finish(&b);
-            if (m && !per_client && cached < PROFILE_CACHE) {
-                cache[cached].profile = profile;
-                cache[cached].msg = shared_msg_ref(m);
-                cached++;
-            }
-        }
-        if (!m && cache_me) {
-            /* The mirror counts an image the client will never get. */
-            channel_client_close(&dc->base);
-        }
-        if (m && !dc->base.closing) {
-            struct draw_meta client_meta = meta;
-            /* A message that changes the client's state (its GLZ dictionary,
-             * its pixmap cache) must reach it even when its pixels are hidden:
-             * later images refer to it. */
-            client_meta.droppable = meta.droppable && !cache_me && !per_client;
-            if (channel_client_send_draw(&dc->base, m, &client_meta) < 0 && cache_me) {
-                channel_client_close(&dc->base);
-            }
-        }
-        shared_msg_unref(m);
+        dc->base.busy++; /* a failed send closes it: keep it until the kick */
+        draw_item_hold(item);
+        channel_client_send_deferred(&dc->base, draw_item_ref(item), &display_item_ops, estimate);
         channel_client_kick(&dc->base); /* may free dc */
     }
-    for (int i = 0; i < cached; i++) {
-        shared_msg_unref(cache[i].msg);
+    if (d->surface_id < w->n_surfaces) {
+        draw_tree_add(w->trees, w->n_surfaces, item, &w->tree_stats);
     }
-    free(rects);
+}
+
+void display_clients_hold(struct worker *w)
+{
+    for (struct display_client *dc = w->displays; dc; dc = dc->next) {
+        if (!dc->batch_held) {
+            dc->batch_held = true;
+            dc->base.busy++;
+        }
+    }
+}
+
+void display_clients_kick(struct worker *w)
+{
+    for (struct display_client *dc = w->displays, *next; dc; dc = next) {
+        next = dc->next;
+        if (dc->batch_held) {
+            dc->batch_held = false;
+            channel_client_kick(&dc->base); /* may free dc */
+        }
+    }
 }
 
 bool display_clients_have_cap(struct worker *w, unsigned cap, bool *any)

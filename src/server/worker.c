@@ -221,6 +221,8 @@ void worker_destroy_surface(struct worker *w, uint32_t surface_id)
     if (surface_id >= w->n_surfaces || !w->surfaces[surface_id].created) {
         return;
     }
+    /* Its unsent draws can no longer be hidden by anything. */
+    draw_tree_clear(&w->trees[surface_id]);
     display_broadcast_surface_destroy(w, surface_id);
     canvas_surface_finish(&w->surfaces[surface_id].canvas);
     memset(&w->surfaces[surface_id], 0, sizeof(w->surfaces[surface_id]));
@@ -263,13 +265,46 @@ static void worker_handle_surface_cmd(struct worker *w, const struct qxl_surface
     display_broadcast_surface_create(w, sc->surface_id, (sc->flags & QXL_SURF_FLAG_KEEP_DATA) != 0);
 }
 
-static bool drawable_sources_ok(struct worker *w, const struct qxl_image *img)
+static bool source_ok(struct worker *w, const struct qxl_image *img)
 {
     return !img || img->type != SPICE_IMAGE_TYPE_SURFACE ||
            worker_lookup_surface(w, img->surface_id) != NULL;
 }
 
-static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *d)
+/* Every surface a draw reads from exists (the canvas would skip the draw,
+ * and clients would be sent a reference to nothing). */
+static bool drawable_sources_ok(struct worker *w, const struct qxl_drawable *d)
+{
+    if (!source_ok(w, d->mask.bitmap)) {
+        return false;
+    }
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        return source_ok(w, d->u.fill.brush.pattern);
+    case QXL_DRAW_COPY:
+    case QXL_DRAW_BLEND:
+        return source_ok(w, d->u.copy.src);
+    case QXL_DRAW_OPAQUE:
+        return source_ok(w, d->u.opaque.src) && source_ok(w, d->u.opaque.brush.pattern);
+    case QXL_DRAW_TRANSPARENT:
+        return source_ok(w, d->u.transparent.src);
+    case QXL_DRAW_ALPHA_BLEND:
+        return source_ok(w, d->u.alpha_blend.src);
+    case QXL_DRAW_ROP3:
+        return source_ok(w, d->u.rop3.src) && source_ok(w, d->u.rop3.brush.pattern);
+    case QXL_DRAW_STROKE:
+        return source_ok(w, d->u.stroke.brush.pattern);
+    case QXL_DRAW_TEXT:
+        return source_ok(w, d->u.text.fore_brush.pattern) &&
+               source_ok(w, d->u.text.back_brush.pattern);
+    case QXL_DRAW_COMPOSITE:
+        return source_ok(w, d->u.composite.src) && source_ok(w, d->u.composite.mask);
+    default:
+        return true;
+    }
+}
+
+static void worker_handle_drawable(struct worker *w, struct qxl_drawable *d)
 {
     if (d->surface_id >= w->n_surfaces || !w->surfaces[d->surface_id].created) {
         log_ratelimited(LOG_LEVEL_WARN, "qxl %d: drawing to surface %u, which does not exist",
@@ -290,67 +325,35 @@ static void worker_handle_drawable(struct worker *w, const struct qxl_drawable *
                       d->u.copy.src_area.bottom);
         }
     }
-    const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
-    uint32_t num_clips = clips ? d->num_clip_rects : 0;
-    if (clips && num_clips == 0) {
+    if (d->clip_type == SPICE_CLIP_TYPE_RECTS && d->num_clip_rects == 0) {
         return; /* clipped away entirely */
     }
-    int rc;
-    switch (d->type) {
-    case QXL_DRAW_FILL:
-        if (d->u.fill.brush.type != SPICE_BRUSH_TYPE_SOLID) {
-            log_once("fills with pattern brushes are not supported yet");
-            return;
-        }
-        rc = canvas_fill(dst, &d->bbox, clips, num_clips, d->u.fill.brush.color,
-                         d->u.fill.rop_descriptor);
-        break;
-    case QXL_DRAW_COPY:
-        if (!d->u.copy.src) {
-            log_once("copies from compressed guest images are not supported yet");
-            return;
-        }
-        if (!drawable_sources_ok(w, d->u.copy.src)) {
-            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: copy from a surface that does not exist",
-                            w->id);
-            return;
-        }
-        rc = canvas_copy(dst, &d->bbox, clips, num_clips, d->u.copy.src, &d->u.copy.src_area,
-                         d->u.copy.rop_descriptor, d->u.copy.scale_mode, worker_lookup_surface, w);
-        break;
-    case QXL_COPY_BITS:
-        rc = canvas_copy_bits(dst, &d->bbox, clips, num_clips, d->u.copy_bits.src_pos);
-        break;
-    case QXL_DRAW_BLACKNESS:
-        rc = canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_BLACKNESS);
-        break;
-    case QXL_DRAW_WHITENESS:
-        rc = canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_WHITENESS);
-        break;
-    case QXL_DRAW_INVERS:
-        rc = canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_INVERS);
-        break;
-    case QXL_DRAW_COMPOSITE:
-        if (!drawable_sources_ok(w, d->u.composite.src) ||
-            !drawable_sources_ok(w, d->u.composite.mask)) {
-            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: composite from a surface that does not exist",
-                            w->id);
-            return;
-        }
-        rc = canvas_composite(dst, d, worker_lookup_surface, w);
-        break;
-    default:
-        log_once("QXL draw type %u is not supported yet; dropped", d->type);
+    if (!drawable_sources_ok(w, d)) {
+        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: draw type %u reads a surface that does not exist",
+                        w->id, d->type);
         return;
     }
+    int rc = canvas_draw(dst, d, worker_lookup_surface, w);
     if (rc == CLOVE_E_INVALID) {
         log_ratelimited(LOG_LEVEL_WARN, "qxl %d: invalid draw geometry; dropped", w->id);
         return;
     }
     if (rc < 0) {
-        log_once("a draw operation could not be rendered on the server (rop or format)");
+        log_once("a draw operation could not be rendered on the server (op, rop or format)");
     }
-    display_broadcast_drawable(w, d);
+    if (!w->displays) {
+        return;
+    }
+    /* The item takes the drawable's images; clients encode it when they
+     * are about to send it, if it is still visible then. */
+    struct worker_surface *surface = &w->surfaces[d->surface_id];
+    struct draw_item *item = draw_item_create(d, surface->width, surface->height);
+    if (!item) {
+        log_ratelimited(LOG_LEVEL_ERROR, "qxl %d: out of memory queueing a draw", w->id);
+        return;
+    }
+    display_broadcast_drawable(w, item);
+    draw_item_unref(item);
 }
 
 static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
@@ -453,11 +456,8 @@ static void worker_handle_cursor_command(struct worker *w, const QXLCommandExt *
     qxl_cursor_cmd_finish(&c);
 }
 
-void worker_process_commands(struct worker *w)
+static void worker_process_batch(struct worker *w)
 {
-    if (!w->running) {
-        return;
-    }
     uint64_t start = loop_now_ms();
     int count = 0;
     bool cursor_done = false, display_done = false;
@@ -488,6 +488,17 @@ void worker_process_commands(struct worker *w)
             }
         }
     }
+}
+
+void worker_process_commands(struct worker *w)
+{
+    if (!w->running) {
+        return;
+    }
+    /* Clients write after the batch, so what it hides is never encoded. */
+    display_clients_hold(w);
+    worker_process_batch(w);
+    display_clients_kick(w);
 }
 
 static void worker_on_wakeup(struct msg_item *item)
@@ -552,7 +563,8 @@ struct worker *worker_create(struct RedsState *server, QXLInstance *qxl, int id)
                     : ii->n_surfaces > WORKER_MAX_SURFACES ? WORKER_MAX_SURFACES
                                                            : ii->n_surfaces;
     w->surfaces = calloc(w->n_surfaces, sizeof(*w->surfaces));
-    if (!w->surfaces) {
+    w->trees = calloc(w->n_surfaces, sizeof(*w->trees));
+    if (!w->surfaces || !w->trees) {
         goto error_loop;
     }
     w->loop = loop_poll_create();
@@ -586,6 +598,7 @@ error_timer:
 error_queue:
     loop_destroy(w->loop);
 error_loop:
+    free(w->trees);
     free(w->surfaces);
     memslot_table_finish(&w->memslots);
     free(w);
@@ -718,8 +731,10 @@ void worker_destroy(struct worker *w)
     msg_queue_destroy(w->queue);
     loop_destroy(w->loop);
     for (uint32_t id = 0; id < w->n_surfaces; id++) {
+        draw_tree_clear(&w->trees[id]);
         canvas_surface_finish(&w->surfaces[id].canvas);
     }
+    free(w->trees);
     free(w->surfaces);
     memslot_table_finish(&w->memslots);
     qxl_recorder_unref(qxl_recorder_get_shared()); /* RECORD */

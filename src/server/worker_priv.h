@@ -15,6 +15,7 @@
 #include "loop/loop.h"
 #include "loop/msg_queue.h"
 #include "server/channel.h"
+#include "server/draw_tree.h"
 #include "server/worker.h"
 
 #define WORKER_MAX_HEADS 16
@@ -59,6 +60,8 @@ struct worker {
 
     struct worker_surface *surfaces; /* owns: n_surfaces; [0] is the primary */
     uint32_t n_surfaces;
+    struct draw_tree *trees; /* owns: n_surfaces; the unsent draws of each surface */
+    struct draw_tree_stats tree_stats;
     struct wire_head_cfg {
         uint32_t id, surface_id, width, height, x, y, flags;
     } heads[WORKER_MAX_HEADS];
@@ -105,7 +108,14 @@ void display_clients_close_all(struct worker *w);
 /* SURFACE_CREATE for one surface, plus its content when `with_image`. */
 void display_broadcast_surface_create(struct worker *w, uint32_t surface_id, bool with_image);
 void display_broadcast_surface_destroy(struct worker *w, uint32_t surface_id);
-void display_broadcast_drawable(struct worker *w, const struct qxl_drawable *d);
+/* Queues a rendered draw item (borrows; clients take references) for every
+ * client, then adds it to its surface's draw tree. */
+void display_broadcast_drawable(struct worker *w, struct draw_item *item);
+/* Holds every display client for a batch of commands (nothing is written
+ * meanwhile, so draws hidden within the batch are never encoded), then
+ * writes what the batch queued. */
+void display_clients_hold(struct worker *w);
+void display_clients_kick(struct worker *w);
 void display_broadcast_monitors_config(struct worker *w);
 void display_broadcast_mark(struct worker *w);
 /* True if every connected display client has this cap (and one exists). */

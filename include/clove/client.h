@@ -88,8 +88,34 @@ enum clove_event {
     CLOVE_EVENT_CURSOR_SHAPE = 5, /* a new cursor shape, or none */
     CLOVE_EVENT_CURSOR_MOVE = 6,  /* the cursor moved, was hidden or shown */
     CLOVE_EVENT_LOCKS = 7,        /* the server's lock-key state changed */
+    CLOVE_EVENT_MONITORS = 8,     /* a display channel sent its heads (clove_display_monitors) */
+    CLOVE_EVENT_SURFACE = 9,      /* a display channel other than 0 has a new primary surface */
 };
 typedef void (*clove_event_fn)(struct clove_session *session, enum clove_event event, void *opaque);
+
+/*
+ * Called when pixels of a primary surface of any display channel changed
+ * (display_channel is the channel id, one per QXL device; surface_id the
+ * surface): the rectangle x, y, width, height inside it. The plain
+ * clove_area_fn keeps reporting display channel 0, surface 0 only.
+ */
+typedef void (*clove_surface_area_fn)(struct clove_session *session, uint32_t display_channel,
+                                      uint32_t surface_id, int x, int y, int width, int height,
+                                      void *opaque);
+
+/*
+ * One head (monitor) of a display channel's MONITORS_CONFIG: the area
+ * x, y, width, height of surface surface_id of display channel
+ * display_channel that the guest shows on that monitor.
+ */
+struct clove_monitor {
+    uint32_t display_channel; /* the display channel id (0 .. 15) */
+    uint32_t id;              /* the head id within its channel */
+    uint32_t surface_id;
+    int32_t x, y;
+    uint32_t width, height;
+    uint32_t flags;
+};
 
 /* Mouse modes (SPICE_MOUSE_MODE_*). */
 #define CLOVE_MOUSE_MODE_SERVER 1 /* relative motion; the guest draws the pointer */
@@ -189,6 +215,32 @@ const char *clove_session_error(const struct clove_session *session);
 /* Fills *frame with the primary surface (surface 0). Returns 0 or CLOVE_E_STATE (none yet). */
 int clove_session_get_primary(const struct clove_session *session, struct clove_frame *frame);
 
+/*
+ * Fills *frame with surface surface_id of display channel display_channel
+ * (32-bit surfaces only). Returns 0, CLOVE_E_STATE (no such surface yet)
+ * or CLOVE_E_UNSUPPORTED (a surface of another format).
+ */
+int clove_session_get_surface(const struct clove_session *session, uint32_t display_channel,
+                              uint32_t surface_id, struct clove_frame *frame);
+
+/*
+ * The display channels linked so far, as a bit mask (bit n: channel id n).
+ * The session links every display channel the server lists (one per QXL
+ * device), up to 16.
+ */
+uint32_t clove_session_display_channels(const struct clove_session *session);
+
+/*
+ * Fills heads[0 .. min(count, max)) with the heads of every display
+ * channel's last MONITORS_CONFIG (each channel keeps up to its max_allowed
+ * heads, at most 16), channel 0 first. Returns the number of heads there
+ * are (which may exceed max; call again with more room). A display channel
+ * that sent no MONITORS_CONFIG contributes one head covering its surface 0
+ * once that exists, so a viewer can always open one window per head.
+ */
+int clove_display_monitors(const struct clove_session *session, struct clove_monitor *heads,
+                           int max);
+
 /* Number of DISPLAY_MARK messages received so far. */
 uint32_t clove_session_mark_count(const struct clove_session *session);
 
@@ -216,6 +268,9 @@ int clove_uri_parse(const char *uri, struct clove_uri *out);
 void clove_session_set_area_callback(struct clove_session *session, clove_area_fn fn, void *opaque);
 void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,
                                       void *opaque);
+/* Changes of every display channel's primary surfaces (see clove_surface_area_fn). */
+void clove_session_set_surface_area_callback(struct clove_session *session,
+                                             clove_surface_area_fn fn, void *opaque);
 
 /* Returns the VM name the server sent ("" if none yet). Borrows. */
 const char *clove_session_get_name(const struct clove_session *session);

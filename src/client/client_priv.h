@@ -35,6 +35,10 @@
 #define CLIENT_MAX_SURFACES      1024
 #define CLIENT_GLZ_WINDOW_PIXELS (16u * 1024 * 1024)
 #define CLIENT_CACHE_PIXELS      (20u * 1024 * 1024)
+/* Display channels (one per QXL device) a session links: ids 0 .. CLIENT_MAX_DISPLAYS-1. */
+#define CLIENT_MAX_DISPLAYS 16
+/* Palettes kept per display channel; the server tracks at most 128 per client. */
+#define CLIENT_PALETTE_CACHE_SIZE 256
 
 struct client_channel;
 
@@ -87,7 +91,30 @@ struct client_surface {
 };
 
 struct cache_entry;
+struct palette_entry;
 struct tls_context;
+
+/*
+ * One display channel's state: its surfaces (each QXL device has its own
+ * surface ids), its palette cache (spice-gtk keeps one per channel), the
+ * video streams the server announced (ids only: we do not decode them) and
+ * the heads of its last MONITORS_CONFIG. The pixmap cache and the GLZ
+ * window are the session's: every display channel shares them.
+ */
+struct client_display {
+    struct clove_session *session;   /* borrows */
+    uint8_t id;                      /* the channel id */
+    struct client_channel *channel;  /* owns, or NULL (not linked) */
+    struct client_surface *surfaces; /* owns CLIENT_MAX_SURFACES entries */
+    struct palette_entry *palettes;  /* owns: a list, newest first */
+    uint32_t palette_count;
+    uint64_t streams[(SERVER_PARSE_MAX_STREAM_ID + 64) / 64]; /* live stream ids, a bitset */
+    bool streams_logged;         /* "not supported" said once per channel */
+    uint32_t unsupported_logged; /* bit n: QXL draw type n was reported undrawable once */
+    bool has_monitors;
+    uint16_t num_heads, max_heads;
+    struct wire_head heads[SERVER_PARSE_MAX_HEADS];
+};
 
 /*
  * Mouse motion flow control: at most INPUTS_MAX_UNACKED motion or position
@@ -143,14 +170,16 @@ struct clove_session {
     int error_code;
     char error[256];
     uint32_t session_id;
-    struct client_channel *main;    /* owns */
-    struct client_channel *display; /* owns */
-    struct client_channel *inputs;  /* owns, or NULL */
-    struct client_channel *cursor;  /* owns, or NULL */
+    struct client_channel *main;                          /* owns */
+    struct client_display *displays[CLIENT_MAX_DISPLAYS]; /* owns; [0] always exists */
+    struct client_channel *inputs;                        /* owns, or NULL */
+    struct client_channel *cursor;                        /* owns, or NULL */
     clove_mark_fn mark_fn;
     void *mark_opaque;
     clove_area_fn area_fn;
     void *area_opaque;
+    clove_surface_area_fn surface_area_fn;
+    void *surface_area_opaque;
     clove_event_fn event_fn;
     void *event_opaque;
     uint32_t marks;
@@ -167,10 +196,9 @@ struct clove_session {
     struct inputs_flow flow;
     /* cursor state */
     struct cursor_state cursor_state;
-    /* display state */
-    struct client_surface *surfaces; /* owns CLIENT_MAX_SURFACES entries */
-    struct glz_window *glz;          /* owns */
-    struct cache_entry *cache;       /* owns: a list */
+    /* display state shared by every display channel */
+    struct glz_window *glz;    /* owns */
+    struct cache_entry *cache; /* owns: a list */
     uint64_t cache_pixels;
 };
 
@@ -220,10 +248,17 @@ int tls_verify_subject(const X509 *cert, const char *subject, char *why, size_t 
 int tls_subject_parse(const char *text, X509_NAME **out);
 
 /* ---- display.c ---- */
+/* Sets up the shared display state and display 0. Returns 0 or CLOVE_E_NOMEM. */
 int display_init(struct clove_session *s);
+/* Frees every display (closing their channels) and the shared state. */
 void display_finish(struct clove_session *s);
+/* Returns display `id` (< CLIENT_MAX_DISPLAYS), made on first use, or NULL (no memory). */
+struct client_display *display_get(struct clove_session *s, uint8_t id);
+/* Closes every display channel (the surfaces stay). */
+void display_close_channels(struct clove_session *s);
 int display_ready(struct client_channel *ch);
 int display_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len);
+/* canvas_lookup_fn over a display's surfaces: opaque is the struct client_display. */
 struct canvas_surface *display_lookup(void *opaque, uint32_t surface_id);
 
 /* ---- inputs.c ---- */
@@ -265,13 +300,24 @@ int cursor_shape_convert(uint8_t type, uint16_t width, uint16_t height, const ui
 /* ---- image.c ---- */
 /*
  * Decodes `src` into *out (a 32-bit or RGBA top-down bitmap, a palette
- * bitmap as sent, or a SURFACE reference), handling the GLZ window and the
- * pixmap cache. Returns 0 or < 0 with *err_desc set. Finish *out with
- * image_finish().
+ * bitmap as sent, or a SURFACE reference), handling the GLZ window, the
+ * pixmap cache and the display's palette cache. Returns 0 or < 0 with
+ * *err_desc set; IMAGE_E_PALETTE_MISSING (== CLOVE_E_STATE) when the image
+ * names a palette the cache does not hold: that draw cannot be made, but
+ * the channel may go on. Finish *out with image_finish().
  */
-int image_decode(struct clove_session *s, const struct server_image *src, struct qxl_image *out,
+#define IMAGE_E_PALETTE_MISSING CLOVE_E_STATE
+int image_decode(struct client_display *d, const struct server_image *src, struct qxl_image *out,
                  const char **err_desc);
+/* As image_decode(), into a new heap image (*out; qxl_image_free()). */
+int image_decode_new(struct client_display *d, const struct server_image *src,
+                     struct qxl_image **out, const char **err_desc);
 void image_finish(struct qxl_image *img);
 void image_cache_clear(struct clove_session *s);
+/* Drops one pixmap from the cache (INVAL_LIST); unknown ids are ignored. */
+void image_cache_remove(struct clove_session *s, uint64_t id);
+/* The palette cache of a display channel (INVAL_PALETTE, INVAL_ALL_PALETTES). */
+void palette_cache_remove(struct client_display *d, uint64_t id);
+void palette_cache_clear(struct client_display *d);
 
 #endif

@@ -9,8 +9,17 @@
  * GLZ images go through the session's glz_window. Images the server marks
  * CACHE_ME are copied into a simple pixmap cache (a list bounded by
  * CLIENT_CACHE_PIXELS, the size announced in DISPLAY_INIT) and FROM_CACHE
- * images are copied back out of it. Palettes sent FROM_CACHE are not kept
- * yet: such images are reported as unsupported.
+ * images are copied back out of it.
+ *
+ * Palettes (BITMAP and LZ_PLT images of the 1/4/8-bit formats) flagged
+ * PAL_CACHE_ME are kept in the display channel's palette cache under their
+ * unique id; PAL_FROM_CACHE images take theirs from it. INVAL_PALETTE and
+ * INVAL_ALL_PALETTES drop entries. A palette the cache does not hold makes
+ * that one image fail with IMAGE_E_PALETTE_MISSING: like spice-gtk (whose
+ * canvas draws nothing when palette_get() returns NULL) the draw is
+ * skipped with a warning and the channel stays up. The cache is bounded
+ * (CLIENT_PALETTE_CACHE_SIZE entries; the oldest goes first), well above
+ * the 128 the reference server tracks per client.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +42,13 @@ struct cache_entry {
     uint64_t id;
     struct qxl_image img;
     struct cache_entry *next;
+};
+
+struct palette_entry {
+    uint64_t id;
+    uint32_t num_entries;
+    uint32_t *entries; /* owns */
+    struct palette_entry *next;
 };
 
 static int fail(const char **err_desc, const char *why, int code)
@@ -102,11 +118,76 @@ static int alloc_pixels(struct qxl_image *out, enum codec_format format, uint32_
     return 0;
 }
 
-static int copy_palette(const struct server_image *src, struct qxl_image *out,
-                        const char **err_desc)
+void palette_cache_remove(struct client_display *d, uint64_t id)
+{
+    for (struct palette_entry **p = &d->palettes; *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            struct palette_entry *e = *p;
+            *p = e->next;
+            free(e->entries);
+            free(e);
+            d->palette_count--;
+            return;
+        }
+    }
+}
+
+void palette_cache_clear(struct client_display *d)
+{
+    while (d->palettes) {
+        palette_cache_remove(d, d->palettes->id);
+    }
+}
+
+/* Keeps a copy of entries[0..n) under id (replacing an older one). */
+static void palette_cache_put(struct client_display *d, uint64_t id, const uint32_t *entries,
+                              uint32_t n)
+{
+    palette_cache_remove(d, id);
+    if (d->palette_count >= CLIENT_PALETTE_CACHE_SIZE) {
+        /* Drop the oldest: the last of the newest-first list. */
+        struct palette_entry *last = d->palettes;
+        while (last && last->next) {
+            last = last->next;
+        }
+        if (last) {
+            palette_cache_remove(d, last->id);
+        }
+    }
+    struct palette_entry *e = calloc(1, sizeof(*e));
+    uint32_t *copy = malloc((n ? n : 1) * sizeof(uint32_t));
+    if (!e || !copy) {
+        free(e);
+        free(copy);
+        return; /* a later PAL_FROM_CACHE of it fails that draw only */
+    }
+    memcpy(copy, entries, (size_t)n * sizeof(uint32_t));
+    e->id = id;
+    e->num_entries = n;
+    e->entries = copy;
+    e->next = d->palettes;
+    d->palettes = e;
+    d->palette_count++;
+}
+
+/* The palette of a BITMAP or LZ_PLT image (`flags`: its SPICE_BITMAP_FLAGS_*). */
+static int copy_palette(struct client_display *d, const struct server_image *src, uint8_t flags,
+                        struct qxl_image *out, const char **err_desc)
 {
     if (src->palette_from_cache) {
-        return fail(err_desc, "palette from the palette cache (not kept yet)", CLOVE_E_UNSUPPORTED);
+        for (struct palette_entry *e = d->palettes; e; e = e->next) {
+            if (e->id == src->palette_id) {
+                out->palette = malloc((e->num_entries ? e->num_entries : 1) * sizeof(uint32_t));
+                if (!out->palette) {
+                    return fail(err_desc, "no memory for a palette", CLOVE_E_NOMEM);
+                }
+                memcpy(out->palette, e->entries, (size_t)e->num_entries * sizeof(uint32_t));
+                out->num_palette = e->num_entries;
+                out->palette_unique = e->id;
+                return 0;
+            }
+        }
+        return fail(err_desc, "palette not in the palette cache", IMAGE_E_PALETTE_MISSING);
     }
     if (!src->palette || src->num_palette == 0) {
         return 0;
@@ -120,11 +201,14 @@ static int copy_palette(const struct server_image *src, struct qxl_image *out,
     }
     out->num_palette = src->num_palette;
     out->palette_unique = src->palette_id;
+    if (flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME) {
+        palette_cache_put(d, src->palette_id, out->palette, out->num_palette);
+    }
     return 0;
 }
 
-static int decode_bitmap(const struct server_image *src, struct qxl_image *out,
-                         const char **err_desc)
+static int decode_bitmap(struct client_display *d, const struct server_image *src,
+                         struct qxl_image *out, const char **err_desc)
 {
     out->data = malloc(src->size ? src->size : 1);
     if (!out->data) {
@@ -137,7 +221,7 @@ static int decode_bitmap(const struct server_image *src, struct qxl_image *out,
     out->width = src->width;
     out->height = src->height;
     out->stride = src->bitmap.stride;
-    return copy_palette(src, out, err_desc);
+    return copy_palette(d, src, src->bitmap.flags, out, err_desc);
 }
 
 /* Checks the size a codec header announces against the descriptor. */
@@ -187,9 +271,10 @@ static int decode_zlib_glz(struct clove_session *s, const struct server_image *s
     return rc;
 }
 
-static int decode_codec(struct clove_session *s, const struct server_image *src,
+static int decode_codec(struct client_display *d, const struct server_image *src,
                         struct qxl_image *out, const char **err_desc)
 {
+    struct clove_session *s = d->session;
     struct codec_info info = {0};
     int rc;
     switch (src->type) {
@@ -212,7 +297,7 @@ static int decode_codec(struct clove_session *s, const struct server_image *src,
             rc = lz_decode(src->data, src->size, out->data, (int32_t)out->stride, err_desc);
         }
         if (rc == 0 && src->type == SPICE_IMAGE_TYPE_LZ_PLT) {
-            rc = copy_palette(src, out, err_desc);
+            rc = copy_palette(d, src, src->lz_plt_flags, out, err_desc);
         }
         return rc;
     case SPICE_IMAGE_TYPE_GLZ_RGB:
@@ -273,7 +358,7 @@ static int image_copy(const struct qxl_image *src, struct qxl_image *out, const 
     return 0;
 }
 
-static void cache_remove(struct clove_session *s, uint64_t id)
+void image_cache_remove(struct clove_session *s, uint64_t id)
 {
     for (struct cache_entry **p = &s->cache; *p; p = &(*p)->next) {
         if ((*p)->id == id) {
@@ -290,7 +375,7 @@ static void cache_remove(struct clove_session *s, uint64_t id)
 static void cache_add(struct clove_session *s, uint64_t id, const struct qxl_image *img)
 {
     uint64_t pixels = (uint64_t)img->width * img->height;
-    cache_remove(s, id);
+    image_cache_remove(s, id);
     if (s->cache_pixels + pixels > CLIENT_CACHE_PIXELS) {
         return; /* a later FROM_CACHE of it reports "not in cache" */
     }
@@ -309,20 +394,21 @@ static void cache_add(struct clove_session *s, uint64_t id, const struct qxl_ima
 void image_cache_clear(struct clove_session *s)
 {
     while (s->cache) {
-        cache_remove(s, s->cache->id);
+        image_cache_remove(s, s->cache->id);
     }
     s->cache_pixels = 0;
 }
 
-int image_decode(struct clove_session *s, const struct server_image *src, struct qxl_image *out,
+int image_decode(struct client_display *d, const struct server_image *src, struct qxl_image *out,
                  const char **err_desc)
 {
+    struct clove_session *s = d->session;
     memset(out, 0, sizeof(*out));
     out->id = src->id;
     int rc;
     switch (src->type) {
     case SPICE_IMAGE_TYPE_SURFACE: {
-        struct canvas_surface *surface = display_lookup(s, src->surface_id);
+        struct canvas_surface *surface = display_lookup(d, src->surface_id);
         if (!surface) {
             return fail(err_desc, "image refers to an unknown surface", CLOVE_E_INVALID);
         }
@@ -341,10 +427,10 @@ int image_decode(struct clove_session *s, const struct server_image *src, struct
         }
         return fail(err_desc, "image not in the pixmap cache", CLOVE_E_INVALID);
     case SPICE_IMAGE_TYPE_BITMAP:
-        rc = decode_bitmap(src, out, err_desc);
+        rc = decode_bitmap(d, src, out, err_desc);
         break;
     default:
-        rc = decode_codec(s, src, out, err_desc);
+        rc = decode_codec(d, src, out, err_desc);
         break;
     }
     if (rc < 0) {
@@ -355,5 +441,22 @@ int image_decode(struct clove_session *s, const struct server_image *src, struct
     if (src->flags & SPICE_IMAGE_FLAGS_CACHE_ME) {
         cache_add(s, src->id, out);
     }
+    return 0;
+}
+
+int image_decode_new(struct client_display *d, const struct server_image *src,
+                     struct qxl_image **out, const char **err_desc)
+{
+    *out = NULL;
+    struct qxl_image *img = malloc(sizeof(*img));
+    if (!img) {
+        return fail(err_desc, "no memory for an image", CLOVE_E_NOMEM);
+    }
+    int rc = image_decode(d, src, img, err_desc);
+    if (rc < 0) {
+        free(img);
+        return rc;
+    }
+    *out = img;
     return 0;
 }

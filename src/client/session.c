@@ -5,7 +5,9 @@
  * inside clove_session_run(), so callbacks always run on the caller's
  * thread. The main channel links with connection id 0; its MAIN_INIT gives
  * the session id, we answer ATTACH_CHANNELS, and CHANNELS_LIST makes us open
- * display channel 0 and, when listed, the inputs and cursor channels. Like
+ * every display channel listed (one per QXL device, ids below
+ * CLIENT_MAX_DISPLAYS) and, when listed, inputs channel 0 and cursor
+ * channel 0 (the cursor of the first device). Like
  * spice-gtk, we ask for client mouse mode (MOUSE_MODE_REQUEST) whenever the
  * server supports it and it is not current. The main channel announces
  * NAME_AND_UUID so the server sends the VM name. Errors raised inside
@@ -69,14 +71,19 @@ static void close_channels(struct clove_session *s)
     channel_close(s->inputs);
     s->inputs = NULL;
     s->inputs_ready = false;
-    channel_close(s->display);
-    s->display = NULL;
+    display_close_channels(s);
     channel_close(s->main);
     s->main = NULL;
 }
 
 /* ---- main channel ---- */
 
+/*
+ * What the display channel announces. Deliberately absent: SIZED_STREAM,
+ * STREAM_REPORT, MULTI_CODEC and the CODEC_* caps (we do not decode video
+ * streams yet, so the server must not expect stream reports), GL_SCANOUT,
+ * PREF_COMPRESSION and A8_SURFACE.
+ */
 static const uint32_t display_caps[1] = {
         (1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) |
                 (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
@@ -151,8 +158,12 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
                                              &err);
         for (uint32_t i = 0; rc >= 0 && i < count; i++) {
             struct client_channel **slot = NULL;
-            if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_DISPLAY) {
-                slot = &s->display;
+            if (list[i].type == SPICE_CHANNEL_DISPLAY && list[i].id < CLIENT_MAX_DISPLAYS) {
+                struct client_display *d = display_get(s, list[i].id);
+                if (!d) {
+                    return session_fail(s, CLOVE_E_NOMEM, "out of memory");
+                }
+                slot = &d->channel;
             } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_INPUTS) {
                 slot = &s->inputs;
             } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_CURSOR) {
@@ -164,7 +175,11 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
                 return s->error_code;
             }
         }
-        if (rc >= 0 && !s->display) {
+        bool any_display = false;
+        for (uint32_t i = 0; i < CLIENT_MAX_DISPLAYS; i++) {
+            any_display |= s->displays[i] && s->displays[i]->channel;
+        }
+        if (rc >= 0 && !any_display) {
             return session_fail(s, CLOVE_E_UNSUPPORTED, "the server offers no display channel");
         }
         break;
@@ -389,17 +404,82 @@ const char *clove_session_error(const struct clove_session *session)
     return session->error;
 }
 
-int clove_session_get_primary(const struct clove_session *session, struct clove_frame *frame)
+int clove_session_get_surface(const struct clove_session *session, uint32_t display_channel,
+                              uint32_t surface_id, struct clove_frame *frame)
 {
-    const struct client_surface *p = &session->surfaces[0];
-    if (!p->used || canvas_format_bpp(p->format) != 4) {
+    if (display_channel >= CLIENT_MAX_DISPLAYS || surface_id >= CLIENT_MAX_SURFACES ||
+        !session->displays[display_channel]) {
         return CLOVE_E_STATE;
+    }
+    const struct client_surface *p = &session->displays[display_channel]->surfaces[surface_id];
+    if (!p->used) {
+        return CLOVE_E_STATE;
+    }
+    if (canvas_format_bpp(p->format) != 4) {
+        return CLOVE_E_UNSUPPORTED;
     }
     frame->width = p->width;
     frame->height = p->height;
     frame->stride = p->stride;
     frame->pixels = p->pixels;
     return 0;
+}
+
+int clove_session_get_primary(const struct clove_session *session, struct clove_frame *frame)
+{
+    int rc = clove_session_get_surface(session, 0, 0, frame);
+    return rc == CLOVE_E_UNSUPPORTED ? CLOVE_E_STATE : rc;
+}
+
+uint32_t clove_session_display_channels(const struct clove_session *session)
+{
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < CLIENT_MAX_DISPLAYS; i++) {
+        const struct client_display *d = session->displays[i];
+        if (d && d->channel && d->channel->state == CHANNEL_READY) {
+            mask |= 1u << i;
+        }
+    }
+    return mask;
+}
+
+int clove_display_monitors(const struct clove_session *session, struct clove_monitor *heads,
+                           int max)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < CLIENT_MAX_DISPLAYS; i++) {
+        const struct client_display *d = session->displays[i];
+        if (!d) {
+            continue;
+        }
+        if (!d->has_monitors) {
+            /* No MONITORS_CONFIG (yet): one head showing all of surface 0. */
+            const struct client_surface *p = &d->surfaces[0];
+            if (p->used) {
+                if (heads && n < max) {
+                    heads[n] = (struct clove_monitor){
+                            .display_channel = i, .width = p->width, .height = p->height};
+                }
+                n++;
+            }
+            continue;
+        }
+        for (uint16_t k = 0; k < d->num_heads; k++) {
+            const struct wire_head *h = &d->heads[k];
+            if (heads && n < max) {
+                heads[n] = (struct clove_monitor){.display_channel = i,
+                                                  .id = h->id,
+                                                  .surface_id = h->surface_id,
+                                                  .x = (int32_t)h->x,
+                                                  .y = (int32_t)h->y,
+                                                  .width = h->width,
+                                                  .height = h->height,
+                                                  .flags = h->flags};
+            }
+            n++;
+        }
+    }
+    return n;
 }
 
 uint32_t clove_session_mark_count(const struct clove_session *session)
@@ -411,6 +491,13 @@ void clove_session_set_area_callback(struct clove_session *session, clove_area_f
 {
     session->area_fn = fn;
     session->area_opaque = opaque;
+}
+
+void clove_session_set_surface_area_callback(struct clove_session *session,
+                                             clove_surface_area_fn fn, void *opaque)
+{
+    session->surface_area_fn = fn;
+    session->surface_area_opaque = opaque;
 }
 
 void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,

@@ -157,23 +157,53 @@ int server_parse_monitors_config(const uint8_t *data, size_t len, struct wire_he
     reader_init(&r, data, len);
     uint16_t n = read_u16(&r);
     *max_allowed = read_u16(&r);
+    *count = 0;
     if (!reader_ok(&r)) {
         return fail(err_desc, "MONITORS_CONFIG: short body", CLOVE_E_INVALID);
     }
-    if (n > max_heads || n > SERVER_PARSE_MAX_HEADS) {
-        return fail(err_desc, "MONITORS_CONFIG: too many heads", CLOVE_E_RANGE);
+    if ((size_t)n * 28 > reader_remaining(&r)) {
+        return fail(err_desc, "MONITORS_CONFIG: heads beyond the body", CLOVE_E_INVALID);
+    }
+    uint16_t keep = n < max_heads ? n : max_heads;
+    if (keep > SERVER_PARSE_MAX_HEADS) {
+        keep = SERVER_PARSE_MAX_HEADS;
     }
     for (uint16_t i = 0; i < n; i++) {
-        heads[i].id = read_u32(&r);
-        heads[i].surface_id = read_u32(&r);
-        heads[i].width = read_u32(&r);
-        heads[i].height = read_u32(&r);
-        heads[i].x = read_u32(&r);
-        heads[i].y = read_u32(&r);
-        heads[i].flags = read_u32(&r);
+        struct wire_head h;
+        h.id = read_u32(&r);
+        h.surface_id = read_u32(&r);
+        h.width = read_u32(&r);
+        h.height = read_u32(&r);
+        h.x = read_u32(&r);
+        h.y = read_u32(&r);
+        h.flags = read_u32(&r);
+        if (i < keep) {
+            heads[i] = h;
+        }
     }
-    *count = reader_ok(&r) ? n : 0;
+    *count = keep;
     return done(&r, err_desc, "MONITORS_CONFIG: heads beyond the body");
+}
+
+int server_parse_inval_list(const uint8_t *data, size_t len, uint16_t *count,
+                            const uint8_t **resources, const char **err_desc)
+{
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    *count = read_u16(&r);
+    *resources = read_bytes(&r, (size_t)*count * 9);
+    if (!reader_ok(&r)) {
+        *count = 0;
+    }
+    return done(&r, err_desc, "INVAL_LIST: resources beyond the body");
+}
+
+void server_inval_list_item(const uint8_t *resources, uint16_t i, uint8_t *type, uint64_t *id)
+{
+    struct byte_reader r;
+    reader_init(&r, resources + (size_t)i * 9, 9);
+    *type = read_u8(&r);
+    *id = read_u64(&r);
 }
 
 /* ---- images ---- */
@@ -378,19 +408,213 @@ static int read_base(struct byte_reader *r, struct server_draw *out, const char 
     return 0;
 }
 
-/* QMask {u8 flags; Point pos; Image *bitmap}: only "no mask" is drawn. */
-static int read_no_mask(struct byte_reader *r, const char **err_desc)
+/* A pointer field: u32 offset from the start of the body, 0 = NULL. */
+static int read_image_ptr(struct byte_reader *r, const uint8_t *data, size_t len, bool *has,
+                          struct server_image *out, const char **err_desc)
 {
-    read_u8(r);
-    read_u32(r);
-    read_u32(r);
-    uint32_t bitmap = read_u32(r);
+    uint32_t offset = read_u32(r);
+    *has = false;
+    if (!reader_ok(r) || offset == 0) {
+        return 0; /* a short body is reported by the caller */
+    }
+    *has = true;
+    return server_parse_image(data, len, offset, out, err_desc);
+}
+
+static struct wire_point read_point(struct byte_reader *r)
+{
+    struct wire_point p;
+    p.x = read_i32(r);
+    p.y = read_i32(r);
+    return p;
+}
+
+/* QMask {u8 flags; Point pos; Image *bitmap}. */
+static int read_mask(struct byte_reader *r, const uint8_t *data, size_t len,
+                     struct server_qmask *out, const char **err_desc)
+{
+    out->flags = read_u8(r);
+    out->pos = read_point(r);
+    int rc = read_image_ptr(r, data, len, &out->has_bitmap, &out->bitmap, err_desc);
+    if (rc < 0) {
+        return rc;
+    }
     if (!reader_ok(r)) {
         return fail(err_desc, "draw: short mask", CLOVE_E_INVALID);
     }
-    if (bitmap != 0) {
-        return fail(err_desc, "draw: masks are not supported", CLOVE_E_UNSUPPORTED);
+    return 0;
+}
+
+/* Brush {u8 type; SOLID: u32 color; PATTERN: Image *pat (non-NULL), Point pos}. */
+static int read_brush(struct byte_reader *r, const uint8_t *data, size_t len,
+                      struct server_brush *out, const char **err_desc)
+{
+    out->type = read_u8(r);
+    switch (out->type) {
+    case SPICE_BRUSH_TYPE_NONE:
+        break;
+    case SPICE_BRUSH_TYPE_SOLID:
+        out->color = read_u32(r);
+        break;
+    case SPICE_BRUSH_TYPE_PATTERN: {
+        bool has = false;
+        int rc = read_image_ptr(r, data, len, &has, &out->pattern, err_desc);
+        if (rc < 0) {
+            return rc;
+        }
+        out->pos = read_point(r);
+        if (reader_ok(r) && !has) {
+            return fail(err_desc, "draw: pattern brush without an image", CLOVE_E_INVALID);
+        }
+        break;
     }
+    default:
+        return fail(err_desc, "draw: unknown brush type", CLOVE_E_INVALID);
+    }
+    if (!reader_ok(r)) {
+        return fail(err_desc, "draw: short brush", CLOVE_E_INVALID);
+    }
+    return 0;
+}
+
+/* The {Image *src_bitmap; Rect src_area} head of OPAQUE, COPY, BLEND, ROP3,
+ * TRANSPARENT and ALPHA_BLEND. */
+static int read_src(struct byte_reader *r, const uint8_t *data, size_t len, bool *has,
+                    struct server_image *src, struct wire_rect *area, const char **err_desc)
+{
+    int rc = read_image_ptr(r, data, len, has, src, err_desc);
+    *area = read_rect(r);
+    return rc;
+}
+
+/*
+ * Path *path (non-NULL): Path {u32 num_segments; PathSegment segments[]},
+ * the segments back to back, each {u8 flags; u32 count; PointFix
+ * points[count]}.
+ */
+static int read_path(struct byte_reader *r, const uint8_t *data, size_t len,
+                     struct server_path *out, const char **err_desc)
+{
+    uint32_t offset = read_u32(r);
+    if (!reader_ok(r)) {
+        return fail(err_desc, "DRAW_STROKE: short body", CLOVE_E_INVALID);
+    }
+    if (offset == 0) {
+        return fail(err_desc, "DRAW_STROKE: no path", CLOVE_E_INVALID);
+    }
+    struct byte_reader pr;
+    reader_init(&pr, data, len);
+    reader_seek(&pr, offset);
+    out->num_segments = read_u32(&pr);
+    if (!reader_ok(&pr)) {
+        return fail(err_desc, "DRAW_STROKE: path beyond the body", CLOVE_E_INVALID);
+    }
+    /* Each segment takes at least 5 bytes: this bounds the loop by the body. */
+    if ((uint64_t)out->num_segments * 5 > reader_remaining(&pr)) {
+        return fail(err_desc, "DRAW_STROKE: path segments beyond the body", CLOVE_E_INVALID);
+    }
+    size_t start = pr.pos;
+    uint64_t points = 0;
+    for (uint32_t i = 0; i < out->num_segments; i++) {
+        read_u8(&pr);
+        uint32_t count = read_u32(&pr);
+        if (!reader_ok(&pr) || (uint64_t)count * 8 > reader_remaining(&pr)) {
+            return fail(err_desc, "DRAW_STROKE: path points beyond the body", CLOVE_E_INVALID);
+        }
+        points += count;
+        if (points > SERVER_PARSE_MAX_PATH_POINTS) {
+            return fail(err_desc, "DRAW_STROKE: too many path points", CLOVE_E_RANGE);
+        }
+        read_bytes(&pr, (size_t)count * 8);
+    }
+    out->num_points = (uint32_t)points;
+    out->segments = data + start;
+    out->size = pr.pos - start;
+    return 0;
+}
+
+/* LineAttr {u8 flags; STYLED: u8 style_nseg; STYLED: fixed28_4 *style[style_nseg]}. */
+static int read_line_attr(struct byte_reader *r, const uint8_t *data, size_t len,
+                          struct server_line_attr *out, const char **err_desc)
+{
+    out->flags = read_u8(r);
+    if (!(out->flags & SPICE_LINE_FLAGS_STYLED)) {
+        return 0;
+    }
+    out->style_nseg = read_u8(r);
+    uint32_t offset = read_u32(r);
+    if (!reader_ok(r)) {
+        return fail(err_desc, "DRAW_STROKE: short line attributes", CLOVE_E_INVALID);
+    }
+    if (offset == 0) {
+        out->style_nseg = 0;
+        return 0;
+    }
+    struct byte_reader sr;
+    reader_init(&sr, data, len);
+    reader_seek(&sr, offset);
+    out->style = read_bytes(&sr, (size_t)out->style_nseg * 4);
+    if (!reader_ok(&sr)) {
+        return fail(err_desc, "DRAW_STROKE: line style beyond the body", CLOVE_E_INVALID);
+    }
+    return 0;
+}
+
+uint64_t server_glyph_size(uint8_t string_flags, uint16_t width, uint16_t height)
+{
+    unsigned bpp;
+    if (string_flags & SPICE_STRING_FLAGS_RASTER_A1) {
+        bpp = 1;
+    } else if (string_flags & SPICE_STRING_FLAGS_RASTER_A4) {
+        bpp = 4;
+    } else if (string_flags & SPICE_STRING_FLAGS_RASTER_A8) {
+        bpp = 8;
+    } else {
+        return 0;
+    }
+    return (((uint64_t)width * bpp + 7) / 8) * height;
+}
+
+/* String *str (non-NULL): {u16 length; u8 flags; RasterGlyph glyphs[length]}. */
+static int read_string(struct byte_reader *r, const uint8_t *data, size_t len,
+                       struct server_string *out, const char **err_desc)
+{
+    uint32_t offset = read_u32(r);
+    if (!reader_ok(r)) {
+        return fail(err_desc, "DRAW_TEXT: short body", CLOVE_E_INVALID);
+    }
+    if (offset == 0) {
+        return fail(err_desc, "DRAW_TEXT: no string", CLOVE_E_INVALID);
+    }
+    struct byte_reader sr;
+    reader_init(&sr, data, len);
+    reader_seek(&sr, offset);
+    out->length = read_u16(&sr);
+    out->flags = read_u8(&sr);
+    if (!reader_ok(&sr)) {
+        return fail(err_desc, "DRAW_TEXT: string beyond the body", CLOVE_E_INVALID);
+    }
+    unsigned rasters = !!(out->flags & SPICE_STRING_FLAGS_RASTER_A1) +
+                       !!(out->flags & SPICE_STRING_FLAGS_RASTER_A4) +
+                       !!(out->flags & SPICE_STRING_FLAGS_RASTER_A8);
+    if (out->length > 0 && rasters != 1) {
+        return fail(err_desc, "DRAW_TEXT: string flags name no single raster format",
+                    CLOVE_E_INVALID);
+    }
+    size_t start = sr.pos;
+    for (uint16_t i = 0; i < out->length; i++) {
+        read_point(&sr);
+        read_point(&sr);
+        uint16_t width = read_u16(&sr);
+        uint16_t height = read_u16(&sr);
+        uint64_t size = server_glyph_size(out->flags, width, height);
+        if (!reader_ok(&sr) || size > reader_remaining(&sr)) {
+            return fail(err_desc, "DRAW_TEXT: glyphs beyond the body", CLOVE_E_INVALID);
+        }
+        read_bytes(&sr, (size_t)size);
+    }
+    out->glyphs = data + start;
+    out->size = sr.pos - start;
     return 0;
 }
 
@@ -433,6 +657,89 @@ static int parse_composite(struct byte_reader *r, const uint8_t *data, size_t le
     return rc;
 }
 
+/* The type-specific part of every draw but COMPOSITE (spice.proto DisplayChannel). */
+static int parse_draw_body(uint16_t type, struct byte_reader *r, const uint8_t *data, size_t len,
+                           struct server_draw *out, const char **err_desc)
+{
+    int rc;
+    switch (type) {
+    case SPICE_MSG_DISPLAY_DRAW_FILL:
+        rc = read_brush(r, data, len, &out->u.fill.brush, err_desc);
+        out->u.fill.rop_descriptor = read_u16(r);
+        return rc < 0 ? rc : read_mask(r, data, len, &out->mask, err_desc);
+    case SPICE_MSG_DISPLAY_DRAW_OPAQUE:
+        rc = read_src(r, data, len, &out->u.opaque.has_src, &out->u.opaque.src,
+                      &out->u.opaque.src_area, err_desc);
+        if (rc == 0) {
+            rc = read_brush(r, data, len, &out->u.opaque.brush, err_desc);
+        }
+        out->u.opaque.rop_descriptor = read_u16(r);
+        out->u.opaque.scale_mode = read_u8(r);
+        return rc < 0 ? rc : read_mask(r, data, len, &out->mask, err_desc);
+    case SPICE_MSG_DISPLAY_DRAW_COPY:
+    case SPICE_MSG_DISPLAY_DRAW_BLEND:
+        rc = read_src(r, data, len, &out->u.copy.has_src, &out->u.copy.src, &out->u.copy.src_area,
+                      err_desc);
+        out->u.copy.rop_descriptor = read_u16(r);
+        out->u.copy.scale_mode = read_u8(r);
+        return rc < 0 ? rc : read_mask(r, data, len, &out->mask, err_desc);
+    case SPICE_MSG_DISPLAY_DRAW_BLACKNESS:
+    case SPICE_MSG_DISPLAY_DRAW_WHITENESS:
+    case SPICE_MSG_DISPLAY_DRAW_INVERS:
+        return read_mask(r, data, len, &out->mask, err_desc);
+    case SPICE_MSG_DISPLAY_DRAW_ROP3:
+        rc = read_src(r, data, len, &out->u.rop3.has_src, &out->u.rop3.src, &out->u.rop3.src_area,
+                      err_desc);
+        if (rc == 0) {
+            rc = read_brush(r, data, len, &out->u.rop3.brush, err_desc);
+        }
+        out->u.rop3.rop3 = read_u8(r);
+        out->u.rop3.scale_mode = read_u8(r);
+        return rc < 0 ? rc : read_mask(r, data, len, &out->mask, err_desc);
+    case SPICE_MSG_DISPLAY_DRAW_STROKE:
+        rc = read_path(r, data, len, &out->u.stroke.path, err_desc);
+        if (rc == 0) {
+            rc = read_line_attr(r, data, len, &out->u.stroke.attr, err_desc);
+        }
+        if (rc == 0) {
+            rc = read_brush(r, data, len, &out->u.stroke.brush, err_desc);
+        }
+        out->u.stroke.fore_mode = read_u16(r);
+        out->u.stroke.back_mode = read_u16(r);
+        return rc;
+    case SPICE_MSG_DISPLAY_DRAW_TEXT:
+        rc = read_string(r, data, len, &out->u.text.str, err_desc);
+        out->u.text.back_area = read_rect(r);
+        if (rc == 0) {
+            rc = read_brush(r, data, len, &out->u.text.fore_brush, err_desc);
+        }
+        if (rc == 0) {
+            rc = read_brush(r, data, len, &out->u.text.back_brush, err_desc);
+        }
+        out->u.text.fore_mode = read_u16(r);
+        out->u.text.back_mode = read_u16(r);
+        return rc;
+    case SPICE_MSG_DISPLAY_DRAW_TRANSPARENT:
+        rc = read_src(r, data, len, &out->u.transparent.has_src, &out->u.transparent.src,
+                      &out->u.transparent.src_area, err_desc);
+        out->u.transparent.src_color = read_u32(r);
+        out->u.transparent.true_color = read_u32(r);
+        return rc;
+    case SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND:
+        out->u.alpha_blend.alpha_flags = read_u8(r);
+        out->u.alpha_blend.alpha = read_u8(r);
+        return read_src(r, data, len, &out->u.alpha_blend.has_src, &out->u.alpha_blend.src,
+                        &out->u.alpha_blend.src_area, err_desc);
+    case SPICE_MSG_DISPLAY_COPY_BITS:
+        out->u.copy_bits.src_pos = read_point(r);
+        return 0;
+    case SPICE_MSG_DISPLAY_DRAW_COMPOSITE:
+        return parse_composite(r, data, len, out, err_desc);
+    default:
+        return fail(err_desc, "draw: unsupported draw type", CLOVE_E_UNSUPPORTED);
+    }
+}
+
 int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct server_draw *out,
                       const char **err_desc)
 {
@@ -444,52 +751,7 @@ int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct ser
     if (rc < 0) {
         return rc;
     }
-    switch (type) {
-    case SPICE_MSG_DISPLAY_DRAW_FILL: {
-        uint8_t brush = read_u8(&r);
-        if (brush == SPICE_BRUSH_TYPE_SOLID) {
-            out->u.fill.color = read_u32(&r);
-        } else if (brush == SPICE_BRUSH_TYPE_PATTERN) {
-            return fail(err_desc, "DRAW_FILL: pattern brushes are not supported",
-                        CLOVE_E_UNSUPPORTED);
-        } else if (brush != SPICE_BRUSH_TYPE_NONE) {
-            return fail(err_desc, "DRAW_FILL: unknown brush type", CLOVE_E_INVALID);
-        }
-        out->u.fill.rop_descriptor = read_u16(&r);
-        rc = read_no_mask(&r, err_desc);
-        if (rc == 0 && brush == SPICE_BRUSH_TYPE_NONE) {
-            rc = fail(err_desc, "DRAW_FILL: no brush", CLOVE_E_UNSUPPORTED);
-        }
-        break;
-    }
-    case SPICE_MSG_DISPLAY_DRAW_COPY: {
-        uint32_t src = read_u32(&r);
-        out->u.copy.src_area = read_rect(&r);
-        out->u.copy.rop_descriptor = read_u16(&r);
-        out->u.copy.scale_mode = read_u8(&r);
-        rc = read_no_mask(&r, err_desc);
-        if (rc == 0 && src != 0) {
-            out->u.copy.has_src = true;
-            rc = server_parse_image(data, len, src, &out->u.copy.src, err_desc);
-        }
-        break;
-    }
-    case SPICE_MSG_DISPLAY_COPY_BITS:
-        out->u.copy_bits.src_pos.x = read_i32(&r);
-        out->u.copy_bits.src_pos.y = read_i32(&r);
-        rc = reader_ok(&r) ? 0 : fail(err_desc, "COPY_BITS: short body", CLOVE_E_INVALID);
-        break;
-    case SPICE_MSG_DISPLAY_DRAW_BLACKNESS:
-    case SPICE_MSG_DISPLAY_DRAW_WHITENESS:
-    case SPICE_MSG_DISPLAY_DRAW_INVERS:
-        rc = read_no_mask(&r, err_desc);
-        break;
-    case SPICE_MSG_DISPLAY_DRAW_COMPOSITE:
-        rc = parse_composite(&r, data, len, out, err_desc);
-        break;
-    default:
-        return fail(err_desc, "draw: unsupported draw type", CLOVE_E_UNSUPPORTED);
-    }
+    rc = parse_draw_body(type, &r, data, len, out, err_desc);
     if (rc < 0) {
         return rc;
     }
@@ -501,4 +763,97 @@ struct wire_rect server_draw_clip_rect(const struct server_draw *d, uint32_t i)
     struct byte_reader r;
     reader_init(&r, d->clip_rects + (size_t)i * 16, 16);
     return read_rect(&r);
+}
+
+int server_parse_inval_one(const uint8_t *data, size_t len, uint64_t *id, const char **err_desc)
+{
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    *id = read_u64(&r);
+    return done(&r, err_desc, "INVAL: short body");
+}
+
+/* ---- video streams ---- */
+
+/* Clip {u8 type; RECTS: u32 num_rects; Rect rects[num_rects]}. */
+static int read_clip(struct byte_reader *r, uint8_t *type, uint32_t *num_rects,
+                     const char **err_desc)
+{
+    *type = read_u8(r);
+    *num_rects = 0;
+    if (*type == SPICE_CLIP_TYPE_RECTS) {
+        *num_rects = read_u32(r);
+        if (*num_rects > SERVER_PARSE_MAX_CLIP_RECTS) {
+            return fail(err_desc, "stream: too many clip rects", CLOVE_E_RANGE);
+        }
+        read_bytes(r, (size_t)*num_rects * 16);
+    } else if (*type != SPICE_CLIP_TYPE_NONE) {
+        return fail(err_desc, "stream: unknown clip type", CLOVE_E_INVALID);
+    }
+    return 0;
+}
+
+int server_parse_stream(uint16_t type, const uint8_t *data, size_t len, struct server_stream *out,
+                        const char **err_desc)
+{
+    *out = (struct server_stream){0};
+    out->type = type;
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    int rc = 0;
+    switch (type) {
+    case SPICE_MSG_DISPLAY_STREAM_CREATE:
+        out->surface_id = read_u32(&r);
+        out->id = read_u32(&r);
+        out->flags = read_u8(&r);
+        out->codec_type = read_u8(&r);
+        read_u64(&r); /* stamp */
+        out->width = read_u32(&r);
+        out->height = read_u32(&r);
+        out->src_width = read_u32(&r);
+        out->src_height = read_u32(&r);
+        out->dest = read_rect(&r);
+        rc = read_clip(&r, &out->clip_type, &out->num_clip_rects, err_desc);
+        break;
+    case SPICE_MSG_DISPLAY_STREAM_DATA:
+        out->id = read_u32(&r);
+        out->mm_time = read_u32(&r);
+        out->data_size = read_u32(&r);
+        out->data = read_bytes(&r, out->data_size);
+        break;
+    case SPICE_MSG_DISPLAY_STREAM_DATA_SIZED:
+        out->id = read_u32(&r);
+        out->mm_time = read_u32(&r);
+        out->width = read_u32(&r);
+        out->height = read_u32(&r);
+        out->dest = read_rect(&r);
+        out->data_size = read_u32(&r);
+        out->data = read_bytes(&r, out->data_size);
+        break;
+    case SPICE_MSG_DISPLAY_STREAM_CLIP:
+        out->id = read_u32(&r);
+        rc = read_clip(&r, &out->clip_type, &out->num_clip_rects, err_desc);
+        break;
+    case SPICE_MSG_DISPLAY_STREAM_DESTROY:
+        out->id = read_u32(&r);
+        break;
+    case SPICE_MSG_DISPLAY_STREAM_DESTROY_ALL:
+        break;
+    case SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT:
+        out->id = read_u32(&r);
+        out->unique_id = read_u32(&r);
+        out->max_window_size = read_u32(&r);
+        out->timeout_ms = read_u32(&r);
+        break;
+    default:
+        return fail(err_desc, "stream: not a stream message", CLOVE_E_UNSUPPORTED);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    rc = done(&r, err_desc, "stream: short body");
+    if (rc >= 0 && out->id > SERVER_PARSE_MAX_STREAM_ID) {
+        return fail(err_desc, "stream: id out of range", CLOVE_E_RANGE);
+    }
+    return rc;
 }

@@ -7,8 +7,8 @@
  * body (`len` bytes, the data header's size) and returns the bytes it
  * consumed, or a negative CLOVE_E_* with *err_desc set to a static string:
  * CLOVE_E_INVALID for a short or inconsistent body, CLOVE_E_RANGE for a
- * count or size beyond the limits below, CLOVE_E_UNSUPPORTED for a valid
- * layout we do not draw (pattern brushes, masks, ...). Trailing bytes after
+ * count or size beyond the limits below, CLOVE_E_UNSUPPORTED for a message
+ * type or image type the parser does not know. Trailing bytes after
  * the fixed part are accepted, as the reference demarshaller does.
  *
  * Pointers in the output structs borrow the input body; they stay valid as
@@ -67,7 +67,10 @@ int server_parse_surface_create(const uint8_t *data, size_t len, struct server_s
 int server_parse_surface_destroy(const uint8_t *data, size_t len, uint32_t *surface_id,
                                  const char **err_desc);
 
-/* MONITORS_CONFIG: count heads (<= max_heads and SERVER_PARSE_MAX_HEADS). */
+/*
+ * MONITORS_CONFIG: checks that every head lies inside the body and keeps
+ * the first min(max_heads, SERVER_PARSE_MAX_HEADS) in heads[0..*count).
+ */
 int server_parse_monitors_config(const uint8_t *data, size_t len, struct wire_head *heads,
                                  uint16_t max_heads, uint16_t *count, uint16_t *max_allowed,
                                  const char **err_desc);
@@ -112,6 +115,65 @@ struct server_image {
 int server_parse_image(const uint8_t *body, size_t len, uint32_t offset, struct server_image *out,
                        const char **err_desc);
 
+/*
+ * A Brush: NONE, SOLID (color) or PATTERN (an image tiled with its pixel
+ * (0, 0) at pos).
+ */
+struct server_brush {
+    uint8_t type; /* SPICE_BRUSH_TYPE_* */
+    uint32_t color;
+    struct server_image pattern; /* PATTERN only */
+    struct wire_point pos;       /* PATTERN only */
+};
+
+/* A QMask: has_bitmap false when its Image pointer is NULL (no mask). */
+struct server_qmask {
+    uint8_t flags; /* SPICE_MASK_FLAGS_INVERS */
+    struct wire_point pos;
+    bool has_bitmap;
+    struct server_image bitmap;
+};
+
+/*
+ * A Path, checked to lie inside the body: `segments` borrows num_segments
+ * PathSegment records back to back, each {u8 flags; u32 count;
+ * count x PointFix (i32 x, i32 y, 28.4 fixed)}, `size` bytes in all;
+ * num_points is the sum of the counts.
+ */
+struct server_path {
+    uint32_t num_segments;
+    uint32_t num_points;
+    const uint8_t *segments; /* borrows */
+    size_t size;
+};
+
+/* A LineAttr: with SPICE_LINE_FLAGS_STYLED, style_nseg LE i32 dash lengths (28.4). */
+struct server_line_attr {
+    uint8_t flags;
+    uint8_t style_nseg;
+    const uint8_t *style; /* borrows, or NULL */
+};
+
+/*
+ * A String of raster glyphs, checked to lie inside the body: `glyphs`
+ * borrows `length` records back to back, each {Point render_pos;
+ * Point glyph_origin; u16 width; u16 height; data[server_glyph_size()]},
+ * `size` bytes in all.
+ */
+struct server_string {
+    uint16_t length;
+    uint8_t flags; /* SPICE_STRING_FLAGS_RASTER_A1 / _A4 / _A8 (exactly one for length > 0) */
+    const uint8_t *glyphs; /* borrows */
+    size_t size;
+};
+
+/* Bytes of one raster glyph's bitmap for a string's flags (0: unknown flags). */
+uint64_t server_glyph_size(uint8_t string_flags, uint16_t width, uint16_t height);
+
+/* Stream ids above this are refused (the protocol's own limit is 64 live streams). */
+#define SERVER_PARSE_MAX_STREAM_ID   4095
+#define SERVER_PARSE_MAX_PATH_POINTS (1u << 20)
+
 /* A draw message: DisplayBase and the per-type fields. */
 struct server_draw {
     uint16_t type; /* SPICE_MSG_DISPLAY_DRAW_* or SPICE_MSG_DISPLAY_COPY_BITS */
@@ -120,9 +182,11 @@ struct server_draw {
     uint8_t clip_type;         /* SPICE_CLIP_TYPE_NONE or _RECTS */
     uint32_t num_clip_rects;   /* RECTS only */
     const uint8_t *clip_rects; /* borrows: num_clip_rects x (top, left, bottom, right) i32 */
+    /* FILL, OPAQUE, COPY, BLEND, BLACKNESS, WHITENESS, INVERS, ROP3 */
+    struct server_qmask mask;
     union {
         struct {
-            uint32_t color;
+            struct server_brush brush;
             uint16_t rop_descriptor;
         } fill;
         struct {
@@ -131,7 +195,48 @@ struct server_draw {
             struct wire_rect src_area;
             uint16_t rop_descriptor;
             uint8_t scale_mode;
-        } copy;
+        } copy; /* also BLEND */
+        struct {
+            bool has_src;
+            struct server_image src;
+            struct wire_rect src_area;
+            struct server_brush brush;
+            uint16_t rop_descriptor;
+            uint8_t scale_mode;
+        } opaque;
+        struct {
+            bool has_src;
+            struct server_image src;
+            struct wire_rect src_area;
+            struct server_brush brush;
+            uint8_t rop3;
+            uint8_t scale_mode;
+        } rop3;
+        struct {
+            struct server_path path;
+            struct server_line_attr attr;
+            struct server_brush brush;
+            uint16_t fore_mode, back_mode;
+        } stroke;
+        struct {
+            struct server_string str;
+            struct wire_rect back_area;
+            struct server_brush fore_brush, back_brush;
+            uint16_t fore_mode, back_mode;
+        } text;
+        struct {
+            bool has_src;
+            struct server_image src;
+            struct wire_rect src_area;
+            uint32_t src_color, true_color;
+        } transparent;
+        struct {
+            uint8_t alpha_flags;
+            uint8_t alpha;
+            bool has_src;
+            struct server_image src;
+            struct wire_rect src_area;
+        } alpha_blend;
         struct {
             struct wire_point src_pos;
         } copy_bits;
@@ -150,15 +255,54 @@ struct server_draw {
 };
 
 /*
- * Parses DRAW_FILL (solid brush only), DRAW_COPY, COPY_BITS,
- * DRAW_BLACKNESS/WHITENESS/INVERS and DRAW_COMPOSITE. A mask (QMask with a
- * bitmap) or a pattern brush gives CLOVE_E_UNSUPPORTED, as does any other
- * message type.
+ * Parses any draw message: DRAW_FILL, _OPAQUE, _COPY, _BLEND, _BLACKNESS,
+ * _WHITENESS, _INVERS, _ROP3, _STROKE, _TEXT, _TRANSPARENT, _ALPHA_BLEND,
+ * _COMPOSITE and COPY_BITS, with brushes (solid or pattern), masks, paths
+ * and glyph strings. Every image, pattern, mask, path, style and string
+ * pointer is checked to lie inside the body. Another message type gives
+ * CLOVE_E_UNSUPPORTED.
  */
 int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct server_draw *out,
                       const char **err_desc);
 
 /* Reads clip rect i of a parsed draw (i < num_clip_rects). */
 struct wire_rect server_draw_clip_rect(const struct server_draw *d, uint32_t i);
+
+/*
+ * INVAL_LIST {u16 count; ResourceID {u8 type; u64 id} resources[count]}:
+ * *resources borrows the count 9-byte records; read one with
+ * server_inval_list_item().
+ */
+int server_parse_inval_list(const uint8_t *data, size_t len, uint16_t *count,
+                            const uint8_t **resources, const char **err_desc);
+void server_inval_list_item(const uint8_t *resources, uint16_t i, uint8_t *type, uint64_t *id);
+
+/* INVAL_PALETTE {u64 id} (also cursor INVAL_ONE). */
+int server_parse_inval_one(const uint8_t *data, size_t len, uint64_t *id, const char **err_desc);
+
+/*
+ * The video stream messages: STREAM_CREATE, _DATA, _DATA_SIZED, _CLIP,
+ * _DESTROY, _DESTROY_ALL and _ACTIVATE_REPORT. Only what a client needs to
+ * keep track of streams is kept; frame data is borrowed, not decoded.
+ */
+struct server_stream {
+    uint16_t type;
+    uint32_t id;                    /* every type but DESTROY_ALL */
+    uint32_t surface_id;            /* CREATE */
+    uint8_t flags;                  /* CREATE: SPICE_STREAM_FLAGS_TOP_DOWN */
+    uint8_t codec_type;             /* CREATE: SPICE_VIDEO_CODEC_TYPE_* */
+    uint32_t width, height;         /* CREATE: stream size; DATA_SIZED: frame size */
+    uint32_t src_width, src_height; /* CREATE */
+    struct wire_rect dest;          /* CREATE, DATA_SIZED */
+    uint8_t clip_type;              /* CREATE, CLIP */
+    uint32_t num_clip_rects;
+    uint32_t mm_time;    /* DATA, DATA_SIZED */
+    const uint8_t *data; /* DATA, DATA_SIZED: borrows the frame */
+    uint32_t data_size;
+    uint32_t unique_id, max_window_size, timeout_ms; /* ACTIVATE_REPORT */
+};
+/* Stream ids must be <= SERVER_PARSE_MAX_STREAM_ID (else CLOVE_E_RANGE). */
+int server_parse_stream(uint16_t type, const uint8_t *data, size_t len, struct server_stream *out,
+                        const char **err_desc);
 
 #endif

@@ -470,8 +470,7 @@ static int source_parse(const struct memslot_table *t, uint32_t group, uint64_t 
                         const char **err_desc)
 {
     rect_from_qxl(area, qxl_area);
-    if (area->left < 0 || area->left > area->right || area->top < 0 ||
-        area->top > area->bottom) {
+    if (area->left < 0 || area->left > area->right || area->top < 0 || area->top > area->bottom) {
         return fail(err_desc, "source area is negative or inverted");
     }
     int ret = image_parse(t, group, addr, false, src, err_desc);
@@ -545,8 +544,8 @@ static int alpha_blend_parse(const struct memslot_table *t, uint32_t group, uint
 {
     d->u.alpha_blend.alpha_flags = alpha_flags;
     d->u.alpha_blend.alpha = alpha;
-    return source_parse(t, group, src, src_area, &d->u.alpha_blend.src,
-                        &d->u.alpha_blend.src_area, err_desc);
+    return source_parse(t, group, src, src_area, &d->u.alpha_blend.src, &d->u.alpha_blend.src_area,
+                        err_desc);
 }
 
 static int rop3_parse(const struct memslot_table *t, uint32_t group, const QXLRop3 *rop3,
@@ -835,8 +834,7 @@ static int composite_parse(const struct memslot_table *t, uint32_t group, const 
         d->u.composite.has_src_transform = true;
     }
     if (c->mask_transform) {
-        ret = transform_read(t, group, c->mask_transform, d->u.composite.mask_transform,
-                             err_desc);
+        ret = transform_read(t, group, c->mask_transform, d->u.composite.mask_transform, err_desc);
         if (ret < 0) {
             return ret;
         }
@@ -892,8 +890,8 @@ static int drawable_body_parse(const struct memslot_table *t, uint32_t group, ui
         }
         QXLAlphaBlend ab;
         memcpy(&ab, u, sizeof(ab));
-        return alpha_blend_parse(t, group, ab.alpha_flags, ab.alpha, ab.src_bitmap, &ab.src_area,
-                                 d, err_desc);
+        return alpha_blend_parse(t, group, ab.alpha_flags, ab.alpha, ab.src_bitmap, &ab.src_area, d,
+                                 err_desc);
     }
     case QXL_DRAW_ROP3: {
         QXLRop3 rop3;

@@ -780,9 +780,9 @@ void server_msg_display_draw_composite(struct byte_buf *b, const struct wire_dra
 {
     size_t body = b->len;
     put_draw_base(b, base);
-    uint32_t flags = c->flags & ~(uint32_t)(SPICE_COMPOSITE_HAS_MASK |
-                                            SPICE_COMPOSITE_HAS_SRC_TRANSFORM |
-                                            SPICE_COMPOSITE_HAS_MASK_TRANSFORM);
+    uint32_t flags =
+            c->flags & ~(uint32_t)(SPICE_COMPOSITE_HAS_MASK | SPICE_COMPOSITE_HAS_SRC_TRANSFORM |
+                                   SPICE_COMPOSITE_HAS_MASK_TRANSFORM);
     if (c->mask) {
         flags |= SPICE_COMPOSITE_HAS_MASK;
     }

@@ -172,8 +172,8 @@ void server_msg_display_draw_mask_only(struct byte_buf *b, const struct wire_dra
  * hints) is written as given. Transforms are 6 fixed 16.16 values. */
 struct wire_composite {
     uint32_t flags;
-    const struct wire_image *src;  /* borrows, required */
-    const struct wire_image *mask; /* borrows, or NULL */
+    const struct wire_image *src;   /* borrows, required */
+    const struct wire_image *mask;  /* borrows, or NULL */
     const uint32_t *src_transform;  /* borrows 6 values, or NULL */
     const uint32_t *mask_transform; /* borrows 6 values, or NULL */
     struct wire_point src_origin;   /* written as Point16 */

@@ -270,6 +270,372 @@ static void test_draw_copy_special_images(void)
     buf_finish(&b);
 }
 
+/* ---- draw ops with brushes, masks, paths and strings ---- */
+
+#define BASE_NO_CLIP U32(0), U32(1), U32(2), U32(3), U32(4), 0 /* 21 bytes */
+
+static const struct wire_draw_base op_base = {
+        .surface_id = 0,
+        .box = {.top = 1, .left = 2, .bottom = 3, .right = 4},
+        .clip = {.type = SPICE_CLIP_TYPE_NONE},
+};
+
+/* A FROM_CACHE image: the 18-byte descriptor and nothing else. */
+static struct wire_image cached_image(uint64_t id)
+{
+    return (struct wire_image){
+            .id = id, .type = SPICE_IMAGE_TYPE_FROM_CACHE, .width = 8, .height = 8};
+}
+#define CACHED_IMAGE(id) U64(id), SPICE_IMAGE_TYPE_FROM_CACHE, 0, U32(8), U32(8)
+
+/* A 3x2 1-bit mask bitmap, stride 1. */
+static const uint8_t mask_bits[2] = {0xa0, 0x40};
+static const struct wire_image mask_image = {
+        .id = 9,
+        .type = SPICE_IMAGE_TYPE_BITMAP,
+        .width = 3,
+        .height = 2,
+        .u.bitmap = {.format = SPICE_BITMAP_FMT_1BIT_BE,
+                     .flags = SPICE_BITMAP_FLAGS_TOP_DOWN,
+                     .stride = 1,
+                     .data = mask_bits},
+};
+/* clang-format off */
+#define MASK_IMAGE U64(9), SPICE_IMAGE_TYPE_BITMAP, 0, U32(3), U32(2), \
+        SPICE_BITMAP_FMT_1BIT_BE, SPICE_BITMAP_FLAGS_TOP_DOWN, U32(3), U32(2), U32(1), U32(0), \
+        0xa0, 0x40 /* 18 + 18 + 2 = 38 bytes */
+/* clang-format on */
+
+static void test_draw_fill_pattern_mask(void)
+{
+    struct byte_buf b = {0};
+    struct wire_image pat = cached_image(7);
+    struct wire_fill fill = {
+            .brush = {.type = SPICE_BRUSH_TYPE_PATTERN, .pattern = &pat, .pattern_pos = {-3, 4}},
+            .rop_descriptor = SPICE_ROPD_OP_PUT,
+            .mask = {.flags = SPICE_MASK_FLAGS_INVERS, .pos = {5, 6}, .bitmap = &mask_image},
+    };
+    server_msg_display_draw_fill_masked(&b, &op_base, &fill);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              2, U32(49), U32(-3), U32(4),  /* brush PATTERN: pat offset, pos */
+              U16(8),                       /* rop */
+              1, U32(5), U32(6), U32(67),   /* mask: INVERS, pos, bitmap offset */
+              CACHED_IMAGE(7),              /* 49: pattern */
+              MASK_IMAGE);                  /* 67: mask */
+    /* clang-format on */
+    buf_reset(&b);
+
+    /* A NONE brush is its type byte alone; a mask without bitmap is zeros
+     * whatever its flags and pos say. */
+    fill.brush = (struct wire_brush){.type = SPICE_BRUSH_TYPE_NONE};
+    fill.mask.bitmap = NULL;
+    server_msg_display_draw_fill_masked(&b, &op_base, &fill);
+    CHECK_BUF(&b, BASE_NO_CLIP, 0, U16(8), 0, U32(0), U32(0), U32(0));
+    buf_reset(&b);
+
+    /* The old solid-only writer produces the same bytes as the new one. */
+    fill.brush = (struct wire_brush){.type = SPICE_BRUSH_TYPE_SOLID, .color = 0xff00ff};
+    server_msg_display_draw_fill_masked(&b, &op_base, &fill);
+    struct byte_buf old = {0};
+    server_msg_display_draw_fill(&old, &op_base, 0xff00ff, SPICE_ROPD_OP_PUT);
+    CHECK_EQ(b.len, old.len);
+    CHECK_MEM_EQ(b.data, old.data, b.len);
+    buf_finish(&old);
+    buf_finish(&b);
+}
+
+static void test_draw_copy_blend_masked(void)
+{
+    struct byte_buf b = {0};
+    struct wire_image src = cached_image(0x77);
+    struct wire_copy copy = {
+            .src = &src,
+            .src_area = {0, 0, 8, 8},
+            .rop_descriptor = SPICE_ROPD_OP_PUT,
+            .scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST,
+            .mask = {.flags = 0, .pos = {1, 2}, .bitmap = &mask_image},
+    };
+    server_msg_display_draw_copy_masked(&b, &op_base, &copy);
+    /* clang-format off */
+    const uint8_t want[] = {BASE_NO_CLIP,
+            U32(57),                         /* src_bitmap */
+            U32(0), U32(0), U32(8), U32(8),  /* src_area */
+            U16(8), 1,                       /* rop, scale */
+            0, U32(1), U32(2), U32(75),      /* mask */
+            CACHED_IMAGE(0x77),              /* 57 */
+            MASK_IMAGE};                     /* 75 */
+    /* clang-format on */
+    CHECK(buf_ok(&b));
+    CHECK_EQ(b.len, sizeof(want));
+    CHECK_MEM_EQ(b.data, want, sizeof(want));
+    buf_reset(&b);
+
+    /* DRAW_BLEND has the same body. */
+    server_msg_display_draw_blend(&b, &op_base, &copy);
+    CHECK_EQ(b.len, sizeof(want));
+    CHECK_MEM_EQ(b.data, want, sizeof(want));
+    buf_reset(&b);
+
+    /* No source: offset 0, and the mask moves up to the end of the fixed part. */
+    copy.src = NULL;
+    server_msg_display_draw_copy_masked(&b, &op_base, &copy);
+    CHECK_EQ(b.len, 57 + 38);
+    CHECK_EQ(get_u32le(b.data + 21), 0);
+    CHECK_EQ(get_u32le(b.data + 53), 57);
+    buf_finish(&b);
+}
+
+static void test_draw_opaque_rop3(void)
+{
+    struct byte_buf b = {0};
+    struct wire_image src = cached_image(1), pat = cached_image(2);
+    struct wire_opaque opaque = {
+            .src = &src,
+            .src_area = {0, 0, 4, 4},
+            .brush = {.type = SPICE_BRUSH_TYPE_PATTERN, .pattern = &pat, .pattern_pos = {7, 8}},
+            .rop_descriptor = SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_BRUSH,
+            .scale_mode = SPICE_IMAGE_SCALE_MODE_INTERPOLATE,
+            .mask = {.flags = 1, .pos = {0, 0}, .bitmap = &mask_image},
+    };
+    server_msg_display_draw_opaque(&b, &op_base, &opaque);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              U32(70),                          /* src_bitmap */
+              U32(0), U32(0), U32(4), U32(4),   /* src_area */
+              2, U32(88), U32(7), U32(8),       /* brush PATTERN */
+              U16(0x0a), 0,                     /* rop INVERS_BRUSH|OP_PUT, scale */
+              1, U32(0), U32(0), U32(106),      /* mask */
+              CACHED_IMAGE(1),                  /* 70: src */
+              CACHED_IMAGE(2),                  /* 88: pattern */
+              MASK_IMAGE);                      /* 106: mask */
+    /* clang-format on */
+    buf_reset(&b);
+
+    struct wire_rop3 rop3 = {
+            .src = &src,
+            .src_area = {0, 0, 4, 4},
+            .brush = {.type = SPICE_BRUSH_TYPE_SOLID, .color = 0x112233},
+            .rop3 = 0xca,
+            .scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST,
+    };
+    server_msg_display_draw_rop3(&b, &op_base, &rop3);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              U32(61),
+              U32(0), U32(0), U32(4), U32(4),
+              1, U32(0x112233),                 /* brush SOLID */
+              0xca, 1,                          /* rop3, scale */
+              0, U32(0), U32(0), U32(0),        /* no mask */
+              CACHED_IMAGE(1));                 /* 61: src */
+    /* clang-format on */
+    buf_finish(&b);
+}
+
+static void test_draw_mask_ops(void)
+{
+    struct byte_buf b = {0};
+    struct wire_qmask mask = {.flags = 0, .pos = {3, 1}, .bitmap = &mask_image};
+    void (*writers[3])(struct byte_buf *, const struct wire_draw_base *,
+                       const struct wire_qmask *) = {server_msg_display_draw_blackness,
+                                                     server_msg_display_draw_whiteness,
+                                                     server_msg_display_draw_invers};
+    for (int i = 0; i < 3; i++) {
+        writers[i](&b, &op_base, &mask);
+        CHECK_BUF(&b, BASE_NO_CLIP, 0, U32(3), U32(1), U32(34), MASK_IMAGE);
+        buf_reset(&b);
+        writers[i](&b, &op_base, NULL);
+        CHECK_BUF(&b, BASE_NO_CLIP, 0, U32(0), U32(0), U32(0));
+        buf_reset(&b);
+    }
+    server_msg_display_draw_mask_only(&b, &op_base);
+    CHECK_BUF(&b, BASE_NO_CLIP, 0, U32(0), U32(0), U32(0));
+    buf_finish(&b);
+}
+
+static void test_draw_stroke(void)
+{
+    struct byte_buf b = {0};
+    const struct wire_point p1[2] = {{16, 32}, {48, -16}};
+    const struct wire_point p2[1] = {{0, 0}};
+    const struct wire_path_seg segs[2] = {
+            {.flags = SPICE_PATH_BEGIN, .count = 2, .points = p1},
+            {.flags = SPICE_PATH_END | SPICE_PATH_CLOSE, .count = 1, .points = p2},
+    };
+    const uint32_t style[2] = {0x30, 0x10};
+    struct wire_stroke stroke = {
+            .path = {.num_segments = 2, .segments = segs},
+            .attr = {.flags = SPICE_LINE_FLAGS_STYLED, .style_nseg = 2, .style = style},
+            .brush = {.type = SPICE_BRUSH_TYPE_SOLID, .color = 0xffffff},
+            .fore_mode = SPICE_ROPD_OP_PUT,
+            .back_mode = SPICE_ROPD_OP_XOR,
+    };
+    server_msg_display_draw_stroke(&b, &op_base, &stroke);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              U32(40),                          /* path */
+              8, 2, U32(78),                    /* attr: STYLED, style_nseg, style offset */
+              1, U32(0xffffff),                 /* brush SOLID */
+              U16(8), U16(0x40),                /* fore_mode, back_mode */
+              /* 40: Path */
+              U32(2),
+              1, U32(2), U32(16), U32(32), U32(48), U32(-16),
+              0x0a, U32(1), U32(0), U32(0),
+              /* 78: style */
+              U32(0x30), U32(0x10));
+    /* clang-format on */
+    buf_reset(&b);
+
+    /* Unstyled: no style_nseg and no style pointer; an empty path is still
+     * written (4 bytes); the pattern comes after it. */
+    struct wire_image pat = cached_image(3);
+    stroke.path.num_segments = 0;
+    stroke.attr = (struct wire_line_attr){.flags = SPICE_LINE_FLAGS_START_WITH_GAP};
+    stroke.brush = (struct wire_brush){
+            .type = SPICE_BRUSH_TYPE_PATTERN, .pattern = &pat, .pattern_pos = {1, 1}};
+    server_msg_display_draw_stroke(&b, &op_base, &stroke);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              U32(43),
+              4,                                /* attr: START_WITH_GAP */
+              2, U32(47), U32(1), U32(1),       /* brush PATTERN */
+              U16(8), U16(0x40),
+              U32(0),                           /* 43: empty Path */
+              CACHED_IMAGE(3));                 /* 47: pattern */
+    /* clang-format on */
+    buf_reset(&b);
+
+    /* STYLED with no segments: the style pointer stays 0. */
+    stroke.attr = (struct wire_line_attr){.flags = SPICE_LINE_FLAGS_STYLED, .style_nseg = 0};
+    stroke.brush = (struct wire_brush){.type = SPICE_BRUSH_TYPE_NONE};
+    server_msg_display_draw_stroke(&b, &op_base, &stroke);
+    CHECK_BUF(&b, BASE_NO_CLIP, U32(36), 8, 0, U32(0), 0, U16(8), U16(0x40), U32(0));
+    buf_finish(&b);
+}
+
+static void test_draw_text(void)
+{
+    struct byte_buf b = {0};
+    const uint8_t g1[4] = {0xff, 0x80, 0x7f, 0x00};
+    const uint8_t g2[1] = {0xe0};
+    const struct wire_glyph glyphs[2] = {
+            {.render_pos = {10, 20}, .glyph_origin = {0, -7}, .width = 9, .height = 2, .data = g1},
+            {.render_pos = {19, 20}, .glyph_origin = {1, -1}, .width = 3, .height = 1, .data = g2},
+    };
+    struct wire_image pat = cached_image(4);
+    struct wire_text text = {
+            .str = {.length = 2,
+                    .flags = SPICE_STRING_FLAGS_RASTER_A1 | SPICE_STRING_FLAGS_RASTER_TOP_DOWN,
+                    .glyphs = glyphs},
+            .back_area = {5, 6, 7, 8},
+            .fore_brush = {.type = SPICE_BRUSH_TYPE_SOLID, .color = 0xabcdef},
+            .back_brush = {.type = SPICE_BRUSH_TYPE_PATTERN,
+                           .pattern = &pat,
+                           .pattern_pos = {2, 3}},
+            .fore_mode = SPICE_ROPD_OP_PUT,
+            .back_mode = SPICE_ROPD_OP_PUT,
+    };
+    server_msg_display_draw_text(&b, &op_base, &text);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              U32(63),                          /* str */
+              U32(5), U32(6), U32(7), U32(8),   /* back_area */
+              1, U32(0xabcdef),                 /* fore_brush SOLID */
+              2, U32(111), U32(2), U32(3),      /* back_brush PATTERN */
+              U16(8), U16(8),                   /* fore_mode, back_mode */
+              /* 63: String */
+              U16(2), 9,
+              U32(10), U32(20), U32(0), U32(-7), U16(9), U16(2), 0xff, 0x80, 0x7f, 0x00,
+              U32(19), U32(20), U32(1), U32(-1), U16(3), U16(1), 0xe0,
+              CACHED_IMAGE(4));                 /* 111: back pattern */
+    /* clang-format on */
+    buf_reset(&b);
+
+    /* A4 rows are (3 * 4 + 7) / 8 = 2 bytes, A8 rows 3 bytes; NULL data is
+     * zeros. */
+    const struct wire_glyph one = {.width = 3, .height = 2, .data = NULL};
+    text.str = (struct wire_glyph_string){
+            .length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A4, .glyphs = &one};
+    text.back_brush = (struct wire_brush){.type = SPICE_BRUSH_TYPE_NONE};
+    server_msg_display_draw_text(&b, &op_base, &text);
+    CHECK(buf_ok(&b));
+    CHECK_EQ(b.len, 51 + 3 + 20 + 4);
+    CHECK_EQ(get_u32le(b.data + 21), 51);
+    buf_reset(&b);
+    text.str.flags = SPICE_STRING_FLAGS_RASTER_A8;
+    server_msg_display_draw_text(&b, &op_base, &text);
+    CHECK_EQ(b.len, 51 + 3 + 20 + 6);
+    buf_reset(&b);
+
+    /* Without a raster flag no glyph is written, as by the reference. */
+    text.str.flags = 0;
+    server_msg_display_draw_text(&b, &op_base, &text);
+    CHECK_EQ(b.len, 51 + 3);
+    CHECK_MEM_EQ(b.data + 51, ((const uint8_t[]){U16(1), 0}), 3);
+    buf_finish(&b);
+}
+
+static void test_draw_transparent_alpha_blend(void)
+{
+    struct byte_buf b = {0};
+    struct wire_image src = cached_image(5);
+    struct wire_transparent tr = {
+            .src = &src,
+            .src_area = {0, 1, 2, 3},
+            .src_color = 0xf81f,
+            .true_color = 0xff00ff,
+    };
+    server_msg_display_draw_transparent(&b, &op_base, &tr);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              U32(49), U32(0), U32(1), U32(2), U32(3), U32(0xf81f), U32(0xff00ff),
+              CACHED_IMAGE(5));
+    /* clang-format on */
+    buf_reset(&b);
+
+    struct wire_alpha_blend ab = {
+            .alpha_flags =
+                    SPICE_ALPHA_FLAGS_DEST_HAS_ALPHA | SPICE_ALPHA_FLAGS_SRC_SURFACE_HAS_ALPHA,
+            .alpha = 0x80,
+            .src = &src,
+            .src_area = {0, 0, 8, 8},
+    };
+    server_msg_display_draw_alpha_blend(&b, &op_base, &ab);
+    /* clang-format off */
+    CHECK_BUF(&b, BASE_NO_CLIP,
+              3, 0x80, U32(43), U32(0), U32(0), U32(8), U32(8),
+              CACHED_IMAGE(5));
+    /* clang-format on */
+    buf_reset(&b);
+
+    ab.src = NULL;
+    server_msg_display_draw_alpha_blend(&b, &op_base, &ab);
+    CHECK_EQ(b.len, 43);
+    CHECK_EQ(get_u32le(b.data + 23), 0);
+    buf_finish(&b);
+}
+
+/* With a header before the body, every offset is still body-relative. */
+static void test_draw_offsets_after_header(void)
+{
+    struct byte_buf b = {0};
+    buf_put_zeros(&b, 6);
+    struct wire_image src = cached_image(1), pat = cached_image(2);
+    struct wire_rop3 rop3 = {
+            .src = &src,
+            .brush = {.type = SPICE_BRUSH_TYPE_PATTERN, .pattern = &pat},
+            .mask = {.bitmap = &mask_image},
+    };
+    server_msg_display_draw_rop3(&b, &op_base, &rop3);
+    CHECK(buf_ok(&b));
+    const uint8_t *body = b.data + 6;
+    CHECK_EQ(b.len - 6, 69 + 18 + 18 + 38);
+    CHECK_EQ(get_u32le(body + 21), 69);
+    CHECK_EQ(get_u32le(body + 42), 87);
+    CHECK_EQ(get_u32le(body + 65), 105);
+    buf_finish(&b);
+}
+
 static void test_inputs(void)
 {
     struct byte_buf b = {0};
@@ -338,6 +704,14 @@ int main(void)
             CHECK_CASE(test_draw_copy_bitmap),
             CHECK_CASE(test_draw_copy_after_header_with_clip),
             CHECK_CASE(test_draw_copy_special_images),
+            CHECK_CASE(test_draw_fill_pattern_mask),
+            CHECK_CASE(test_draw_copy_blend_masked),
+            CHECK_CASE(test_draw_opaque_rop3),
+            CHECK_CASE(test_draw_mask_ops),
+            CHECK_CASE(test_draw_stroke),
+            CHECK_CASE(test_draw_text),
+            CHECK_CASE(test_draw_transparent_alpha_blend),
+            CHECK_CASE(test_draw_offsets_after_header),
             CHECK_CASE(test_inputs),
             CHECK_CASE(test_cursor),
             {0},

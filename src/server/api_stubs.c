@@ -11,8 +11,8 @@
  *   value the reference returns when it is built without it (-1) and logs one
  *   warning per process, so the host reports a clear error instead of running
  *   half-configured.
- * - A call that only feeds data to a channel we do not have yet (audio, char
- *   devices, port events) does nothing, and the functions that hand data back
+ * - A call that only feeds data to a channel we do not have yet (audio,
+ *   port events) does nothing, and the functions that hand data back
  *   report "nothing available", exactly as the reference does when no client
  *   is connected to that channel. QEMU's audio and chardev code handle that
  *   case already.
@@ -20,7 +20,7 @@
  *   completion callbacks are delivered (see api_stubs.h), and the list of
  *   recognised char device subtypes matches the reference so that existing
  *   QEMU command lines (-chardev spicevmc,name=vdagent|usbredir|smartcard)
- *   still start.
+ *   still start. (Char devices themselves live in char_device.c.)
  *
  * INVARIANTS
  * - No function dereferences its arguments beyond what is documented here;
@@ -324,22 +324,13 @@ SPICE_EXPORT void spice_server_set_record_rate(SpiceRecordInstance *sin, uint32_
 
 /* ---- spice-char.h ------------------------------------------------------- */
 
-/*
- * The guest wrote to a char device (vdagent, usbredir, port...). Nobody reads
- * it yet, so QEMU keeps the data and stops the guest's port from sending
- * more; nothing is lost or corrupted. Thread: host loop.
- */
-SPICE_EXPORT void spice_server_char_device_wakeup(SpiceCharDeviceInstance *sin)
-{
-    log_once("spice_server_char_device_wakeup: char devices (%s) are not supported yet",
-             sin != NULL && sin->subtype != NULL ? sin->subtype : "?");
-}
+/* spice_server_char_device_wakeup: char_device.c. */
 
 /*
  * The subtypes the reference (Debian's build, which has smartcard support)
  * recognises. QEMU refuses -chardev spicevmc,name=X for an X not in this
  * list; "port" is not in it, spiceport devices are accepted separately.
- * server.c accepts these char devices and leaves them idle for now.
+ * char_device.c serves "vdagent" and accepts the others (and "port"), idle.
  */
 static const char *recognized_subtypes[] = {
         "vdagent",
@@ -354,7 +345,8 @@ SPICE_EXPORT const char **spice_server_char_device_recognized_subtypes(void)
     return recognized_subtypes;
 }
 
-/* Port open/close/break events from the guest: no port channel yet. */
+/* Port open/close/break events from the guest: no port channel yet, and
+ * the vdagent learns about its port through add/remove_interface. */
 SPICE_EXPORT void spice_server_port_event(SpiceCharDeviceInstance *sin, uint8_t event)
 {
 }

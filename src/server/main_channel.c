@@ -2,8 +2,10 @@
  * The main channel: session setup (INIT, NAME, UUID), the list of channels
  * a client may open, mouse-mode changes, and a ping that measures latency.
  *
- * Agent messages are accepted and dropped until the agent arrives in a later
- * issue; the INIT message tells the client no agent is connected.
+ * Agent traffic (AGENT_START, AGENT_DATA, AGENT_TOKEN) is handed to
+ * char_device.c, which owns the vdagent and its flow control; this file only
+ * frames the messages. INIT tells the client whether an agent is attached
+ * and grants it CHAR_DEVICE_AGENT_TOKENS tokens.
  *
  * Thread: main.
  */
@@ -13,10 +15,9 @@
 #include "common/log.h"
 #include "proto/server_msg.h"
 #include "server/channel.h"
+#include "server/char_device.h"
 #include "server/server.h"
 
-/* The reference's agent window: tokens the client may use (spice-facts 1.4). */
-#define MAIN_AGENT_TOKENS     10
 #define MAIN_PING_INTERVAL_MS (60 * 1000)
 
 struct main_channel_client {
@@ -98,10 +99,13 @@ static int main_handle_message(struct channel_client *cc, const struct client_ms
         mcc->session->client_cache_size = msg->u.client_info.cache_size;
         return 0;
     case SPICE_MSGC_MAIN_AGENT_START:
+        char_device_agent_start(s, mcc->session, msg->u.agent_start.num_tokens);
+        return 0;
     case SPICE_MSGC_MAIN_AGENT_DATA:
+        return char_device_agent_data(s, mcc->session, msg->u.agent_data.data,
+                                      msg->u.agent_data.size);
     case SPICE_MSGC_MAIN_AGENT_TOKEN:
-        /* No agent yet: INIT said agent_connected = 0, so well-behaved
-         * clients send nothing here; drop whatever comes. */
+        char_device_agent_tokens(s, mcc->session, msg->u.agent_token.num_tokens);
         return 0;
     case SPICE_MSGC_MAIN_MIGRATE_CONNECTED:
     case SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR:
@@ -165,8 +169,8 @@ struct main_channel_client *main_channel_client_create(struct session *session,
             .display_channels_hint = (uint32_t)s->num_workers,
             .supported_mouse_modes = server_supported_mouse_modes(s),
             .current_mouse_mode = s->mouse_mode,
-            .agent_connected = 0,
-            .agent_tokens = MAIN_AGENT_TOKENS,
+            .agent_connected = char_device_agent_attached(s) ? 1 : 0,
+            .agent_tokens = CHAR_DEVICE_AGENT_TOKENS,
             .multi_media_time = server_mm_time(s),
             .ram_hint = 0,
     };
@@ -184,6 +188,7 @@ struct main_channel_client *main_channel_client_create(struct session *session,
     }
     buf_finish(&b);
     channel_client_start_ping(&mcc->base, MAIN_PING_INTERVAL_MS);
+    char_device_session_opened(s, session);
     return mcc;
 }
 
@@ -209,4 +214,41 @@ void main_channel_client_kick(struct main_channel_client *mcc)
 int main_channel_client_fd(const struct main_channel_client *mcc)
 {
     return mcc && mcc->base.stream ? mcc->base.stream->fd : -1;
+}
+
+void main_channel_client_send_agent_connected(struct main_channel_client *mcc)
+{
+    if (channel_client_has_cap(&mcc->base, SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS)) {
+        struct byte_buf b;
+        buf_init(&b);
+        server_msg_main_agent_connected_tokens(&b, CHAR_DEVICE_AGENT_TOKENS);
+        main_send_buf(mcc, SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS, &b);
+        buf_finish(&b);
+    } else {
+        channel_client_send(&mcc->base, SPICE_MSG_MAIN_AGENT_CONNECTED, NULL, 0);
+    }
+}
+
+void main_channel_client_send_agent_disconnected(struct main_channel_client *mcc)
+{
+    struct byte_buf b;
+    buf_init(&b);
+    server_msg_main_agent_disconnected(&b, SPICE_LINK_ERR_OK);
+    main_send_buf(mcc, SPICE_MSG_MAIN_AGENT_DISCONNECTED, &b);
+    buf_finish(&b);
+}
+
+void main_channel_client_send_agent_data(struct main_channel_client *mcc, const uint8_t *data,
+                                         size_t len)
+{
+    channel_client_send(&mcc->base, SPICE_MSG_MAIN_AGENT_DATA, data, len);
+}
+
+void main_channel_client_send_agent_token(struct main_channel_client *mcc, uint32_t tokens)
+{
+    struct byte_buf b;
+    buf_init(&b);
+    server_msg_main_agent_token(&b, tokens);
+    main_send_buf(mcc, SPICE_MSG_MAIN_AGENT_TOKEN, &b);
+    buf_finish(&b);
 }

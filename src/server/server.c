@@ -28,6 +28,7 @@
 #include "loop/loop_core.h"
 #include "server/api_stubs.h"
 #include "server/channel.h"
+#include "server/char_device.h"
 #include "server/export.h"
 #include "server/worker.h"
 
@@ -145,6 +146,7 @@ SPICE_EXPORT void spice_server_destroy(SpiceServer *s)
     while (s->sessions) {
         server_close_session(s, s->sessions, false);
     }
+    char_device_destroy_all(s);
     for (int i = 0; i < s->num_workers; i++) {
         worker_destroy(s->workers[i]);
         s->workers[i] = NULL;
@@ -427,6 +429,7 @@ SPICE_EXPORT int spice_server_set_agent_mouse(SpiceServer *s, int enable)
         return -1;
     }
     s->agent_mouse = enable != 0;
+    server_update_mouse_mode(s);
     return 0;
 }
 
@@ -436,6 +439,7 @@ SPICE_EXPORT int spice_server_set_agent_copypaste(SpiceServer *s, int enable)
         return -1;
     }
     s->agent_copypaste = enable != 0;
+    char_device_update_config(s);
     return 0;
 }
 
@@ -445,6 +449,7 @@ SPICE_EXPORT int spice_server_set_agent_file_xfer(SpiceServer *s, int enable)
         return -1;
     }
     s->agent_file_xfer = enable != 0;
+    char_device_update_config(s);
     return 0;
 }
 
@@ -507,6 +512,7 @@ SPICE_EXPORT void spice_server_vm_start(SpiceServer *s)
     for (int i = 0; i < s->num_workers; i++) {
         worker_set_running(s->workers[i], true);
     }
+    char_device_set_running(s, true);
 }
 
 SPICE_EXPORT void spice_server_vm_stop(SpiceServer *s)
@@ -518,6 +524,7 @@ SPICE_EXPORT void spice_server_vm_stop(SpiceServer *s)
     for (int i = 0; i < s->num_workers; i++) {
         worker_set_running(s->workers[i], false);
     }
+    char_device_set_running(s, false);
 }
 
 SPICE_EXPORT int spice_server_kbd_leds(SpiceKbdInstance *sin, int leds)
@@ -625,8 +632,10 @@ SPICE_EXPORT int spice_server_add_interface(SpiceServer *s, SpiceBaseInstance *s
         api_stubs_set_migration(s, SPICE_CONTAINEROF(sin, SpiceMigrateInstance, base));
         return 0;
     }
-    if (strcmp(type, SPICE_INTERFACE_PLAYBACK) == 0 || strcmp(type, SPICE_INTERFACE_RECORD) == 0 ||
-        strcmp(type, SPICE_INTERFACE_CHAR_DEVICE) == 0) {
+    if (strcmp(type, SPICE_INTERFACE_CHAR_DEVICE) == 0) {
+        return char_device_add(s, SPICE_CONTAINEROF(sin, SpiceCharDeviceInstance, base));
+    }
+    if (strcmp(type, SPICE_INTERFACE_PLAYBACK) == 0 || strcmp(type, SPICE_INTERFACE_RECORD) == 0) {
         log_warn("spice_server_add_interface: %s devices are not supported yet; ignoring it", type);
         return 0;
     }
@@ -694,6 +703,9 @@ SPICE_EXPORT int spice_server_remove_interface(SpiceBaseInstance *sin)
         worker_destroy(w);
         return 0;
     }
+    if (strcmp(type, SPICE_INTERFACE_CHAR_DEVICE) == 0) {
+        return char_device_remove(SPICE_CONTAINEROF(sin, SpiceCharDeviceInstance, base));
+    }
     return 0;
 }
 
@@ -731,7 +743,7 @@ uint32_t server_mm_time(const struct RedsState *s)
 uint32_t server_supported_mouse_modes(const struct RedsState *s)
 {
     uint32_t modes = SPICE_MOUSE_MODE_SERVER;
-    if (s->tablet) {
+    if (s->tablet || char_device_agent_mouse_enabled(s)) {
         modes |= SPICE_MOUSE_MODE_CLIENT;
     }
     return modes;
@@ -820,6 +832,7 @@ static void server_close_session(struct RedsState *s, struct session *session, b
         }
     }
     s->num_clients--;
+    char_device_session_closed(s, session);
     for (int i = 0; i < s->num_workers; i++) {
         worker_detach_session(s->workers[i], session->id);
     }

@@ -9,6 +9,7 @@
 #define CLOVE_SERVER_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -92,6 +93,8 @@ struct RedsState {
     SpiceTabletInstance *tablet;
     struct worker *workers[SERVER_MAX_WORKERS];
     int num_workers;
+    struct SpiceCharDeviceState *char_devices; /* owns (char_device.c) */
+    struct agent_device *agent;                /* the vdagent among them, or NULL */
     uint8_t kbd_leds;
 
     /* runtime */
@@ -175,6 +178,13 @@ void main_channel_client_send_mouse_mode(struct main_channel_client *mcc);
 void main_channel_client_kick(struct main_channel_client *mcc);
 /* The socket of the main channel (for spice_server_get_sock_info). */
 int main_channel_client_fd(const struct main_channel_client *mcc);
+/* Agent traffic (char_device.c): AGENT_CONNECTED or AGENT_CONNECTED_TOKENS
+ * (by the client's caps), AGENT_DISCONNECTED, AGENT_DATA (copied), AGENT_TOKEN. */
+void main_channel_client_send_agent_connected(struct main_channel_client *mcc);
+void main_channel_client_send_agent_disconnected(struct main_channel_client *mcc);
+void main_channel_client_send_agent_data(struct main_channel_client *mcc, const uint8_t *data,
+                                         size_t len);
+void main_channel_client_send_agent_token(struct main_channel_client *mcc, uint32_t tokens);
 
 /* ---- inputs_channel.c ---- */
 struct inputs_channel_client *inputs_channel_client_create(struct session *session,

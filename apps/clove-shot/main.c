@@ -9,21 +9,30 @@
  * (default 10) and remote-viewer's TLS options --ca-file FILE (default: the
  * SPICE_CA_FILE environment variable, else OpenSSL's default CA locations)
  * and --host-subject "C=..,O=..,CN=..". With a secure port every channel
- * uses TLS (even when -p is given too). --sasl authenticates with SASL
+ * uses TLS (even when -p is given too).
+ * A single argument names a remote-viewer connection file (.vv, "-" for
+ * standard input; include/clove/vv.h): its host, port, tls-port, password,
+ * ca, host-subject and secure-channels are used where the command line
+ * gives none, and with delete-this-file=1 the file is removed once read
+ * (unless VIRT_VIEWER_KEEP_FILE is set), as remote-viewer does. --sasl authenticates with SASL
  * (as remote-viewer does when the server offers it) as --username USER
  * (default: the login name) with the -w password.
  * Any failure (connect, TLS verification, link, protocol, timeout, file)
  * exits 1 with one line on stderr; bad usage exits 2.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clove/client.h"
 #include "clove/version.h"
+#include "clove/vv.h"
 
 struct options {
     char host[1024];
@@ -37,11 +46,15 @@ struct options {
     bool sasl;
     const char *username;
     double timeout_s;
+    bool host_set;       /* -h or --uri named a host */
+    const char *vv_file; /* the connection file argument, or NULL */
+    struct clove_vv *vv; /* its keys, which the strings above may borrow */
+    char ca_path[4096];  /* the file's CA written out (see clove_vv_write_ca_file) */
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: clove-shot [OPTION...]\n"
+    fprintf(f, "Usage: clove-shot [OPTION...] [FILE.vv]\n"
                "  -h, --host=HOST           server host (default localhost)\n"
                "  -p, --port=PORT           server port\n"
                "  -s, --secure-port=PORT    TLS port (every channel uses TLS)\n"
@@ -79,6 +92,7 @@ static int parse_uri(const char *uri, struct options *o)
     }
     if (u.host[0]) {
         snprintf(o->host, sizeof(o->host), "%s", u.host);
+        o->host_set = true;
     }
     if (u.port > 0) {
         o->port = u.port;
@@ -126,6 +140,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         switch (c) {
         case 'h':
             snprintf(o->host, sizeof(o->host), "%s", optarg);
+            o->host_set = true;
             break;
         case 'p':
             if (parse_port(optarg, &o->port) < 0) {
@@ -184,9 +199,84 @@ static int parse_options(int argc, char **argv, struct options *o)
             return 2;
         }
     }
+    if (optind < argc && clove_vv_is_file_argument(argv[optind])) {
+        o->vv_file = argv[optind++];
+    } else if (optind < argc && parse_uri(argv[optind], o) == 0) {
+        optind++;
+    }
     if (optind < argc) {
         fprintf(stderr, "clove-shot: unexpected argument '%s'\n", argv[optind]);
         return 2;
+    }
+    return 0;
+}
+
+/*
+ * Reads the connection file and fills what the command line left unset.
+ * Returns 0, or the exit code after printing why.
+ */
+static int apply_vv(struct options *o)
+{
+    struct clove_vv_error err;
+    int rc = clove_vv_load(o->vv_file, &o->vv, &err);
+    if (rc < 0) {
+        if (rc == CLOVE_E_IO) {
+            fprintf(stderr, "clove-shot: %s: %s\n", o->vv_file, strerror(errno));
+        } else if (err.line > 0) {
+            fprintf(stderr, "clove-shot: %s:%d: %s\n", o->vv_file, err.line, err.desc);
+        } else {
+            fprintf(stderr, "clove-shot: %s: %s\n", o->vv_file, err.desc);
+        }
+        return 1;
+    }
+    struct clove_vv_spice spice;
+    const char *desc;
+    rc = clove_vv_get_spice(o->vv, &spice, &desc);
+    /* remote-viewer deletes the file as soon as it is read, even if it is unusable. */
+    if (clove_vv_has_key(o->vv, "delete-this-file") && strcmp(o->vv_file, "-") != 0 &&
+        !getenv("VIRT_VIEWER_KEEP_FILE")) {
+        bool del = false;
+        long v;
+        if (clove_vv_get_int(o->vv, "delete-this-file", &v) == 1) {
+            del = v != 0;
+        } else {
+            (void)clove_vv_get_bool(o->vv, "delete-this-file", &del);
+        }
+        if (del) {
+            (void)unlink(o->vv_file); /* fails silently, as remote-viewer's */
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "clove-shot: %s: %s\n", o->vv_file, desc);
+        return 1;
+    }
+    if (spice.unix_path) {
+        fprintf(stderr, "clove-shot: %s: unix-path is not supported\n", o->vv_file);
+        return 1;
+    }
+    if (!o->host_set) {
+        snprintf(o->host, sizeof(o->host), "%s", spice.host);
+    }
+    if (o->port == 0 && o->secure_port == 0) {
+        o->port = spice.port > 0 ? spice.port : 0;
+        o->secure_port = spice.tls_port > 0 ? spice.tls_port : 0;
+    }
+    if (spice.secure_channel_count > 0 && o->secure_port == 0) {
+        fprintf(stderr, "clove-shot: %s: secure-channels needs a tls-port\n", o->vv_file);
+        return 1;
+    }
+    if (!o->password) {
+        o->password = spice.password;
+    }
+    if (!o->host_subject) {
+        o->host_subject = spice.host_subject;
+    }
+    if (!o->ca_file && spice.ca) {
+        if (clove_vv_write_ca_file(&spice, o->ca_path, sizeof(o->ca_path)) < 0) {
+            fprintf(stderr, "clove-shot: cannot write the file's CA: %s\n", strerror(errno));
+            return 1;
+        }
+        o->ca_file = o->ca_path;
     }
     return 0;
 }
@@ -239,8 +329,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "clove-shot: --username needs --sasl\n");
         return 2;
     }
+    if (o.vv_file && (rc = apply_vv(&o)) != 0) {
+        if (o.ca_path[0]) {
+            unlink(o.ca_path);
+        }
+        clove_vv_destroy(o.vv);
+        return rc;
+    }
     if (o.port == 0 && o.secure_port == 0) {
-        fprintf(stderr, "clove-shot: no port given (-p PORT, -s PORT or --uri)\n");
+        fprintf(stderr, "clove-shot: no port given (-p PORT, -s PORT, --uri or a .vv file)\n");
+        clove_vv_destroy(o.vv);
         return 1;
     }
     if (!o.ca_file) {
@@ -249,6 +347,7 @@ int main(int argc, char **argv)
     struct clove_session *s = clove_session_create();
     if (!s) {
         fprintf(stderr, "clove-shot: out of memory\n");
+        clove_vv_destroy(o.vv);
         return 1;
     }
     int exit_code = 1;
@@ -298,5 +397,9 @@ int main(int argc, char **argv)
     exit_code = 0;
 out:
     clove_session_destroy(s);
+    if (o.ca_path[0]) {
+        unlink(o.ca_path);
+    }
+    clove_vv_destroy(o.vv);
     return exit_code;
 }

@@ -137,6 +137,15 @@ int clove_vv_get_spice(const struct clove_vv *vv, struct clove_vv_spice *out,
                        const char **err_desc);
 
 /*
+ * The client library verifies servers against a CA *file*; this writes
+ * spice->ca into a new file readable only by the user ($TMPDIR, else /tmp)
+ * and puts its name into path (path_size bytes). The caller deletes it
+ * (unlink) when the session is gone. Returns 0, CLOVE_E_STATE (the file
+ * has no "ca"), CLOVE_E_RANGE (path_size too small) or CLOVE_E_IO (errno).
+ */
+int clove_vv_write_ca_file(const struct clove_vv_spice *spice, char *path, size_t path_size);
+
+/*
  * Returns true when `path` (borrowed) names a connection file rather than
  * a spice:// URI: anything not starting with "spice://" (case-insensitive)
  * or "spice+unix://", as remote-viewer decides. Thread: any.

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clove/vv.h"
 
@@ -743,4 +744,47 @@ bool clove_vv_is_file_argument(const char *path)
         p++;
     }
     return !(p > path && strncmp(p, "://", 3) == 0);
+}
+
+int clove_vv_write_ca_file(const struct clove_vv_spice *spice, char *path, size_t path_size)
+{
+    if (!spice->ca) {
+        return CLOVE_E_STATE;
+    }
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !dir[0]) {
+        dir = "/tmp";
+    }
+    int n = snprintf(path, path_size, "%s/clove-vv-ca-XXXXXX", dir);
+    if (n < 0 || (size_t)n >= path_size) {
+        return CLOVE_E_RANGE;
+    }
+    int fd = mkstemp(path); /* mode 0600 */
+    if (fd < 0) {
+        return CLOVE_E_IO;
+    }
+    size_t left = strlen(spice->ca);
+    const char *p = spice->ca;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            int saved = errno;
+            close(fd);
+            unlink(path);
+            errno = saved;
+            return CLOVE_E_IO;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (close(fd) != 0) {
+        int saved = errno;
+        unlink(path);
+        errno = saved;
+        return CLOVE_E_IO;
+    }
+    return 0;
 }

@@ -14,7 +14,13 @@ spicy-screenshot's TLS capture; SPICE_CA_FILE works in place of --ca-file;
 --host-subject with the certificate's subject works; another CA, a
 certificate for another host name and a wrong --host-subject each exit 1
 fast with one "certificate verify failed: ..." line; a plain link to
---tls-channel main exits 1 with NEED_SECURED, and -s works there."""
+--tls-channel main exits 1 with NEED_SECURED, and -s works there.
+
+Connection files (remote-viewer's .vv): a file with the password, one with
+tls-port, the CA inline and host-subject equal --frame-out; with
+delete-this-file=1 the file is gone afterwards (kept with
+VIRT_VIEWER_KEEP_FILE); a syntax error names file and line, type=vnc and a
+missing file exit 1."""
 
 import os
 import shutil
@@ -86,6 +92,46 @@ def run_mode(args, tmpdir, procs, lib, mode):
     H.log("%s: clove-shot == spicy-screenshot == --frame-out" % tag)
 
 
+def write_vv(tmpdir, name, keys):
+    """A remote-viewer connection file with [virt-viewer] keys (a list of pairs)."""
+    path = os.path.join(tmpdir, name)
+    with open(path, "w") as f:
+        f.write("# written by test_clove_shot.py\n[virt-viewer]\n")
+        for k, v in keys:
+            f.write("%s=%s\n" % (k, v))
+        f.write("\n[ovirt]\nhost=engine.invalid\n")
+    return path
+
+
+def vv_escape(text):
+    """GKeyFile string escaping (what virt-viewer's 'ca' key holds)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def shoot_vv(args, tmpdir, path, tag, env_extra=None):
+    out = os.path.join(tmpdir, "clove-shot-vv-%s.ppm" % tag)
+    rc, dt, err = clove_shot(args, [path, "-o", out, "--timeout", "10"], env_extra=env_extra)
+    H.check(rc == 0 and os.path.exists(out),
+            "clove-shot %s (%s) failed rc=%d after %.2f s: %s" % (path, tag, rc, dt, err.strip()))
+    return H.read_file(out)
+
+
+def check_vv_failures(args, tmpdir):
+    bad = os.path.join(tmpdir, "bad.vv")
+    with open(bad, "w") as f:
+        f.write("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nthis is not a key\n")
+    rc, dt, err = clove_shot(args, [bad])
+    H.check(rc == 1 and ("%s:4:" % bad) in err, "bad .vv: rc=%d err=%r" % (rc, err))
+    vnc = write_vv(tmpdir, "vnc.vv", [("type", "vnc"), ("host", "127.0.0.1"), ("port", "1"),
+                                      ("delete-this-file", "1")])
+    rc, dt, err = clove_shot(args, [vnc])
+    H.check(rc == 1 and "spice" in err, ".vv type=vnc: rc=%d err=%r" % (rc, err))
+    H.check(not os.path.exists(vnc), ".vv type=vnc with delete-this-file=1 was not deleted")
+    rc, dt, err = clove_shot(args, [os.path.join(tmpdir, "missing.vv")])
+    H.check(rc == 1 and "No such file" in err, "missing .vv: rc=%d err=%r" % (rc, err))
+    H.log(".vv failures: syntax error with its line, type=vnc, missing file")
+
+
 def check_password(args, tmpdir, procs):
     demo = H.Demo(procs, args, tmpdir, name="demo-pw",
                   extra=["--no-animation", "--password", PASSWORD]).start()
@@ -106,6 +152,15 @@ def check_password(args, tmpdir, procs):
     rc, dt, err = clove_shot(args, ["--uri", uri, "-o", out])
     H.check(rc == 0, "--uri with the password failed rc=%d: %s" % (rc, err.strip()))
     H.compare_ppm_bytes(H.read_file(out), frame, "--uri: clove-shot vs --frame-out")
+    vv = write_vv(tmpdir, "password.vv", [("type", "spice"), ("host", "127.0.0.1"),
+                                          ("port", demo.port), ("password", PASSWORD),
+                                          ("fullscreen", "0"), ("delete-this-file", "1")])
+    shot = shoot_vv(args, tmpdir, vv, "password", env_extra={"VIRT_VIEWER_KEEP_FILE": "1"})
+    H.compare_ppm_bytes(shot, frame, ".vv with password: clove-shot vs --frame-out")
+    H.check(os.path.exists(vv), "VIRT_VIEWER_KEEP_FILE set, yet the .vv file was deleted")
+    shot = shoot_vv(args, tmpdir, vv, "password-delete")
+    H.compare_ppm_bytes(shot, frame, ".vv with password (delete): clove-shot vs --frame-out")
+    H.check(not os.path.exists(vv), "delete-this-file=1, yet the .vv file is still there")
     demo.stop()
     H.log("password: right -> frame, wrong -> %r in %.2f s, --uri works" % wrong)
 
@@ -245,8 +300,19 @@ def check_tls(args, tmpdir, procs, lib):
     uri = shoot_tls(args, tmpdir, tls_port, lib + "-uri",
                     ["--uri", "spice://127.0.0.1?tls-port=%d" % tls_port, "--ca-file", ca_file])
     H.compare_ppm_bytes(uri, frame, "%s tls: --uri tls-port" % lib)
+    with open(ca_file) as f:
+        ca_pem = f.read()
+    vv = write_vv(tmpdir, "tls-%s.vv" % lib,
+                  [("type", "spice"), ("host", "127.0.0.1"), ("port", "-1"),
+                   ("tls-port", tls_port), ("ca", vv_escape(ca_pem)),
+                   ("host-subject", "CN=127.0.0.1"), ("tls-ciphers", "DEFAULT"),
+                   ("secure-channels", "main;display;inputs;cursor;playback;record;"),
+                   ("delete-this-file", "1"), ("toggle-fullscreen", "shift+f11")])
+    shot = shoot_vv(args, tmpdir, vv, "tls-" + lib)
+    H.compare_ppm_bytes(shot, frame, "%s tls: .vv with ca and host-subject" % lib)
+    H.check(not os.path.exists(vv), "%s tls: the .vv file was not deleted" % lib)
     H.log("%s tls: clove-shot -s == spicy-screenshot -s == --frame-out (--ca-file, "
-          "SPICE_CA_FILE, --host-subject, --uri)" % lib)
+          "SPICE_CA_FILE, --host-subject, --uri, .vv)" % lib)
 
     expect_verify_failure(args, tmpdir, tls_port, lib + " wrong CA", ["--ca-file", other_ca],
                           "certificate")
@@ -290,6 +356,7 @@ def body(args, tmpdir, procs):
         args.clove_shot = os.path.join(apps, "clove-shot", "clove-shot")
     H.check(os.path.exists(args.clove_shot), "clove-shot not found at %s" % args.clove_shot)
     check_failures(args, tmpdir)
+    check_vv_failures(args, tmpdir)
     libs = ["ours", "ref"] if args.lib == "ours" else ["ref"]
     if T.demo_supports_tls(args.demo) and shutil.which("openssl"):
         for lib in libs:

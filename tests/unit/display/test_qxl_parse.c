@@ -353,6 +353,605 @@ static void test_nop_and_unknown(void)
     guest_finish(&g);
 }
 
+/* ---- every draw op: brushes, masks, sources, paths, strings ---- */
+
+/* A direct 32-bit w x h bitmap (stride w * 4) filled with a pattern. */
+static uint64_t put_rgb_image(struct guest *g, uint32_t w, uint32_t h)
+{
+    size_t size = (size_t)w * h * 4;
+    void *host;
+    uint64_t data = guest_alloc(g, size, &host);
+    fill_pattern(host, size, 3);
+    return put_image(g, SPICE_BITMAP_FMT_32BIT, QXL_BITMAP_DIRECT, w, h, w * 4, 0, data);
+}
+
+/* A direct 1-bit w x h mask bitmap without palette (allowed for masks). */
+static uint64_t put_mask_image(struct guest *g, uint8_t format, uint32_t w, uint32_t h)
+{
+    uint32_t stride = (w + 7) / 8;
+    void *host;
+    uint64_t data = guest_alloc(g, (size_t)stride * h, &host);
+    memset(host, 0xa5, (size_t)stride * h);
+    return put_image(g, format, QXL_BITMAP_DIRECT | QXL_BITMAP_TOP_DOWN, w, h, stride, 0, data);
+}
+
+/* Parses and expects failure, an error text and a zeroed output. */
+static int parse_fails(struct guest *g, uint64_t addr)
+{
+    struct qxl_drawable d;
+    const char *err = NULL;
+    memset(&d, 0x33, sizeof(d));
+    if (qxl_parse_drawable(&g->table, 0, addr, &d, &err) != CLOVE_E_INVALID || err == NULL) {
+        return 0;
+    }
+    static const struct qxl_drawable zero;
+    return memcmp(&d, &zero, sizeof(d)) == 0;
+}
+
+static void test_fill_pattern_and_mask(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    /* An 8-bit pattern with a short palette. */
+    void *host;
+    uint64_t palette = guest_alloc(&g, sizeof(QXLPalette) + 2 * 4, &host);
+    QXLPalette *p = host;
+    p->unique = 5;
+    p->num_ents = 2;
+    p->ents[0] = 0x000000ff;
+    p->ents[1] = 0x00ff0000;
+    uint8_t pixels[16];
+    fill_pattern(pixels, sizeof(pixels), 1);
+    uint64_t pat = put_image(&g, SPICE_BITMAP_FMT_8BIT, QXL_BITMAP_DIRECT, 4, 4, 4, palette,
+                             guest_put(&g, pixels, sizeof(pixels)));
+    QXLDrawable q;
+    init_drawable(&q, QXL_DRAW_FILL);
+    q.u.fill.brush.type = SPICE_BRUSH_TYPE_PATTERN;
+    q.u.fill.brush.u.pattern.pat = pat;
+    q.u.fill.brush.u.pattern.pos = (QXLPoint){-2, 3};
+    q.u.fill.rop_descriptor = SPICE_ROPD_OP_XOR;
+    q.u.fill.mask.flags = SPICE_MASK_FLAGS_INVERS;
+    q.u.fill.mask.pos = (QXLPoint){1, 2};
+    q.u.fill.mask.bitmap = put_mask_image(&g, SPICE_BITMAP_FMT_1BIT_BE, 40, 20);
+    uint64_t addr = guest_put(&g, &q, sizeof(q));
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, addr, &d, &err), 0);
+    CHECK_EQ(d.u.fill.brush.type, SPICE_BRUSH_TYPE_PATTERN);
+    CHECK_EQ(d.u.fill.brush.pattern_pos.x, -2);
+    CHECK_EQ(d.u.fill.brush.pattern_pos.y, 3);
+    CHECK_EQ(d.u.fill.rop_descriptor, SPICE_ROPD_OP_XOR);
+    const struct qxl_image *img = d.u.fill.brush.pattern;
+    CHECK(img != NULL);
+    CHECK_EQ(img->format, SPICE_BITMAP_FMT_8BIT);
+    CHECK_EQ(img->num_palette, 256);
+    CHECK_EQ(img->palette[1], 0x00ff0000);
+    CHECK_EQ(img->palette[2], 0);
+    CHECK_MEM_EQ(img->data, pixels, sizeof(pixels));
+    CHECK_EQ(d.mask.flags, SPICE_MASK_FLAGS_INVERS);
+    CHECK_EQ(d.mask.pos.x, 1);
+    CHECK_EQ(d.mask.pos.y, 2);
+    CHECK(d.mask.bitmap != NULL);
+    CHECK_EQ(d.mask.bitmap->format, SPICE_BITMAP_FMT_1BIT_BE);
+    CHECK_EQ(d.mask.bitmap->width, 40);
+    CHECK_EQ(d.mask.bitmap->stride, 5);
+    CHECK_EQ(d.mask.bitmap->num_palette, 0);
+    CHECK_EQ(d.mask.bitmap->data[99], 0xa5);
+    qxl_drawable_finish(&d);
+
+    /* NONE brush; a mask address of 0 drops flags and pos. */
+    q.u.fill.brush.type = SPICE_BRUSH_TYPE_NONE;
+    q.u.fill.mask.bitmap = 0;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.fill.brush.type, SPICE_BRUSH_TYPE_NONE);
+    CHECK(d.mask.bitmap == NULL);
+    CHECK_EQ(d.mask.flags, 0);
+    CHECK_EQ(d.mask.pos.x, 0);
+    qxl_drawable_finish(&d);
+    guest_finish(&g);
+}
+
+static void test_bad_brushes_and_masks(void)
+{
+    struct guest g;
+    CHECK_EQ(guest_init(&g), 0);
+    QXLDrawable q;
+    init_drawable(&q, QXL_DRAW_FILL);
+    /* Unknown brush type. */
+    q.u.fill.brush.type = 3;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* Pattern without image, with an image outside any slot, with a QUIC
+     * image (not copied, so no tile to draw). */
+    q.u.fill.brush.type = SPICE_BRUSH_TYPE_PATTERN;
+    q.u.fill.brush.u.pattern.pat = 0;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    q.u.fill.brush.u.pattern.pat = 0x10000000u + (8u << 20);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    QXLImage quic;
+    memset(&quic, 0, sizeof(quic));
+    quic.descriptor.type = SPICE_IMAGE_TYPE_QUIC;
+    q.u.fill.brush.u.pattern.pat = guest_put(&g, &quic, sizeof(quic));
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A good pattern but a mask that is not 1-bit, or not a bitmap. */
+    q.u.fill.brush.u.pattern.pat = put_rgb_image(&g, 2, 2);
+    q.u.fill.mask.bitmap = put_rgb_image(&g, 2, 2);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    q.u.fill.mask.bitmap = guest_put(&g, &quic, sizeof(quic));
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A mask whose bits run out of the slot. */
+    q.u.fill.mask.bitmap = put_image(&g, SPICE_BITMAP_FMT_1BIT_LE, QXL_BITMAP_DIRECT, 8, 2, 1, 0,
+                                     guest_addr_of(&g.arena[0], g.arena[0].size - 1));
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* The same for BLACKNESS, ROP3 and OPAQUE brushes. */
+    init_drawable(&q, QXL_DRAW_BLACKNESS);
+    q.u.blackness.mask.bitmap = put_rgb_image(&g, 2, 2);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    init_drawable(&q, QXL_DRAW_ROP3);
+    q.u.rop3.src_bitmap = put_rgb_image(&g, 2, 2);
+    q.u.rop3.src_area = (QXLRect){0, 0, 2, 2};
+    q.u.rop3.brush.type = 9;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    init_drawable(&q, QXL_DRAW_OPAQUE);
+    q.u.opaque.src_bitmap = put_rgb_image(&g, 2, 2);
+    q.u.opaque.src_area = (QXLRect){0, 0, 2, 2};
+    q.u.opaque.brush.type = SPICE_BRUSH_TYPE_PATTERN;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    guest_finish(&g);
+}
+
+static void test_source_ops(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    uint64_t src = put_rgb_image(&g, 6, 4);
+    uint64_t pat = put_rgb_image(&g, 2, 2);
+    uint64_t mask = put_mask_image(&g, SPICE_BITMAP_FMT_1BIT_LE, 6, 4);
+    const QXLRect area = {.top = 1, .left = 2, .bottom = 4, .right = 6};
+    QXLDrawable q;
+
+    init_drawable(&q, QXL_DRAW_OPAQUE);
+    q.u.opaque.src_bitmap = src;
+    q.u.opaque.src_area = area;
+    q.u.opaque.brush.type = SPICE_BRUSH_TYPE_PATTERN;
+    q.u.opaque.brush.u.pattern.pat = pat;
+    q.u.opaque.rop_descriptor = SPICE_ROPD_OP_AND;
+    q.u.opaque.scale_mode = SPICE_IMAGE_SCALE_MODE_INTERPOLATE;
+    q.u.opaque.mask.bitmap = mask;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK(d.u.opaque.src != NULL);
+    CHECK_EQ(d.u.opaque.src->width, 6);
+    CHECK_EQ(d.u.opaque.src_area.left, 2);
+    CHECK_EQ(d.u.opaque.src_area.bottom, 4);
+    CHECK(d.u.opaque.brush.pattern != NULL);
+    CHECK_EQ(d.u.opaque.brush.pattern->width, 2);
+    CHECK_EQ(d.u.opaque.rop_descriptor, SPICE_ROPD_OP_AND);
+    CHECK_EQ(d.u.opaque.scale_mode, SPICE_IMAGE_SCALE_MODE_INTERPOLATE);
+    CHECK(d.mask.bitmap != NULL);
+    qxl_drawable_finish(&d);
+
+    init_drawable(&q, QXL_DRAW_BLEND);
+    q.u.blend.src_bitmap = src;
+    q.u.blend.src_area = area;
+    q.u.blend.rop_descriptor = SPICE_ROPD_OP_OR;
+    q.u.blend.mask.bitmap = mask;
+    q.u.blend.mask.pos = (QXLPoint){3, 0};
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.type, QXL_DRAW_BLEND);
+    CHECK(d.u.copy.src != NULL);
+    CHECK_EQ(d.u.copy.rop_descriptor, SPICE_ROPD_OP_OR);
+    CHECK_EQ(d.mask.pos.x, 3);
+    qxl_drawable_finish(&d);
+
+    init_drawable(&q, QXL_DRAW_COPY);
+    q.u.copy.src_bitmap = src;
+    q.u.copy.src_area = area;
+    q.u.copy.mask.bitmap = mask;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK(d.mask.bitmap != NULL);
+    CHECK_EQ(d.mask.bitmap->format, SPICE_BITMAP_FMT_1BIT_LE);
+    qxl_drawable_finish(&d);
+
+    init_drawable(&q, QXL_DRAW_TRANSPARENT);
+    q.u.transparent.src_bitmap = src;
+    q.u.transparent.src_area = area;
+    q.u.transparent.src_color = 0xf81f;
+    q.u.transparent.true_color = 0xff00ff;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK(d.u.transparent.src != NULL);
+    CHECK_EQ(d.u.transparent.src_color, 0xf81f);
+    CHECK_EQ(d.u.transparent.true_color, 0xff00ff);
+    CHECK_EQ(d.u.transparent.src_area.right, 6);
+    qxl_drawable_finish(&d);
+
+    init_drawable(&q, QXL_DRAW_ALPHA_BLEND);
+    q.u.alpha_blend.alpha_flags = SPICE_ALPHA_FLAGS_DEST_HAS_ALPHA;
+    q.u.alpha_blend.alpha = 0x80;
+    q.u.alpha_blend.src_bitmap = src;
+    q.u.alpha_blend.src_area = area;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.alpha_blend.alpha_flags, SPICE_ALPHA_FLAGS_DEST_HAS_ALPHA);
+    CHECK_EQ(d.u.alpha_blend.alpha, 0x80);
+    CHECK(d.u.alpha_blend.src != NULL);
+    CHECK_EQ(d.u.alpha_blend.src_area.top, 1);
+    qxl_drawable_finish(&d);
+
+    init_drawable(&q, QXL_DRAW_ROP3);
+    q.u.rop3.src_bitmap = src;
+    q.u.rop3.src_area = area;
+    q.u.rop3.brush.type = SPICE_BRUSH_TYPE_SOLID;
+    q.u.rop3.brush.u.color = 0x123456;
+    q.u.rop3.rop3 = 0xb8;
+    q.u.rop3.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
+    q.u.rop3.mask.bitmap = mask;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.rop3.rop3, 0xb8);
+    CHECK_EQ(d.u.rop3.brush.color, 0x123456);
+    CHECK(d.u.rop3.src != NULL);
+    CHECK(d.mask.bitmap != NULL);
+    qxl_drawable_finish(&d);
+
+    /* A source area outside the bitmap, or inverted, is refused for each. */
+    const uint8_t types[] = {QXL_DRAW_OPAQUE, QXL_DRAW_BLEND, QXL_DRAW_TRANSPARENT,
+                             QXL_DRAW_ALPHA_BLEND, QXL_DRAW_ROP3};
+    for (size_t i = 0; i < sizeof(types); i++) {
+        init_drawable(&q, types[i]);
+        QXLRect bad = {.top = 0, .left = 0, .bottom = 5, .right = 6};
+        switch (types[i]) {
+        case QXL_DRAW_OPAQUE:
+            q.u.opaque.src_bitmap = src;
+            q.u.opaque.src_area = bad;
+            break;
+        case QXL_DRAW_BLEND:
+            q.u.blend.src_bitmap = src;
+            q.u.blend.src_area = bad;
+            break;
+        case QXL_DRAW_TRANSPARENT:
+            q.u.transparent.src_bitmap = src;
+            q.u.transparent.src_area = bad;
+            break;
+        case QXL_DRAW_ALPHA_BLEND:
+            q.u.alpha_blend.src_bitmap = src;
+            q.u.alpha_blend.src_area = bad;
+            break;
+        default:
+            q.u.rop3.src_bitmap = src;
+            q.u.rop3.src_area = bad;
+            break;
+        }
+        CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+        /* ... and so is a missing source. */
+        init_drawable(&q, types[i]);
+        CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    }
+    guest_finish(&g);
+}
+
+static void test_mask_ops(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    uint64_t mask = put_mask_image(&g, SPICE_BITMAP_FMT_1BIT_BE, 9, 3);
+    const uint8_t types[] = {QXL_DRAW_BLACKNESS, QXL_DRAW_WHITENESS, QXL_DRAW_INVERS};
+    for (size_t i = 0; i < sizeof(types); i++) {
+        QXLDrawable q;
+        init_drawable(&q, types[i]);
+        q.u.invers.mask.flags = SPICE_MASK_FLAGS_INVERS;
+        q.u.invers.mask.pos = (QXLPoint){4, 5};
+        q.u.invers.mask.bitmap = mask;
+        CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+        CHECK_EQ(d.type, types[i]);
+        CHECK(d.mask.bitmap != NULL);
+        CHECK_EQ(d.mask.bitmap->width, 9);
+        CHECK_EQ(d.mask.pos.y, 5);
+        CHECK_EQ(d.mask.flags, SPICE_MASK_FLAGS_INVERS);
+        qxl_drawable_finish(&d);
+        q.u.invers.mask.bitmap = 0;
+        CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+        CHECK(d.mask.bitmap == NULL);
+        qxl_drawable_finish(&d);
+    }
+    guest_finish(&g);
+}
+
+static void test_compat_alpha_blend(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    QXLCompatDrawable q;
+    memset(&q, 0, sizeof(q));
+    q.type = QXL_DRAW_ALPHA_BLEND;
+    q.bbox = (QXLRect){0, 0, 2, 2};
+    q.u.alpha_blend.alpha = 0x40;
+    q.u.alpha_blend.src_bitmap = put_rgb_image(&g, 2, 2);
+    q.u.alpha_blend.src_area = (QXLRect){0, 0, 2, 2};
+    CHECK_EQ(qxl_parse_compat_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.alpha_blend.alpha_flags, 0);
+    CHECK_EQ(d.u.alpha_blend.alpha, 0x40);
+    CHECK(d.u.alpha_blend.src != NULL);
+    CHECK_EQ(d.u.alpha_blend.src_area.right, 2);
+    qxl_drawable_finish(&d);
+    guest_finish(&g);
+}
+
+/* Writes a QXLPath (data_size, first chunk embedded) whose data is `data`,
+ * the first `first` bytes in the embedded chunk and the rest in a second
+ * chunk; returns its address. */
+static uint64_t put_path(struct guest *g, const uint8_t *data, size_t len, size_t first,
+                         uint32_t data_size)
+{
+    void *host;
+    uint64_t addr = guest_alloc(g, sizeof(QXLPath) + first, &host);
+    QXLPath *path = host;
+    path->data_size = data_size;
+    path->chunk.data_size = (uint32_t)first;
+    memcpy(path->chunk.data, data, first);
+    path->chunk.next_chunk = first < len ? put_chunks(g, data + first, len - first, NULL, 0) : 0;
+    return addr;
+}
+
+/* Appends a path segment to buf at *pos. */
+static void seg_append(uint8_t *buf, size_t *pos, uint32_t flags, uint32_t count,
+                       const int32_t *xy)
+{
+    memcpy(buf + *pos, &flags, 4);
+    memcpy(buf + *pos + 4, &count, 4);
+    memcpy(buf + *pos + 8, xy, (size_t)count * 8);
+    *pos += 8 + (size_t)count * 8;
+}
+
+static void test_stroke(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    uint8_t data[128];
+    size_t len = 0;
+    const int32_t a[6] = {16, 32, 160, 32, 160, 320};
+    const int32_t c[2] = {-16, 0};
+    seg_append(data, &len, QXL_PATH_BEGIN, 3, a);
+    seg_append(data, &len, QXL_PATH_END | QXL_PATH_CLOSE, 1, c);
+    data[len] = 0xee; /* a trailing partial header is ignored */
+    len += 3;
+    const uint32_t style[3] = {0x40, 0x20, 0x10};
+    QXLDrawable q;
+    init_drawable(&q, QXL_DRAW_STROKE);
+    /* The split falls inside the first segment's points. */
+    q.u.stroke.path = put_path(&g, data, len, 13, (uint32_t)len);
+    q.u.stroke.attr.flags = SPICE_LINE_FLAGS_STYLED | SPICE_LINE_FLAGS_START_WITH_GAP;
+    q.u.stroke.attr.join_style = 1; /* round, in the QXL driver enums */
+    q.u.stroke.attr.end_style = 2;
+    q.u.stroke.attr.style_nseg = 3;
+    q.u.stroke.attr.width = 0x10;
+    q.u.stroke.attr.miter_limit = 0x50;
+    q.u.stroke.attr.style = guest_put(&g, style, sizeof(style));
+    q.u.stroke.brush.type = SPICE_BRUSH_TYPE_SOLID;
+    q.u.stroke.brush.u.color = 0xffffff;
+    q.u.stroke.fore_mode = SPICE_ROPD_OP_PUT;
+    q.u.stroke.back_mode = SPICE_ROPD_OP_XOR;
+    uint64_t addr = guest_put(&g, &q, sizeof(q));
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, addr, &d, &err), 0);
+    const struct qxl_path *path = &d.u.stroke.path;
+    CHECK_EQ(path->num_segments, 2);
+    CHECK_EQ(path->num_points, 4);
+    CHECK_EQ(path->segments[0].flags, QXL_PATH_BEGIN);
+    CHECK_EQ(path->segments[0].count, 3);
+    CHECK_EQ(path->segments[0].points[2].x, 160);
+    CHECK_EQ(path->segments[0].points[2].y, 320);
+    CHECK_EQ(path->segments[1].flags, QXL_PATH_END | QXL_PATH_CLOSE);
+    CHECK_EQ(path->segments[1].count, 1);
+    CHECK_EQ(path->segments[1].points[0].x, -16);
+    CHECK(path->segments[1].points == path->points + 3);
+    const struct qxl_line_attr *attr = &d.u.stroke.attr;
+    CHECK_EQ(attr->flags, SPICE_LINE_FLAGS_STYLED | SPICE_LINE_FLAGS_START_WITH_GAP);
+    CHECK_EQ(attr->join_style, 1);
+    CHECK_EQ(attr->end_style, 2);
+    CHECK_EQ(attr->width, 0x10);
+    CHECK_EQ(attr->miter_limit, 0x50);
+    CHECK_EQ(attr->style_nseg, 3);
+    CHECK_EQ(attr->style[2], 0x10);
+    CHECK_EQ(d.u.stroke.brush.color, 0xffffff);
+    CHECK_EQ(d.u.stroke.fore_mode, SPICE_ROPD_OP_PUT);
+    CHECK_EQ(d.u.stroke.back_mode, SPICE_ROPD_OP_XOR);
+    qxl_drawable_finish(&d);
+
+    /* Unstyled: the style array is not read, whatever its pointer says. */
+    q.u.stroke.attr.flags = 0;
+    q.u.stroke.attr.style = 1;
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK(d.u.stroke.attr.style == NULL);
+    CHECK_EQ(d.u.stroke.attr.style_nseg, 0);
+    qxl_drawable_finish(&d);
+
+    /* An empty path is valid. */
+    q.u.stroke.path = put_path(&g, data, 0, 0, 0);
+    CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+    CHECK_EQ(d.u.stroke.path.num_segments, 0);
+    qxl_drawable_finish(&d);
+    guest_finish(&g);
+}
+
+static void test_bad_strokes(void)
+{
+    struct guest g;
+    CHECK_EQ(guest_init(&g), 0);
+    uint8_t data[64];
+    size_t len = 0;
+    const int32_t a[4] = {1, 2, 3, 4};
+    seg_append(data, &len, QXL_PATH_BEGIN, 2, a);
+    QXLDrawable q;
+    init_drawable(&q, QXL_DRAW_STROKE);
+    q.u.stroke.brush.type = SPICE_BRUSH_TYPE_SOLID;
+
+    /* No path. */
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A segment claiming more points than data_size holds. */
+    uint32_t big = 3;
+    memcpy(data + 4, &big, 4);
+    q.u.stroke.path = put_path(&g, data, len, len, (uint32_t)len);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    big = UINT32_MAX;
+    memcpy(data + 4, &big, 4);
+    q.u.stroke.path = put_path(&g, data, len, len, (uint32_t)len);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    big = 2;
+    memcpy(data + 4, &big, 4);
+    /* data_size beyond what the chunks hold, and a bad next chunk pointer. */
+    q.u.stroke.path = put_path(&g, data, len, len, (uint32_t)len + 8);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    uint64_t path = put_path(&g, data, len, 8, (uint32_t)len);
+    QXLPath *host = guest_host(&g, 0, path);
+    host->chunk.next_chunk = 0x10000000u + (16u << 20);
+    q.u.stroke.path = path;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A data_size beyond the path limit is refused before any copy. */
+    q.u.stroke.path = put_path(&g, data, len, len, 0x7fffffff);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* Styled lines need their style array, inside a slot. */
+    q.u.stroke.path = put_path(&g, data, len, len, (uint32_t)len);
+    q.u.stroke.attr.flags = SPICE_LINE_FLAGS_STYLED;
+    q.u.stroke.attr.style_nseg = 4;
+    q.u.stroke.attr.style = 0;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    q.u.stroke.attr.style = guest_addr_of(&g.arena[0], g.arena[0].size - 8);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A good path and style but a bad brush. */
+    q.u.stroke.attr.flags = 0;
+    q.u.stroke.brush.type = 4;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    guest_finish(&g);
+}
+
+/* Appends a glyph (header and `bytes` bytes of data) to buf at *pos. */
+static void glyph_append(uint8_t *buf, size_t *pos, int32_t x, uint16_t w, uint16_t h,
+                         size_t bytes)
+{
+    QXLRasterGlyph glyph = {
+            .render_pos = {x, 20}, .glyph_origin = {0, -(int32_t)h}, .width = w, .height = h};
+    memcpy(buf + *pos, &glyph, sizeof(glyph));
+    *pos += sizeof(glyph);
+    fill_pattern(buf + *pos, bytes, (unsigned)x);
+    *pos += bytes;
+}
+
+static uint64_t put_string(struct guest *g, uint16_t length, uint16_t flags, const uint8_t *data,
+                           size_t len, size_t first, uint32_t data_size)
+{
+    void *host;
+    uint64_t addr = guest_alloc(g, sizeof(QXLString) + first, &host);
+    QXLString *s = host;
+    s->data_size = data_size;
+    s->length = length;
+    s->flags = flags;
+    s->chunk.data_size = (uint32_t)first;
+    memcpy(s->chunk.data, data, first);
+    s->chunk.next_chunk = first < len ? put_chunks(g, data + first, len - first, NULL, 0) : 0;
+    return addr;
+}
+
+static void test_text(void)
+{
+    struct guest g;
+    struct qxl_drawable d;
+    const char *err = NULL;
+    CHECK_EQ(guest_init(&g), 0);
+    static const uint16_t rasters[3] = {SPICE_STRING_FLAGS_RASTER_A1,
+                                        SPICE_STRING_FLAGS_RASTER_A4,
+                                        SPICE_STRING_FLAGS_RASTER_A8};
+    for (int r = 0; r < 3; r++) {
+        uint16_t flags = rasters[r] | SPICE_STRING_FLAGS_RASTER_TOP_DOWN;
+        uint8_t data[256];
+        size_t len = 0;
+        uint32_t s1 = qxl_glyph_stride(flags, 9), s2 = qxl_glyph_stride(flags, 3);
+        glyph_append(data, &len, 10, 9, 4, (size_t)s1 * 4);
+        glyph_append(data, &len, 19, 3, 2, (size_t)s2 * 2);
+        glyph_append(data, &len, 22, 0, 0, 0); /* an empty glyph (a space) */
+        QXLDrawable q;
+        init_drawable(&q, QXL_DRAW_TEXT);
+        /* Split inside the second glyph's header. */
+        q.u.text.str = put_string(&g, 3, flags, data, len, 20 + s1 * 4 + 7, (uint32_t)len);
+        q.u.text.back_area = (QXLRect){1, 2, 3, 4};
+        q.u.text.fore_brush.type = SPICE_BRUSH_TYPE_SOLID;
+        q.u.text.fore_brush.u.color = 0xabcdef;
+        q.u.text.back_brush.type = SPICE_BRUSH_TYPE_PATTERN;
+        q.u.text.back_brush.u.pattern.pat = put_rgb_image(&g, 2, 2);
+        q.u.text.fore_mode = SPICE_ROPD_OP_PUT;
+        q.u.text.back_mode = SPICE_ROPD_OP_OR;
+        CHECK_EQ(qxl_parse_drawable(&g.table, 0, guest_put(&g, &q, sizeof(q)), &d, &err), 0);
+        const struct qxl_glyph_string *str = &d.u.text.str;
+        CHECK_EQ(str->length, 3);
+        CHECK_EQ(str->flags, flags);
+        CHECK_EQ(str->glyphs[0].width, 9);
+        CHECK_EQ(str->glyphs[0].height, 4);
+        CHECK_EQ(str->glyphs[0].render_pos.x, 10);
+        CHECK_EQ(str->glyphs[0].glyph_origin.y, -4);
+        CHECK_MEM_EQ(str->glyphs[0].data, data + 20, (size_t)s1 * 4);
+        CHECK_EQ(str->glyphs[1].width, 3);
+        CHECK_EQ(str->glyphs[1].render_pos.x, 19);
+        CHECK_MEM_EQ(str->glyphs[1].data, data + 40 + s1 * 4, (size_t)s2 * 2);
+        CHECK_EQ(str->glyphs[2].width, 0);
+        CHECK_EQ(d.u.text.back_area.right, 4);
+        CHECK_EQ(d.u.text.fore_brush.color, 0xabcdef);
+        CHECK(d.u.text.back_brush.pattern != NULL);
+        CHECK_EQ(d.u.text.fore_mode, SPICE_ROPD_OP_PUT);
+        CHECK_EQ(d.u.text.back_mode, SPICE_ROPD_OP_OR);
+        qxl_drawable_finish(&d);
+    }
+    guest_finish(&g);
+}
+
+static void test_bad_text(void)
+{
+    struct guest g;
+    CHECK_EQ(guest_init(&g), 0);
+    const uint16_t a4 = SPICE_STRING_FLAGS_RASTER_A4;
+    uint8_t data[128];
+    size_t len = 0;
+    glyph_append(data, &len, 0, 5, 3, 9); /* A4: 3 bytes a row */
+    QXLDrawable q;
+    init_drawable(&q, QXL_DRAW_TEXT);
+    /* No string. */
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* Glyph data running past data_size (the chunks hold more). */
+    q.u.text.str = put_string(&g, 1, a4, data, len, len, (uint32_t)len - 1);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* More glyphs than data_size holds; a header cut short. */
+    q.u.text.str = put_string(&g, 2, a4, data, len, len, (uint32_t)len);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    q.u.text.str = put_string(&g, 1, a4, data, len, len, 10);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* Bytes left over after the last glyph. */
+    q.u.text.str = put_string(&g, 1, a4, data, len + 4, len + 4, (uint32_t)len + 4);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* No raster format. */
+    q.u.text.str = put_string(&g, 1, SPICE_STRING_FLAGS_RASTER_TOP_DOWN, data, len, len,
+                              (uint32_t)len);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* data_size larger than what the chunks carry, and beyond the limit. */
+    q.u.text.str = put_string(&g, 1, a4, data, len, len, (uint32_t)len + 100);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    q.u.text.str = put_string(&g, 1, a4, data, len, len, QXL_MAX_DATA_SIZE + 1);
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A bad chunk pointer after the first chunk. */
+    uint64_t str = put_string(&g, 1, a4, data, len, 8, (uint32_t)len);
+    QXLString *host = guest_host(&g, 0, str);
+    host->chunk.next_chunk = 8;
+    q.u.text.str = str;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    /* A good string with a bad back brush: the string is freed too. */
+    q.u.text.str = put_string(&g, 1, a4, data, len, len, (uint32_t)len);
+    q.u.text.fore_brush.type = SPICE_BRUSH_TYPE_SOLID;
+    q.u.text.back_brush.type = 77;
+    CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
+    guest_finish(&g);
+}
+
 static void test_compat_drawable(void)
 {
     struct guest g;
@@ -919,6 +1518,15 @@ int main(void)
             CHECK_CASE(test_nop_and_unknown),
             CHECK_CASE(test_copy_bits_composite),
             CHECK_CASE(test_compat_drawable),
+            CHECK_CASE(test_fill_pattern_and_mask),
+            CHECK_CASE(test_bad_brushes_and_masks),
+            CHECK_CASE(test_source_ops),
+            CHECK_CASE(test_mask_ops),
+            CHECK_CASE(test_compat_alpha_blend),
+            CHECK_CASE(test_stroke),
+            CHECK_CASE(test_bad_strokes),
+            CHECK_CASE(test_text),
+            CHECK_CASE(test_bad_text),
             CHECK_CASE(test_bad_addresses),
             CHECK_CASE(test_bad_images),
             CHECK_CASE(test_bad_chunk_lists),

@@ -22,6 +22,7 @@
 #include <spice/qxl_dev.h>
 
 #include "common/error.h"
+#include "display/canvas_ops.h"
 
 unsigned canvas_format_bpp(uint32_t format)
 {
@@ -112,6 +113,19 @@ int canvas_fill(struct canvas_surface *dst, const struct qxl_rect *bbox,
                 const struct qxl_rect *clips, uint32_t num_clips, uint32_t color,
                 uint16_t rop_descriptor)
 {
+    if (dst->image) {
+        struct qxl_drawable d;
+        memset(&d, 0, sizeof(d));
+        d.type = QXL_DRAW_FILL;
+        d.bbox = *bbox;
+        d.clip_type = num_clips ? SPICE_CLIP_TYPE_RECTS : SPICE_CLIP_TYPE_NONE;
+        d.num_clip_rects = num_clips;
+        d.clip_rects = (struct qxl_rect *)(uintptr_t)clips;
+        d.u.fill.brush.type = SPICE_BRUSH_TYPE_SOLID;
+        d.u.fill.brush.color = color;
+        d.u.fill.rop_descriptor = rop_descriptor;
+        return canvas_ops_draw(dst, &d, NULL, NULL);
+    }
     if (canvas_format_bpp(dst->format) != 4 || !rop_supported(rop_descriptor)) {
         return CLOVE_E_UNSUPPORTED;
     }
@@ -417,6 +431,20 @@ int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
         src_area->right > (int64_t)src->width || src_area->bottom > (int64_t)src->height) {
         return CLOVE_E_INVALID;
     }
+    if (dst->image) {
+        struct qxl_drawable d;
+        memset(&d, 0, sizeof(d));
+        d.type = QXL_DRAW_COPY;
+        d.bbox = *bbox;
+        d.clip_type = num_clips ? SPICE_CLIP_TYPE_RECTS : SPICE_CLIP_TYPE_NONE;
+        d.num_clip_rects = num_clips;
+        d.clip_rects = (struct qxl_rect *)(uintptr_t)clips;
+        d.u.copy.src = (struct qxl_image *)(uintptr_t)src;
+        d.u.copy.src_area = *src_area;
+        d.u.copy.rop_descriptor = rop_descriptor;
+        d.u.copy.scale_mode = scale_mode;
+        return canvas_ops_draw(dst, &d, lookup, opaque);
+    }
     if ((rop_descriptor & ~SPICE_ROPD_OP_PUT) != 0) {
         if (src->type != SPICE_IMAGE_TYPE_BITMAP || canvas_format_bpp(dst->format) != 4) {
             return CLOVE_E_UNSUPPORTED;
@@ -612,36 +640,18 @@ int canvas_draw(struct canvas_surface *dst, const struct qxl_drawable *d, canvas
 {
     const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
     uint32_t num_clips = clips ? d->num_clip_rects : 0;
-    if (clips && num_clips == 0) {
-        return 0; /* clipped away entirely */
-    }
-    if (d->mask.bitmap) {
-        return CLOVE_E_UNSUPPORTED;
-    }
     switch (d->type) {
-    case QXL_DRAW_FILL:
-        if (d->u.fill.brush.type != SPICE_BRUSH_TYPE_SOLID) {
-            return CLOVE_E_UNSUPPORTED;
-        }
-        return canvas_fill(dst, &d->bbox, clips, num_clips, d->u.fill.brush.color,
-                           d->u.fill.rop_descriptor);
-    case QXL_DRAW_COPY:
-        if (!d->u.copy.src) {
-            return CLOVE_E_UNSUPPORTED;
-        }
-        return canvas_copy(dst, &d->bbox, clips, num_clips, d->u.copy.src, &d->u.copy.src_area,
-                           d->u.copy.rop_descriptor, d->u.copy.scale_mode, lookup, opaque);
     case QXL_COPY_BITS:
+        if (d->clip_type == SPICE_CLIP_TYPE_RECTS && num_clips == 0) {
+            return 0; /* clipped away entirely */
+        }
         return canvas_copy_bits(dst, &d->bbox, clips, num_clips, d->u.copy_bits.src_pos);
-    case QXL_DRAW_BLACKNESS:
-        return canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_BLACKNESS);
-    case QXL_DRAW_WHITENESS:
-        return canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_WHITENESS);
-    case QXL_DRAW_INVERS:
-        return canvas_fill(dst, &d->bbox, clips, num_clips, 0, SPICE_ROPD_OP_INVERS);
     case QXL_DRAW_COMPOSITE:
+        if (d->clip_type == SPICE_CLIP_TYPE_RECTS && num_clips == 0) {
+            return 0;
+        }
         return canvas_composite(dst, d, lookup, opaque);
     default:
-        return CLOVE_E_UNSUPPORTED;
+        return canvas_ops_draw(dst, d, lookup, opaque);
     }
 }

@@ -16,8 +16,13 @@
  * references from those, so keys of RGB16 images are their RGB32 values.
  *
  * ENCODER DESIGN. The dictionary copies the keys (24-bit RGB per pixel) of
- * the images in the window into one linear buffer addressed by a global
- * pixel position; evicted images are compacted away from its front. Match
+ * the images in the window into a ring buffer addressed by a global pixel
+ * position: the key of position p lives at keys[p & ring_mask]. The ring
+ * (a power of two, >= the live pixels plus the new image) is followed by an
+ * overflow area as large as the largest image, so every image is stored
+ * contiguously from its start even when it wraps; the wrapped part is then
+ * copied to the ring's front, where later images find it by position. Nothing
+ * moves when images are evicted: their keys are simply overwritten. Match
  * candidates at each position, longest wins (ties go to the cheaper code):
  *   - the previous pixel (runs) and the pixel one row above;
  *   - the displacement of the last match (after an edit, the rest of the
@@ -39,6 +44,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "codec/lz_pixels.h"
 
@@ -88,9 +96,9 @@ struct glz_dict {
     uint32_t window_pixels;
     uint64_t next_id;
 
-    uint32_t *keys;  /* keys of the window; keys[0] is global position base */
-    size_t keys_cap; /* in pixels */
-    uint64_t base;   /* global position of keys[0] */
+    uint32_t *keys;  /* ring_cap + ovf_cap keys: position p at keys[p & (ring_cap - 1)] */
+    size_t ring_cap; /* a power of two, 0 before the first image */
+    size_t ovf_cap;  /* keys after the ring: >= the largest image + 2 */
     uint64_t end;    /* global position after the newest image */
 
     struct glz_dict_image *images; /* ring of live images, oldest first */
@@ -160,7 +168,6 @@ void glz_dict_reset(struct glz_dict *dict)
     dict->images_head = 0;
     dict->images_count = 0;
     dict->live_pixels = 0;
-    dict->base = dict->end;
 }
 
 static struct glz_dict_image *glz_dict_image_at(struct glz_dict *d, size_t i)
@@ -208,34 +215,71 @@ static const struct glz_dict_image *glz_dict_find(struct glz_dict *d, uint64_t p
     return glz_dict_image_at(d, lo);
 }
 
-/* Makes room for `pixels` more keys after d->end. */
+/* A buffer of `bytes` for large, long-lived pixel data (free() releases
+ * it): on Linux 2 MiB aligned and marked for transparent huge pages, since
+ * first touching fresh memory one 4 KiB page at a time costs more than
+ * coding a 1080p frame (a fault each, milliseconds per frame on a VM). */
+static void *glz_big_alloc(size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= ((size_t)2 << 20)) {
+        void *p = NULL;
+        size_t rounded = (bytes + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+        if (posix_memalign(&p, (size_t)2 << 20, rounded) != 0) {
+            return NULL;
+        }
+        (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
+        return p;
+    }
+#endif
+    return malloc(bytes);
+}
+
+/* Stores keys[0, n) (contiguous) at position pos of a ring of ring_cap
+ * keys followed by its overflow area: contiguously from pos & mask, and the
+ * part past the ring again at its front. */
+static void glz_ring_store(uint32_t *ring, size_t ring_cap, uint64_t pos, const uint32_t *keys,
+                           size_t n)
+{
+    size_t at = (size_t)(pos & (ring_cap - 1));
+    if (ring + at != keys) {
+        memcpy(ring + at, keys, n * sizeof(uint32_t));
+    }
+    if (at + n > ring_cap) {
+        memcpy(ring, ring + ring_cap, (at + n - ring_cap) * sizeof(uint32_t));
+    }
+}
+
+/* Makes room for an image of `pixels` keys at d->end: the live images and
+ * it must fit the ring, and it plus two sentinels the overflow area. When
+ * they do not, moves the live images into a larger ring (rare: the ring only
+ * grows, to the power of two at or above the window). */
 static int glz_dict_reserve(struct glz_dict *d, uint32_t pixels)
 {
     uint64_t win_start = d->images_count ? glz_dict_image_at(d, 0)->start : d->end;
-    size_t used = (size_t)(d->end - d->base);
-    if (used + pixels + 2 <= d->keys_cap) {
-        return 0;
-    }
-    /* Drop the evicted front first. */
     size_t live = (size_t)(d->end - win_start);
-    if (d->keys && win_start > d->base) {
-        memmove(d->keys, d->keys + (win_start - d->base), live * sizeof(uint32_t));
-    }
-    d->base = win_start;
-    if (live + pixels + 2 <= d->keys_cap) {
+    size_t need = live + pixels;
+    if (need <= d->ring_cap && (size_t)pixels + 2 <= d->ovf_cap) {
         return 0;
     }
-    size_t cap = (live + pixels + 2) + (live + pixels + 2) / 2;
-    size_t max_cap = (size_t)d->window_pixels + d->window_pixels / 2 + 2;
-    if (cap > max_cap) {
-        cap = max_cap > live + pixels + 2 ? max_cap : live + pixels + 2;
+    size_t ring = d->ring_cap ? d->ring_cap : 1024;
+    while (ring < need) {
+        ring *= 2;
     }
-    uint32_t *n = realloc(d->keys, cap * sizeof(uint32_t));
+    size_t ovf = (size_t)pixels + 2 > d->ovf_cap ? (size_t)pixels + 2 : d->ovf_cap;
+    uint32_t *n = glz_big_alloc((ring + ovf) * sizeof(uint32_t));
     if (!n) {
         return CLOVE_E_NOMEM;
     }
+    for (size_t i = 0; i < d->images_count; i++) {
+        const struct glz_dict_image *img = glz_dict_image_at(d, i);
+        glz_ring_store(n, ring, img->start, d->keys + (img->start & (d->ring_cap - 1)),
+                       img->pixels);
+    }
+    free(d->keys);
     d->keys = n;
-    d->keys_cap = cap;
+    d->ring_cap = ring;
+    d->ovf_cap = ovf;
     return 0;
 }
 
@@ -409,7 +453,9 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
 {
     size_t seg_at = (size_t)-1, seg_disp = 0; /* last segment looked up */
     size_t first_disp = n_frame_disps ? frame_disps[0] : 0;
-    const uint32_t *base = cur - cur_pos; /* never dereferenced outside the window */
+    /* Earlier images are read through the ring: position p at ring[p & mask]. */
+    const uint32_t *ring = cross ? d->keys : NULL;
+    const uint64_t ring_mask = cross ? d->ring_cap - 1 : 0;
     uint64_t win_start = cur_pos;
     if (cross && d->images_count) {
         win_start = glz_dict_image_at(d, 0)->start;
@@ -420,7 +466,6 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
     size_t rep = first_disp;
     int rc;
 
-    (void)base;
     if (above_disp) {
         for (size_t x = 0; x < width; x++) {
             above_disp[x] = (uint32_t)first_disp;
@@ -484,7 +529,7 @@ static int glz_encode_stream(struct glz_encoder *e, struct glz_dict *d, const ui
             if (disp > pos - win_start) {
                 continue;
             }
-            const uint32_t *ref = cur + ip - disp;
+            const uint32_t *ref = disp <= ip ? cur + ip - disp : ring + ((pos - disp) & ring_mask);
             if (*ref != key) {
                 continue;
             }
@@ -693,8 +738,12 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
 
     uint64_t id = d->next_id;
     uint64_t oldest = d->images_count ? glz_dict_image_at(d, 0)->id : id;
-    uint32_t *cur = d->keys + (d->end - d->base);
+    uint32_t *cur = d->keys + (d->end & (d->ring_cap - 1));
     glz_fill_keys(img, 0, cur);
+    /* Two sentinels end the image; they may sit on the oldest image's first
+     * keys (a full ring), which are put back after encoding: until then a
+     * match into them just stops early. */
+    uint32_t under_sentinels[2] = {cur[pixels], cur[pixels + 1]};
     cur[pixels] = cur[pixels + 1] = 0xff000000u; /* never equal to a key */
 
     uint8_t *o = out;
@@ -740,12 +789,15 @@ int glz_encode(struct glz_dict *d, const struct codec_image *img, uint8_t *out, 
         free(alpha);
         free(ahash);
     }
+    cur[pixels] = under_sentinels[0];
+    cur[pixels + 1] = under_sentinels[1];
     if (rc < 0) {
         return glz_fail(err_desc,
                         rc == CLOVE_E_NOMEM ? "glz: out of memory" : "glz: output buffer too small",
                         rc);
     }
     glz_index_segments(d->seg_hash, cur, d->end, img->width, img->height);
+    glz_ring_store(d->keys, d->ring_cap, d->end, cur, pixels);
     if ((rc = glz_dict_push_image(d, id, d->end, pixels)) < 0) {
         return glz_fail(err_desc, "glz: out of memory", rc);
     }

@@ -1298,9 +1298,9 @@ QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, con
 
 /* Decodes sample i of a plane and returns its value; `pred` is its
  * prediction. */
-QUIC_INLINE unsigned dec_sample(struct quic_bb *b, const struct quic_family *f,
-                                const uint16_t *dec, unsigned mask, const struct quic_model *m,
-                                uint8_t *corr, uint8_t *cur, int i, unsigned pred)
+QUIC_INLINE unsigned dec_sample(struct quic_bb *b, const struct quic_family *f, const uint16_t *dec,
+                                unsigned mask, const struct quic_model *m, uint8_t *corr,
+                                uint8_t *cur, int i, unsigned pred)
 {
     unsigned v = bb_code(b, f, dec, m->ctx_code[corr[i - 1]]);
     corr[i] = (uint8_t)v;

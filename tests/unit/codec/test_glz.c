@@ -350,6 +350,41 @@ static void test_large_frame(void)
     glz_window_destroy(window);
 }
 
+/* Many frames through a window that is full after each encode (its size a
+ * power of two and a whole number of frames, so the live images exactly
+ * fill the encoder's key ring and the end
+ * sentinels sit on the oldest image's first keys), with frames of other
+ * sizes mixed in so that images wrap around the encoder's key ring at
+ * every offset: every frame decodes exactly, and scrolled frames still find
+ * their rows in earlier images after many wraps. */
+static void test_ring_wraps(void)
+{
+    uint32_t w = 64, h = 64; /* a window of 2^14 pixels: the ring is exactly that */
+    struct glz_dict *dict = glz_dict_create(w * h * 4);
+    struct glz_window *window = glz_window_create(w * h * 4);
+    uint32_t *base = make_frame(w, h + 200, 5);
+    uint32_t *odd = make_frame(37, 29, 9);
+    int small_seen = 0;
+    for (uint32_t k = 0; k < 60; k++) {
+        if (k % 7 == 3) {
+            CHECK(step(dict, window, odd, 37, 29 - k % 5, CODEC_FMT_RGB32, NULL) > 0);
+            continue;
+        }
+        /* Frame k: rows k*3 .. of the tall picture (a slow scroll). */
+        const uint32_t *f = base + (size_t)(k * 3 % 200) * w;
+        int n = step(dict, window, f, w, h, CODEC_FMT_RGB32, NULL);
+        CHECK(n > 0);
+        if (k > 8 && n < (int)(w * h / 8)) {
+            small_seen++;
+        }
+    }
+    CHECK(small_seen > 30);
+    free(base);
+    free(odd);
+    glz_dict_destroy(dict);
+    glz_window_destroy(window);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){CHECK_CASE(test_sequence_cross_image),
@@ -359,5 +394,6 @@ int main(void)
                                            CHECK_CASE(test_golden_sequence),
                                            CHECK_CASE(test_bad_references),
                                            CHECK_CASE(test_large_frame),
+                                           CHECK_CASE(test_ring_wraps),
                                            {0}});
 }

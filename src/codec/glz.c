@@ -44,9 +44,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "codec/lz_pixels.h"
 
@@ -215,26 +212,6 @@ static const struct glz_dict_image *glz_dict_find(struct glz_dict *d, uint64_t p
     return glz_dict_image_at(d, lo);
 }
 
-/* A buffer of `bytes` for large, long-lived pixel data (free() releases
- * it): on Linux 2 MiB aligned and marked for transparent huge pages, since
- * first touching fresh memory one 4 KiB page at a time costs more than
- * coding a 1080p frame (a fault each, milliseconds per frame on a VM). */
-static void *glz_big_alloc(size_t bytes)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (bytes >= ((size_t)2 << 20)) {
-        void *p = NULL;
-        size_t rounded = (bytes + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
-        if (posix_memalign(&p, (size_t)2 << 20, rounded) != 0) {
-            return NULL;
-        }
-        (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
-        return p;
-    }
-#endif
-    return malloc(bytes);
-}
-
 /* Stores keys[0, n) (contiguous) at position pos of a ring of ring_cap
  * keys followed by its overflow area: contiguously from pos & mask, and the
  * part past the ring again at its front. */
@@ -267,7 +244,7 @@ static int glz_dict_reserve(struct glz_dict *d, uint32_t pixels)
         ring *= 2;
     }
     size_t ovf = (size_t)pixels + 2 > d->ovf_cap ? (size_t)pixels + 2 : d->ovf_cap;
-    uint32_t *n = glz_big_alloc((ring + ovf) * sizeof(uint32_t));
+    uint32_t *n = malloc((ring + ovf) * sizeof(uint32_t));
     if (!n) {
         return CLOVE_E_NOMEM;
     }

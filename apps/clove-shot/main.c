@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -281,35 +282,81 @@ static int apply_vv(struct options *o)
     return 0;
 }
 
-/* Writes the frame as P6 (RGB from B, G, R, X pixels). Returns 0 or -1 (errno). */
+/*
+ * Converts one row of B, G, R, X pixels to R, G, B bytes. On little-endian
+ * hosts four pixels, loaded as 32-bit words 0xXXRRGGBB, make three output
+ * words stored with one memcpy: a few instructions per pixel, where the
+ * byte-by-byte loop below took a third of clove-shot's instructions
+ * (callgrind, 1024x768). Other hosts use that byte loop only.
+ */
+static void row_to_rgb(uint8_t *dst, const uint8_t *src, uint32_t width)
+{
+    uint32_t x = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; x + 4 <= width; x += 4) {
+        uint32_t p[4], t[4], w[3];
+        memcpy(p, src + 4 * (size_t)x, sizeof(p));
+        for (int i = 0; i < 4; i++) {
+            /* 0xXXRRGGBB -> 0x00BBGGRR: the bytes R, G, B in memory */
+            t[i] = ((p[i] >> 16) & 0xffu) | (p[i] & 0xff00u) | ((p[i] & 0xffu) << 16);
+        }
+        w[0] = t[0] | (t[1] << 24);
+        w[1] = (t[1] >> 8) | (t[2] << 16);
+        w[2] = (t[2] >> 16) | (t[3] << 8);
+        memcpy(dst + 3 * (size_t)x, w, sizeof(w));
+    }
+#endif
+    for (; x < width; x++) {
+        dst[3 * x] = src[4 * x + 2];
+        dst[3 * x + 1] = src[4 * x + 1];
+        dst[3 * x + 2] = src[4 * x];
+    }
+}
+
+/*
+ * Writes the frame as P6 (RGB from B, G, R, X pixels): the whole file is
+ * built in memory and handed to the kernel in one write, not 4 KiB stdio
+ * blocks. Returns 0 or -1 (errno).
+ */
 static int write_ppm(const char *path, const struct clove_frame *frame)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        return -1;
-    }
-    fprintf(f, "P6\n%u %u\n255\n", frame->width, frame->height);
-    uint8_t *row = malloc((size_t)frame->width * 3);
-    if (!row) {
-        fclose(f);
+    char header[64];
+    int header_len = snprintf(header, sizeof(header), "P6\n%u %u\n255\n", frame->width,
+                              frame->height);
+    size_t row_bytes = (size_t)frame->width * 3;
+    size_t total = (size_t)header_len + row_bytes * frame->height;
+    uint8_t *buf = malloc(total);
+    if (!buf) {
         errno = ENOMEM;
         return -1;
     }
+    memcpy(buf, header, (size_t)header_len);
     for (uint32_t y = 0; y < frame->height; y++) {
-        const uint8_t *p = frame->pixels + (ptrdiff_t)y * frame->stride;
-        for (uint32_t x = 0; x < frame->width; x++) {
-            row[3 * x] = p[4 * x + 2];
-            row[3 * x + 1] = p[4 * x + 1];
-            row[3 * x + 2] = p[4 * x];
-        }
-        fwrite(row, 3, frame->width, f);
+        row_to_rgb(buf + header_len + row_bytes * y,
+                   frame->pixels + (ptrdiff_t)y * frame->stride, frame->width);
     }
-    free(row);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        free(buf);
         return -1;
     }
-    return 0;
+    size_t done = 0;
+    while (done < total) {
+        ssize_t n = write(fd, buf + done, total - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            int saved = errno;
+            free(buf);
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    free(buf);
+    return close(fd);
 }
 
 static void on_mark(struct clove_session *session, void *opaque)

@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""Client benchmark: clove-shot (libclove-client) against spicy-screenshot
+(spice-gtk) on the same servers. Each run starts the client, which connects,
+waits for the first complete frame (the first DISPLAY_MARK), writes it as a
+PPM and exits; we take the wall time from spawn to exit and the CPU time
+(user + system) of the child from os.wait4()'s rusage. The two clients
+alternate run by run (warm-up runs first, not counted) so that drift in the
+machine's load hits both alike; the last PPMs of the two must be equal.
+
+Servers: clove-demo --no-animation on OUR libspice-server and on Debian's
+reference library (harness.Demo), and with --xspice an Xspice session
+(tests/interop/xspice) with a scene of X clients on each library.
+
+Prints a markdown table with medians and the ratios clove-shot /
+spicy-screenshot; --write-doc replaces the results block of the section
+"Client: clove-shot vs spicy-screenshot" in docs/benchmarks.md."""
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "interop"))
+sys.path.insert(0, os.path.join(HERE, "..", "interop", "xspice"))
+import harness as H  # noqa: E402
+
+BEGIN = "<!-- bench_client:begin -->"
+END = "<!-- bench_client:end -->"
+
+
+def client_env():
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    env.pop("SPICE_CA_FILE", None)
+    return env
+
+
+def run_client(argv, timeout):
+    """Spawn argv; (returncode, wall seconds, child CPU seconds, stderr text).
+    The child is killed by PID if it outlives `timeout`."""
+    err = tempfile.TemporaryFile()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=err, env=client_env())
+    timer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err.seek(0)
+    text = err.read().decode("utf-8", "replace")
+    err.close()
+    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, text
+
+
+def clove_argv(args, port, out):
+    return [args.clove_shot, "-h", "127.0.0.1", "-p", str(port), "-o", out, "--timeout", "20"]
+
+
+def spicy_argv(args, port, out):
+    return ["spicy-screenshot", "-h", "127.0.0.1", "-p", str(port), "-o", out]
+
+
+def measure(args, tmpdir, tag, port):
+    """Alternating runs of both clients against one server; medians."""
+    res = {"clove": ([], []), "spicy": ([], [])}
+    outs = {c: os.path.join(tmpdir, "%s-%s.ppm" % (tag, c)) for c in res}
+    makers = {"clove": clove_argv, "spicy": spicy_argv}
+    for i in range(args.warmup + args.runs):
+        order = ("clove", "spicy") if i % 2 == 0 else ("spicy", "clove")
+        for client in order:
+            if os.path.exists(outs[client]):
+                os.unlink(outs[client])
+            rc, wall, cpu, err = run_client(makers[client](args, port, outs[client]), 30)
+            H.check(rc == 0 and os.path.exists(outs[client]),
+                    "%s: %s run %d failed rc=%d: %s" % (tag, client, i, rc, err.strip()))
+            if i >= args.warmup:
+                res[client][0].append(wall)
+                res[client][1].append(cpu)
+            time.sleep(0.05)  # let the server tear the client down
+    a, b = H.read_file(outs["clove"]), H.read_file(outs["spicy"])
+    same = a == b
+    if not same:
+        H.log("%s: WARNING: the PPMs differ (artefacts in %s)" % (tag, tmpdir))
+    w, h, _ = H.parse_ppm(a)
+    return {c: (statistics.median(v[0]), statistics.median(v[1])) for c, v in res.items()}, \
+        same, (w, h)
+
+
+def bench_demo(args, tmpdir, lib):
+    with H.Procs() as procs:
+        demo = H.Demo(procs, args, tmpdir, lib=lib, extra=["--no-animation"]).start()
+        H.check(H.wait_stable_frame(demo.frame, 10) is not None, "%s: no first frame" % lib)
+        r = measure(args, tmpdir, "demo-" + lib, demo.port)
+        demo.stop()
+    return r
+
+
+def bench_xspice(args, tmpdir, lib):
+    import test_xspice as X  # noqa: E402 (only with --xspice)
+    args.debug = None
+    with H.Procs() as procs:
+        x = X.Xspice(procs, args, tmpdir, lib)
+        try:
+            x.start()
+            x.draw_scene()
+            time.sleep(1.0)
+            x.stable_capture("settle")
+            r = measure(args, tmpdir, "xspice-" + lib, x.port)
+        finally:
+            x.stop()
+    return r
+
+
+def fmt_row(name, r, same, size):
+    (cw, cc), (sw, sc) = r["clove"], r["spicy"]
+    return "| %s (%dx%d) | %.1f ms | %.1f ms | **%.2f** | %.1f ms | %.1f ms | **%.2f** | %s |" % (
+        name, size[0], size[1], cw * 1e3, sw * 1e3, cw / sw, cc * 1e3, sc * 1e3,
+        cc / sc if sc else float("nan"), "yes" if same else "NO")
+
+
+def table(rows, runs):
+    lines = [
+        "| server (median of %d runs each) | clove-shot time | spicy-screenshot time | ratio "
+        "| clove-shot CPU | spicy-screenshot CPU | ratio | same PPM |" % runs,
+        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    lines += [fmt_row(*row) for row in rows]
+    return "\n".join(lines)
+
+
+def write_doc(path, text, cmd):
+    with open(path) as f:
+        doc = f.read()
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    block = "%s\nMeasured %s on %s (%d CPUs, shared with other builds) with `%s`:\n\n%s\n%s" % (
+        BEGIN, stamp, os.uname().nodename, os.cpu_count(), cmd, text, END)
+    if BEGIN in doc and END in doc:
+        doc = doc[:doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(doc)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--demo", required=True, help="clove-demo executable")
+    p.add_argument("--clove-shot", required=True, help="clove-shot executable")
+    p.add_argument("--server-libdir", dest="our_libdir", default=None,
+                   help="dir of our libspice-server.so.1")
+    p.add_argument("--ref-libdir", default=H.REF_LIBDIR_DEFAULT)
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--xspice", action="store_true", help="also Xspice on both libraries")
+    p.add_argument("--libs", default="ours,ref")
+    p.add_argument("--write-doc", action="store_true")
+    p.add_argument("--doc", default=os.path.join(HERE, "..", "..", "docs", "benchmarks.md"))
+    args = p.parse_args()
+    args.lib = "ours"
+    H.need_programs("spicy-screenshot")
+    if args.xspice:
+        H.need_programs("Xspice", "Xorg", "xsetroot", "xterm", "xlogo")
+        if not args.our_libdir:
+            print("--xspice needs --server-libdir", file=sys.stderr)
+            return 2
+    tmpdir = tempfile.mkdtemp(prefix="clove-bench-client-")
+    names = {"ours": "clove-demo on our library", "ref": "clove-demo on Debian's library"}
+    rows = []
+    try:
+        for lib in args.libs.split(","):
+            r, same, size = bench_demo(args, tmpdir, lib)
+            rows.append((names[lib], r, same, size))
+            print(fmt_row(*rows[-1]), flush=True)
+        if args.xspice:
+            for lib in args.libs.split(","):
+                r, same, size = bench_xspice(args, tmpdir, lib)
+                rows.append(("Xspice + X clients on %s library" %
+                             ("our" if lib == "ours" else "Debian's"), r, same, size))
+                print(fmt_row(*rows[-1]), flush=True)
+    except H.TestFailure as e:
+        print("bench failed: %s" % e, file=sys.stderr)
+        return 1
+    text = table(rows, args.runs)
+    print(text)
+    if args.write_doc:
+        cmd = "python3 tests/bench/bench_client.py --demo BUILD/apps/clove-demo/clove-demo " \
+              "--clove-shot BUILD/apps/clove-shot/clove-shot --server-libdir BUILD/src/server%s " \
+              "--write-doc" % (" --xspice" if args.xspice else "")
+        write_doc(args.doc, text, cmd)
+        print("updated %s" % os.path.normpath(args.doc))
+    return 0 if all(row[2] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -589,6 +589,10 @@ static int convert_draw(struct client_display *disp, const struct server_draw *d
             rc = convert_brush(disp, &d->u.text.fore_brush, &q->u.text.fore_brush, err);
         }
         return rc < 0 ? rc : convert_brush(disp, &d->u.text.back_brush, &q->u.text.back_brush, err);
+    case SPICE_MSG_DISPLAY_DRAW_BLACKNESS:
+    case SPICE_MSG_DISPLAY_DRAW_WHITENESS:
+    case SPICE_MSG_DISPLAY_DRAW_INVERS:
+        return 0; /* the mask is all they have */
     case SPICE_MSG_DISPLAY_COPY_BITS:
         q->u.copy_bits.src_pos = to_qxl_point(d->u.copy_bits.src_pos);
         return 0;

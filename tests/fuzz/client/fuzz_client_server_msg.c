@@ -4,13 +4,15 @@
  * decoding with every codec, the GLZ window, the pixmap cache, canvas draws).
  *
  * Input: a sequence of messages {u16 type; u32 size; body[size]} (little
- * endian, size clipped to what is left). Each body goes through every
+ * endian, size clipped to what is left); a type with bit 15 set goes (with
+ * the bit cleared) to display channel 1 instead of 0, so that two display
+ * channels share the caches. Each body goes through every
  * parser of server_parse.h (all must either fail with an err_desc or return
  * a length within the body; borrowed pointers are read so ASan sees them),
  * and then to the display channel's handler of a real session whose channel
  * has no socket, and to the cursor and inputs channels' handlers (cursor
- * shapes of every type, the cursor cache, motion acks). Surfaces are limited to 1024 x 1024 and images to 512 x 512
- * so that runs stay fast. The session is rebuilt for every input.
+ * shapes of every type, the cursor cache, motion acks). Surfaces are limited to 1024 x 1024 and
+ * images to 512 x 512 so that runs stay fast. The session is rebuilt for every input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +54,70 @@ static void touch_image(const struct server_image *img)
 {
     touch(img->data, img->size);
     touch(img->palette, (size_t)img->num_palette * 4);
+}
+
+/* Every image a parsed draw carries: sources, patterns, masks. Returns how many. */
+static int draw_images(const struct server_draw *d, const struct server_image *imgs[4])
+{
+    int n = 0;
+    if (d->mask.has_bitmap) {
+        imgs[n++] = &d->mask.bitmap;
+    }
+    const struct server_brush *brushes[2] = {NULL, NULL};
+    switch (d->type) {
+    case SPICE_MSG_DISPLAY_DRAW_FILL:
+        brushes[0] = &d->u.fill.brush;
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_COPY:
+    case SPICE_MSG_DISPLAY_DRAW_BLEND:
+        if (d->u.copy.has_src) {
+            imgs[n++] = &d->u.copy.src;
+        }
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_OPAQUE:
+        if (d->u.opaque.has_src) {
+            imgs[n++] = &d->u.opaque.src;
+        }
+        brushes[0] = &d->u.opaque.brush;
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_ROP3:
+        if (d->u.rop3.has_src) {
+            imgs[n++] = &d->u.rop3.src;
+        }
+        brushes[0] = &d->u.rop3.brush;
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_TRANSPARENT:
+        if (d->u.transparent.has_src) {
+            imgs[n++] = &d->u.transparent.src;
+        }
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND:
+        if (d->u.alpha_blend.has_src) {
+            imgs[n++] = &d->u.alpha_blend.src;
+        }
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_STROKE:
+        brushes[0] = &d->u.stroke.brush;
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_TEXT:
+        brushes[0] = &d->u.text.fore_brush;
+        brushes[1] = &d->u.text.back_brush;
+        break;
+    case SPICE_MSG_DISPLAY_DRAW_COMPOSITE:
+        imgs[n++] = &d->u.composite.src;
+        if (d->u.composite.has_mask) {
+            imgs[n++] = &d->u.composite.mask;
+        }
+        break;
+    default:
+        break;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (brushes[i] && brushes[i]->type == SPICE_BRUSH_TYPE_PATTERN) {
+            imgs[n++] = &brushes[i]->pattern;
+        }
+    }
+    return n;
 }
 
 static void parse_all(uint16_t type, const uint8_t *body, size_t len)
@@ -97,15 +163,38 @@ static void parse_all(uint16_t type, const uint8_t *body, size_t len)
         for (uint32_t i = 0; i < d.num_clip_rects; i++) {
             sink += (uint32_t)server_draw_clip_rect(&d, i).right;
         }
-        if (type == SPICE_MSG_DISPLAY_DRAW_COPY && d.u.copy.has_src) {
-            touch_image(&d.u.copy.src);
-        } else if (type == SPICE_MSG_DISPLAY_DRAW_COMPOSITE) {
-            touch_image(&d.u.composite.src);
-            if (d.u.composite.has_mask) {
-                touch_image(&d.u.composite.mask);
-            }
+        const struct server_image *imgs[4];
+        int num_images = draw_images(&d, imgs);
+        for (int i = 0; i < num_images; i++) {
+            touch_image(imgs[i]);
+        }
+        if (type == SPICE_MSG_DISPLAY_DRAW_STROKE) {
+            touch(d.u.stroke.path.segments, d.u.stroke.path.size);
+            touch(d.u.stroke.attr.style,
+                  d.u.stroke.attr.style ? d.u.stroke.attr.style_nseg * 4u : 0);
+        } else if (type == SPICE_MSG_DISPLAY_DRAW_TEXT) {
+            touch(d.u.text.str.glyphs, d.u.text.str.size);
         }
     }
+    struct server_stream st;
+    err = NULL;
+    rc = server_parse_stream(type, body, len, &st, &err);
+    check_rc(rc, len, err);
+    if (rc >= 0) {
+        touch(st.data, st.data_size);
+    }
+    const uint8_t *res;
+    err = NULL;
+    rc = server_parse_inval_list(body, len, &count, &res, &err);
+    check_rc(rc, len, err);
+    for (uint16_t i = 0; rc >= 0 && i < count; i++) {
+        uint8_t rtype;
+        server_inval_list_item(res, i, &rtype, &ts);
+        sink += rtype;
+    }
+    err = NULL;
+    rc = server_parse_inval_one(body, len, &ts, &err);
+    check_rc(rc, len, err);
 }
 
 /* Keeps the display handler away from sizes that only cost time. */
@@ -121,19 +210,16 @@ static bool too_big(uint16_t type, const uint8_t *body, size_t len)
     if (server_parse_draw(type, body, len, &d, &err) < 0) {
         return false;
     }
-    const struct server_image *imgs[2] = {NULL, NULL};
-    if (type == SPICE_MSG_DISPLAY_DRAW_COPY && d.u.copy.has_src) {
-        imgs[0] = &d.u.copy.src;
-    } else if (type == SPICE_MSG_DISPLAY_DRAW_COMPOSITE) {
-        imgs[0] = &d.u.composite.src;
-        imgs[1] = d.u.composite.has_mask ? &d.u.composite.mask : NULL;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (imgs[i] && (imgs[i]->width > 512 || imgs[i]->height > 512)) {
+    const struct server_image *imgs[4];
+    int n = draw_images(&d, imgs);
+    for (int i = 0; i < n; i++) {
+        if (imgs[i]->width > 512 || imgs[i]->height > 512) {
             return true;
         }
     }
-    return false;
+    /* Big glyph strings and paths only cost time too. */
+    return (type == SPICE_MSG_DISPLAY_DRAW_TEXT && d.u.text.str.size > 65536) ||
+           (type == SPICE_MSG_DISPLAY_DRAW_STROKE && d.u.stroke.path.num_points > 4096);
 }
 
 static void quiet(enum log_level level, const char *file, int line, const char *msg)
@@ -162,6 +248,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .state = CHANNEL_READY,
                                 .fd = -1,
                                 .mini_header = true};
+    struct client_channel ch1 = ch;
+    ch1.id = 1;
     struct client_channel cursor_ch = {.session = s,
                                        .type = SPICE_CHANNEL_CURSOR,
                                        .state = CHANNEL_READY,
@@ -185,8 +273,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *copy = malloc(len ? len : 1);
         memcpy(copy, body, len);
         parse_all(type, copy, len);
-        if (!too_big(type, copy, len)) {
-            display_message(&ch, type, copy, len);
+        if (!too_big(type & 0x7fff, copy, len)) {
+            display_message(type & 0x8000 ? &ch1 : &ch, type & 0x7fff, copy, len);
         }
         cursor_message(&cursor_ch, type, copy, len);
         inputs_message(&inputs_ch, type, copy, len);
@@ -196,10 +284,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (clove_session_get_primary(s, &frame) == 0) {
         touch(frame.pixels, (size_t)frame.stride * frame.height);
     }
+    if (clove_session_get_surface(s, 1, 0, &frame) == 0) {
+        touch(frame.pixels, (size_t)frame.stride * frame.height);
+    }
+    struct clove_monitor heads[40];
+    int nheads = clove_display_monitors(s, heads, 40);
+    FUZZ_ASSERT(nheads >= 0 && nheads <= 2 * SERVER_PARSE_MAX_HEADS);
+    for (int i = 0; i < nheads; i++) {
+        sink += heads[i].width;
+    }
     if (verbose) {
         log_warn("end: marks %u, error \"%s\"", s->marks, s->error);
     }
     buf_finish(&ch.tx);
+    buf_finish(&ch1.tx);
     buf_finish(&cursor_ch.tx);
     buf_finish(&inputs_ch.tx);
     clove_session_destroy(s);

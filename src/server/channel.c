@@ -668,6 +668,23 @@ int channel_client_send_deferred(struct channel_client *cc, void *item,
     return 0;
 }
 
+void channel_client_purge(struct channel_client *cc)
+{
+    struct out_msg *prev = NULL;
+    for (struct out_msg *o = cc->tx_head, *next; o; o = next) {
+        next = o->next;
+        if (o->item && o != cc->tx_building && o->ops->is_dropped && o->ops->is_dropped(o->item)) {
+            void *item = o->item;
+            o->item = NULL;
+            o->ops->release(cc, item, false);
+            cc->messages_dropped++;
+            channel_client_remove(cc, prev, o);
+        } else {
+            prev = o;
+        }
+    }
+}
+
 int channel_client_send(struct channel_client *cc, uint16_t type, const void *body, size_t size)
 {
     struct shared_msg *m = shared_msg_create(type, body, size);

@@ -85,6 +85,8 @@ struct channel_deferred_ops {
     /* The entry leaves the queue (always once); `built` tells whether
      * build() ran for it. */
     void (*release)(struct channel_client *cc, void *item, bool built);
+    /* Optional: true if the entry would be dropped anyway (see purge). */
+    bool (*is_dropped)(void *item);
 };
 
 struct channel_client {
@@ -163,6 +165,9 @@ int channel_client_send_shared(struct channel_client *cc, struct shared_msg *msg
  */
 int channel_client_send_deferred(struct channel_client *cc, void *item,
                                  const struct channel_deferred_ops *ops, size_t estimate);
+/* Drops the unbuilt deferred entries whose ops->is_dropped says so now,
+ * to give their memory and queued bytes back early. */
+void channel_client_purge(struct channel_client *cc);
 /* Sends SET_ACK and starts counting messages against the window. */
 void channel_client_enable_acks(struct channel_client *cc, uint32_t window);
 /* Starts periodic pings (0 = one immediate ping only). */

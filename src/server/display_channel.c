@@ -705,6 +705,10 @@ static void display_on_send_ready(struct channel_client *cc)
 static bool display_behind(struct display_client *dc)
 {
     if (!dc->degraded && channel_client_queued_bytes(&dc->base) > display_soft_queue_bytes()) {
+        /* Hidden draws still count until the queue reaches them. */
+        channel_client_purge(&dc->base);
+    }
+    if (!dc->degraded && channel_client_queued_bytes(&dc->base) > display_soft_queue_bytes()) {
         log_info("display: client %u is falling behind (%zu bytes queued); sending it "
                  "refreshed areas instead of commands",
                  dc->base.connection_id, channel_client_queued_bytes(&dc->base));
@@ -818,7 +822,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
  * is built: small draws cost a few dozen bytes, images compress ~4:1. */
 static size_t display_item_estimate(const struct draw_item *item)
 {
-    return 64 + (size_t)(item->raw_bytes / 4);
+    return 32 + 16 * (size_t)item->d.num_clip_rects + (size_t)(item->raw_bytes / 4);
 }
 
 /*
@@ -925,9 +929,16 @@ static void display_item_release(struct channel_client *cc, void *opaque, bool b
     draw_item_unref(item);
 }
 
+static bool display_item_is_dropped(void *opaque)
+{
+    struct draw_item *item = opaque;
+    return !item->alive;
+}
+
 static const struct channel_deferred_ops display_item_ops = {
         .build = display_item_build,
         .release = display_item_release,
+        .is_dropped = display_item_is_dropped,
 };
 
 void display_broadcast_drawable(struct worker *w, struct draw_item *item)

@@ -41,11 +41,13 @@ static void test_stalled_display_dropped(void)
     free(m.data);
     l = fake_link_default(id, SPICE_CHANNEL_DISPLAY, 0);
     CHECK_EQ(fake_client_link(h, &dc, &l, NULL), SPICE_LINK_ERR_OK);
-    /* Raw copies the client never reads: more than any socket buffer holds. */
+    /* Raw copies the client never reads: more than any socket buffer holds.
+     * Each of the first ones gets its own worker batch, so that it is
+     * written before the next one hides it. */
     for (int i = 0; i < 400; i++) {
         CHECK_EQ(fake_qxl_push_copy(h, i % 8, 0, 56, 48, 0x010203u * (uint32_t)i), 0);
-        if (i % 40 == 0) {
-            fake_host_run_for(h, 5);
+        if (i < 60 || i % 40 == 0) {
+            fake_host_run_for(h, i < 60 ? 2 : 5);
         }
     }
     CHECK(fake_host_run_until(h, qxl_drained, h, WAIT_MS));

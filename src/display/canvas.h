@@ -3,12 +3,15 @@
  * a surface in host memory, so that the surface always holds what clients
  * are shown (for a client that connects later, and for update_area).
  *
- * It draws fills, copies (from bitmaps or other surfaces, scaled or not),
- * copy-bits, blackness/whiteness/invert and composites (through pixman,
- * with transforms, filters and repeat modes) with clip rectangles and ROP
- * descriptors onto 32-bit surfaces. Stroke, text, rop3, opaque, blend,
- * transparent and alpha-blend come with the full draw-op set; they return
- * CLOVE_E_UNSUPPORTED.
+ * It draws every SPICE draw operation the way the reference client's
+ * canvas (spice-common canvas_base.c / sw_canvas.c) does, so that pixels
+ * match spice-gtk's: fills with solid or pattern brushes and any ROP
+ * descriptor, copies and blends (bitmaps or other surfaces, scaled or
+ * not), opaque, transparent (colour key), alpha blend, rop3, zero-width
+ * strokes, glyph text, blackness/whiteness/invert, copy-bits and
+ * composites, with clip rectangles and 1-bit masks, onto 32-bit and
+ * 16-bit surfaces (A8 for the ops that only copy or fill). The ops live
+ * in canvas_ops.c, canvas_raster.c and canvas_stroke.c.
  *
  * Pure: no I/O, no logging. Thread: any (the caller owns the surface).
  */
@@ -60,8 +63,9 @@ int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
  * worker and the client both use. Image sources (bitmaps; SURFACE images
  * through `lookup`) must already be decoded into qxl_image bitmaps.
  * Returns 0; CLOVE_E_INVALID for geometry or data that cannot be drawn
- * (nothing was drawn); CLOVE_E_UNSUPPORTED for an op, ROP or format not
- * drawn yet.
+ * (nothing was drawn); CLOVE_E_UNSUPPORTED for an op or surface format
+ * the reference does not draw either (or a surface without a pixman view);
+ * CLOVE_E_NOMEM.
  */
 int canvas_draw(struct canvas_surface *dst, const struct qxl_drawable *d, canvas_lookup_fn lookup,
                 void *opaque);

@@ -78,13 +78,17 @@ static int region_init(pixman_region32_t *region, const struct canvas_surface *d
         pixman_region32_fini(region);
         return CLOVE_E_NOMEM;
     }
+    uint32_t kept = 0;
     for (uint32_t i = 0; i < n; i++) {
-        /* Malformed rectangles clip nothing in; pixman drops them. */
-        boxes[i] = (pixman_box32_t){d->clip_rects[i].left, d->clip_rects[i].top,
-                                    d->clip_rects[i].right, d->clip_rects[i].bottom};
+        /* Malformed or empty rectangles clip nothing in (pixman would
+         * drop them too, but complain on stderr about a lone one). */
+        const struct qxl_rect *c = &d->clip_rects[i];
+        if (c->left < c->right && c->top < c->bottom) {
+            boxes[kept++] = (pixman_box32_t){c->left, c->top, c->right, c->bottom};
+        }
     }
     pixman_region32_t clip;
-    pixman_region32_init_rects(&clip, boxes, (int)n);
+    pixman_region32_init_rects(&clip, boxes, (int)kept);
     free(boxes);
     pixman_region32_intersect(region, region, &clip);
     pixman_region32_fini(&clip);

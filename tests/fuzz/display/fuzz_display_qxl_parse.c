@@ -48,13 +48,75 @@ static void touch(const void *p, size_t n)
     sink += sum;
 }
 
+static void touch_image(const struct qxl_image *img)
+{
+    if (img) {
+        touch(img->data, (size_t)img->stride * img->height);
+        touch(img->palette, (size_t)img->num_palette * sizeof(uint32_t));
+    }
+}
+
+static void touch_brush(const struct qxl_brush *b)
+{
+    touch_image(b->pattern);
+}
+
 static void check_drawable(const struct qxl_drawable *d)
 {
     touch(d->clip_rects, (size_t)d->num_clip_rects * sizeof(struct qxl_rect));
-    if (d->type == QXL_DRAW_COPY && d->u.copy.src) {
-        const struct qxl_image *img = d->u.copy.src;
-        touch(img->data, (size_t)img->stride * img->height);
-        touch(img->palette, (size_t)img->num_palette * sizeof(uint32_t));
+    touch_image(d->mask.bitmap);
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        touch_brush(&d->u.fill.brush);
+        break;
+    case QXL_DRAW_COPY:
+    case QXL_DRAW_BLEND:
+        touch_image(d->u.copy.src);
+        break;
+    case QXL_DRAW_OPAQUE:
+        touch_image(d->u.opaque.src);
+        touch_brush(&d->u.opaque.brush);
+        break;
+    case QXL_DRAW_TRANSPARENT:
+        touch_image(d->u.transparent.src);
+        break;
+    case QXL_DRAW_ALPHA_BLEND:
+        touch_image(d->u.alpha_blend.src);
+        break;
+    case QXL_DRAW_ROP3:
+        touch_image(d->u.rop3.src);
+        touch_brush(&d->u.rop3.brush);
+        break;
+    case QXL_DRAW_STROKE: {
+        const struct qxl_path *p = &d->u.stroke.path;
+        uint64_t points = 0;
+        for (uint32_t i = 0; i < p->num_segments; i++) {
+            touch(p->segments[i].points, (size_t)p->segments[i].count * sizeof(struct qxl_point));
+            points += p->segments[i].count;
+        }
+        if (points != p->num_points) {
+            abort(); /* the segments must cover the points exactly */
+        }
+        touch(d->u.stroke.attr.style, (size_t)d->u.stroke.attr.style_nseg * sizeof(uint32_t));
+        touch_brush(&d->u.stroke.brush);
+        break;
+    }
+    case QXL_DRAW_TEXT: {
+        const struct qxl_glyph_string *str = &d->u.text.str;
+        for (uint16_t i = 0; i < str->length; i++) {
+            const struct qxl_glyph *g = &str->glyphs[i];
+            touch(g->data, (size_t)qxl_glyph_stride(str->flags, g->width) * g->height);
+        }
+        touch_brush(&d->u.text.fore_brush);
+        touch_brush(&d->u.text.back_brush);
+        break;
+    }
+    case QXL_DRAW_COMPOSITE:
+        touch_image(d->u.composite.src);
+        touch_image(d->u.composite.mask);
+        break;
+    default:
+        break;
     }
 }
 

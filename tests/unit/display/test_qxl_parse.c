@@ -696,8 +696,7 @@ static uint64_t put_path(struct guest *g, const uint8_t *data, size_t len, size_
 }
 
 /* Appends a path segment to buf at *pos. */
-static void seg_append(uint8_t *buf, size_t *pos, uint32_t flags, uint32_t count,
-                       const int32_t *xy)
+static void seg_append(uint8_t *buf, size_t *pos, uint32_t flags, uint32_t count, const int32_t *xy)
 {
     memcpy(buf + *pos, &flags, 4);
     memcpy(buf + *pos + 4, &count, 4);
@@ -829,8 +828,7 @@ static void test_bad_strokes(void)
 }
 
 /* Appends a glyph (header and `bytes` bytes of data) to buf at *pos. */
-static void glyph_append(uint8_t *buf, size_t *pos, int32_t x, uint16_t w, uint16_t h,
-                         size_t bytes)
+static void glyph_append(uint8_t *buf, size_t *pos, int32_t x, uint16_t w, uint16_t h, size_t bytes)
 {
     QXLRasterGlyph glyph = {
             .render_pos = {x, 20}, .glyph_origin = {0, -(int32_t)h}, .width = w, .height = h};
@@ -861,8 +859,7 @@ static void test_text(void)
     struct qxl_drawable d;
     const char *err = NULL;
     CHECK_EQ(guest_init(&g), 0);
-    static const uint16_t rasters[3] = {SPICE_STRING_FLAGS_RASTER_A1,
-                                        SPICE_STRING_FLAGS_RASTER_A4,
+    static const uint16_t rasters[3] = {SPICE_STRING_FLAGS_RASTER_A1, SPICE_STRING_FLAGS_RASTER_A4,
                                         SPICE_STRING_FLAGS_RASTER_A8};
     for (int r = 0; r < 3; r++) {
         uint16_t flags = rasters[r] | SPICE_STRING_FLAGS_RASTER_TOP_DOWN;
@@ -930,8 +927,8 @@ static void test_bad_text(void)
     q.u.text.str = put_string(&g, 1, a4, data, len + 4, len + 4, (uint32_t)len + 4);
     CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
     /* No raster format. */
-    q.u.text.str = put_string(&g, 1, SPICE_STRING_FLAGS_RASTER_TOP_DOWN, data, len, len,
-                              (uint32_t)len);
+    q.u.text.str =
+            put_string(&g, 1, SPICE_STRING_FLAGS_RASTER_TOP_DOWN, data, len, len, (uint32_t)len);
     CHECK(parse_fails(&g, guest_put(&g, &q, sizeof(q))));
     /* data_size larger than what the chunks carry, and beyond the limit. */
     q.u.text.str = put_string(&g, 1, a4, data, len, len, (uint32_t)len + 100);

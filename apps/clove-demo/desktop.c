@@ -75,6 +75,7 @@ struct desktop {
     int height;
     bool animation;
     char name[64];
+    uint32_t background;
 
     uint32_t *front;
     uint32_t *back;
@@ -338,7 +339,7 @@ static void draw_clicks(struct desktop *d)
 
 static void render(struct desktop *d)
 {
-    fill_rect(d, 0, 0, d->width, d->height, COLOR_BACKGROUND);
+    fill_rect(d, 0, 0, d->width, d->height, d->background);
     draw_taskbar(d);
     draw_about(d);
     draw_activity(d);
@@ -385,6 +386,7 @@ struct desktop *desktop_create(const struct desktop_options *options)
     d->height = options->height;
     d->animation = options->animation;
     snprintf(d->name, sizeof(d->name), "%s", options->name ? options->name : "clove-demo");
+    d->background = options->background != 0 ? options->background : COLOR_BACKGROUND;
     size_t n = (size_t)d->width * (size_t)d->height;
     d->front = calloc(n, sizeof(uint32_t));
     d->back = calloc(n, sizeof(uint32_t));
@@ -415,6 +417,33 @@ void desktop_destroy(struct desktop *d)
     free(d->notes_text);
     free(d->rects);
     free(d);
+}
+
+int desktop_resize(struct desktop *d, int width, int height)
+{
+    if (width < 320 || height < 240 || width > 8192 || height > 8192) {
+        return -EINVAL;
+    }
+    struct desktop_options options = {
+            .width = width,
+            .height = height,
+            .animation = d->animation,
+            .name = d->name,
+            .background = d->background,
+    };
+    struct desktop *fresh = desktop_create(&options);
+    if (fresh == NULL) {
+        return -ENOMEM;
+    }
+    /* Keep the clock where it is; everything else starts over at the new size. */
+    fresh->phase = d->phase;
+    fresh->seconds_of_day = d->seconds_of_day;
+    fresh->leds = d->leds;
+    struct desktop old = *d;
+    *d = *fresh;
+    *fresh = old;
+    desktop_destroy(fresh);
+    return 0;
 }
 
 /* ---- state changes ---- */

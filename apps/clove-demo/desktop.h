@@ -34,12 +34,21 @@ struct desktop_options {
     int height;
     bool animation;   /* false: no clock, no animation; the scene is a pure function of input */
     const char *name; /* borrows; shown in the task bar, may be NULL */
+    uint32_t background; /* 0x00RRGGBB desktop colour; 0: the default blue */
 };
 
 /* Returns new; NULL on allocation failure or a size below 320x240. */
 struct desktop *desktop_create(const struct desktop_options *options);
 /* Takes; accepts NULL. */
 void desktop_destroy(struct desktop *d);
+
+/*
+ * Changes the size (same limits as desktop_create). The scene starts over
+ * (typed text and click marks are dropped) and the next desktop_update()
+ * reports the whole screen. 0, -EINVAL for a size out of range, or -ENOMEM
+ * (the desktop is then unchanged).
+ */
+int desktop_resize(struct desktop *d, int width, int height);
 
 /* Advances the clock and animation to now (monotonic ms, wall-clock seconds of day). */
 void desktop_tick(struct desktop *d, uint64_t monotonic_ms, int seconds_of_day);

@@ -484,3 +484,13 @@ void input_destroy(struct input *in)
 {
     free(in);
 }
+
+void input_screen_resized(struct input *in)
+{
+    in->screen_width = desktop_width(in->desktop);
+    in->screen_height = desktop_height(in->desktop);
+    in->x = in->x < in->screen_width ? in->x : in->screen_width - 1;
+    in->y = in->y < in->screen_height ? in->y : in->screen_height - 1;
+    desktop_set_pointer(in->desktop, in->x, in->y, in->buttons,
+                        spice_server_is_server_mouse(in->server) != 0);
+}

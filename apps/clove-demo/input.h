@@ -49,4 +49,7 @@ void input_detach(struct input *in);
 /* Sends the cursor shape at the current pointer position (after the QXL device is attached). */
 void input_send_cursor(struct input *in);
 
+/* The desktop changed size (desktop_resize): keeps the pointer inside it. */
+void input_screen_resized(struct input *in);
+
 #endif

@@ -15,6 +15,12 @@
  * framebuffer the client should now show is written as a PPM, so tests can
  * compare a client's capture with it byte for byte.
  *
+ * --heads N adds N QXL devices (display channels 0..N-1), each showing its
+ * own desktop in its own background colour; input goes to head 0. --agent
+ * adds a built-in vdagent (vdagent.c) whose monitors config requests resize
+ * the heads: the desktop is rebuilt at the new size and the QXL primary
+ * surface recreated, as a guest driver does on a mode change.
+ *
  * Thread: everything here runs on the main thread; the library calls the
  * QXL callbacks on its own worker thread (see qxl_device.c).
  */
@@ -31,6 +37,7 @@
 #include "desktop.h"
 #include "input.h"
 #include "qxl_device.h"
+#include "vdagent.h"
 
 /* ---- SpiceCoreInterface on the GLib default main context ---- */
 
@@ -231,6 +238,10 @@ static gint opt_tls_port;
 static gchar *opt_x509_dir;
 static gchar **opt_tls_channels;
 static gchar **opt_plaintext_channels;
+static gint opt_heads = 1;
+static gboolean opt_agent;
+
+#define MAX_HEADS 4
 
 static GOptionEntry option_entries[] = {
         {"addr", 0, 0, G_OPTION_ARG_STRING, &opt_addr, "Address to listen on (127.0.0.1)", "ADDR"},
@@ -274,8 +285,11 @@ static GOptionEntry option_entries[] = {
         {"plaintext-channel", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_plaintext_channels,
          "Allow this channel without TLS only", "NAME"},
         {"keep-sigpipe", 0, 0, G_OPTION_ARG_NONE, &opt_keep_sigpipe,
-         "Leave SIGPIPE at its default (fatal), to check that the library never raises it",
-         NULL},
+         "Leave SIGPIPE at its default (fatal), to check that the library never raises it", NULL},
+        {"heads", 0, 0, G_OPTION_ARG_INT, &opt_heads,
+         "Number of displays: one QXL device and display channel each (1..4, default 1)", "N"},
+        {"agent", 0, 0, G_OPTION_ARG_NONE, &opt_agent,
+         "Add a built-in vdagent: clients' monitors configs resize the displays", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print input events to stdout", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -319,12 +333,22 @@ static int parse_streaming(const char *s, int *out)
 
 /* ---- the demo ---- */
 
+/* One display: a desktop shown through its own QXL device. */
+struct head {
+    struct desktop *desktop;
+    struct qxl_device *qxl;
+};
+
 struct demo {
     GMainLoop *loop;
     SpiceServer *server;
-    struct desktop *desktop;
-    struct qxl_device *qxl;
+    struct head heads[MAX_HEADS];
+    int num_heads;
+    struct desktop *desktop; /* heads[0]: input and --frame-out */
+    struct qxl_device *qxl;  /* heads[0] */
     struct input *input;
+    struct vdagent *agent;
+    bool agent_added;
     guint update_idle_id;
     guint animation_id;
     gint64 start_us;
@@ -332,6 +356,37 @@ struct demo {
     enum bitmap_layout forced_layout; /* BITMAP_LAYOUT_COUNT: rotate through all */
     unsigned frames;
 };
+
+/* Queues one head's changed rectangles as QXL commands; returns how many changed. */
+static int update_head(struct demo *demo, struct head *head, unsigned *fills, unsigned *copies)
+{
+    int count = 0;
+    const struct desktop_rect *rects = desktop_update(head->desktop, &count);
+    const uint32_t *pixels = desktop_pixels(head->desktop);
+    int stride = desktop_width(head->desktop);
+    for (int i = 0; i < count; i++) {
+        const struct desktop_rect *r = &rects[i];
+        struct qxl_device_rect qr = {r->x, r->y, r->width, r->height};
+        if (r->solid) {
+            if (qxl_device_push_fill(head->qxl, &qr, r->color) == 0) {
+                (*fills)++;
+            }
+            continue;
+        }
+        enum bitmap_layout layout = demo->forced_layout;
+        if (layout == BITMAP_LAYOUT_COUNT) {
+            layout = (enum bitmap_layout)(demo->layout_counter++ % BITMAP_LAYOUT_COUNT);
+        }
+        int used = qxl_device_push_copy(head->qxl, &qr, pixels, stride, layout);
+        if (used >= 0) {
+            copies[used]++;
+        }
+    }
+    if (count > 0 || demo->frames == 0) {
+        qxl_device_flush(head->qxl);
+    }
+    return count;
+}
 
 /* Renders, queues the changed rectangles as QXL commands, then writes --frame-out. */
 static void update_frame(struct demo *demo)
@@ -341,34 +396,19 @@ static void update_frame(struct demo *demo)
         time_t wall = time(NULL);
         struct tm tm_now;
         localtime_r(&wall, &tm_now);
-        desktop_tick(demo->desktop, (uint64_t)((now - demo->start_us) / 1000),
-                     tm_now.tm_hour * 3600 + tm_now.tm_min * 60 + tm_now.tm_sec);
+        for (int h = 0; h < demo->num_heads; h++) {
+            desktop_tick(demo->heads[h].desktop, (uint64_t)((now - demo->start_us) / 1000),
+                         tm_now.tm_hour * 3600 + tm_now.tm_min * 60 + tm_now.tm_sec);
+        }
     }
-    int count = 0;
-    const struct desktop_rect *rects = desktop_update(demo->desktop, &count);
-    const uint32_t *pixels = desktop_pixels(demo->desktop);
-    int stride = desktop_width(demo->desktop);
     unsigned fills = 0;
     unsigned copies[BITMAP_LAYOUT_COUNT] = {0};
-    for (int i = 0; i < count; i++) {
-        const struct desktop_rect *r = &rects[i];
-        struct qxl_device_rect qr = {r->x, r->y, r->width, r->height};
-        if (r->solid) {
-            if (qxl_device_push_fill(demo->qxl, &qr, r->color) == 0) {
-                fills++;
-            }
-            continue;
-        }
-        enum bitmap_layout layout = demo->forced_layout;
-        if (layout == BITMAP_LAYOUT_COUNT) {
-            layout = (enum bitmap_layout)(demo->layout_counter++ % BITMAP_LAYOUT_COUNT);
-        }
-        int used = qxl_device_push_copy(demo->qxl, &qr, pixels, stride, layout);
-        if (used >= 0) {
-            copies[used]++;
-        }
+    int count = update_head(demo, &demo->heads[0], &fills, copies);
+    int others = 0;
+    for (int h = 1; h < demo->num_heads; h++) {
+        others += update_head(demo, &demo->heads[h], &fills, copies);
     }
-    if (opt_verbose && count > 0) {
+    if (opt_verbose && count + others > 0) {
         char stats[256];
         size_t used = 0;
         for (int i = 0; i < BITMAP_LAYOUT_COUNT && used < sizeof(stats); i++) {
@@ -378,7 +418,6 @@ static void update_frame(struct demo *demo)
         fprintf(stderr, "clove-demo: frame %u: %u fills, copies%s\n", demo->frames, fills, stats);
     }
     if (count > 0 || demo->frames == 0) {
-        qxl_device_flush(demo->qxl);
         if (opt_frame_out != NULL) {
             int err = desktop_write_ppm(demo->desktop, opt_frame_out);
             if (err < 0) {
@@ -386,6 +425,8 @@ static void update_frame(struct demo *demo)
                         g_strerror(-err));
             }
         }
+        demo->frames++;
+    } else if (others > 0) {
         demo->frames++;
     }
 }
@@ -402,7 +443,11 @@ static gboolean update_idle(gpointer data)
 {
     struct demo *demo = data;
     demo->update_idle_id = 0;
-    if (qxl_device_queued(demo->qxl) > MAX_QUEUED_DRAWS) {
+    unsigned queued = 0;
+    for (int h = 0; h < demo->num_heads; h++) {
+        queued += qxl_device_queued(demo->heads[h].qxl);
+    }
+    if (queued > MAX_QUEUED_DRAWS) {
         demo->update_idle_id = g_timeout_add(BACKOFF_MS, update_idle, demo);
         return G_SOURCE_REMOVE;
     }
@@ -417,6 +462,38 @@ static void schedule_update(void *opaque)
     if (demo->update_idle_id == 0) {
         demo->update_idle_id = g_idle_add(update_idle, demo);
     }
+}
+
+/* The agent got a client's monitors config: resize the heads it names. */
+static void agent_monitors(void *opaque, const struct vdagent_monitor *monitors, uint32_t count)
+{
+    struct demo *demo = opaque;
+    for (uint32_t i = 0; i < count && i < (uint32_t)demo->num_heads; i++) {
+        struct head *head = &demo->heads[i];
+        int width = (int)monitors[i].width;
+        int height = (int)monitors[i].height;
+        if (monitors[i].width == 0 || monitors[i].height == 0) {
+            continue; /* disabled: keep the head as it is */
+        }
+        if (monitors[i].width > 8192 || monitors[i].height > 8192 || width < 320 || height < 240) {
+            fprintf(stderr, "clove-demo: head %u: size %ux%u out of range (320x240..8192x8192)\n",
+                    i, monitors[i].width, monitors[i].height);
+            continue;
+        }
+        if (width == desktop_width(head->desktop) && height == desktop_height(head->desktop)) {
+            continue;
+        }
+        if (desktop_resize(head->desktop, width, height) < 0 ||
+            qxl_device_resize(head->qxl, width, height) < 0) {
+            fprintf(stderr, "clove-demo: head %u: cannot resize to %dx%d\n", i, width, height);
+            continue;
+        }
+        if (i == 0) {
+            input_screen_resized(demo->input);
+        }
+        fprintf(stderr, "clove-demo: head %u resized to %dx%d\n", i, width, height);
+    }
+    schedule_update(demo);
 }
 
 static gboolean animation_tick(gpointer data)
@@ -458,8 +535,8 @@ static int setup_server(struct demo *demo, const char *addr)
         gchar *ca = g_build_filename(opt_x509_dir, "ca-cert.pem", NULL);
         gchar *cert = g_build_filename(opt_x509_dir, "server-cert.pem", NULL);
         gchar *key = g_build_filename(opt_x509_dir, "server-key.pem", NULL);
-        int tls_rc = spice_server_set_tls(demo->server, opt_tls_port, ca, cert, key, NULL, NULL,
-                                          NULL);
+        int tls_rc =
+                spice_server_set_tls(demo->server, opt_tls_port, ca, cert, key, NULL, NULL, NULL);
         g_free(ca);
         g_free(cert);
         g_free(key);
@@ -520,8 +597,9 @@ int main(int argc, char **argv)
     }
     g_option_context_free(context);
     const char *addr = opt_addr != NULL ? opt_addr : "127.0.0.1";
-    if (opt_port <= 0 || opt_port > 65535 || opt_seconds < 0 || opt_ticket_expiry < 0) {
-        fprintf(stderr, "clove-demo: invalid --port, --seconds or --ticket-expiry\n");
+    if (opt_port <= 0 || opt_port > 65535 || opt_seconds < 0 || opt_ticket_expiry < 0 ||
+        opt_heads < 1 || opt_heads > MAX_HEADS) {
+        fprintf(stderr, "clove-demo: invalid --port, --seconds, --ticket-expiry or --heads\n");
         return 2;
     }
 
@@ -549,27 +627,46 @@ int main(int argc, char **argv)
     }
     demo.start_us = g_get_monotonic_time();
     demo.loop = g_main_loop_new(NULL, FALSE);
-    struct desktop_options desktop_options = {
-            .width = opt_width,
-            .height = opt_height,
-            .animation = !opt_no_animation,
-            .name = opt_name,
-    };
-    demo.desktop = desktop_create(&desktop_options);
-    if (demo.desktop == NULL) {
-        fprintf(stderr, "clove-demo: invalid size %dx%d (320x240 .. 8192x8192)\n", opt_width,
-                opt_height);
-        rc = 2;
-        goto error_desktop;
+    /* Head 0 keeps the default look; the others get their own background. */
+    static const uint32_t head_backgrounds[MAX_HEADS] = {0, 0x8C3A29u, 0x2E7D32u, 0x6A1B9Au};
+    demo.num_heads = opt_heads;
+    for (int h = 0; h < demo.num_heads; h++) {
+        gchar *head_name = NULL;
+        if (h > 0) {
+            head_name = g_strdup_printf("%s #%d", opt_name != NULL ? opt_name : "clove-demo", h);
+        }
+        struct desktop_options desktop_options = {
+                .width = opt_width,
+                .height = opt_height,
+                .animation = !opt_no_animation,
+                .name = h > 0 ? head_name : opt_name,
+                .background = head_backgrounds[h],
+        };
+        demo.heads[h].desktop = desktop_create(&desktop_options);
+        g_free(head_name);
+        if (demo.heads[h].desktop == NULL) {
+            fprintf(stderr, "clove-demo: invalid size %dx%d (320x240 .. 8192x8192)\n", opt_width,
+                    opt_height);
+            rc = 2;
+            goto error_desktop;
+        }
     }
+    demo.desktop = demo.heads[0].desktop;
     if (setup_server(&demo, addr) < 0) {
         goto error_server;
     }
-    demo.qxl = qxl_device_create(demo.server, opt_width, opt_height);
-    if (demo.qxl == NULL || spice_server_add_interface(demo.server, qxl_device_base(demo.qxl))) {
-        fprintf(stderr, "clove-demo: cannot add the QXL device\n");
-        goto error_server;
+    for (int h = 0; h < demo.num_heads; h++) {
+        struct qxl_device *qxl = qxl_device_create(demo.server, opt_width, opt_height);
+        demo.heads[h].qxl = qxl;
+        if (qxl != NULL) {
+            qxl_device_set_id(qxl, h);
+        }
+        if (qxl == NULL || spice_server_add_interface(demo.server, qxl_device_base(qxl))) {
+            fprintf(stderr, "clove-demo: cannot add QXL device %d\n", h);
+            goto error_server;
+        }
     }
+    demo.qxl = demo.heads[0].qxl;
     demo.input =
             input_create(demo.server, demo.desktop, demo.qxl, opt_verbose, schedule_update, &demo);
     if (demo.input == NULL || input_attach(demo.input, !opt_no_tablet) < 0) {
@@ -577,6 +674,14 @@ int main(int argc, char **argv)
         goto error_server;
     }
     input_send_cursor(demo.input);
+    if (opt_agent) {
+        demo.agent = vdagent_create(demo.server, opt_verbose, agent_monitors, &demo);
+        if (spice_server_add_interface(demo.server, vdagent_base(demo.agent)) != 0) {
+            fprintf(stderr, "clove-demo: cannot add the vdagent char device\n");
+            goto error_server;
+        }
+        demo.agent_added = true;
+    }
     update_frame(&demo);
 
     printf("clove-demo: listening on %s:%d\n", addr, opt_port);
@@ -610,11 +715,17 @@ int main(int argc, char **argv)
 
 error_server:
     if (demo.server != NULL) {
+        if (demo.agent_added) {
+            spice_server_remove_interface(vdagent_base(demo.agent));
+        }
         input_detach(demo.input);
         spice_server_destroy(demo.server);
     }
+    vdagent_destroy(demo.agent);
     input_destroy(demo.input);
-    qxl_device_destroy(demo.qxl);
+    for (int h = 0; h < demo.num_heads; h++) {
+        qxl_device_destroy(demo.heads[h].qxl);
+    }
     /* Timers the library never removed would leak; free them and say so. */
     while (live_timers != NULL) {
         fprintf(stderr, "clove-demo: library left a timer behind\n");
@@ -623,8 +734,10 @@ error_server:
     if (live_watches != 0) {
         fprintf(stderr, "clove-demo: library left %u watch(es) behind\n", live_watches);
     }
-    desktop_destroy(demo.desktop);
 error_desktop:
+    for (int h = 0; h < demo.num_heads; h++) {
+        desktop_destroy(demo.heads[h].desktop);
+    }
     g_main_loop_unref(demo.loop);
     g_free(opt_addr);
     g_free(opt_password);

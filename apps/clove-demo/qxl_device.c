@@ -158,6 +158,24 @@ static struct qxl_resource *queue_pop(struct command_queue *q)
 
 /* ---- QXLInterface callbacks (worker thread unless noted) ---- */
 
+/* Creates the primary surface at the device's current size. Host thread. */
+static void create_primary(struct qxl_device *dev)
+{
+    QXLDevSurfaceCreate surface = {
+            .width = (uint32_t)dev->width,
+            .height = (uint32_t)dev->height,
+            .stride = -(int32_t)(dev->width * 4),
+            .format = SPICE_SURFACE_FMT_32_xRGB,
+            .position = 0,
+            .mouse_mode = 1,
+            .flags = 0,
+            .type = 0,
+            .mem = to_physical(dev->surface_mem),
+            .group_id = 0,
+    };
+    spice_qxl_create_primary_surface(&dev->instance, 0, &surface);
+}
+
 /* Called from spice_server_add_interface() on the host thread. */
 static void interface_attached_worker(QXLInstance *qin)
 {
@@ -172,20 +190,7 @@ static void interface_attached_worker(QXLInstance *qin)
             .qxl_ram_size = ~0u,
     };
     spice_qxl_add_memslot(qin, &slot);
-
-    QXLDevSurfaceCreate surface = {
-            .width = (uint32_t)dev->width,
-            .height = (uint32_t)dev->height,
-            .stride = -(int32_t)(dev->width * 4),
-            .format = SPICE_SURFACE_FMT_32_xRGB,
-            .position = 0,
-            .mouse_mode = 1,
-            .flags = 0,
-            .type = 0,
-            .mem = to_physical(dev->surface_mem),
-            .group_id = 0,
-    };
-    spice_qxl_create_primary_surface(qin, 0, &surface);
+    create_primary(dev);
     g_atomic_int_set(&dev->attached, 1);
     spice_server_vm_start(dev->server);
 }
@@ -360,6 +365,42 @@ struct qxl_device *qxl_device_create(SpiceServer *server, int width, int height)
 SpiceBaseInstance *qxl_device_base(struct qxl_device *dev)
 {
     return &dev->instance.base;
+}
+
+void qxl_device_set_id(struct qxl_device *dev, int id)
+{
+    dev->instance.id = id;
+}
+
+int qxl_device_resize(struct qxl_device *dev, int width, int height)
+{
+    if (!g_atomic_int_get(&dev->attached)) {
+        return -EAGAIN;
+    }
+    size_t size = (size_t)width * (size_t)height * 4u;
+    uint8_t *mem = calloc(1, size);
+    if (mem == NULL) {
+        return -ENOMEM;
+    }
+    /* Draws queued for the old size may not fit the new surface: drop them
+     * (the caller redraws everything). */
+    g_mutex_lock(&dev->lock);
+    struct qxl_resource *res;
+    while ((res = queue_pop(&dev->draws)) != NULL) {
+        dev->queued_count--;
+        resource_unlink(dev, res);
+        free(res);
+    }
+    g_mutex_unlock(&dev->lock);
+    /* Synchronous: once it returns the library no longer reads the old memory. */
+    spice_qxl_destroy_primary_surface(&dev->instance, 0);
+    free(dev->surface_mem);
+    dev->surface_mem = mem;
+    dev->surface_size = size;
+    dev->width = width;
+    dev->height = height;
+    create_primary(dev);
+    return 0;
 }
 
 void qxl_device_destroy(struct qxl_device *dev)

@@ -57,6 +57,17 @@ struct qxl_device *qxl_device_create(SpiceServer *server, int width, int height)
 /* The instance to pass to spice_server_add_interface(). Borrowed. */
 SpiceBaseInstance *qxl_device_base(struct qxl_device *dev);
 
+/* Sets QXLInstance.id (the display channel id in the reference); before adding. */
+void qxl_device_set_id(struct qxl_device *dev, int id);
+
+/*
+ * Replaces the primary surface by a new one of width x height (destroy, then
+ * create, as a guest driver does on a mode change). Draws not yet fetched by
+ * the library are dropped; the caller redraws the whole screen. 0, -EAGAIN
+ * before the library attached, or -ENOMEM.
+ */
+int qxl_device_resize(struct qxl_device *dev, int width, int height);
+
 /*
  * Frees the device and every command still queued or not yet released.
  * Call only after spice_server_destroy() (no worker thread may remain). Takes; accepts NULL.

@@ -186,8 +186,7 @@ void agent_monitors_finish(struct agent_monitors *m)
     agent_monitors_init(m);
 }
 
-static int monitors_fail(struct agent_monitors *m, int code, const char **err_desc,
-                         const char *why)
+static int monitors_fail(struct agent_monitors *m, int code, const char **err_desc, const char *why)
 {
     m->len = 0;
     if (err_desc != NULL) {

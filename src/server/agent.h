@@ -25,14 +25,13 @@
 
 #include <spice/vd_agent.h>
 
-#define AGENT_CHUNK_HEADER_SIZE 8u
+#define AGENT_CHUNK_HEADER_SIZE   8u
 #define AGENT_MESSAGE_HEADER_SIZE 20u
 /* The biggest piece forwarded in one AGENT_DATA (either direction). */
 #define AGENT_MAX_PIECE_SIZE VD_AGENT_MAX_DATA_SIZE
 /* The reference's bound on a client monitors config: 256 heads with sizes. */
-#define AGENT_MAX_MONITORS 256u
-#define AGENT_MAX_MONITORS_CONFIG_SIZE                                                             \
-    (8u + AGENT_MAX_MONITORS * (20u + 4u))
+#define AGENT_MAX_MONITORS             256u
+#define AGENT_MAX_MONITORS_CONFIG_SIZE (8u + AGENT_MAX_MONITORS * (20u + 4u))
 
 /* ---- message filter ----------------------------------------------------- */
 
@@ -52,12 +51,12 @@ enum agent_filter_result {
 struct agent_filter {
     bool copy_paste;
     bool file_xfer;
-    bool client_monitors_config; /* divert VD_AGENT_MONITORS_CONFIG to the server */
-    bool discard_all;            /* nobody on the other side: drop everything */
-    uint32_t remaining;          /* bytes of the current message still to come */
+    bool client_monitors_config;     /* divert VD_AGENT_MONITORS_CONFIG to the server */
+    bool discard_all;                /* nobody on the other side: drop everything */
+    uint32_t remaining;              /* bytes of the current message still to come */
     enum agent_filter_result result; /* the verdict of the current message */
-    bool piece_starts_message;   /* the last piece began with a VDAgentMessage */
-    uint32_t message_type;       /* its type, when piece_starts_message */
+    bool piece_starts_message;       /* the last piece began with a VDAgentMessage */
+    uint32_t message_type;           /* its type, when piece_starts_message */
 };
 
 void agent_filter_init(struct agent_filter *f, bool copy_paste, bool file_xfer,

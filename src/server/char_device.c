@@ -42,7 +42,7 @@
 #include "server/worker_priv.h"
 
 enum char_device_kind {
-    CHAR_DEVICE_IDLE,    /* a subtype we accept and leave alone */
+    CHAR_DEVICE_IDLE, /* a subtype we accept and leave alone */
     CHAR_DEVICE_VDAGENT,
 };
 

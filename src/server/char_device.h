@@ -22,11 +22,10 @@
 #ifndef CLOVE_SERVER_CHAR_DEVICE_H
 #define CLOVE_SERVER_CHAR_DEVICE_H
 
+#include <spice.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <spice.h>
 
 /* MAIN_INIT.agent_tokens and AGENT_CONNECTED_TOKENS (REDS_AGENT_WINDOW_SIZE). */
 #define CHAR_DEVICE_AGENT_TOKENS 10u

@@ -78,9 +78,9 @@ static void test_filter_policy(void)
     struct agent_filter f;
     uint8_t buf[64];
     agent_filter_init(&f, false, false, true, false);
-    static const uint32_t clip[] = {VD_AGENT_CLIPBOARD, VD_AGENT_CLIPBOARD_GRAB,
+    static const uint32_t clip[] = {VD_AGENT_CLIPBOARD,         VD_AGENT_CLIPBOARD_GRAB,
                                     VD_AGENT_CLIPBOARD_REQUEST, VD_AGENT_CLIPBOARD_RELEASE,
-                                    VD_AGENT_FILE_XFER_START, VD_AGENT_FILE_XFER_STATUS,
+                                    VD_AGENT_FILE_XFER_START,   VD_AGENT_FILE_XFER_STATUS,
                                     VD_AGENT_FILE_XFER_DATA};
     for (size_t i = 0; i < sizeof(clip) / sizeof(clip[0]); i++) {
         make_message(buf, clip[i], 4, 4, 0);

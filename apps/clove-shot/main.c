@@ -275,6 +275,7 @@ static int apply_vv(struct options *o)
     if (!o->ca_file && spice.ca) {
         if (clove_vv_write_ca_file(&spice, o->ca_path, sizeof(o->ca_path)) < 0) {
             fprintf(stderr, "clove-shot: cannot write the file's CA: %s\n", strerror(errno));
+            o->ca_path[0] = '\0';
             return 1;
         }
         o->ca_file = o->ca_path;

@@ -1,8 +1,11 @@
 /*
  * clove-view: a SPICE viewer on libclove-client and SDL2.
  *
- * One window shows the primary surface 1:1 (scaled with the aspect kept
- * when fullscreen). Keys go to the guest as PC/AT set-1 scancodes
+ * One window per monitor head, each showing its part of the guest's
+ * display 1:1 (scaled with the aspect kept when fullscreen) and titled
+ * with the VM name and the head number as remote-viewer does:
+ * "NAME (N) - clove-view", or --title with %d replaced by N (" (N)"
+ * appended when it has no %d). Keys go to the guest as PC/AT set-1 scancodes
  * (keymap.c). In client mouse mode the pointer's position is sent as is
  * and the guest's cursor shape becomes the SDL cursor; in server mode a
  * click captures the mouse (SDL relative mode), motion is sent relative,
@@ -12,13 +15,24 @@
  * Ctrl+Alt+Del.
  *
  * DESIGN: one thread. The loop runs the session for a few milliseconds
- * (its callbacks record what changed: the damaged area of the primary
- * surface, a new cursor, the mouse mode, the name), then drains SDL's
- * events, then uploads only the damaged rectangle to the streaming texture
- * and presents if anything changed.
+ * (its callbacks record what changed: the damaged area of the display, a
+ * new cursor, the mouse mode, the name), then drains SDL's events, then
+ * uploads to each head's streaming texture only the damaged rectangle
+ * inside that head and presents the heads that changed.
  *
- * Options (options.c): spice://host:port URI, or -h/-p/-s/-w and --ca-file,
- * --host-subject as clove-shot; --fullscreen, --title TEXT, -v/--verbose.
+ * Heads: struct head is one window with its own renderer and textures
+ * (SDL textures belong to one renderer) and the rectangle of the display
+ * it shows. query_heads() is the one place that asks the session what the
+ * heads are; today libclove-client exposes the primary surface only, so it
+ * returns one head covering it, and a MONITORS_CONFIG or several display
+ * channels only have to be read there. Keyboard, capture, fullscreen (F11
+ * toggles every head) and the overlay (F12, drawn on every head) are
+ * shared; mouse positions are sent for the head under the pointer, offset
+ * by its rectangle, with its display channel id.
+ *
+ * Options (options.c): spice://host:port URI or a remote-viewer .vv file,
+ * or -h/-p/-s/-w and --ca-file, --host-subject as clove-shot;
+ * --fullscreen, --title TEXT, -v/--verbose.
  * Exit status: 0 when the window was closed, 1 when the session failed, 2
  * for bad usage.
  */
@@ -34,17 +48,35 @@
 
 #define RUN_SLICE_MS    5
 #define STATS_PERIOD_MS 1000
+#define MAX_HEADS       16
+
+/* What query_heads() reports for one head. */
+struct head_layout {
+    SDL_Rect area;      /* the part of the display surface the head shows */
+    uint8_t display_id; /* the display channel, for mouse positions */
+};
+
+/* One monitor head: a window, its renderer and its textures. */
+struct head {
+    int number; /* 1-based, as shown in the title */
+    struct head_layout layout;
+    SDL_Window *window;
+    Uint32 window_id;
+    SDL_Renderer *renderer;
+    SDL_Texture *texture;        /* the head's area of the display, XRGB */
+    SDL_Texture *cursor_texture; /* server mode: drawn over the picture */
+    SDL_Texture *overlay_texture;
+    int overlay_w, overlay_h;
+    bool damaged;
+    SDL_Rect damage; /* union of changed areas not uploaded yet, head coordinates */
+    bool redraw;     /* present again (overlay, cursor, expose) */
+};
 
 struct viewer {
     struct options *opt;
     struct clove_session *session;
-    SDL_Window *window;
-    SDL_Renderer *renderer;
-    SDL_Texture *texture; /* the primary surface, XRGB */
-    int width, height;
-    bool damaged;
-    SDL_Rect damage; /* union of the changed areas not uploaded yet */
-    bool redraw;     /* present again (overlay, cursor, expose) */
+    struct head heads[MAX_HEADS];
+    int head_count;
     bool fullscreen, captured, quit;
     int mouse_mode;
     /* keyboard */
@@ -54,105 +86,214 @@ struct viewer {
     uint32_t cursor_serial;
     bool have_cursor;
     SDL_Cursor *sdl_cursor;
-    SDL_Texture *cursor_texture; /* server mode: drawn over the picture */
     /* overlay */
     bool overlay;
-    SDL_Texture *overlay_texture;
-    int overlay_w, overlay_h;
     uint32_t presents, last_stats_ms;
     uint64_t last_rx, last_tx;
+    int display_width, display_height;
     char overlay_text[256];
 };
 
-/* ---- window, texture, title ---- */
+/* ---- heads: layout, windows, titles ---- */
 
-static void update_title(struct viewer *v)
-{
-    if (!v->window) {
-        return;
-    }
-    char title[1200];
-    const char *name = clove_session_get_name(v->session);
-    if (v->opt->title) {
-        snprintf(title, sizeof(title), "%s", v->opt->title);
-    } else if (name[0]) {
-        snprintf(title, sizeof(title), "%s - clove-view", name);
-    } else {
-        snprintf(title, sizeof(title), "%s:%ld - clove-view", v->opt->host,
-                 v->opt->port ? v->opt->port : v->opt->secure_port);
-    }
-    if (v->captured) {
-        snprintf(title + strlen(title), sizeof(title) - strlen(title),
-                 " (Ctrl+Alt releases the mouse)");
-    }
-    SDL_SetWindowTitle(v->window, title);
-}
-
-static void add_damage(struct viewer *v, int x, int y, int w, int h)
-{
-    SDL_Rect r = {x, y, w, h};
-    if (v->damaged) {
-        SDL_UnionRect(&v->damage, &r, &v->damage);
-    } else {
-        v->damage = r;
-        v->damaged = true;
-    }
-}
-
-/* A new primary surface: make the window (first time) and a texture of its size. */
-static int primary_changed(struct viewer *v)
+/*
+ * The heads the session has now, at most `max`: today the whole primary
+ * surface as head 1 on display channel 0 (see DESIGN). Returns the count.
+ */
+static int query_heads(struct viewer *v, struct head_layout *out, int max)
 {
     struct clove_frame frame;
-    if (clove_session_get_primary(v->session, &frame) < 0) {
+    if (max < 1 || clove_session_get_primary(v->session, &frame) < 0) {
         return 0;
     }
-    int w = (int)frame.width, h = (int)frame.height;
-    if (!v->window) {
-        Uint32 flags =
-                SDL_WINDOW_RESIZABLE | (v->opt->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
-        v->window = SDL_CreateWindow("clove-view", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
-                                     w, h, flags);
-        if (!v->window) {
+    out[0] = (struct head_layout){.area = {0, 0, (int)frame.width, (int)frame.height},
+                                  .display_id = 0};
+    return 1;
+}
+
+/* The pixels a head shows: its display channel's surface. */
+static int head_frame(const struct viewer *v, const struct head *h, struct clove_frame *frame)
+{
+    (void)h; /* one display channel today */
+    return clove_session_get_primary(v->session, frame);
+}
+
+static struct head *head_by_window(struct viewer *v, Uint32 window_id)
+{
+    for (int i = 0; i < v->head_count; i++) {
+        if (v->heads[i].window_id == window_id) {
+            return &v->heads[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * remote-viewer's rule: the title (--title, the .vv file's, else the VM
+ * name, else host:port) with its first %d replaced by the head number, or
+ * " (N)" appended when it has none; then " - clove-view".
+ */
+static void head_title(const struct viewer *v, const struct head *h, char *out, size_t size)
+{
+    char base[1100];
+    const char *name = clove_session_get_name(v->session);
+    if (v->opt->title) {
+        snprintf(base, sizeof(base), "%s", v->opt->title);
+    } else if (name[0]) {
+        snprintf(base, sizeof(base), "%s", name);
+    } else {
+        snprintf(base, sizeof(base), "%s:%ld", v->opt->host,
+                 v->opt->port ? v->opt->port : v->opt->secure_port);
+    }
+    char *d = strstr(base, "%d");
+    if (d) {
+        *d = '\0';
+        snprintf(out, size, "%s%d%s", base, h->number, d + 2);
+    } else {
+        snprintf(out, size, "%s (%d)", base, h->number);
+    }
+    size_t len = strlen(out);
+    snprintf(out + len, size - len, "%s - clove-view",
+             v->captured ? " (Ctrl+Alt releases the mouse)" : "");
+}
+
+static void update_titles(struct viewer *v)
+{
+    for (int i = 0; i < v->head_count; i++) {
+        struct head *h = &v->heads[i];
+        if (h->window) {
+            char title[1400];
+            head_title(v, h, title, sizeof(title));
+            SDL_SetWindowTitle(h->window, title);
+        }
+    }
+}
+
+static void add_damage(struct head *h, int x, int y, int w, int hgt)
+{
+    SDL_Rect r = {x, y, w, hgt};
+    if (h->damaged) {
+        SDL_UnionRect(&h->damage, &r, &h->damage);
+    } else {
+        h->damage = r;
+        h->damaged = true;
+    }
+}
+
+static void head_destroy(struct head *h)
+{
+    if (h->cursor_texture) {
+        SDL_DestroyTexture(h->cursor_texture);
+    }
+    if (h->overlay_texture) {
+        SDL_DestroyTexture(h->overlay_texture);
+    }
+    if (h->texture) {
+        SDL_DestroyTexture(h->texture);
+    }
+    if (h->renderer) {
+        SDL_DestroyRenderer(h->renderer);
+    }
+    if (h->window) {
+        SDL_DestroyWindow(h->window);
+    }
+    *h = (struct head){0};
+}
+
+/* Makes h's window (first time) and a texture of its area's size. */
+static int head_setup(struct viewer *v, struct head *h, const struct head_layout *layout)
+{
+    int w = layout->area.w, hgt = layout->area.h;
+    bool resized = w != h->layout.area.w || hgt != h->layout.area.h;
+    if (!h->window) {
+        Uint32 flags = SDL_WINDOW_RESIZABLE | (v->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+        /* Head 1 where the window manager likes; others at their offset from it. */
+        int x = h->number == 1 ? (int)SDL_WINDOWPOS_UNDEFINED : layout->area.x;
+        int y = h->number == 1 ? (int)SDL_WINDOWPOS_UNDEFINED : layout->area.y;
+        h->window = SDL_CreateWindow("clove-view", x, y, w, hgt, flags);
+        if (!h->window) {
             fprintf(stderr, "clove-view: cannot create a window: %s\n", SDL_GetError());
             return -1;
         }
-        v->fullscreen = v->opt->fullscreen;
-        v->renderer = SDL_CreateRenderer(v->window, -1, 0);
-        if (!v->renderer) {
-            v->renderer = SDL_CreateRenderer(v->window, -1, SDL_RENDERER_SOFTWARE);
+        h->window_id = SDL_GetWindowID(h->window);
+        h->renderer = SDL_CreateRenderer(h->window, -1, 0);
+        if (!h->renderer) {
+            h->renderer = SDL_CreateRenderer(h->window, -1, SDL_RENDERER_SOFTWARE);
         }
-        if (!v->renderer) {
+        if (!h->renderer) {
             fprintf(stderr, "clove-view: cannot create a renderer: %s\n", SDL_GetError());
             return -1;
         }
-        update_title(v);
-    } else if (!v->fullscreen && (w != v->width || h != v->height)) {
-        SDL_SetWindowSize(v->window, w, h);
+        resized = true;
+    } else if (!v->fullscreen && resized) {
+        SDL_SetWindowSize(h->window, w, hgt);
     }
-    if (!v->texture || w != v->width || h != v->height) {
-        if (v->texture) {
-            SDL_DestroyTexture(v->texture);
+    if (!h->texture || resized) {
+        if (h->texture) {
+            SDL_DestroyTexture(h->texture);
         }
         /* RGB888 is 32-bit XRGB: B, G, R, X in memory, as the session's surfaces. */
-        v->texture = SDL_CreateTexture(v->renderer, SDL_PIXELFORMAT_RGB888,
-                                       SDL_TEXTUREACCESS_STREAMING, w, h);
-        if (!v->texture) {
-            fprintf(stderr, "clove-view: cannot create a %dx%d texture: %s\n", w, h,
+        h->texture = SDL_CreateTexture(h->renderer, SDL_PIXELFORMAT_RGB888,
+                                       SDL_TEXTUREACCESS_STREAMING, w, hgt);
+        if (!h->texture) {
+            fprintf(stderr, "clove-view: cannot create a %dx%d texture: %s\n", w, hgt,
                     SDL_GetError());
             return -1;
         }
-        SDL_RenderSetLogicalSize(v->renderer, w, h);
+        SDL_RenderSetLogicalSize(h->renderer, w, hgt);
     }
-    v->width = w;
-    v->height = h;
-    add_damage(v, 0, 0, w, h);
-    if (v->opt->verbose) {
-        fprintf(stderr, "clove-view: primary surface %dx%d\n", w, h);
+    h->layout = *layout;
+    add_damage(h, 0, 0, w, hgt);
+    h->redraw = true;
+    return 0;
+}
+
+/* The display changed shape: match the heads to query_heads(). */
+static int heads_changed(struct viewer *v)
+{
+    struct head_layout layouts[MAX_HEADS];
+    int n = query_heads(v, layouts, MAX_HEADS);
+    if (n == 0) {
+        return 0;
     }
+    for (int i = n; i < v->head_count; i++) {
+        head_destroy(&v->heads[i]);
+    }
+    int kept = n < v->head_count ? n : v->head_count;
+    for (int i = 0; i < n; i++) {
+        v->heads[i].number = i + 1;
+        if (head_setup(v, &v->heads[i], &layouts[i]) < 0) {
+            /* destroy_viewer() frees what exists, this head's window included */
+            v->head_count = i + 1 > kept ? i + 1 : kept;
+            return -1;
+        }
+        if (v->opt->verbose) {
+            fprintf(stderr, "clove-view: head %d %dx%d+%d+%d display %u\n", i + 1,
+                    layouts[i].area.w, layouts[i].area.h, layouts[i].area.x, layouts[i].area.y,
+                    layouts[i].display_id);
+        }
+    }
+    v->head_count = n;
+    struct clove_frame frame;
+    if (clove_session_get_primary(v->session, &frame) == 0) {
+        v->display_width = (int)frame.width;
+        v->display_height = (int)frame.height;
+        if (v->opt->verbose) {
+            fprintf(stderr, "clove-view: primary surface %ux%u\n", frame.width, frame.height);
+        }
+    }
+    update_titles(v);
     return 0;
 }
 
 /* ---- mouse capture and cursor ---- */
+
+static void redraw_all(struct viewer *v)
+{
+    for (int i = 0; i < v->head_count; i++) {
+        v->heads[i].redraw = true;
+    }
+}
 
 static void set_capture(struct viewer *v, bool on)
 {
@@ -161,8 +302,8 @@ static void set_capture(struct viewer *v, bool on)
     }
     v->captured = on;
     SDL_SetRelativeMouseMode(on ? SDL_TRUE : SDL_FALSE);
-    update_title(v);
-    v->redraw = true;
+    update_titles(v);
+    redraw_all(v);
 }
 
 static void cursor_changed(struct viewer *v)
@@ -173,9 +314,11 @@ static void cursor_changed(struct viewer *v)
         SDL_FreeCursor(v->sdl_cursor);
         v->sdl_cursor = NULL;
     }
-    if (v->cursor_texture) {
-        SDL_DestroyTexture(v->cursor_texture);
-        v->cursor_texture = NULL;
+    for (int i = 0; i < v->head_count; i++) {
+        if (v->heads[i].cursor_texture) {
+            SDL_DestroyTexture(v->heads[i].cursor_texture);
+            v->heads[i].cursor_texture = NULL;
+        }
     }
     if (!v->have_cursor || c.width == 0 || c.height == 0) {
         return;
@@ -192,10 +335,13 @@ static void cursor_changed(struct viewer *v)
         return;
     }
     v->sdl_cursor = SDL_CreateColorCursor(surface, (int)c.hot_x, (int)c.hot_y);
-    if (v->renderer) {
-        v->cursor_texture = SDL_CreateTextureFromSurface(v->renderer, surface);
-        if (v->cursor_texture) {
-            SDL_SetTextureBlendMode(v->cursor_texture, SDL_BLENDMODE_BLEND);
+    for (int i = 0; i < v->head_count; i++) {
+        struct head *h = &v->heads[i];
+        if (h->renderer) {
+            h->cursor_texture = SDL_CreateTextureFromSurface(h->renderer, surface);
+            if (h->cursor_texture) {
+                SDL_SetTextureBlendMode(h->cursor_texture, SDL_BLENDMODE_BLEND);
+            }
         }
     }
     SDL_FreeSurface(surface);
@@ -214,7 +360,7 @@ static void apply_cursor(struct viewer *v)
     } else {
         SDL_ShowCursor(v->captured ? SDL_DISABLE : SDL_ENABLE);
     }
-    v->redraw = true;
+    redraw_all(v);
 }
 
 /* ---- session callbacks ---- */
@@ -222,7 +368,14 @@ static void apply_cursor(struct viewer *v)
 static void on_area(struct clove_session *session, int x, int y, int w, int h, void *opaque)
 {
     (void)session;
-    add_damage(opaque, x, y, w, h);
+    struct viewer *v = opaque;
+    SDL_Rect changed = {x, y, w, h}, r;
+    for (int i = 0; i < v->head_count; i++) {
+        struct head *hd = &v->heads[i];
+        if (SDL_IntersectRect(&changed, &hd->layout.area, &r)) {
+            add_damage(hd, r.x - hd->layout.area.x, r.y - hd->layout.area.y, r.w, r.h);
+        }
+    }
 }
 
 static void on_event(struct clove_session *session, enum clove_event event, void *opaque)
@@ -230,14 +383,14 @@ static void on_event(struct clove_session *session, enum clove_event event, void
     struct viewer *v = opaque;
     switch (event) {
     case CLOVE_EVENT_PRIMARY:
-        if (primary_changed(v) < 0) {
+        if (heads_changed(v) < 0) {
             v->quit = true;
             clove_session_stop(session);
         }
-        cursor_changed(v); /* textures need the renderer */
+        cursor_changed(v); /* textures need the renderers */
         break;
     case CLOVE_EVENT_NAME:
-        update_title(v);
+        update_titles(v);
         break;
     case CLOVE_EVENT_MOUSE_MODE:
         v->mouse_mode = clove_session_get_mouse_mode(session);
@@ -299,17 +452,21 @@ static void release_all_keys(struct viewer *v)
     v->end_is_delete = false;
 }
 
+/* F11: every head enters or leaves fullscreen together, as remote-viewer's windows. */
 static void toggle_fullscreen(struct viewer *v)
 {
-    if (!v->window) {
-        return;
-    }
     v->fullscreen = !v->fullscreen;
-    SDL_SetWindowFullscreen(v->window, v->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
-    if (!v->fullscreen) {
-        SDL_SetWindowSize(v->window, v->width, v->height);
+    for (int i = 0; i < v->head_count; i++) {
+        struct head *h = &v->heads[i];
+        if (!h->window) {
+            continue;
+        }
+        SDL_SetWindowFullscreen(h->window, v->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+        if (!v->fullscreen) {
+            SDL_SetWindowSize(h->window, h->layout.area.w, h->layout.area.h);
+        }
+        h->redraw = true;
     }
-    v->redraw = true;
 }
 
 static void handle_key(struct viewer *v, const SDL_KeyboardEvent *e)
@@ -324,7 +481,7 @@ static void handle_key(struct viewer *v, const SDL_KeyboardEvent *e)
         } else if (down && !e->repeat) {
             v->overlay = !v->overlay;
             v->last_stats_ms = 0; /* refresh the text now */
-            v->redraw = true;
+            redraw_all(v);
         }
         return;
     }
@@ -358,24 +515,29 @@ static int spice_button(Uint8 sdl_button)
     }
 }
 
-static void send_position(struct viewer *v, int x, int y)
+/* Client mode: (x, y) in h's window (logical) coordinates, sent in display coordinates. */
+static void send_position(struct viewer *v, const struct head *h, int x, int y)
 {
-    x = x < 0 ? 0 : (x >= v->width ? v->width - 1 : x);
-    y = y < 0 ? 0 : (y >= v->height ? v->height - 1 : y);
-    clove_session_mouse_position(v->session, (uint32_t)x, (uint32_t)y, 0);
+    const SDL_Rect *a = &h->layout.area;
+    x = x < 0 ? 0 : (x >= a->w ? a->w - 1 : x);
+    y = y < 0 ? 0 : (y >= a->h ? a->h - 1 : y);
+    clove_session_mouse_position(v->session, (uint32_t)(a->x + x), (uint32_t)(a->y + y),
+                                 h->layout.display_id);
 }
 
 static void handle_mouse(struct viewer *v, const SDL_Event *e)
 {
     bool client = v->mouse_mode == CLOVE_MOUSE_MODE_CLIENT;
     switch (e->type) {
-    case SDL_MOUSEMOTION:
-        if (client) {
-            send_position(v, e->motion.x, e->motion.y);
-        } else if (v->captured) {
+    case SDL_MOUSEMOTION: {
+        struct head *h = head_by_window(v, e->motion.windowID);
+        if (client && h) {
+            send_position(v, h, e->motion.x, e->motion.y);
+        } else if (!client && v->captured) {
             clove_session_mouse_motion(v->session, e->motion.xrel, e->motion.yrel);
         }
         break;
+    }
     case SDL_MOUSEBUTTONDOWN:
     case SDL_MOUSEBUTTONUP: {
         bool down = e->type == SDL_MOUSEBUTTONDOWN;
@@ -390,8 +552,9 @@ static void handle_mouse(struct viewer *v, const SDL_Event *e)
         if (button == 0) {
             break;
         }
-        if (client) {
-            send_position(v, e->button.x, e->button.y);
+        struct head *h = head_by_window(v, e->button.windowID);
+        if (client && h) {
+            send_position(v, h, e->button.x, e->button.y);
         }
         clove_session_mouse_button(v->session, button, down);
         break;
@@ -415,7 +578,12 @@ static void handle_mouse(struct viewer *v, const SDL_Event *e)
 
 static void handle_window(struct viewer *v, const SDL_WindowEvent *e)
 {
+    struct head *h = head_by_window(v, e->windowID);
     switch (e->event) {
+    case SDL_WINDOWEVENT_CLOSE:
+        /* Closing any head closes the viewer (there is no per-head disable yet). */
+        v->quit = true;
+        break;
     case SDL_WINDOWEVENT_FOCUS_LOST:
         release_all_keys(v);
         set_capture(v, false);
@@ -429,7 +597,9 @@ static void handle_window(struct viewer *v, const SDL_WindowEvent *e)
         break;
     }
     default:
-        v->redraw = true;
+        if (h) {
+            h->redraw = true;
+        }
         break;
     }
 }
@@ -447,7 +617,34 @@ static void format_rate(char *out, size_t size, double bytes_per_s)
     }
 }
 
-/* Once a period: recompute the rates and redraw the overlay's texture. */
+/* Draws the overlay text into h's overlay texture (made or resized as needed). */
+static void head_overlay(struct head *h, const char *text)
+{
+    int w, hgt;
+    overlay_measure(text, 2, &w, &hgt);
+    if (!h->overlay_texture || w != h->overlay_w || hgt != h->overlay_h) {
+        if (h->overlay_texture) {
+            SDL_DestroyTexture(h->overlay_texture);
+        }
+        h->overlay_texture = SDL_CreateTexture(h->renderer, SDL_PIXELFORMAT_ARGB8888,
+                                               SDL_TEXTUREACCESS_STREAMING, w, hgt);
+        if (!h->overlay_texture) {
+            return;
+        }
+        SDL_SetTextureBlendMode(h->overlay_texture, SDL_BLENDMODE_BLEND);
+        h->overlay_w = w;
+        h->overlay_h = hgt;
+    }
+    uint32_t *pixels = malloc((size_t)w * (size_t)hgt * 4);
+    if (pixels) {
+        overlay_draw(pixels, w, hgt, text, 2);
+        SDL_UpdateTexture(h->overlay_texture, NULL, pixels, w * 4);
+        free(pixels);
+    }
+    h->redraw = true;
+}
+
+/* Once a period: recompute the rates and redraw the overlay's textures. */
 static void update_stats(struct viewer *v)
 {
     uint32_t now = SDL_GetTicks();
@@ -470,73 +667,62 @@ static void update_stats(struct viewer *v)
     v->last_rx = st.rx_bytes;
     v->last_tx = st.tx_bytes;
     v->presents = 0;
-    if (!v->overlay || !v->renderer) {
+    if (!v->overlay) {
         return;
     }
     snprintf(v->overlay_text, sizeof(v->overlay_text),
-             "FPS %s\nIN  %s\nOUT %s\nRTT %s\nMOUSE %s\n%dX%d", fps, rx, tx, rtt,
-             v->mouse_mode == CLOVE_MOUSE_MODE_CLIENT ? "CLIENT" : "SERVER", v->width, v->height);
-    int w, h;
-    overlay_measure(v->overlay_text, 2, &w, &h);
-    if (!v->overlay_texture || w != v->overlay_w || h != v->overlay_h) {
-        if (v->overlay_texture) {
-            SDL_DestroyTexture(v->overlay_texture);
+             "FPS %s\nIN  %s\nOUT %s\nRTT %s\nMOUSE %s\n%dX%d %d HEAD%s", fps, rx, tx, rtt,
+             v->mouse_mode == CLOVE_MOUSE_MODE_CLIENT ? "CLIENT" : "SERVER", v->display_width,
+             v->display_height, v->head_count, v->head_count == 1 ? "" : "S");
+    for (int i = 0; i < v->head_count; i++) {
+        if (v->heads[i].renderer) {
+            head_overlay(&v->heads[i], v->overlay_text);
         }
-        v->overlay_texture = SDL_CreateTexture(v->renderer, SDL_PIXELFORMAT_ARGB8888,
-                                               SDL_TEXTUREACCESS_STREAMING, w, h);
-        if (!v->overlay_texture) {
-            return;
-        }
-        SDL_SetTextureBlendMode(v->overlay_texture, SDL_BLENDMODE_BLEND);
-        v->overlay_w = w;
-        v->overlay_h = h;
     }
-    uint32_t *pixels = malloc((size_t)w * h * 4);
-    if (pixels) {
-        overlay_draw(pixels, w, h, v->overlay_text, 2);
-        SDL_UpdateTexture(v->overlay_texture, NULL, pixels, w * 4);
-        free(pixels);
-    }
-    v->redraw = true;
 }
 
 /* ---- drawing ---- */
 
-static void present(struct viewer *v)
+static void present_head(struct viewer *v, struct head *h)
 {
-    if (!v->renderer || !v->texture) {
+    if (!h->renderer || !h->texture) {
         return;
     }
-    if (v->damaged) {
+    if (h->damaged) {
         struct clove_frame f;
-        SDL_Rect all = {0, 0, v->width, v->height}, r;
-        if (clove_session_get_primary(v->session, &f) == 0 && (int)f.width == v->width &&
-            (int)f.height == v->height && SDL_IntersectRect(&v->damage, &all, &r)) {
-            const uint8_t *p = f.pixels + (size_t)r.y * (size_t)f.stride + (size_t)r.x * 4;
-            SDL_UpdateTexture(v->texture, &r, p, f.stride);
+        const SDL_Rect *a = &h->layout.area;
+        SDL_Rect all = {0, 0, a->w, a->h}, r;
+        if (head_frame(v, h, &f) == 0 && a->x + a->w <= (int)f.width &&
+            a->y + a->h <= (int)f.height && SDL_IntersectRect(&h->damage, &all, &r)) {
+            const uint8_t *p = f.pixels + (size_t)(a->y + r.y) * (size_t)f.stride +
+                               (size_t)(a->x + r.x) * 4;
+            SDL_UpdateTexture(h->texture, &r, p, f.stride);
         }
-        v->damaged = false;
-        v->redraw = true;
+        h->damaged = false;
+        h->redraw = true;
     }
-    if (!v->redraw) {
+    if (!h->redraw) {
         return;
     }
-    v->redraw = false;
-    SDL_SetRenderDrawColor(v->renderer, 0, 0, 0, 255);
-    SDL_RenderClear(v->renderer);
-    SDL_RenderCopy(v->renderer, v->texture, NULL, NULL);
+    h->redraw = false;
+    SDL_SetRenderDrawColor(h->renderer, 0, 0, 0, 255);
+    SDL_RenderClear(h->renderer);
+    SDL_RenderCopy(h->renderer, h->texture, NULL, NULL);
     struct clove_cursor c;
-    if (v->mouse_mode != CLOVE_MOUSE_MODE_CLIENT && v->cursor_texture &&
+    if (v->mouse_mode != CLOVE_MOUSE_MODE_CLIENT && h->cursor_texture &&
         clove_session_get_cursor(v->session, &c) == 0 && c.visible) {
-        SDL_Rect dst = {c.x - (int)c.hot_x, c.y - (int)c.hot_y, (int)c.width, (int)c.height};
-        SDL_RenderCopy(v->renderer, v->cursor_texture, NULL, &dst);
+        SDL_Rect dst = {c.x - (int)c.hot_x - h->layout.area.x,
+                        c.y - (int)c.hot_y - h->layout.area.y, (int)c.width, (int)c.height};
+        SDL_RenderCopy(h->renderer, h->cursor_texture, NULL, &dst);
     }
-    if (v->overlay && v->overlay_texture) {
-        SDL_Rect dst = {8, 8, v->overlay_w, v->overlay_h};
-        SDL_RenderCopy(v->renderer, v->overlay_texture, NULL, &dst);
+    if (v->overlay && h->overlay_texture) {
+        SDL_Rect dst = {8, 8, h->overlay_w, h->overlay_h};
+        SDL_RenderCopy(h->renderer, h->overlay_texture, NULL, &dst);
     }
-    SDL_RenderPresent(v->renderer);
-    v->presents++;
+    SDL_RenderPresent(h->renderer);
+    if (h->number == 1) {
+        v->presents++;
+    }
 }
 
 /* ---- main ---- */
@@ -570,21 +756,10 @@ static void destroy_viewer(struct viewer *v)
     if (v->sdl_cursor) {
         SDL_FreeCursor(v->sdl_cursor);
     }
-    if (v->cursor_texture) {
-        SDL_DestroyTexture(v->cursor_texture);
+    for (int i = 0; i < v->head_count; i++) {
+        head_destroy(&v->heads[i]);
     }
-    if (v->overlay_texture) {
-        SDL_DestroyTexture(v->overlay_texture);
-    }
-    if (v->texture) {
-        SDL_DestroyTexture(v->texture);
-    }
-    if (v->renderer) {
-        SDL_DestroyRenderer(v->renderer);
-    }
-    if (v->window) {
-        SDL_DestroyWindow(v->window);
-    }
+    v->head_count = 0;
 }
 
 int main(int argc, char **argv)
@@ -594,22 +769,30 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
+    if (o.vv_file && (rc = options_apply_vv(&o)) != 0) {
+        options_finish(&o);
+        return rc;
+    }
     if (o.port == 0 && o.secure_port == 0) {
-        fprintf(stderr, "clove-view: no port given (-p PORT, -s PORT or spice://host:port)\n");
+        fprintf(stderr, "clove-view: no port given (-p PORT, -s PORT, spice://host:port or a "
+                        ".vv file)\n");
+        options_finish(&o);
         return 2;
     }
     if (!o.ca_file) {
         o.ca_file = getenv("SPICE_CA_FILE");
     }
-    struct viewer v = {.opt = &o};
+    struct viewer v = {.opt = &o, .fullscreen = o.fullscreen};
     v.session = clove_session_create();
     if (!v.session) {
         fprintf(stderr, "clove-view: out of memory\n");
+        options_finish(&o);
         return 1;
     }
     int exit_code = setup_session(&v, &o);
     if (exit_code != 0) {
         clove_session_destroy(v.session);
+        options_finish(&o);
         return exit_code;
     }
     /* Nearest-neighbour scaling keeps 1:1 pixels exact; the first click
@@ -620,6 +803,7 @@ int main(int argc, char **argv)
     if (SDL_Init(SDL_INIT_VIDEO) < 0) {
         fprintf(stderr, "clove-view: cannot initialise SDL: %s\n", SDL_GetError());
         clove_session_destroy(v.session);
+        options_finish(&o);
         return 1;
     }
     exit_code = 1;
@@ -653,7 +837,9 @@ int main(int argc, char **argv)
             }
         }
         update_stats(&v);
-        present(&v);
+        for (int i = 0; i < v.head_count; i++) {
+            present_head(&v, &v.heads[i]);
+        }
     }
     if (rc < 0) {
         fprintf(stderr, "clove-view: %s\n", clove_session_error(v.session));
@@ -662,6 +848,7 @@ int main(int argc, char **argv)
     }
     destroy_viewer(&v);
     clove_session_destroy(v.session);
+    options_finish(&o);
     SDL_Quit();
     return exit_code;
 }

@@ -1,8 +1,12 @@
 /*
  * clove-view's command line: a spice:// URI (host, port, tls-port,
- * password) and clove-shot's options -h/-p/-s/-w, --ca-file,
- * --host-subject, plus --fullscreen, --title and -v.
+ * password) or a remote-viewer connection file (.vv), and clove-shot's
+ * options -h/-p/-s/-w, --ca-file, --host-subject, plus --fullscreen,
+ * --title and -v. Options given on the command line win over the file's
+ * keys.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "options.h"
 
 #include <errno.h>
@@ -10,13 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clove/client.h"
 #include "clove/version.h"
+#include "clove/vv.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: clove-view [OPTION...] [spice://HOST:PORT?port=N&tls-port=N&password=P]\n"
+    fprintf(f, "Usage: clove-view [OPTION...] [spice://HOST:PORT?port=N&tls-port=N&password=P"
+               " | FILE.vv]\n"
                "  -h, --host=HOST           server host (default localhost)\n"
                "  -p, --port=PORT           server port\n"
                "  -s, --secure-port=PORT    TLS port (every channel uses TLS)\n"
@@ -24,7 +31,8 @@ static void usage(FILE *f)
                "      --ca-file=FILE        CA bundle (PEM) for TLS (default $SPICE_CA_FILE)\n"
                "      --host-subject=SUBJ   expected certificate subject \"C=..,O=..,CN=..\"\n"
                "      --fullscreen          start fullscreen (F11 toggles)\n"
-               "      --title=TEXT          window title (default: the VM name, or host:port)\n"
+               "      --title=TEXT          window title (default: the VM name, or host:port);\n"
+               "                            %%d is the head number, else \" (N)\" is added\n"
                "  -v, --verbose             log events on stderr\n"
                "      --help, --version\n"
                "Keys: F11 fullscreen, F12 statistics overlay, Ctrl+Alt releases the mouse,\n"
@@ -52,6 +60,7 @@ static int parse_uri(const char *uri, struct options *o)
     }
     if (u.host[0]) {
         snprintf(o->host, sizeof(o->host), "%s", u.host);
+        o->host_set = true;
     }
     if (u.port > 0) {
         o->port = u.port;
@@ -88,6 +97,7 @@ int options_parse(int argc, char **argv, struct options *o)
         switch (c) {
         case 'h':
             snprintf(o->host, sizeof(o->host), "%s", optarg);
+            o->host_set = true;
             break;
         case 'p':
         case 's':
@@ -126,6 +136,14 @@ int options_parse(int argc, char **argv, struct options *o)
         }
     }
     for (; optind < argc; optind++) {
+        if (clove_vv_is_file_argument(argv[optind])) {
+            if (o->vv_file) {
+                fprintf(stderr, "clove-view: more than one connection file\n");
+                return 2;
+            }
+            o->vv_file = argv[optind];
+            continue;
+        }
         if (parse_uri(argv[optind], o) < 0) {
             fprintf(stderr, "clove-view: bad URI '%s' (spice://host:port?password=P)\n",
                     argv[optind]);
@@ -133,4 +151,86 @@ int options_parse(int argc, char **argv, struct options *o)
         }
     }
     return 0;
+}
+
+/* remote-viewer reads the flag as an integer; "true"/"false" also pass. */
+static bool vv_flag(const struct clove_vv *vv, const char *key)
+{
+    long v;
+    bool b = false;
+    if (clove_vv_get_int(vv, key, &v) == 1) {
+        return v != 0;
+    }
+    return clove_vv_get_bool(vv, key, &b) == 1 && b;
+}
+
+int options_apply_vv(struct options *o)
+{
+    struct clove_vv_error err;
+    int rc = clove_vv_load(o->vv_file, &o->vv, &err);
+    if (rc < 0) {
+        if (rc == CLOVE_E_IO) {
+            fprintf(stderr, "clove-view: %s: %s\n", o->vv_file, strerror(errno));
+        } else if (err.line > 0) {
+            fprintf(stderr, "clove-view: %s:%d: %s\n", o->vv_file, err.line, err.desc);
+        } else {
+            fprintf(stderr, "clove-view: %s: %s\n", o->vv_file, err.desc);
+        }
+        return 1;
+    }
+    /* As remote-viewer: deleted once read, whether or not it is usable. */
+    if (strcmp(o->vv_file, "-") != 0 && !getenv("VIRT_VIEWER_KEEP_FILE") &&
+        vv_flag(o->vv, "delete-this-file")) {
+        (void)unlink(o->vv_file);
+    }
+    struct clove_vv_spice spice;
+    const char *desc;
+    if (clove_vv_get_spice(o->vv, &spice, &desc) < 0) {
+        fprintf(stderr, "clove-view: %s: %s\n", o->vv_file, desc);
+        return 1;
+    }
+    if (spice.unix_path) {
+        fprintf(stderr, "clove-view: %s: unix-path is not supported\n", o->vv_file);
+        return 1;
+    }
+    if (!o->host_set) {
+        snprintf(o->host, sizeof(o->host), "%s", spice.host);
+    }
+    if (o->port == 0 && o->secure_port == 0) {
+        o->port = spice.port > 0 ? spice.port : 0;
+        o->secure_port = spice.tls_port > 0 ? spice.tls_port : 0;
+    }
+    if (spice.secure_channel_count > 0 && o->secure_port == 0) {
+        fprintf(stderr, "clove-view: %s: secure-channels needs a tls-port\n", o->vv_file);
+        return 1;
+    }
+    if (!o->password) {
+        o->password = spice.password;
+    }
+    if (!o->host_subject) {
+        o->host_subject = spice.host_subject;
+    }
+    if (!o->title) {
+        o->title = spice.title;
+    }
+    o->fullscreen |= spice.fullscreen;
+    if (!o->ca_file && spice.ca) {
+        if (clove_vv_write_ca_file(&spice, o->ca_path, sizeof(o->ca_path)) < 0) {
+            fprintf(stderr, "clove-view: cannot write the file's CA: %s\n", strerror(errno));
+            o->ca_path[0] = '\0';
+            return 1;
+        }
+        o->ca_file = o->ca_path;
+    }
+    return 0;
+}
+
+void options_finish(struct options *o)
+{
+    if (o->ca_path[0]) {
+        unlink(o->ca_path);
+        o->ca_path[0] = '\0';
+    }
+    clove_vv_destroy(o->vv);
+    o->vv = NULL;
 }

@@ -2,10 +2,11 @@
 """clove-view (our SDL2 viewer) under Xvfb against clove-demo --no-animation,
 on OUR library and on Debian's reference library:
 
- 1. the window (found by its --title, placed where xwininfo says) shows the
-    demo's --frame-out pixel-exact (xwd of the root window, cropped at the
+ 1. the window (found by its title: --title "... head %d" names it "...
+    head 1 - clove-view"; placed where xwininfo says) shows the demo's
+    --frame-out pixel-exact (xwd of the root window, cropped at the
     window's offset), and the viewer got client mouse mode and the demo's
-    cursor shape;
+    cursor shape; it is the only window (one head);
  2. keys typed with xdotool (XTEST) reach the demo as the right PC/AT set-1
     codes: letters, an 0xE0 key (Up), Ctrl+Alt+End arriving as
     Ctrl+Alt+Del; F12 toggles the viewer's overlay and is not sent; the
@@ -15,7 +16,11 @@ on OUR library and on Debian's reference library:
  4. SIGTERM closes the viewer with status 0 and no sanitizer report;
  5. server mouse mode (clove-demo --no-tablet): a click captures the mouse
     (the title says so) without reaching the guest, relative motion moves
-    the guest's pointer by as much, a click lands there, Ctrl+Alt releases."""
+    the guest's pointer by as much, a click lands there, Ctrl+Alt releases;
+ 6. a remote-viewer .vv file (host, port, delete-this-file=1, no title) as
+    the argument: the window is titled with the VM name the demo sends and
+    the head number, "NAME (1) - clove-view", shows the frame pixel-exact,
+    and the file is gone."""
 
 import os
 import re
@@ -161,8 +166,11 @@ def run_one(args, tmpdir, procs, lib):
             view_err.flush()
         return H.read_file(view_err_path).decode("utf-8", "replace")
 
-    win = find_window(display, title)
+    win = find_window(display, head_title(title))
     H.log("%s: window 0x%x at +%d+%d, %dx%d" % (lib, win[0], win[1], win[2], win[3], win[4]))
+    r = subprocess.run(["xdotool", "search", "--name", " - clove-view$"], env=xenv(display),
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    H.check(len(r.stdout.split()) == 1, "%s: one head, yet windows %s" % (lib, r.stdout.split()))
     H.check((win[3], win[4]) == (GW, GH), "window is %dx%d, not %dx%d" % (win[3], win[4], GW, GH))
     f0 = wait_window_shows(display, win, demo, tmpdir, lib + "-initial")
     H.log("%s: the window shows the demo's frame pixel-exact" % lib)
@@ -240,13 +248,24 @@ def run_one(args, tmpdir, procs, lib):
     demo.stop()
 
 
-def start_view(args, procs, tmpdir, display, demo, title, lib):
-    err_path = os.path.join(tmpdir, "clove-view-%s-%s.stderr" % (lib, title[-6:]))
+def start_view(args, procs, tmpdir, display, demo, title, lib, target=None):
+    """clove-view with --title "TITLE head %d" (None: no --title), on `target`
+    (default: a spice:// URI of the demo). Its head 1 window is titled
+    "TITLE head 1 - clove-view"."""
+    tag = (title or "vv")[-6:]
+    err_path = os.path.join(tmpdir, "clove-view-%s-%s.stderr" % (lib, tag))
     err = open(err_path, "wb")
-    view = procs.popen("clove-view", [args.clove_view, "-v", "--title", title,
-                                      "spice://127.0.0.1:%d" % demo.port],
-                       env=xenv(display), stdout=subprocess.DEVNULL, stderr=err)
+    argv = [args.clove_view, "-v"]
+    if title is not None:
+        argv += ["--title", title + " head %d"]
+    argv.append(target or "spice://127.0.0.1:%d" % demo.port)
+    view = procs.popen("clove-view", argv, env=xenv(display), stdout=subprocess.DEVNULL,
+                       stderr=err)
     return view, err, err_path
+
+
+def head_title(title, n=1):
+    return "%s head %d - clove-view" % (title, n)
 
 
 def stop_view(view, err, err_path, lib):
@@ -276,7 +295,7 @@ def run_server_mode(args, tmpdir, procs, lib):
     display = RV.start_xvfb(procs, tmpdir)
     title = "clove-view-server-%s-%d" % (lib, os.getpid())
     view, err, err_path = start_view(args, procs, tmpdir, display, demo, title, lib)
-    win = find_window(display, title)
+    win = find_window(display, head_title(title))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and \
             "inputs ready" not in H.read_file(err_path).decode("utf-8", "replace"):
@@ -317,6 +336,27 @@ def run_server_mode(args, tmpdir, procs, lib):
     demo.stop()
 
 
+def run_vv(args, tmpdir, procs, lib):
+    name = "clove vm %s %d" % (lib, os.getpid())
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name="demo-vv",
+                  extra=["--no-animation", "--name", name, "--width", str(GW),
+                         "--height", str(GH)]).start()
+    H.check(H.wait_stable_frame(demo.frame, 10) is not None, "%s: no first frame" % lib)
+    display = RV.start_xvfb(procs, tmpdir)
+    vv = os.path.join(tmpdir, "view-%s.vv" % lib)
+    with open(vv, "w") as f:
+        f.write("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=%d\ndelete-this-file=1\n"
+                "fullscreen=0\nrelease-cursor=ctrl+alt\n" % demo.port)
+    view, err, err_path = start_view(args, procs, tmpdir, display, demo, None, lib, target=vv)
+    win = find_window(display, "%s (1) - clove-view" % name)
+    wait_window_shows(display, win, demo, tmpdir, lib + "-vv")
+    H.check(not os.path.exists(vv), "%s: delete-this-file=1, yet the .vv file remains" % lib)
+    stop_view(view, err, err_path, lib)
+    H.log("%s: .vv file: window %r shows the frame pixel-exact; the file was deleted"
+          % (lib, "%s (1) - clove-view" % name))
+    demo.stop()
+
+
 def body(args, tmpdir, procs):
     H.need_programs("Xvfb", "xdpyinfo", "xwd", "xwininfo", "convert", "xdotool")
     if args.clove_view is None:
@@ -327,6 +367,7 @@ def body(args, tmpdir, procs):
     for lib in libs:
         run_one(args, tmpdir, procs, lib)
         run_server_mode(args, tmpdir, procs, lib)
+        run_vv(args, tmpdir, procs, lib)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,12 @@ Connection files (remote-viewer's .vv): a file with the password, one with
 tls-port, the CA inline and host-subject equal --frame-out; with
 delete-this-file=1 the file is gone afterwards (kept with
 VIRT_VIEWER_KEEP_FILE); a syntax error names file and line, type=vnc and a
-missing file exit 1."""
+missing file exit 1.
+
+Xspice (when installed; tests/interop/xspice): a scene of X clients
+(xsetroot, xterm, xlogo) on each library; clove-shot's PPM must equal
+spicy-screenshot's taken just before and after it, and the scene captured
+on our library must equal the one on Debian's."""
 
 import os
 import shutil
@@ -350,6 +355,52 @@ def check_tls(args, tmpdir, procs, lib):
     demo.stop()
 
 
+def xspice_capture(args, x, tag):
+    """clove-shot and spicy-screenshot on a settled Xspice scene: spicy,
+    clove, spicy; the two spicy captures must agree (else the scene moved:
+    try again) and clove-shot's must equal them. Returns the capture."""
+    for attempt in range(3):
+        before, _ = x.capture("%s-spicy-before-%d" % (tag, attempt))
+        out = os.path.join(x.dir, "%s-clove-%d.ppm" % (tag, attempt))
+        rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-p", str(x.port), "-o", out,
+                                        "--timeout", "15"])
+        H.check(rc == 0 and os.path.exists(out), "%s: clove-shot on Xspice failed rc=%d: %s"
+                % (tag, rc, err.strip()))
+        after, _ = x.capture("%s-spicy-after-%d" % (tag, attempt))
+        if before == after:
+            H.compare_ppm_bytes(H.read_file(out), before,
+                                "%s: clove-shot vs spicy-screenshot on Xspice" % tag)
+            return before
+        time.sleep(0.5)
+    raise H.TestFailure("%s: the Xspice scene kept changing between captures" % tag)
+
+
+def check_xspice(args, tmpdir, procs, libs):
+    if not args.our_libdir or not all(shutil.which(p) for p in
+                                      ("Xspice", "Xorg", "xsetroot", "xterm", "xlogo")):
+        H.log("Xspice cases skipped: no Xspice/Xorg/xterm/xlogo or no --our-libdir")
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "xspice"))
+    import test_xspice as X  # noqa: E402
+    args.debug = None
+    scenes = {}
+    for lib in libs:
+        x = X.Xspice(procs, args, os.path.join(tmpdir, "xspice"), lib)
+        try:
+            x.start()
+            x.draw_scene()
+            time.sleep(1.0)
+            x.stable_capture("settle")
+            scenes[lib] = xspice_capture(args, x, "xspice-" + lib)
+            w, h, _ = H.parse_ppm(scenes[lib])
+            H.log("%s: Xspice scene %dx%d: clove-shot == spicy-screenshot" % (lib, w, h))
+        finally:
+            x.stop()
+    if "ours" in scenes and "ref" in scenes:
+        H.compare_ppm_bytes(scenes["ours"], scenes["ref"], "Xspice scene: ours vs ref library")
+        H.log("Xspice scene: our library's capture == Debian's")
+
+
 def body(args, tmpdir, procs):
     if args.clove_shot is None:
         apps = os.path.dirname(os.path.dirname(os.path.abspath(args.demo)))
@@ -368,6 +419,7 @@ def body(args, tmpdir, procs):
             run_mode(args, tmpdir, procs, lib, mode)
     check_password(args, tmpdir, procs)
     check_sasl(args, tmpdir, procs, libs)
+    check_xspice(args, tmpdir, procs, libs)
 
 
 # ---- SASL: clove-shot --sasl --username USER -w PASS against clove-demo --sasl ----

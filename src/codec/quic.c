@@ -48,6 +48,16 @@
 
 #include "codec/quic_simd.h"
 
+/* x86-64 builds also compile the row decoders for lzcnt + BMI2 (see
+ * QUIC_ROW_DECODERS) and pick them at run time. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#define QUIC_HAVE_FAST_ROWS 1
+#define QUIC_FAST_ATTR      __attribute__((target("lzcnt,bmi,bmi2")))
+#else
+#define QUIC_HAVE_FAST_ROWS 0
+#endif
+
 #define QUIC_MAGIC      0x43495551u
 #define QUIC_VERSION    0u
 
@@ -56,7 +66,6 @@
 #define QUIC_WM_PIXELS  2048 /* pixels coded with each wait mask before the next */
 #define QUIC_RUN_STATES 32
 #define QUIC_MAX_CODES  8
-#define QUIC_DEC_BITS   10 /* bits the decoder's codeword table resolves */
 
 /* The hot loops rely on these helpers being inlined into each specialised
  * row function; plain `inline` leaves that to heuristics that give up on the
@@ -115,8 +124,6 @@ struct quic_family {
     uint32_t code[QUIC_MAX_CODES][256];    /* (codeword << 8) | length, by code then value */
     uint8_t lens[256][QUIC_MAX_CODES];     /* codeword length, by value then code (0: no code) */
     uint16_t unused_codes[QUIC_MAX_CODES]; /* 0x7fff for codes >= bpc, else 0 */
-    uint16_t *dec; /* decoder: [code][next QUIC_DEC_BITS bits] -> (length << 8) | value;
-                      0 when the codeword is longer (in quic_coder.mem) */
 };
 
 /* Adaptive statistics of one plane. */
@@ -127,7 +134,7 @@ struct quic_model {
      * exceeds 26 * (900 + 26). */
     uint16_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES];
     uint8_t best[QUIC_MAX_CODES]; /* [bucket]: cheapest code */
-    uint8_t ctx_code[256];        /* best[bucket_of[ctx]] */
+    uint16_t ctx_lp[256];         /* decoder: l | gr_prefix[l] << 8, l = best[bucket_of[ctx]] */
     const uint32_t *ctx_tab[256]; /* encoder: code[ctx_code[ctx]] */
 };
 
@@ -174,21 +181,6 @@ struct quic_bitw {
     size_t pos, cap;
 };
 
-/* Reads by absolute bit position: a peek loads the 64 bits of the two
- * words at the position, so it needs no buffer state and no refill. The
- * peek may read up to two words past the last bit a row can use, so while
- * less than a row's worth (row_words) of input remains the reader works on
- * a zero-padded copy of the tail of the input instead. */
-struct quic_bitr {
-    const uint8_t *src; /* the input, or `tail` */
-    uint64_t pos;       /* next bit, counted from src */
-    uint64_t base;      /* bit offset of src in the input */
-    const uint8_t *in;
-    size_t nwords;    /* whole words of input */
-    size_t row_words; /* words one group row can consume, at most */
-    uint8_t *tail;    /* owned; NULL until the reader switches to it */
-};
-
 struct quic_coder {
     struct quic_family fam;
     struct quic_plane planes[4];
@@ -196,7 +188,6 @@ struct quic_coder {
     uint32_t width, height;
     enum quic_image_type type;
     uint8_t *stage; /* encoder: bitw staging, stage_bytes long */
-    uint16_t *dec;  /* decoder: the family's codeword table */
     void *mem;
 };
 
@@ -348,9 +339,10 @@ static void group_reset(struct quic_group *g, const struct quic_family *f)
         struct quic_model *m = &g->pl[c]->model;
         memset(m->counters, 0, sizeof(m->counters));
         memset(m->best, (int)(f->bpc - 1), sizeof(m->best));
-        memset(m->ctx_code, (int)(f->bpc - 1), sizeof(m->ctx_code));
+        unsigned l = f->bpc - 1;
         for (unsigned v = 0; v < 256; v++) {
-            m->ctx_tab[v] = f->code[f->bpc - 1];
+            m->ctx_tab[v] = f->code[l];
+            m->ctx_lp[v] = (uint16_t)(l | (unsigned)f->gr_prefix[l] << 8);
         }
     }
 }
@@ -389,10 +381,10 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
     }
     if (best != m->best[bucket]) {
         m->best[bucket] = (uint8_t)best;
-        memset(&m->ctx_code[f->bucket_lo[bucket]], (int)best,
-               (size_t)f->bucket_hi[bucket] - f->bucket_lo[bucket] + 1);
+        uint16_t lp = (uint16_t)(best | (unsigned)f->gr_prefix[best] << 8);
         for (unsigned x = f->bucket_lo[bucket]; x <= f->bucket_hi[bucket]; x++) {
             m->ctx_tab[x] = f->code[best];
+            m->ctx_lp[x] = lp;
         }
     }
 }
@@ -908,9 +900,8 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     size_t plane_bytes = 4 * wpad;
     size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
     size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
-    size_t dec_bytes = sizeof(uint16_t) * (QUIC_MAX_CODES << QUIC_DEC_BITS);
     size_t il_bytes = 8 * wpad + 16; /* res4, then corr4 with 4 bytes before it */
-    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + dec_bytes + il_bytes;
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + il_bytes;
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -936,8 +927,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->rgb.eqprev = q->rgb.eq + wpad;
     q->alpha.eq = q->rgb.eqprev + wpad;
     q->alpha.eqprev = q->alpha.eq + wpad;
-    q->dec = (uint16_t *)(void *)(q->alpha.eqprev + wpad);
-    q->rgb.res4 = (uint8_t *)(q->dec + (QUIC_MAX_CODES << QUIC_DEC_BITS));
+    q->rgb.res4 = q->alpha.eqprev + wpad;
     q->rgb.corr4 = q->rgb.res4 + 4 * wpad + 4;
 
     q->rgb.nch = 3;
@@ -1077,44 +1067,109 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, con
     return (int)w.pos;
 }
 
-/* ---- bit reader ---- */
+/* ---- bit reader ----
+ * The decoder works on a copy of the input with each 32-bit word byte
+ * swapped, which turns the stream into a plain MSB-first byte string, with
+ * zero padding after it (bitr_open). The row loops read it through a 64-bit
+ * buffer held in registers: the next unread bit is bit 63 of `buf`, `cnt`
+ * of its bits are valid, and the valid bits end at byte `p` of the copy. A
+ * refill loads the 8 bytes at p under the valid bits and advances p by the
+ * whole bytes that added, so it never waits on the codeword just decoded
+ * (its load address was known one refill earlier) and leaves 56..63 valid
+ * bits: enough for two codewords of at most 26 bits. The bits below the
+ * valid ones are zero or the stream's own next bits, so or-ing the same
+ * bytes in again later changes nothing. */
+struct quic_bitr {
+    const uint8_t *src; /* the swapped, padded copy */
+    uint64_t pos;       /* next bit of src */
+    size_t nwords;      /* whole words of input */
+    uint8_t *copy;      /* owned: src */
+};
 
-QUIC_INLINE uint64_t load_le64(const uint8_t *p)
+struct quic_bb {
+    uint64_t buf;
+    unsigned cnt;
+    const uint8_t *p;
+};
+
+QUIC_INLINE uint64_t load_be64(const uint8_t *p)
 {
-    return (uint64_t)load_le32(p) | ((uint64_t)load_le32(p + 4) << 32);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+#else
+    uint64_t r = 0;
+    for (unsigned k = 0; k < 8; k++) {
+        r = (r << 8) | p[k];
+    }
+    return r;
+#endif
 }
 
-/* The 32 bits at bit `pos` of src (MSB first within each LE word). */
-QUIC_INLINE uint32_t bitr_peek(const uint8_t *src, uint64_t pos)
+QUIC_INLINE unsigned clz64(uint64_t v)
 {
-    uint64_t x = load_le64(src + 4 * (size_t)(pos >> 5));
-    x = (x << 32) | (x >> 32);
-    return (uint32_t)((x << (pos & 31)) >> 32);
+#if defined(__GNUC__)
+    return (unsigned)__builtin_clzll(v);
+#else
+    unsigned n = 0;
+    while (!(v & 0x8000000000000000ull)) {
+        v <<= 1;
+        n++;
+    }
+    return n;
+#endif
 }
 
-/* Makes sure the next group row can be read: switches to a padded copy of
- * the input's tail when fewer than row_words + 2 words remain. */
-static int bitr_prepare_row(struct quic_bitr *r)
+/* Tops the buffer up to 56..63 valid bits. */
+QUIC_INLINE void bb_refill(struct quic_bb *b)
 {
-    if (r->tail) {
-        return 0;
-    }
-    uint64_t word = (r->base + r->pos) >> 5;
-    if (word + r->row_words + 2 <= r->nwords) {
-        return 0;
-    }
-    size_t have = word < r->nwords ? r->nwords - (size_t)word : 0;
-    size_t bytes = (have + r->row_words + 2) * 4;
-    r->tail = calloc(1, bytes);
-    if (!r->tail) {
+    b->buf |= load_be64(b->p) >> b->cnt;
+    b->p += (63 - b->cnt) >> 3;
+    b->cnt |= 56;
+}
+
+/* Starts the buffer at bit `pos` of src. */
+QUIC_INLINE void bb_load(struct quic_bb *b, const uint8_t *src, uint64_t pos)
+{
+    b->buf = 0;
+    b->cnt = 0;
+    b->p = src + (size_t)(pos >> 3);
+    bb_refill(b);
+    b->buf <<= pos & 7;
+    b->cnt -= (unsigned)(pos & 7);
+}
+
+/* The bit position (from src) of the buffer's next unread bit. */
+QUIC_INLINE uint64_t bb_pos(const struct quic_bb *b, const uint8_t *src)
+{
+    return (uint64_t)(b->p - src) * 8 - b->cnt;
+}
+
+QUIC_INLINE void bb_skip(struct quic_bb *b, unsigned n)
+{
+    b->buf <<= n;
+    b->cnt -= n;
+}
+
+/* Copies in[0, nwords * 4) with every word byte swapped into r->copy,
+ * followed by `pad` zero bytes. */
+static int bitr_open(struct quic_bitr *r, const uint8_t *in, size_t in_len, size_t pad)
+{
+    r->nwords = in_len / 4;
+    r->copy = malloc(r->nwords * 4 + pad);
+    if (!r->copy) {
         return CLOVE_E_NOMEM;
     }
-    if (have) {
-        memcpy(r->tail, r->in + 4 * (size_t)word, have * 4);
+    for (size_t k = 0; k < r->nwords; k++) {
+        uint32_t w = load_le32(in + 4 * k);
+        r->copy[4 * k] = (uint8_t)(w >> 24);
+        r->copy[4 * k + 1] = (uint8_t)(w >> 16);
+        r->copy[4 * k + 2] = (uint8_t)(w >> 8);
+        r->copy[4 * k + 3] = (uint8_t)w;
     }
-    r->src = r->tail;
-    r->pos = (r->base + r->pos) - word * 32;
-    r->base = word * 32;
+    memset(r->copy + r->nwords * 4, 0, pad);
+    r->src = r->copy;
     return 0;
 }
 
@@ -1122,38 +1177,50 @@ static int bitr_prepare_row(struct quic_bitr *r)
  * have read: its 32-bit lookahead must stay inside the input. */
 static int bitr_overrun(const struct quic_bitr *r)
 {
-    uint64_t used = r->base + r->pos;
-    return r->nwords == 0 || used > ((uint64_t)r->nwords - 1) * 32;
+    return r->nwords == 0 || r->pos > ((uint64_t)r->nwords - 1) * 32;
 }
 
-/* Fills f->dec (QUIC_MAX_CODES << QUIC_DEC_BITS entries). */
-static void family_init_decoder(struct quic_family *f, uint16_t *dec)
+/* An escape codeword of code l: gr_prefix[l] zeros, then esc_bits[l] bits
+ * of n - esc_base[l]. Needs cnt >= 26. */
+static unsigned bb_escape(struct quic_bb *b, const struct quic_family *f, unsigned l)
 {
-    f->dec = dec;
-    memset(dec, 0, sizeof(uint16_t) * (QUIC_MAX_CODES << QUIC_DEC_BITS));
-    for (unsigned l = 0; l < f->bpc; l++) {
-        uint16_t *t = dec + (l << QUIC_DEC_BITS);
-        for (unsigned n = 0; n <= f->mask; n++) {
-            unsigned len = f->code[l][n] & 0xff, bits = f->code[l][n] >> 8;
-            if (len > QUIC_DEC_BITS) {
-                continue;
-            }
-            unsigned first = bits << (QUIC_DEC_BITS - len), count = 1u << (QUIC_DEC_BITS - len);
-            for (unsigned k = 0; k < count; k++) {
-                t[first + k] = (uint16_t)((len << 8) | n);
-            }
-        }
+    unsigned len = f->esc_len[l];
+    unsigned v = f->esc_base[l] + (unsigned)((b->buf >> (64 - len)) & ((1u << f->esc_bits[l]) - 1));
+    bb_skip(b, len);
+    return v & f->mask;
+}
+
+/* Decodes one codeword; `lp` is its code l | gr_prefix[l] << 8 (see
+ * quic_model.ctx_lp). The unary part is a leading-zero count, so a
+ * codeword costs three dependent instructions (count, add, shift) where the
+ * CPU counts zeros in one (QUIC_FAST_ATTR). Needs cnt >= 26. */
+QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, unsigned lp)
+{
+    unsigned l = lp & 0xff;
+    uint64_t buf = b->buf;
+    unsigned q = clz64(buf | 1);
+    if (QUIC_LIKELY(q < (lp >> 8))) {
+        unsigned len = q + 1 + l;
+        b->buf = buf << len;
+        b->cnt -= len;
+        /* The l bits after the terminating one; >> 1 then >> (63 - l) keeps
+         * l == 0 defined. */
+        return (q << l) | (unsigned)(((buf << (q + 1)) >> 1) >> (63 - l));
     }
+    return bb_escape(b, f, l);
 }
 
 /* Reads a run length (see put_run); fails when it exceeds `limit`. */
-static int get_run(struct quic_state *st, const uint8_t *src, uint64_t *pos, unsigned limit,
-                   unsigned *out)
+QUIC_INLINE int bb_run(struct quic_state *st, struct quic_bb *b, unsigned limit, unsigned *out)
 {
     unsigned len = 0;
     for (;;) {
-        uint32_t peek = bitr_peek(src, *pos);
-        unsigned ones = ~peek ? clz32(~peek) : 32;
+        bb_refill(b);
+        uint64_t inv = ~b->buf;
+        unsigned ones = inv ? clz64(inv) : 64;
+        if (ones > 32) {
+            ones = 32;
+        }
         for (unsigned k = 0; k < ones; k++) {
             len += 1u << st->run_log2;
             if (st->run_state < QUIC_RUN_STATES - 1) {
@@ -1164,14 +1231,15 @@ static int get_run(struct quic_state *st, const uint8_t *src, uint64_t *pos, uns
             return CLOVE_E_INVALID;
         }
         if (ones < 32) {
-            *pos += ones + 1;
+            bb_skip(b, ones + 1);
             break;
         }
-        *pos += 32;
+        bb_skip(b, 32);
     }
     if (st->run_log2) {
-        len += bitr_peek(src, *pos) >> (32 - st->run_log2);
-        *pos += st->run_log2;
+        bb_refill(b);
+        len += (unsigned)(b->buf >> (64 - st->run_log2));
+        bb_skip(b, st->run_log2);
     }
     if (st->run_state) {
         st->run_log2 = quic_run_log2[--st->run_state];
@@ -1220,89 +1288,13 @@ static void fill_run(uint8_t *const cur[3], uint32_t *kcur, int i, unsigned n, u
     }
 }
 
-/* ---- decoder bit buffer ----
- * The row loop reads through a 64-bit buffer held in registers: the next
- * unread bit is bit 63 of `buf`, `cnt` bits of it are valid (the bits
- * below are zero) and `p` is the next input word to load. A codeword then
- * costs one table lookup and one shift; refilling, one word when cnt <= 32,
- * is branch-free and happens once per pixel. The table resolves codewords
- * of up to QUIC_DEC_BITS (10) bits, so with cnt >= 32 at the start of a
- * pixel its three table-resolved samples always see their whole codeword;
- * a longer codeword takes bb_code_slow, which refills before and after. */
-struct quic_bb {
-    uint64_t buf;
-    unsigned cnt;
-    const uint8_t *p;
-};
-
-/* Starts the buffer at bit `pos` of src (reads the two words there). */
-QUIC_INLINE void bb_load(struct quic_bb *b, const uint8_t *src, uint64_t pos)
-{
-    const uint8_t *q = src + 4 * (size_t)(pos >> 5);
-    uint64_t x = ((uint64_t)load_le32(q) << 32) | load_le32(q + 4);
-    b->buf = x << (pos & 31);
-    b->cnt = 64 - (unsigned)(pos & 31);
-    b->p = q + 8;
-}
-
-/* The bit position (from src) of the buffer's next unread bit. */
-QUIC_INLINE uint64_t bb_pos(const struct quic_bb *b, const uint8_t *src)
-{
-    return (uint64_t)(b->p - src) * 8 - b->cnt;
-}
-
-/* Adds the next word below the valid bits when cnt <= 32; the load
- * happens either way (the reader's padding covers it). */
-QUIC_INLINE void bb_refill(struct quic_bb *b)
-{
-    uint64_t need = b->cnt <= 32;
-    uint64_t w = (uint64_t)load_le32(b->p) << ((32 - b->cnt) & 63);
-    b->buf |= w & (0 - need);
-    b->p += 4 * need;
-    b->cnt += 32 * (unsigned)need;
-}
-
-/* A codeword the table does not resolve (longer than QUIC_DEC_BITS). */
-static unsigned bb_code_slow(struct quic_bb *b, const struct quic_family *f, unsigned l)
-{
-    bb_refill(b);
-    uint32_t peek = (uint32_t)(b->buf >> 32);
-    unsigned zeros = clz32(peek | 1);
-    unsigned v, len;
-    if (zeros < f->gr_prefix[l]) {
-        len = zeros + 1 + l;
-        v = (zeros << l) | ((peek >> (32 - len)) & ((1u << l) - 1));
-    } else {
-        len = f->esc_len[l];
-        v = f->esc_base[l] + ((peek >> (32 - len)) & ((1u << f->esc_bits[l]) - 1));
-    }
-    b->buf <<= len;
-    b->cnt -= len;
-    bb_refill(b);
-    return v & f->mask;
-}
-
-/* Decodes one codeword with code l. */
-QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, const uint16_t *dec,
-                             unsigned l)
-{
-    unsigned e = dec[(l << QUIC_DEC_BITS) | (unsigned)(b->buf >> (64 - QUIC_DEC_BITS))];
-    if (QUIC_LIKELY(e)) {
-        unsigned len = e >> 8;
-        b->buf <<= len;
-        b->cnt -= len;
-        return e & 0xff;
-    }
-    return bb_code_slow(b, f, l);
-}
-
 /* Decodes sample i of a plane and returns its value; `pred` is its
  * prediction. */
-QUIC_INLINE unsigned dec_sample(struct quic_bb *b, const struct quic_family *f, const uint16_t *dec,
-                                unsigned mask, const struct quic_model *m, uint8_t *corr,
-                                uint8_t *cur, int i, unsigned pred)
+QUIC_INLINE unsigned dec_sample(struct quic_bb *b, const struct quic_family *f, unsigned mask,
+                                const struct quic_model *m, uint8_t *corr, uint8_t *cur, int i,
+                                unsigned pred)
 {
-    unsigned v = bb_code(b, f, dec, m->ctx_code[corr[i - 1]]);
+    unsigned v = bb_code(b, f, m->ctx_lp[corr[i - 1]]);
     corr[i] = (uint8_t)v;
     unsigned val = (quic_unfold[v] + pred) & mask;
     cur[i] = (uint8_t)val;
@@ -1319,8 +1311,6 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
     const uint8_t *src = r->src;
     struct quic_bb bb;
     bb_load(&bb, src, r->pos);
-    /* In locals: the stores through uint8_t rows below could alias f. */
-    const uint16_t *dec = f->dec;
     const unsigned mask = (1u << bpc) - 1;
     uint8_t *cur[3], *corr[3];
     const uint8_t *prev[3];
@@ -1354,9 +1344,7 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
         for (int i = (int)pos_px; i < end;) {
             if (!first_row && up[i] && i != norun && kcur[i - 1] == kcur[i - 2]) {
                 unsigned n;
-                uint64_t run_pos = bb_pos(&bb, src);
-                int run_rc = get_run(st, src, &run_pos, (unsigned)(end - i), &n);
-                bb_load(&bb, src, run_pos);
+                int run_rc = bb_run(st, &bb, (unsigned)(end - i), &n);
                 if (run_rc < 0) {
                     rc = CLOVE_E_INVALID;
                     goto out;
@@ -1388,12 +1376,14 @@ QUIC_INLINE int decode_group_row(struct quic_group *g, const struct quic_family 
                     p2 = prev[2][0];
                 }
             }
+            /* Two codewords per refill. */
             bb_refill(&bb);
-            left0 = dec_sample(&bb, f, dec, mask, m[0], corr[0], cur[0], i, p0);
+            left0 = dec_sample(&bb, f, mask, m[0], corr[0], cur[0], i, p0);
             uint32_t key = left0;
             if (nch == 3) {
-                left1 = dec_sample(&bb, f, dec, mask, m[1], corr[1], cur[1], i, p1);
-                left2 = dec_sample(&bb, f, dec, mask, m[2], corr[2], cur[2], i, p2);
+                left1 = dec_sample(&bb, f, mask, m[1], corr[1], cur[1], i, p1);
+                bb_refill(&bb);
+                left2 = dec_sample(&bb, f, mask, m[2], corr[2], cur[2], i, p2);
                 key |= (left1 << 8) | (left2 << 16);
             }
             kcur[i] = key;
@@ -1419,64 +1409,226 @@ out:
     return rc;
 }
 
-static int decode_rgb_row(struct quic_coder *q, struct quic_bitr *r, int first_row)
+/* Residual tables for the interleaved RGB rows: quic_unfold[v] placed at
+ * byte 2 (R), 1 (G) and 0 (B) of a pixel word. */
+static uint32_t quic_unfold_at[3][256];
+
+static void unfold_tables_init(void)
 {
-    int rc = bitr_prepare_row(r);
-    if (rc < 0) {
-        return rc;
+    static int done;
+    if (done) {
+        return;
     }
-    if (q->fam.bpc == 5) {
-        if (first_row) {
-            return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3, 5);
+    for (unsigned v = 0; v < 256; v++) {
+        quic_unfold_at[0][v] = (uint32_t)quic_unfold[v] << 16;
+        quic_unfold_at[1][v] = (uint32_t)quic_unfold[v] << 8;
+        quic_unfold_at[2][v] = quic_unfold[v];
+    }
+    done = 1;
+}
+
+/* Bytewise (a + b) mod 256 of the low three bytes (byte 3 of both is 0). */
+QUIC_INLINE uint32_t swar_add(uint32_t a, uint32_t b)
+{
+    return ((a & 0x7f7f7fu) + (b & 0x7f7f7fu)) ^ ((a ^ b) & 0x808080u);
+}
+
+/* Bytewise floor((a + b) / 2). */
+QUIC_INLINE uint32_t swar_avg(uint32_t a, uint32_t b)
+{
+    return (a & b) + (((a ^ b) >> 1) & 0x7f7f7fu);
+}
+
+/* Decodes one row of the RGB group. Unlike decode_group_row, the three
+ * planes are kept interleaved as pixel words (B in byte 0, G in 1, R in 2,
+ * byte 3 zero: rgb.kcur and rgb.kprev, which are also the run keys, and
+ * the decoded RGB32 row as it is), so that the predictions of a pixel and
+ * the sum with its residuals take a few word operations (SWAR) instead of
+ * three of each, and the loop needs few pointers: one pixel row, one row
+ * above, the interleaved last residuals (rgb.corr4: plane c of pixel i at
+ * 4 * i + c) and the planes' models at fixed offsets. The contexts of the
+ * next pixel stay in registers. */
+QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, int first_row,
+                                     unsigned bpc)
+{
+    struct quic_group *g = &q->rgb;
+    const struct quic_family *f = &q->fam;
+    struct quic_state *st = &g->st;
+    const unsigned width = q->width;
+    const uint8_t *src = r->src;
+    struct quic_bb bb;
+    bb_load(&bb, src, r->pos);
+    const uint32_t wmask = bpc == 8 ? 0xffffffu : 0x1f1f1fu;
+    uint32_t *restrict cur = g->kcur;
+    const uint32_t *restrict prev = g->kprev;
+    uint8_t *restrict corr = g->corr4;
+    struct quic_plane *P = g->pl[0]; /* planes P[0..2] = R, G, B */
+    const uint8_t *up = g->cand;
+    if (!first_row) {
+        up_candidates(g->cand, prev, width);
+    }
+    for (int c = 0; c < 3; c++) {
+        corr[c - 4] = first_row ? 0 : corr[c];
+    }
+    unsigned cv0 = corr[-4], cv1 = corr[-3], cv2 = corr[-2]; /* contexts of the next pixel */
+    uint32_t left = 0;                                       /* pixel i - 1 */
+
+    unsigned countdown = st->countdown;
+    unsigned pos_px = 0;
+    int rc = 0;
+    while (pos_px < width) {
+        int bump;
+        int end = (int)segment_end(st, pos_px, width, &bump);
+        const unsigned waitmask = st->waitmask;
+        int norun = -1;
+        for (int i = (int)pos_px; i < end;) {
+            if (!first_row && up[i] && i != norun && cur[i - 1] == cur[i - 2]) {
+                unsigned n;
+                if (bb_run(st, &bb, (unsigned)(end - i), &n) < 0) {
+                    rc = CLOVE_E_INVALID;
+                    goto out;
+                }
+#if QUIC_HAVE_SSE2
+                if (quic_simd_on) {
+                    quic_simd_fill32(cur + i, left, n);
+                } else
+#endif
+                {
+                    for (unsigned k = 0; k < n; k++) {
+                        cur[i + (int)k] = left;
+                    }
+                }
+                if (n == 0) {
+                    norun = i;
+                }
+                i += (int)n;
+                cv0 = corr[4 * i - 4];
+                cv1 = corr[4 * i - 3];
+                cv2 = corr[4 * i - 2];
+                continue;
+            }
+            uint32_t pred;
+            if (first_row) {
+                pred = left; /* 0 for i == 0 */
+            } else if (QUIC_LIKELY(i)) {
+                pred = swar_avg(left, prev[i]);
+            } else {
+                pred = prev[0];
+            }
+            /* R and G fit the refilled buffer; B may need another refill. */
+            bb_refill(&bb);
+            unsigned v0 = bb_code(&bb, f, P[0].model.ctx_lp[cv0]);
+            unsigned v1 = bb_code(&bb, f, P[1].model.ctx_lp[cv1]);
+            if (bb.cnt < QUIC_CODE_LIMIT) {
+                bb_refill(&bb);
+            }
+            unsigned v2 = bb_code(&bb, f, P[2].model.ctx_lp[cv2]);
+            corr[4 * i] = (uint8_t)v0;
+            corr[4 * i + 1] = (uint8_t)v1;
+            corr[4 * i + 2] = (uint8_t)v2;
+            uint32_t res = quic_unfold_at[0][v0] | quic_unfold_at[1][v1] | quic_unfold_at[2][v2];
+            left = swar_add(pred, res) & wmask;
+            cur[i] = left;
+            if (QUIC_LIKELY(countdown)) {
+                countdown--;
+            } else {
+                st->seed++;
+                countdown = quic_rand6[st->seed & 0xff] & waitmask;
+                model_update(&P[0].model, f, cv0, v0, st->trigger);
+                model_update(&P[1].model, f, cv1, v1, st->trigger);
+                model_update(&P[2].model, f, cv2, v2, st->trigger);
+            }
+            cv0 = v0;
+            cv1 = v1;
+            cv2 = v2;
+            i++;
         }
-        return decode_group_row(&q->rgb, &q->fam, r, q->width, 0, 3, 5);
+        if (bump) {
+            segment_bump(st);
+        }
+        pos_px = (unsigned)end;
     }
-    if (first_row) {
-        return decode_group_row(&q->rgb, &q->fam, r, q->width, 1, 3, 8);
-    }
-    return decode_group_row(&q->rgb, &q->fam, r, q->width, 0, 3, 8);
+out:
+    st->countdown = countdown;
+    r->pos = bb_pos(&bb, src);
+    return rc;
 }
 
-static int decode_one_row(struct quic_coder *q, struct quic_group *g, struct quic_bitr *r,
-                          int first_row)
+/* The row decoders, compiled once for the baseline ISA and, on x86-64,
+ * once more for CPUs with lzcnt and BMI2 (Haswell, Piledriver and later),
+ * where bb_code's zero count is one fast instruction instead of bsr's
+ * several cycles; quic_decode picks one at run time (quic_fast_rows). */
+#define QUIC_ROW_DECODERS(SUFFIX, ATTR)                                                \
+    ATTR static int decode_rgb_row##SUFFIX(struct quic_coder *q, struct quic_bitr *r,  \
+                                           int first_row)                              \
+    {                                                                                  \
+        if (q->fam.bpc == 5) {                                                         \
+            if (first_row) {                                                           \
+                return decode_rgb_group_row(q, r, 1, 5);                               \
+            }                                                                          \
+            return decode_rgb_group_row(q, r, 0, 5);                                   \
+        }                                                                              \
+        if (first_row) {                                                               \
+            return decode_rgb_group_row(q, r, 1, 8);                                   \
+        }                                                                              \
+        return decode_rgb_group_row(q, r, 0, 8);                                       \
+    }                                                                                  \
+    /* Gray and alpha planes are 8-bit. */                                             \
+    ATTR static int decode_one_row##SUFFIX(struct quic_coder *q, struct quic_group *g, \
+                                           struct quic_bitr *r, int first_row)         \
+    {                                                                                  \
+        if (first_row) {                                                               \
+            return decode_group_row(g, &q->fam, r, q->width, 1, 1, 8);                 \
+        }                                                                              \
+        return decode_group_row(g, &q->fam, r, q->width, 0, 1, 8);                     \
+    }
+
+QUIC_ROW_DECODERS(_base, )
+
+#if QUIC_HAVE_FAST_ROWS
+QUIC_ROW_DECODERS(_fast, QUIC_FAST_ATTR)
+
+/* Whether the CPU has lzcnt, BMI1 and BMI2 (CPUID 0x80000001 ECX bit 5;
+ * leaf 7 EBX bits 3 and 8). */
+static int quic_fast_rows(void)
 {
-    int rc = bitr_prepare_row(r);
-    if (rc < 0) {
-        return rc;
+    static int known = -1;
+    if (known < 0) {
+        unsigned a, b, c, d;
+        int ok = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 5));
+        ok = ok && __get_cpuid_max(0, NULL) >= 7;
+        if (ok) {
+            __cpuid_count(7, 0, a, b, c, d);
+            ok = (b & (1u << 3)) && (b & (1u << 8));
+        }
+        known = ok;
     }
-    /* Gray and alpha planes are 8-bit. */
-    if (first_row) {
-        return decode_group_row(g, &q->fam, r, q->width, 1, 1, 8);
-    }
-    return decode_group_row(g, &q->fam, r, q->width, 0, 1, 8);
+    return known;
 }
+#endif
 
-/* Writes the decoded planes of the current row to `dst` as `format`. */
+/* Writes the decoded row to `dst` as `format`: the RGB pixel words
+ * (rgb.kcur) and the alpha or gray plane. */
 static void pack_row(const struct quic_coder *q, uint8_t *restrict dst, enum codec_format format)
 {
     unsigned width = q->width;
-    const uint8_t *restrict r = q->planes[0].cur;
-    const uint8_t *restrict g = q->planes[1].cur;
-    const uint8_t *restrict b = q->planes[2].cur;
-    const uint8_t *restrict a = q->planes[3].cur;
-    unsigned i0 = 0;
+    const uint32_t *restrict px = q->rgb.kcur;
 
     if (q->type == QUIC_IMAGE_TYPE_GRAY) {
-        memcpy(dst, r, width);
+        memcpy(dst, q->planes[0].cur, width);
         return;
     }
     if (q->type == QUIC_IMAGE_TYPE_RGB16) {
-        if (format == CODEC_FMT_RGB16) {
-            for (unsigned i = 0; i < width; i++) {
-                unsigned v = ((unsigned)r[i] << 10) | ((unsigned)g[i] << 5) | b[i];
+        for (unsigned i = 0; i < width; i++) {
+            unsigned b = px[i] & 0x1f, g = (px[i] >> 8) & 0x1f, r = (px[i] >> 16) & 0x1f;
+            if (format == CODEC_FMT_RGB16) {
+                unsigned v = (r << 10) | (g << 5) | b;
                 dst[2 * i] = (uint8_t)v;
                 dst[2 * i + 1] = (uint8_t)(v >> 8);
-            }
-        } else {
-            for (unsigned i = 0; i < width; i++) {
-                dst[4 * i] = (uint8_t)((b[i] << 3) | (b[i] >> 2));
-                dst[4 * i + 1] = (uint8_t)((g[i] << 3) | (g[i] >> 2));
-                dst[4 * i + 2] = (uint8_t)((r[i] << 3) | (r[i] >> 2));
+            } else {
+                dst[4 * i] = (uint8_t)((b << 3) | (b >> 2));
+                dst[4 * i + 1] = (uint8_t)((g << 3) | (g >> 2));
+                dst[4 * i + 2] = (uint8_t)((r << 3) | (r >> 2));
                 dst[4 * i + 3] = 0;
             }
         }
@@ -1485,36 +1637,27 @@ static void pack_row(const struct quic_coder *q, uint8_t *restrict dst, enum cod
     switch (format) {
     case CODEC_FMT_RGB24:
         for (unsigned i = 0; i < width; i++) {
-            dst[3 * i] = b[i];
-            dst[3 * i + 1] = g[i];
-            dst[3 * i + 2] = r[i];
+            dst[3 * i] = (uint8_t)px[i];
+            dst[3 * i + 1] = (uint8_t)(px[i] >> 8);
+            dst[3 * i + 2] = (uint8_t)(px[i] >> 16);
         }
         break;
-    case CODEC_FMT_RGBA:
-#if QUIC_HAVE_SSE2
-        if (quic_simd_on) {
-            i0 = quic_simd_pack32(dst, r, g, b, a, width);
-        }
-#endif
-        for (unsigned i = i0; i < width; i++) {
-            dst[4 * i] = b[i];
-            dst[4 * i + 1] = g[i];
-            dst[4 * i + 2] = r[i];
-            dst[4 * i + 3] = a[i];
+    case CODEC_FMT_RGBA: {
+        const uint8_t *restrict a = q->planes[3].cur;
+        for (unsigned i = 0; i < width; i++) {
+            uint32_t v = px[i] | ((uint32_t)a[i] << 24);
+            store_le32(dst + 4 * i, v);
         }
         break;
+    }
     default:
-#if QUIC_HAVE_SSE2
-        if (quic_simd_on) {
-            i0 = quic_simd_pack32(dst, r, g, b, NULL, width);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(dst, px, (size_t)width * 4);
+#else
+        for (unsigned i = 0; i < width; i++) {
+            store_le32(dst + 4 * i, px[i]);
         }
 #endif
-        for (unsigned i = i0; i < width; i++) {
-            dst[4 * i] = b[i];
-            dst[4 * i + 1] = g[i];
-            dst[4 * i + 2] = r[i];
-            dst[4 * i + 3] = 0;
-        }
         break;
     }
 }
@@ -1613,18 +1756,31 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         return CLOVE_E_INVALID;
     }
 
+    unfold_tables_init();
     struct quic_coder q;
     rc = coder_init(&q, type, info.width, info.height);
     if (rc < 0) {
         set_err(err_desc, "quic: out of memory");
         return rc;
     }
-    struct quic_bitr r = {.src = in,
-                          .pos = QUIC_HEADER_BYTES * 8,
-                          .in = in,
-                          .nwords = in_len / 4,
-                          .row_words = (size_t)info.width * 5 + 8};
-    family_init_decoder(&q.fam, q.dec);
+    /* Padding: a row (RGB plus alpha) uses at most 5 words per pixel, even
+     * of a corrupt stream, and the check after each row stops the reader
+     * before it leaves the input plus one row; the buffer loads 8 bytes. */
+    struct quic_bitr r = {.pos = QUIC_HEADER_BYTES * 8};
+    if (bitr_open(&r, in, in_len, ((size_t)info.width * 5 + 8) * 4 + 16) < 0) {
+        coder_finish(&q);
+        set_err(err_desc, "quic: out of memory");
+        return CLOVE_E_NOMEM;
+    }
+    int (*rgb_row)(struct quic_coder *, struct quic_bitr *, int) = decode_rgb_row_base;
+    int (*one_row)(struct quic_coder *, struct quic_group *, struct quic_bitr *, int) =
+            decode_one_row_base;
+#if QUIC_HAVE_FAST_ROWS
+    if (quic_simd_on && quic_fast_rows()) {
+        rgb_row = decode_rgb_row_fast;
+        one_row = decode_one_row_fast;
+    }
+#endif
 
     uint8_t *row0 = stride < 0 ? pixels + (size_t)(info.height - 1) * abs_stride : pixels;
     for (uint32_t y = 0; y < info.height; y++) {
@@ -1633,11 +1789,11 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         }
         int first = y == 0;
         if (type == QUIC_IMAGE_TYPE_GRAY) {
-            rc = decode_one_row(&q, &q.alpha, &r, first);
+            rc = one_row(&q, &q.alpha, &r, first);
         } else {
-            rc = decode_rgb_row(&q, &r, first);
+            rc = rgb_row(&q, &r, first);
             if (rc == 0 && type == QUIC_IMAGE_TYPE_RGBA) {
-                rc = decode_one_row(&q, &q.alpha, &r, first);
+                rc = one_row(&q, &q.alpha, &r, first);
             }
         }
         if (rc == 0 && bitr_overrun(&r)) {
@@ -1645,7 +1801,7 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         }
         if (rc < 0) {
             coder_finish(&q);
-            free(r.tail);
+            free(r.copy);
             set_err(err_desc, rc == CLOVE_E_NOMEM ? "quic: out of memory"
                                                   : "quic: corrupt or truncated stream");
             return rc;
@@ -1653,6 +1809,6 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         pack_row(&q, row0 + (ptrdiff_t)((int64_t)y * stride), format);
     }
     coder_finish(&q);
-    free(r.tail);
+    free(r.copy);
     return 0;
 }

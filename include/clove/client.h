@@ -88,20 +88,26 @@ enum clove_event {
     CLOVE_EVENT_CURSOR_SHAPE = 5, /* a new cursor shape, or none */
     CLOVE_EVENT_CURSOR_MOVE = 6,  /* the cursor moved, was hidden or shown */
     CLOVE_EVENT_LOCKS = 7,        /* the server's lock-key state changed */
-    CLOVE_EVENT_MONITORS = 8,     /* a display channel sent its heads (clove_display_monitors) */
-    CLOVE_EVENT_SURFACE = 9,      /* a display channel other than 0 has a new primary surface */
 };
 typedef void (*clove_event_fn)(struct clove_session *session, enum clove_event event, void *opaque);
 
 /*
  * Called when pixels of a primary surface of any display channel changed
  * (display_channel is the channel id, one per QXL device; surface_id the
- * surface): the rectangle x, y, width, height inside it. The plain
- * clove_area_fn keeps reporting display channel 0, surface 0 only.
+ * surface): the rectangle x, y, width, height inside it. A new primary
+ * surface of any channel reports its whole area. The plain clove_area_fn
+ * keeps reporting display channel 0, surface 0 only.
  */
 typedef void (*clove_surface_area_fn)(struct clove_session *session, uint32_t display_channel,
                                       uint32_t surface_id, int x, int y, int width, int height,
                                       void *opaque);
+
+/*
+ * Called when a display channel sent a MONITORS_CONFIG (its heads changed;
+ * read them with clove_display_monitors()).
+ */
+typedef void (*clove_monitors_fn)(struct clove_session *session, uint32_t display_channel,
+                                  void *opaque);
 
 /*
  * One head (monitor) of a display channel's MONITORS_CONFIG: the area
@@ -271,6 +277,9 @@ void clove_session_set_event_callback(struct clove_session *session, clove_event
 /* Changes of every display channel's primary surfaces (see clove_surface_area_fn). */
 void clove_session_set_surface_area_callback(struct clove_session *session,
                                              clove_surface_area_fn fn, void *opaque);
+/* New heads of any display channel (see clove_monitors_fn). */
+void clove_session_set_monitors_callback(struct clove_session *session, clove_monitors_fn fn,
+                                         void *opaque);
 
 /* Returns the VM name the server sent ("" if none yet). Borrows. */
 const char *clove_session_get_name(const struct clove_session *session);

@@ -180,6 +180,8 @@ struct clove_session {
     void *area_opaque;
     clove_surface_area_fn surface_area_fn;
     void *surface_area_opaque;
+    clove_monitors_fn monitors_fn;
+    void *monitors_opaque;
     clove_event_fn event_fn;
     void *event_opaque;
     uint32_t marks;

@@ -211,7 +211,9 @@ static int surface_create(struct client_display *d, const struct server_surface_
     log_debug("display %u: surface %u created, %ux%u format %u", d->id, c->surface_id, c->width,
               c->height, c->format);
     if (c->surface_id == 0) {
-        session_event(s, d->id == 0 ? CLOVE_EVENT_PRIMARY : CLOVE_EVENT_SURFACE);
+        if (d->id == 0) {
+            session_event(s, CLOVE_EVENT_PRIMARY);
+        }
         report_area(d, 0, (struct wire_rect){0, 0, (int32_t)c->height, (int32_t)c->width});
     }
     return 0;
@@ -749,7 +751,10 @@ static int monitors_config(struct client_display *d, const uint8_t *body, size_t
         log_debug("display %u: monitor %u on surface %u: %ux%u+%u+%u", d->id, heads[i].id,
                   heads[i].surface_id, heads[i].width, heads[i].height, heads[i].x, heads[i].y);
     }
-    session_event(d->session, CLOVE_EVENT_MONITORS);
+    struct clove_session *s = d->session;
+    if (s->monitors_fn) {
+        s->monitors_fn(s, d->id, s->monitors_opaque);
+    }
     return 0;
 }
 

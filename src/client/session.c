@@ -500,6 +500,13 @@ void clove_session_set_surface_area_callback(struct clove_session *session,
     session->surface_area_opaque = opaque;
 }
 
+void clove_session_set_monitors_callback(struct clove_session *session, clove_monitors_fn fn,
+                                         void *opaque)
+{
+    session->monitors_fn = fn;
+    session->monitors_opaque = opaque;
+}
+
 void clove_session_set_event_callback(struct clove_session *session, clove_event_fn fn,
                                       void *opaque)
 {

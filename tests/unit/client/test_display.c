@@ -24,7 +24,17 @@ struct fixture {
     struct clove_session *s;
     struct client_channel ch[2];
     int areas[2];
+    int monitors[2];
 };
+
+static void on_monitors(struct clove_session *s, uint32_t display_channel, void *opaque)
+{
+    struct fixture *f = opaque;
+    (void)s;
+    if (display_channel < 2) {
+        f->monitors[display_channel]++;
+    }
+}
 
 static void on_area(struct clove_session *s, uint32_t display_channel, uint32_t surface_id, int x,
                     int y, int width, int height, void *opaque)
@@ -62,6 +72,7 @@ static void fixture_init(struct fixture *f)
                                            .mini_header = true};
     }
     clove_session_set_surface_area_callback(f->s, on_area, f);
+    clove_session_set_monitors_callback(f->s, on_monitors, f);
 }
 
 static void fixture_finish(struct fixture *f)
@@ -295,6 +306,8 @@ static void test_monitors_and_channels(void)
         buf_put_u32(&b, 0);
     }
     CHECK_EQ(send_msg(&f, 0, SPICE_MSG_DISPLAY_MONITORS_CONFIG, &b), 0);
+    CHECK_EQ(f.monitors[0], 1);
+    CHECK_EQ(f.monitors[1], 0);
     CHECK_EQ(clove_display_monitors(f.s, NULL, 0), 3);
     CHECK_EQ(clove_display_monitors(f.s, heads, 1), 3);
     CHECK_EQ(clove_display_monitors(f.s, heads, 4), 3);

@@ -1203,9 +1203,9 @@ QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, uns
         unsigned len = q + 1 + l;
         b->buf = buf << len;
         b->cnt -= len;
-        /* The l bits after the terminating one; >> 1 then >> (63 - l) keeps
-         * l == 0 defined. */
-        return (q << l) | (unsigned)(((buf << (q + 1)) >> 1) >> (63 - l));
+        /* The codeword read as a number is 2^l + the l low bits of the
+         * value, whose high part is q: add (q - 1) << l (mod 2^32). */
+        return (unsigned)(buf >> (64 - len)) + ((q - 1) << l);
     }
     return bb_escape(b, f, l);
 }

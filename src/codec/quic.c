@@ -1121,6 +1121,14 @@ QUIC_INLINE unsigned clz64(uint64_t v)
 #endif
 }
 
+/* quic_run_cum[s]: the pixels that one bits read in states 0 .. s - 1
+ * stand for (2^quic_run_log2 of each state), so k ones read from state s
+ * stand for quic_run_cum[s + k] - quic_run_cum[s] while s + k stays below
+ * the last state, which then repeats with 2^15 each. */
+static const uint32_t quic_run_cum[QUIC_RUN_STATES] = {
+        0,  1,  2,  3,   4,   6,   8,   10,  12,  16,  20,   24,   28,   36,   44,    52,
+        60, 76, 92, 124, 156, 220, 284, 412, 540, 796, 1308, 2332, 4380, 8476, 16668, 33052};
+
 /* Tops the buffer up to 56..63 valid bits. */
 QUIC_INLINE void bb_refill(struct quic_bb *b)
 {
@@ -1221,12 +1229,12 @@ QUIC_INLINE int bb_run(struct quic_state *st, struct quic_bb *b, unsigned limit,
         if (ones > 32) {
             ones = 32;
         }
-        for (unsigned k = 0; k < ones; k++) {
-            len += 1u << st->run_log2;
-            if (st->run_state < QUIC_RUN_STATES - 1) {
-                st->run_log2 = quic_run_log2[++st->run_state];
-            }
-        }
+        /* The ones' lengths and the state they lead to, without a loop. */
+        unsigned s0 = st->run_state, s1 = s0 + ones;
+        unsigned sc = s1 < QUIC_RUN_STATES - 1 ? s1 : QUIC_RUN_STATES - 1;
+        len += quic_run_cum[sc] - quic_run_cum[s0] + ((s1 - sc) << 15);
+        st->run_state = sc;
+        st->run_log2 = quic_run_log2[sc];
         if (len > limit) {
             return CLOVE_E_INVALID;
         }
@@ -1409,23 +1417,20 @@ out:
     return rc;
 }
 
-/* Residual tables for the interleaved RGB rows: quic_unfold[v] placed at
- * byte 2 (R), 1 (G) and 0 (B) of a pixel word. */
-static uint32_t quic_unfold_at[3][256];
-
-static void unfold_tables_init(void)
-{
-    static int done;
-    if (done) {
-        return;
-    }
-    for (unsigned v = 0; v < 256; v++) {
-        quic_unfold_at[0][v] = (uint32_t)quic_unfold[v] << 16;
-        quic_unfold_at[1][v] = (uint32_t)quic_unfold[v] << 8;
-        quic_unfold_at[2][v] = quic_unfold[v];
-    }
-    done = 1;
-}
+/* quic_unfold placed at byte 2 (R), 1 (G) and 0 (B) of a pixel word, for
+ * the interleaved RGB rows. */
+#define QUIC_W2(n, S)  (uint32_t)(uint8_t)(n) << (S), (uint32_t)(uint8_t)(255 - (n)) << (S)
+#define QUIC_W8(n, S)  QUIC_W2(n, S), QUIC_W2((n) + 1, S), QUIC_W2((n) + 2, S), QUIC_W2((n) + 3, S)
+#define QUIC_W32(n, S) QUIC_W8(n, S), QUIC_W8((n) + 4, S), QUIC_W8((n) + 8, S), QUIC_W8((n) + 12, S)
+#define QUIC_W128(n, S) \
+    QUIC_W32(n, S), QUIC_W32((n) + 16, S), QUIC_W32((n) + 32, S), QUIC_W32((n) + 48, S)
+static const uint32_t quic_unfold_at[3][256] = {{QUIC_W128(0, 16), QUIC_W128(64, 16)},
+                                                {QUIC_W128(0, 8), QUIC_W128(64, 8)},
+                                                {QUIC_W128(0, 0), QUIC_W128(64, 0)}};
+#undef QUIC_W128
+#undef QUIC_W32
+#undef QUIC_W8
+#undef QUIC_W2
 
 /* Bytewise (a + b) mod 256 of the low three bytes (byte 3 of both is 0). */
 QUIC_INLINE uint32_t swar_add(uint32_t a, uint32_t b)
@@ -1756,7 +1761,6 @@ int quic_decode(const uint8_t *in, size_t in_len, uint8_t *pixels, size_t pixels
         return CLOVE_E_INVALID;
     }
 
-    unfold_tables_init();
     struct quic_coder q;
     rc = coder_init(&q, type, info.width, info.height);
     if (rc < 0) {

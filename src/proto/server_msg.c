@@ -12,6 +12,13 @@
  *    start of the body, to data placed after the fixed part of the message;
  *    a NULL pointer is written as 0 (spice_marshaller_get_ptr_submarshaller
  *    reserves a zero word and patches it only if the target is non-empty).
+ *  - When a message has several pointers, their targets follow the fixed
+ *    part in the order the pointer fields were written (the reference chains
+ *    its sub-marshallers in creation order, field by field): e.g. DrawOpaque
+ *    is fixed part, src image, brush pattern image, mask image; DrawStroke is
+ *    fixed part, Path, style array, pattern. struct targets records them.
+ *    This was checked byte for byte against the generated spice-common
+ *    marshallers (spice_marshall_Fill & co. as dcc-send.cpp drives them).
  *  - Structs marked @to_ptr in spice.proto (the clip rects) are inline:
  *    SpiceClip is u8 type, then for RECTS u32 num_rects and the rects.
  *  - Arrays marked @end or @as_ptr run to the end of the body.

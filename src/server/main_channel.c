@@ -44,11 +44,11 @@ static void main_send_channels_list(struct main_channel_client *mcc)
     struct wire_channel_id ids[2 + 2 * SERVER_MAX_WORKERS];
     uint32_t n = 0;
     for (int i = 0; i < s->num_workers; i++) {
-        ids[n++] = (struct wire_channel_id){SPICE_CHANNEL_DISPLAY, (uint8_t)i};
+        ids[n++] = (struct wire_channel_id){SPICE_CHANNEL_DISPLAY, server_worker_channel_id(s, i)};
     }
     ids[n++] = (struct wire_channel_id){SPICE_CHANNEL_INPUTS, 0};
     for (int i = 0; i < s->num_workers; i++) {
-        ids[n++] = (struct wire_channel_id){SPICE_CHANNEL_CURSOR, (uint8_t)i};
+        ids[n++] = (struct wire_channel_id){SPICE_CHANNEL_CURSOR, server_worker_channel_id(s, i)};
     }
     struct byte_buf b;
     buf_init(&b);

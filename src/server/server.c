@@ -31,6 +31,7 @@
 #include "server/char_device.h"
 #include "server/export.h"
 #include "server/worker.h"
+#include "server/worker_priv.h"
 
 struct SpiceKbdState {
     struct RedsState *server;
@@ -617,7 +618,16 @@ SPICE_EXPORT int spice_server_add_interface(SpiceServer *s, SpiceBaseInstance *s
             return -1;
         }
         QXLInstance *qxl = SPICE_CONTAINEROF(sin, QXLInstance, base);
-        struct worker *w = worker_create(s, qxl, s->num_workers);
+        /* The reference names the display and cursor channels after
+         * QXLInstance.id; a missing or taken id gets the lowest free one. */
+        int id = qxl->id;
+        if (id < 0 || id > UINT8_MAX || server_worker(s, (uint8_t)id) != NULL) {
+            id = 0;
+            while (server_worker(s, (uint8_t)id) != NULL) {
+                id++;
+            }
+        }
+        struct worker *w = worker_create(s, qxl, id);
         if (!w) {
             return -1;
         }
@@ -721,6 +731,21 @@ struct session *server_find_session(struct RedsState *s, uint32_t id)
     return NULL;
 }
 
+struct worker *server_worker(const struct RedsState *s, uint8_t channel_id)
+{
+    for (int i = 0; i < s->num_workers; i++) {
+        if (s->workers[i]->id == channel_id) {
+            return s->workers[i];
+        }
+    }
+    return NULL;
+}
+
+uint8_t server_worker_channel_id(const struct RedsState *s, int index)
+{
+    return (uint8_t)s->workers[index]->id;
+}
+
 bool server_has_channel(const struct RedsState *s, uint8_t type, uint8_t id)
 {
     switch (type) {
@@ -729,7 +754,7 @@ bool server_has_channel(const struct RedsState *s, uint8_t type, uint8_t id)
         return id == 0;
     case SPICE_CHANNEL_DISPLAY:
     case SPICE_CHANNEL_CURSOR:
-        return id < s->num_workers;
+        return server_worker(s, id) != NULL;
     default:
         return false;
     }
@@ -903,12 +928,14 @@ void server_link_complete(struct RedsState *s, struct stream *stream, const stru
         }
         return;
     case SPICE_CHANNEL_DISPLAY:
-    case SPICE_CHANNEL_CURSOR:
-        if (link->channel_id < s->num_workers) {
-            worker_attach_client(s->workers[link->channel_id], stream, link, mini_header);
+    case SPICE_CHANNEL_CURSOR: {
+        struct worker *w = server_worker(s, link->channel_id);
+        if (w != NULL) {
+            worker_attach_client(w, stream, link, mini_header);
             return;
         }
         break;
+    }
     default:
         break;
     }

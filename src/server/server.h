@@ -131,6 +131,10 @@ void server_post_channel_event(struct RedsState *s, int event, const SpiceChanne
 void server_channel_event(struct RedsState *s, int event, SpiceChannelEventInfo *info);
 /* Channels a client may open (for CHANNELS_LIST and the link check). */
 bool server_has_channel(const struct RedsState *s, uint8_t type, uint8_t id);
+/* The worker whose display/cursor channels have this id (QXLInstance.id), or NULL. */
+struct worker *server_worker(const struct RedsState *s, uint8_t channel_id);
+/* The channel id of s->workers[index]. */
+uint8_t server_worker_channel_id(const struct RedsState *s, int index);
 
 /* ---- listener.c ---- */
 int listener_start(struct RedsState *s);

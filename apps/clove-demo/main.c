@@ -19,7 +19,9 @@
  * own desktop in its own background colour; input goes to head 0. --agent
  * adds a built-in vdagent (vdagent.c) whose monitors config requests resize
  * the heads: the desktop is rebuilt at the new size and the QXL primary
- * surface recreated, as a guest driver does on a mode change.
+ * surface recreated, as a guest driver does on a mode change. With
+ * --qxl-monitors-config the QXL devices accept the configs instead, so the
+ * library hands them to the devices and not to the agent.
  *
  * Thread: everything here runs on the main thread; the library calls the
  * QXL callbacks on its own worker thread (see qxl_device.c).
@@ -240,6 +242,7 @@ static gchar **opt_tls_channels;
 static gchar **opt_plaintext_channels;
 static gint opt_heads = 1;
 static gboolean opt_agent;
+static gboolean opt_qxl_monitors_config;
 
 #define MAX_HEADS 4
 
@@ -290,6 +293,8 @@ static GOptionEntry option_entries[] = {
          "Number of displays: one QXL device and display channel each (1..4, default 1)", "N"},
         {"agent", 0, 0, G_OPTION_ARG_NONE, &opt_agent,
          "Add a built-in vdagent: clients' monitors configs resize the displays", NULL},
+        {"qxl-monitors-config", 0, 0, G_OPTION_ARG_NONE, &opt_qxl_monitors_config,
+         "The QXL devices take clients' monitors configs themselves (not the agent)", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print input events to stdout", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -349,6 +354,12 @@ struct demo {
     struct input *input;
     struct vdagent *agent;
     bool agent_added;
+    /* Sizes asked through the QXL devices, applied from an idle callback. */
+    struct {
+        bool pending;
+        uint32_t width, height;
+    } qxl_request[MAX_HEADS];
+    guint qxl_request_id;
     guint update_idle_id;
     guint animation_id;
     gint64 start_us;
@@ -464,36 +475,70 @@ static void schedule_update(void *opaque)
     }
 }
 
+/* Resizes head i to width x height as a client asked; logs what happened. */
+static void resize_head(struct demo *demo, uint32_t i, uint32_t width, uint32_t height)
+{
+    struct head *head = &demo->heads[i];
+    if (width == 0 || height == 0) {
+        return; /* disabled: keep the head as it is */
+    }
+    if (width < 320 || height < 240 || width > 8192 || height > 8192) {
+        fprintf(stderr, "clove-demo: head %u: size %ux%u out of range (320x240..8192x8192)\n", i,
+                width, height);
+        return;
+    }
+    int w = (int)width;
+    int h = (int)height;
+    if (w == desktop_width(head->desktop) && h == desktop_height(head->desktop)) {
+        return;
+    }
+    if (desktop_resize(head->desktop, w, h) < 0 || qxl_device_resize(head->qxl, w, h) < 0) {
+        fprintf(stderr, "clove-demo: head %u: cannot resize to %dx%d\n", i, w, h);
+        return;
+    }
+    if (i == 0) {
+        input_screen_resized(demo->input);
+    }
+    fprintf(stderr, "clove-demo: head %u resized to %dx%d\n", i, w, h);
+    schedule_update(demo);
+}
+
 /* The agent got a client's monitors config: resize the heads it names. */
 static void agent_monitors(void *opaque, const struct vdagent_monitor *monitors, uint32_t count)
 {
     struct demo *demo = opaque;
     for (uint32_t i = 0; i < count && i < (uint32_t)demo->num_heads; i++) {
-        struct head *head = &demo->heads[i];
-        int width = (int)monitors[i].width;
-        int height = (int)monitors[i].height;
-        if (monitors[i].width == 0 || monitors[i].height == 0) {
-            continue; /* disabled: keep the head as it is */
-        }
-        if (monitors[i].width > 8192 || monitors[i].height > 8192 || width < 320 || height < 240) {
-            fprintf(stderr, "clove-demo: head %u: size %ux%u out of range (320x240..8192x8192)\n",
-                    i, monitors[i].width, monitors[i].height);
-            continue;
-        }
-        if (width == desktop_width(head->desktop) && height == desktop_height(head->desktop)) {
-            continue;
-        }
-        if (desktop_resize(head->desktop, width, height) < 0 ||
-            qxl_device_resize(head->qxl, width, height) < 0) {
-            fprintf(stderr, "clove-demo: head %u: cannot resize to %dx%d\n", i, width, height);
-            continue;
-        }
-        if (i == 0) {
-            input_screen_resized(demo->input);
-        }
-        fprintf(stderr, "clove-demo: head %u resized to %dx%d\n", i, width, height);
+        resize_head(demo, i, monitors[i].width, monitors[i].height);
     }
-    schedule_update(demo);
+}
+
+static gboolean qxl_request_idle(gpointer data)
+{
+    struct demo *demo = data;
+    demo->qxl_request_id = 0;
+    for (int i = 0; i < demo->num_heads; i++) {
+        if (demo->qxl_request[i].pending) {
+            demo->qxl_request[i].pending = false;
+            resize_head(demo, (uint32_t)i, demo->qxl_request[i].width, demo->qxl_request[i].height);
+        }
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* A QXL device got its monitor of a client's config (from inside the library). */
+static void qxl_monitors(void *opaque, int id, uint32_t width, uint32_t height)
+{
+    struct demo *demo = opaque;
+    if (id < 0 || id >= demo->num_heads) {
+        return;
+    }
+    fprintf(stderr, "clove-demo: qxl %d: client monitors config %ux%u\n", id, width, height);
+    demo->qxl_request[id].pending = true;
+    demo->qxl_request[id].width = width;
+    demo->qxl_request[id].height = height;
+    if (demo->qxl_request_id == 0) {
+        demo->qxl_request_id = g_idle_add(qxl_request_idle, demo);
+    }
 }
 
 static gboolean animation_tick(gpointer data)
@@ -660,6 +705,9 @@ int main(int argc, char **argv)
         demo.heads[h].qxl = qxl;
         if (qxl != NULL) {
             qxl_device_set_id(qxl, h);
+            if (opt_qxl_monitors_config) {
+                qxl_device_set_monitors_handler(qxl, qxl_monitors, &demo);
+            }
         }
         if (qxl == NULL || spice_server_add_interface(demo.server, qxl_device_base(qxl))) {
             fprintf(stderr, "clove-demo: cannot add QXL device %d\n", h);
@@ -710,6 +758,9 @@ int main(int argc, char **argv)
     }
     if (demo.update_idle_id != 0) {
         g_source_remove(demo.update_idle_id);
+    }
+    if (demo.qxl_request_id != 0) {
+        g_source_remove(demo.qxl_request_id);
     }
     fprintf(stderr, "clove-demo: shutting down after %u frames\n", demo.frames);
 

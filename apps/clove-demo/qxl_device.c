@@ -70,6 +70,9 @@ struct qxl_device {
     unsigned outstanding_count;
     unsigned queued_count; /* draw commands not yet fetched by the worker */
     uint32_t next_image_unique;
+
+    qxl_device_monitors_fn monitors; /* NULL: client monitors configs are declined */
+    void *monitors_opaque;
 };
 
 #define PAYLOAD_OFFSET ((sizeof(struct qxl_resource) + 15u) & ~(size_t)15u)
@@ -307,11 +310,29 @@ static void interface_set_client_capabilities(QXLInstance *qin, uint8_t client_p
     fprintf(stderr, "clove-demo: display client %s\n", client_present ? "present" : "gone");
 }
 
+/*
+ * Host thread (the library's main loop). Without a handler the device
+ * declines, so the library hands clients' configs to the agent instead.
+ * With one it accepts (1 also answers the library's NULL probe) and passes
+ * on the monitor whose index is this device's id, as a guest driver of a
+ * one-head device would.
+ */
 static int interface_client_monitors_config(QXLInstance *qin,
                                             VDAgentMonitorsConfig *monitors_config)
 {
-    /* The desktop has a fixed size; resizing on the client's request is not supported. */
-    return 0;
+    struct qxl_device *dev = device_from_instance(qin);
+    if (dev->monitors == NULL) {
+        return 0;
+    }
+    if (monitors_config == NULL) {
+        return 1;
+    }
+    uint32_t index = (uint32_t)dev->instance.id;
+    if (index < monitors_config->num_of_monitors) {
+        const VDAgentMonConfig *m = &monitors_config->monitors[index];
+        dev->monitors(dev->monitors_opaque, dev->instance.id, m->width, m->height);
+    }
+    return 1;
 }
 
 static const QXLInterface qxl_interface = {
@@ -370,6 +391,13 @@ SpiceBaseInstance *qxl_device_base(struct qxl_device *dev)
 void qxl_device_set_id(struct qxl_device *dev, int id)
 {
     dev->instance.id = id;
+}
+
+void qxl_device_set_monitors_handler(struct qxl_device *dev, qxl_device_monitors_fn fn,
+                                     void *opaque)
+{
+    dev->monitors = fn;
+    dev->monitors_opaque = opaque;
 }
 
 int qxl_device_resize(struct qxl_device *dev, int width, int height)

@@ -61,6 +61,21 @@ SpiceBaseInstance *qxl_device_base(struct qxl_device *dev);
 void qxl_device_set_id(struct qxl_device *dev, int id);
 
 /*
+ * A client asked for this size of the device's head (monitor[id] of its
+ * monitors config). Called on the host thread from inside the library:
+ * defer any call back into it.
+ */
+typedef void (*qxl_device_monitors_fn)(void *opaque, int id, uint32_t width, uint32_t height);
+
+/*
+ * Makes the device accept clients' monitors configs (QXLInterface
+ * client_monitors_config), so the library gives them to it rather than to
+ * the agent. fn NULL declines them again (the default).
+ */
+void qxl_device_set_monitors_handler(struct qxl_device *dev, qxl_device_monitors_fn fn,
+                                     void *opaque);
+
+/*
  * Replaces the primary surface by a new one of width x height (destroy, then
  * create, as a guest driver does on a mode change). Draws not yet fetched by
  * the library are dropped; the caller redraws the whole screen. 0, -EAGAIN

@@ -13,7 +13,12 @@ our library and then on Debian's reference library. A SpiceClientGLib client
 The demo's log must show the agent's side (connected, monitors config,
 resizes, client disconnected). Head 0 captured by spicy-screenshot and by
 the GI client equals the demo's --frame-out; head 1 shows its own
-background colour. Both libraries must give the same results.
+background colour.
+
+Then again with --qxl-monitors-config: the QXL devices accept clients'
+monitors configs (QXLInterface.client_monitors_config), so the library must
+hand the config to them and NOT to the agent, with the same end result.
+Both libraries must give the same results in both modes.
 """
 
 import argparse
@@ -174,13 +179,16 @@ def pixel(ppm, x, y):
     return tuple(data[o:o + 3])
 
 
-def run_lib(args, tmpdir, procs, lib):
-    demo = H.Demo(procs, args, tmpdir, lib=lib, name='agent',
-                  extra=['--no-animation', '--heads', '2', '--agent']).start()
+def run_lib(args, tmpdir, procs, lib, mode):
+    extra = ['--no-animation', '--heads', '2', '--agent']
+    if mode == 'qxl':
+        extra.append('--qxl-monitors-config')
+    tag = '%s-%s' % (lib, mode)
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name='agent-' + mode, extra=extra).start()
     H.check(wait_stderr(demo, 'clove-demo: agent: connected'),
             '%s: the library never opened the agent (state(1)); stderr:\n%s'
             % (lib, demo.stderr()))
-    events = run_gi(demo.port, os.path.join(tmpdir, 'gi-' + lib), lib)
+    events = run_gi(demo.port, os.path.join(tmpdir, 'gi-' + tag), tag)
     ready, resized = events['ready'], events['resized']
     H.check(ready['sizes'] == {'0': [1024, 768], '1': [1024, 768]} and ready['agent'],
             '%s: before the config: %s' % (lib, ready))
@@ -188,12 +196,20 @@ def run_lib(args, tmpdir, procs, lib):
     H.check(resized['sizes'] == {'0': [800, 600], '1': [640, 480]},
             '%s: after the config: %s' % (lib, resized))
     H.log('%s: two displays 1024x768, agent connected; after the monitors config %s'
-          % (lib, resized['sizes']))
+          % (tag, resized['sizes']))
     err = demo.stderr()
-    for text in ('clove-demo: agent: monitors config 2: 0=800x600+0+0 1=640x480+800+0',
-                 'clove-demo: head 0 resized to 800x600', 'clove-demo: head 1 resized to 640x480',
-                 'clove-demo: agent: client capabilities'):
-        H.check(text in err, '%s: demo did not log %r; stderr:\n%s' % (lib, text, err))
+    want = ['clove-demo: head 0 resized to 800x600', 'clove-demo: head 1 resized to 640x480',
+            'clove-demo: agent: client capabilities']
+    agent_line = 'clove-demo: agent: monitors config 2: 0=800x600+0+0 1=640x480+800+0'
+    if mode == 'agent':
+        want.append(agent_line)
+    else:
+        want += ['clove-demo: qxl 0: client monitors config 800x600',
+                 'clove-demo: qxl 1: client monitors config 640x480']
+        H.check('agent: monitors config' not in err,
+                '%s: the config reached the agent although the QXL devices took it' % tag)
+    for text in want:
+        H.check(text in err, '%s: demo did not log %r; stderr:\n%s' % (tag, text, err))
     H.check(wait_stderr(demo, 'clove-demo: agent: client disconnected'),
             '%s: the agent was not told that the client left' % lib)
 
@@ -206,10 +222,10 @@ def run_lib(args, tmpdir, procs, lib):
     frame = H.wait_stable_frame(demo.frame, 10)
     H.check(frame is not None, '%s: --frame-out never settled' % lib)
     H.compare_ppm_bytes(head0, frame, '%s: GI head 0 vs --frame-out' % lib)
-    shot = H.capture(demo, tmpdir, 'agent-' + lib)
+    shot = H.capture(demo, tmpdir, 'agent-' + tag)
     H.compare_ppm_bytes(shot, frame, '%s: spicy-screenshot vs --frame-out' % lib)
     H.log('%s: head 0 (GI and spicy-screenshot) equals --frame-out at 800x600; head 1 has '
-          'its own background' % lib)
+          'its own background' % tag)
     demo.stop()
     return {'ready': ready['sizes'], 'resized': resized['sizes'], 'head0': head0}
 
@@ -217,13 +233,14 @@ def run_lib(args, tmpdir, procs, lib):
 def body(args, tmpdir, procs):
     H.need_programs('/usr/bin/python3')
     libs = ['ours', 'ref'] if args.lib == 'ours' else ['ref']
-    results = {lib: run_lib(args, tmpdir, procs, lib) for lib in libs}
-    if len(results) == 2:
-        ours, ref = results['ours'], results['ref']
-        H.check(ours['ready'] == ref['ready'] and ours['resized'] == ref['resized'],
-                'ours %s vs reference %s' % (ours, ref))
-        H.compare_ppm_bytes(ours['head0'], ref['head0'], 'ours vs reference head 0')
-        H.log('ours and reference behave identically')
+    for mode in ('agent', 'qxl'):
+        results = {lib: run_lib(args, tmpdir, procs, lib, mode) for lib in libs}
+        if len(results) == 2:
+            ours, ref = results['ours'], results['ref']
+            H.check(ours['ready'] == ref['ready'] and ours['resized'] == ref['resized'],
+                    '%s: ours %s vs reference %s' % (mode, ours, ref))
+            H.compare_ppm_bytes(ours['head0'], ref['head0'], '%s: ours vs reference head 0' % mode)
+            H.log('%s: ours and reference behave identically' % mode)
 
 
 if __name__ == '__main__':

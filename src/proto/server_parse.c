@@ -594,12 +594,10 @@ static int read_string(struct byte_reader *r, const uint8_t *data, size_t len,
     if (!reader_ok(&sr)) {
         return fail(err_desc, "DRAW_TEXT: string beyond the body", CLOVE_E_INVALID);
     }
-    unsigned rasters = !!(out->flags & SPICE_STRING_FLAGS_RASTER_A1) +
-                       !!(out->flags & SPICE_STRING_FLAGS_RASTER_A4) +
-                       !!(out->flags & SPICE_STRING_FLAGS_RASTER_A8);
-    if (out->length > 0 && rasters != 1) {
-        return fail(err_desc, "DRAW_TEXT: string flags name no single raster format",
-                    CLOVE_E_INVALID);
+    /* As the reference demarshaller: the first raster format present wins
+     * (A1, then A4, then A8), and with none no glyph follows. */
+    if (server_glyph_size(out->flags, 1, 1) == 0) {
+        out->length = 0;
     }
     size_t start = sr.pos;
     for (uint16_t i = 0; i < out->length; i++) {

@@ -364,11 +364,15 @@ static void test_text(void)
     /* A8 makes the same glyphs need 18 bytes each: beyond the body. */
     b.data[flags_at] = SPICE_STRING_FLAGS_RASTER_A8;
     CHECK_EQ(parse(SPICE_MSG_DISPLAY_DRAW_TEXT, &b, &d), CLOVE_E_INVALID);
-    /* Two raster formats at once, or none. */
+    /* Two raster formats: the first wins (A1 here), as in the reference. */
     b.data[flags_at] = SPICE_STRING_FLAGS_RASTER_A1 | SPICE_STRING_FLAGS_RASTER_A4;
-    CHECK_EQ(parse(SPICE_MSG_DISPLAY_DRAW_TEXT, &b, &d), CLOVE_E_INVALID);
+    CHECK_EQ(parse(SPICE_MSG_DISPLAY_DRAW_TEXT, &b, &d), (int)fixed);
+    CHECK_EQ(d.u.text.str.size, (size_t)2 * (20 + 4));
+    /* None: no glyph follows. */
     b.data[flags_at] = 0;
-    CHECK_EQ(parse(SPICE_MSG_DISPLAY_DRAW_TEXT, &b, &d), CLOVE_E_INVALID);
+    CHECK_EQ(parse(SPICE_MSG_DISPLAY_DRAW_TEXT, &b, &d), (int)fixed);
+    CHECK_EQ(d.u.text.str.length, 0);
+    CHECK_EQ(d.u.text.str.size, 0u);
     b.data[flags_at] = SPICE_STRING_FLAGS_RASTER_A1;
     /* A huge glyph. */
     put_u16le(b.data + first_width, 0xffff);
@@ -545,6 +549,15 @@ static void test_inval_and_monitors(void)
     CHECK_EQ(id, 0x1122334455667788ull);
     CHECK(server_parse_inval_one(b.data, 7, &id, &err) < 0);
     buf_reset(&b);
+    /* The server's writer. */
+    const uint64_t ids[3] = {4, 5, 1ull << 40};
+    server_msg_display_inval_list(&b, ids, 3);
+    CHECK_EQ(server_parse_inval_list(b.data, b.len, &count, &res, &err), 29);
+    CHECK_EQ(count, 3);
+    server_inval_list_item(res, 2, &type, &id);
+    CHECK_EQ(type, SPICE_RES_TYPE_PIXMAP);
+    CHECK_EQ(id, 1ull << 40);
+    buf_reset(&b);
     /* 20 heads: all must lie in the body, the first 16 are kept. */
     buf_put_u16(&b, 20);
     buf_put_u16(&b, 20);
@@ -571,6 +584,157 @@ static void test_inval_and_monitors(void)
     buf_finish(&b);
 }
 
+/* The server's writers (src/proto/server_msg.c) -> our parser, every op. */
+static void test_roundtrip_writers(void)
+{
+    uint8_t px[16], bits[2] = {0xa5, 0x5a};
+    for (int i = 0; i < 16; i++) {
+        px[i] = (uint8_t)(i * 7);
+    }
+    struct wire_image img = {.id = 31, .type = SPICE_IMAGE_TYPE_BITMAP, .width = 2, .height = 2};
+    img.u.bitmap.format = SPICE_BITMAP_FMT_32BIT;
+    img.u.bitmap.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+    img.u.bitmap.stride = 8;
+    img.u.bitmap.data = px;
+    struct wire_image mimg = {.id = 32, .type = SPICE_IMAGE_TYPE_BITMAP, .width = 8, .height = 2};
+    mimg.u.bitmap.format = SPICE_BITMAP_FMT_1BIT_BE;
+    mimg.u.bitmap.stride = 1;
+    mimg.u.bitmap.data = bits;
+    struct wire_rect clip = {0, 0, 5, 5};
+    struct wire_draw_base base = {
+            .surface_id = 3, .box = {1, 2, 9, 10}, .clip = {SPICE_CLIP_TYPE_RECTS, 1, &clip}};
+    struct wire_qmask mask = {.flags = SPICE_MASK_FLAGS_INVERS, .pos = {4, 5}, .bitmap = &mimg};
+    struct wire_brush pat = {
+            .type = SPICE_BRUSH_TYPE_PATTERN, .pattern = &img, .pattern_pos = {-1, 7}};
+    struct wire_brush sol = {.type = SPICE_BRUSH_TYPE_SOLID, .color = 0xff102030};
+    struct byte_buf b = {0};
+    struct server_draw d;
+
+    struct wire_fill fill = {.brush = pat, .rop_descriptor = SPICE_ROPD_OP_XOR, .mask = mask};
+    server_msg_display_draw_fill_masked(&b, &base, &fill);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_FILL, &b, &d) > 0);
+    CHECK_EQ(d.surface_id, 3u);
+    CHECK_EQ(d.num_clip_rects, 1u);
+    CHECK_EQ(d.u.fill.brush.type, SPICE_BRUSH_TYPE_PATTERN);
+    CHECK_EQ(d.u.fill.brush.pattern.id, 31u);
+    CHECK_MEM_EQ(d.u.fill.brush.pattern.data, px, 16);
+    CHECK_EQ(d.u.fill.brush.pos.x, -1);
+    CHECK_EQ(d.u.fill.brush.pos.y, 7);
+    CHECK_EQ(d.u.fill.rop_descriptor, SPICE_ROPD_OP_XOR);
+    CHECK(d.mask.has_bitmap);
+    CHECK_EQ(d.mask.flags, SPICE_MASK_FLAGS_INVERS);
+    CHECK_EQ(d.mask.pos.y, 5);
+    CHECK_EQ(d.mask.bitmap.id, 32u);
+    CHECK_MEM_EQ(d.mask.bitmap.data, bits, 2);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_FILL, &b));
+    buf_reset(&b);
+
+    struct wire_copy copy = {.src = &img,
+                             .src_area = {0, 0, 2, 2},
+                             .rop_descriptor = SPICE_ROPD_OP_PUT,
+                             .scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST,
+                             .mask = mask};
+    server_msg_display_draw_copy_masked(&b, &base, &copy);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_COPY, &b, &d) > 0);
+    CHECK_EQ(d.u.copy.src.id, 31u);
+    CHECK_EQ(d.u.copy.scale_mode, SPICE_IMAGE_SCALE_MODE_NEAREST);
+    CHECK_EQ(d.mask.bitmap.id, 32u);
+    buf_reset(&b);
+    server_msg_display_draw_blend(&b, &base, &copy);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_BLEND, &b, &d) > 0);
+    CHECK_EQ(d.u.copy.src_area.right, 2);
+    CHECK_EQ(d.mask.bitmap.id, 32u);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_BLEND, &b));
+    buf_reset(&b);
+
+    struct wire_opaque opaque = {.src = &img,
+                                 .src_area = {0, 0, 2, 2},
+                                 .brush = pat,
+                                 .rop_descriptor = SPICE_ROPD_OP_AND,
+                                 .scale_mode = 1,
+                                 .mask = mask};
+    server_msg_display_draw_opaque(&b, &base, &opaque);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_OPAQUE, &b, &d) > 0);
+    CHECK_EQ(d.u.opaque.src.id, 31u);
+    CHECK_EQ(d.u.opaque.brush.pattern.id, 31u);
+    CHECK_EQ(d.u.opaque.rop_descriptor, SPICE_ROPD_OP_AND);
+    CHECK_EQ(d.mask.bitmap.id, 32u);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_OPAQUE, &b));
+    buf_reset(&b);
+
+    server_msg_display_draw_whiteness(&b, &base, &mask);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_WHITENESS, &b, &d) > 0);
+    CHECK_EQ(d.mask.bitmap.id, 32u);
+    buf_reset(&b);
+    server_msg_display_draw_blackness(&b, &base, NULL);
+    CHECK_EQ(parse(SPICE_MSG_DISPLAY_DRAW_BLACKNESS, &b, &d), (int)b.len);
+    CHECK(!d.mask.has_bitmap);
+    buf_reset(&b);
+
+    struct wire_rop3 rop3 = {
+            .src = &img, .src_area = {0, 0, 2, 2}, .brush = sol, .rop3 = 0x96, .mask = mask};
+    server_msg_display_draw_rop3(&b, &base, &rop3);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_ROP3, &b, &d) > 0);
+    CHECK_EQ(d.u.rop3.rop3, 0x96);
+    CHECK_EQ(d.u.rop3.brush.color, 0xff102030u);
+    CHECK_EQ(d.mask.bitmap.id, 32u);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_ROP3, &b));
+    buf_reset(&b);
+
+    struct wire_point pts[3] = {{16, 16}, {160, 16}, {160, 160}};
+    struct wire_path_seg segs[2] = {{SPICE_PATH_BEGIN, 2, pts},
+                                    {SPICE_PATH_END | SPICE_PATH_CLOSE, 1, pts + 2}};
+    uint32_t style[2] = {32, 16};
+    struct wire_stroke stroke = {.path = {2, segs},
+                                 .attr = {SPICE_LINE_FLAGS_STYLED, 2, style},
+                                 .brush = pat,
+                                 .fore_mode = SPICE_ROPD_OP_PUT,
+                                 .back_mode = SPICE_ROPD_OP_OR};
+    server_msg_display_draw_stroke(&b, &base, &stroke);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_STROKE, &b, &d) > 0);
+    CHECK_EQ(d.u.stroke.path.num_segments, 2u);
+    CHECK_EQ(d.u.stroke.path.num_points, 3u);
+    CHECK_EQ(d.u.stroke.attr.style_nseg, 2);
+    CHECK_EQ(get_u32le(d.u.stroke.attr.style + 4), 16u);
+    CHECK_EQ(d.u.stroke.brush.pattern.id, 31u);
+    CHECK_EQ(d.u.stroke.back_mode, SPICE_ROPD_OP_OR);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_STROKE, &b));
+    buf_reset(&b);
+
+    uint8_t gbits[6] = {1, 2, 3, 4, 5, 6};
+    struct wire_glyph glyphs[2] = {{{10, 20}, {0, -3}, 3, 2, gbits},
+                                   {{14, 20}, {0, -3}, 1, 1, gbits}};
+    struct wire_text text = {.str = {2, SPICE_STRING_FLAGS_RASTER_A8, glyphs},
+                             .back_area = {0, 0, 4, 4},
+                             .fore_brush = sol,
+                             .back_brush = pat,
+                             .fore_mode = SPICE_ROPD_OP_PUT};
+    server_msg_display_draw_text(&b, &base, &text);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_TEXT, &b, &d) > 0);
+    CHECK_EQ(d.u.text.str.length, 2);
+    CHECK_EQ(d.u.text.str.size, (size_t)(20 + 6 + 20 + 1));
+    CHECK_MEM_EQ(d.u.text.str.glyphs + 20, gbits, 6);
+    CHECK_EQ(d.u.text.fore_brush.color, 0xff102030u);
+    CHECK_EQ(d.u.text.back_brush.pattern.id, 31u);
+    CHECK_EQ(d.u.text.back_area.bottom, 4);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_TEXT, &b));
+    buf_reset(&b);
+
+    struct wire_transparent tr = {&img, {0, 0, 2, 2}, 0x11, 0x22};
+    server_msg_display_draw_transparent(&b, &base, &tr);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_TRANSPARENT, &b, &d) > 0);
+    CHECK_EQ(d.u.transparent.src.id, 31u);
+    CHECK_EQ(d.u.transparent.true_color, 0x22u);
+    buf_reset(&b);
+    struct wire_alpha_blend ab = {SPICE_ALPHA_FLAGS_SRC_SURFACE_HAS_ALPHA, 99, &img, {0, 0, 1, 1}};
+    server_msg_display_draw_alpha_blend(&b, &base, &ab);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND, &b, &d) > 0);
+    CHECK_EQ(d.u.alpha_blend.alpha, 99);
+    CHECK_EQ(d.u.alpha_blend.src.id, 31u);
+    CHECK(truncations_fail(SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND, &b));
+    buf_finish(&b);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -581,6 +745,7 @@ int main(void)
             CHECK_CASE(test_transparent_alpha_blend),
             CHECK_CASE(test_streams),
             CHECK_CASE(test_inval_and_monitors),
+            CHECK_CASE(test_roundtrip_writers),
             {0},
     });
 }

@@ -162,8 +162,8 @@ struct server_line_attr {
  */
 struct server_string {
     uint16_t length;
-    uint8_t flags; /* SPICE_STRING_FLAGS_RASTER_A1 / _A4 / _A8 (the first present wins;
-                      with none, length is 0: no glyph follows, as in the reference) */
+    uint8_t flags;         /* SPICE_STRING_FLAGS_RASTER_A1 / _A4 / _A8 (the first present wins;
+                              with none, length is 0: no glyph follows, as in the reference) */
     const uint8_t *glyphs; /* borrows */
     size_t size;
 };

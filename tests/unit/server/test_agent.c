@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <spice/protocol.h>
+#include <spice/qxl_dev.h>
 #include <spice/vd_agent.h>
 
 #include "check.h"
@@ -530,6 +531,79 @@ static void test_device_client_to_guest(void)
     fake_host_destroy(h);
 }
 
+/* The guest's monitors config with two heads reaches display clients. */
+static void test_guest_monitors_config(void)
+{
+    struct fake_host_options o = {.noauth = true, .qxl = true, .quiet = true};
+    struct fake_host *h = fake_host_create(&o);
+    CHECK(h != NULL);
+    fake_agent_reset();
+    struct session s;
+    CHECK(session_open(&s, h));
+    struct fake_client dc;
+    struct fake_link l = fake_link_default(s.id, SPICE_CHANNEL_DISPLAY, 0);
+    l.channel_caps[0] = 1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG;
+    l.num_channel_caps = 1;
+    CHECK_EQ(fake_client_link(h, &dc, &l, NULL), SPICE_LINK_ERR_OK);
+    /* Before the guest says anything: one head, the primary surface. */
+    struct fake_msg m;
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_MONITORS_CONFIG, &m, WAIT_MS), 0);
+    CHECK_EQ(get_u16le(m.data), 1);
+    CHECK_EQ(get_u32le(m.data + 4 + 8), (uint32_t)FAKE_QXL_WIDTH);
+    free(m.data);
+
+    /* The guest splits its primary into two heads (QEMU qxl with 2 outputs). */
+    static union {
+        QXLMonitorsConfig config;
+        uint8_t bytes[sizeof(QXLMonitorsConfig) + 2 * sizeof(QXLHead)];
+    } guest;
+    guest.config.count = 2;
+    guest.config.max_allowed = 4;
+    guest.config.heads[0] = (QXLHead){0, 0, 32, 48, 0, 0, 0};
+    guest.config.heads[1] = (QXLHead){1, 0, 32, 48, 32, 0, 0};
+    spice_qxl_monitors_config_async((QXLInstance *)h->qxl, (QXLPHYSICAL)(uintptr_t)&guest, 0, 1);
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_MONITORS_CONFIG, &m, WAIT_MS), 0);
+    /* SpiceMsgDisplayMonitorsConfig {u16 count; u16 max_allowed; heads[] of 7 u32} */
+    CHECK_EQ(m.size, 4u + 2 * 28);
+    CHECK_EQ(get_u16le(m.data), 2);
+    CHECK_EQ(get_u16le(m.data + 2), 4);
+    CHECK_EQ(get_u32le(m.data + 4 + 28), 1u);       /* id */
+    CHECK_EQ(get_u32le(m.data + 4 + 28 + 8), 32u);  /* width */
+    CHECK_EQ(get_u32le(m.data + 4 + 28 + 16), 32u); /* x */
+    free(m.data);
+    fake_client_close(&dc);
+    fake_client_close(&s.main);
+    fake_host_destroy(h);
+}
+
+/* A QXL device that declines clients' monitors configs: they go to the agent. */
+static void test_client_monitors_config_to_agent(void)
+{
+    struct fake_host_options o = {.noauth = true, .qxl = true, .quiet = true};
+    struct fake_host *h = fake_host_create(&o);
+    CHECK(h != NULL);
+    fake_agent_reset();
+    spice_server_vm_start(h->server);
+    CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
+    struct session s;
+    CHECK(session_open(&s, h));
+    uint8_t tokens[4];
+    put_u32le(tokens, 10);
+    CHECK_EQ(fake_client_send_msg(&s.main, SPICE_MSGC_MAIN_AGENT_START, tokens, 4), 0);
+    static uint8_t msg[20 + 8 + 2 * 24];
+    size_t n = make_monitors(msg, 2);
+    CHECK_EQ(fake_client_send_msg(&s.main, SPICE_MSGC_MAIN_AGENT_DATA, msg, (uint32_t)n), 0);
+    for (int i = 0; i < 100 && agent_dev.from_server_len < 8 + n; i++) {
+        fake_host_run_for(h, 10);
+    }
+    CHECK_EQ(agent_dev.from_server_len, 8 + n);
+    CHECK_EQ(get_u32le(agent_dev.from_server), (uint32_t)VDP_CLIENT_PORT);
+    CHECK_MEM_EQ(agent_dev.from_server + 8, msg, n);
+    CHECK_EQ(spice_server_remove_interface(&agent_dev.sin.base), 0);
+    fake_client_close(&s.main);
+    fake_host_destroy(h);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -543,6 +617,8 @@ int main(void)
             {"device_connect_notices", test_device_connect_notices},
             {"device_guest_to_client", test_device_guest_to_client},
             {"device_client_to_guest", test_device_client_to_guest},
+            {"guest_monitors_config", test_guest_monitors_config},
+            {"client_monitors_config_to_agent", test_client_monitors_config_to_agent},
             {NULL, NULL},
     });
 }

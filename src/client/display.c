@@ -18,8 +18,9 @@
  * one call for every op. An op the canvas does not draw yet
  * (CLOVE_E_UNSUPPORTED) is logged once per channel and op and skipped; an
  * image whose palette is not in the palette cache skips that draw with a
- * rate-limited warning (as spice-gtk draws nothing then); anything
- * malformed fails the session. Every change to a primary surface (surface
+ * rate-limited warning (as spice-gtk draws nothing then), and so does a
+ * draw the canvas refuses as undrawable; anything malformed on the wire
+ * (or an image that does not decode) fails the session. Every change to a primary surface (surface
  * 0) is reported through the area callbacks with the draw's box clipped to
  * the surface.
  *
@@ -661,7 +662,14 @@ static int draw(struct client_display *disp, const struct server_draw *d)
     } else if (rc == 0) {
         rc = canvas_draw(dst, &q, display_lookup, disp);
         if (rc == CLOVE_E_INVALID) {
-            err = "the canvas refused its geometry or data";
+            /* Well-formed on the wire, but not drawable (a source area
+             * outside its image, a mask of the wrong format...): like
+             * spice-gtk's canvas, skip that draw and keep the channel. */
+            log_ratelimited(LOG_LEVEL_WARN,
+                            "display %u: draw %u skipped: the canvas refused its geometry or "
+                            "data",
+                            disp->id, d->type);
+            rc = 0;
         }
     }
     uint8_t qxl_type = q.type;

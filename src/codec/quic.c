@@ -629,6 +629,36 @@ static void interleave_rows(uint8_t *restrict res4, const uint8_t *restrict p0,
     }
 }
 
+/* The row pass of RGB32 images, straight from the source pixels: res4[4i
+ * + k] = folded residual of byte k (B, G, R) of pixel i, eq[i] = pixel i
+ * equals pixel i - 1 (eq[0] = 0). `up` is the source row above, NULL on
+ * the first row. Replaces unpack_row, fold_planes, interleave_rows and
+ * key_steps for the common format: one pass over the pixels instead of
+ * five over planes. */
+static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_t *restrict src,
+                      const uint8_t *restrict up, unsigned width)
+{
+    for (unsigned k = 0; k < 3; k++) {
+        res4[k] = (uint8_t)fold(((unsigned)src[k] - (up ? up[k] : 0)) & 0xff, 8);
+    }
+    eq[0] = 0;
+    unsigned i = 1;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        i = quic_simd_rgb32_row(res4, eq, src, up, width);
+    }
+#endif
+    for (; i < width; i++) {
+        for (unsigned k = 0; k < 3; k++) {
+            unsigned left = src[4 * i - 4 + k];
+            unsigned pred = up ? (left + up[4 * i + k]) >> 1 : left;
+            res4[4 * i + k] = (uint8_t)fold(((unsigned)src[4 * i + k] - pred) & 0xff, 8);
+        }
+        eq[i] = (uint8_t)((load_le32(src + 4 * i) & 0xffffff) ==
+                          (load_le32(src + 4 * i - 4) & 0xffffff));
+    }
+}
+
 /* The codeword entry of sample i of a plane, recorded as the last residual
  * coded in its column. */
 QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
@@ -663,7 +693,8 @@ static void up_candidates(uint8_t *restrict up, const uint32_t *restrict kprev, 
  * the structs they live in. A pixel's codewords go to the writer together
  * when they total at most 32 bits, so one emit serves the pixel. */
 QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family *f,
-                                  struct quic_bitw *w, unsigned width, int first_row, unsigned nch)
+                                  struct quic_bitw *w, unsigned width, int first_row, unsigned nch,
+                                  const uint8_t *src32, const uint8_t *up32)
 {
     struct quic_state *st = &g->st;
     struct quic_bitw bw = *w;
@@ -679,21 +710,30 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     const uint8_t *res;
     uint8_t *corr;
 
-    for (unsigned c = 0; c < nch; c++) {
-        fold_planes(&P[c], width, first_row, f->bpc);
-    }
-    if (nch == 3) {
-        interleave_rows(g->res4, P[0].res, P[1].res, P[2].res, width);
+    /* Byte of plane c in an interleaved pixel: R, G, B at 0, 1, 2, or at 2,
+     * 1, 0 when the residuals come straight from BGRX pixels (src32). */
+    const int o0 = src32 ? 2 : 0, o1 = 1, o2 = src32 ? 0 : 2;
+    if (src32) {
+        rgb32_row(g->res4, g->eq, src32, first_row ? NULL : up32, width);
         res = g->res4;
         corr = g->corr4;
     } else {
-        res = P[0].res;
-        corr = P[0].corr;
+        for (unsigned c = 0; c < nch; c++) {
+            fold_planes(&P[c], width, first_row, f->bpc);
+        }
+        if (nch == 3) {
+            interleave_rows(g->res4, P[0].res, P[1].res, P[2].res, width);
+            res = g->res4;
+            corr = g->corr4;
+        } else {
+            res = P[0].res;
+            corr = P[0].corr;
+        }
+        key_steps(g->eq, g->kcur, width);
     }
     for (unsigned c = 0; c < nch; c++) {
         corr[(int)c - S] = first_row ? 0 : corr[c];
     }
-    key_steps(g->eq, g->kcur, width);
     if (!first_row) {
         run_candidates(g->cand, g->eq, g->eqprev, width);
     }
@@ -721,10 +761,10 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             for (; i < stop; i++) {
                 /* Channels unrolled by hand: gcc keeps a loop over c with its
                  * arrays on the stack otherwise. */
-                uint32_t e0 = enc_lookup(&P[0].model, corr, res, i, S), e1 = 0, e2 = 0;
+                uint32_t e0 = enc_lookup(&P[0].model, corr + o0, res + o0, i, S), e1 = 0, e2 = 0;
                 if (nch == 3) {
-                    e1 = enc_lookup(&P[1].model, corr + 1, res + 1, i, S);
-                    e2 = enc_lookup(&P[2].model, corr + 2, res + 2, i, S);
+                    e1 = enc_lookup(&P[1].model, corr + o1, res + o1, i, S);
+                    e2 = enc_lookup(&P[2].model, corr + o2, res + o2, i, S);
                 }
                 if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
                     bitw_add(&bw, e0 >> 8, e0 & 0xff);
@@ -743,9 +783,10 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                 } else {
                     st->seed++;
                     countdown = quic_rand6[st->seed & 0xff] & waitmask;
+                    const int oc[3] = {o0, o1, o2};
                     for (unsigned c = 0; c < nch; c++) {
-                        model_update(&P[c].model, f, corr[S * (i - 1) + (int)c],
-                                     corr[S * i + (int)c], st->trigger);
+                        model_update(&P[c].model, f, corr[S * (i - 1) + oc[c]], corr[S * i + oc[c]],
+                                     st->trigger);
                     }
                 }
             }
@@ -759,12 +800,21 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     *w = bw;
 }
 
-static void encode_rgb_row(struct quic_coder *q, struct quic_bitw *w, int first_row)
+/* src32 / up32: this and the row above of an RGB32 image (then coded
+ * straight from the pixels, see rgb32_row), or NULL. */
+static void encode_rgb_row(struct quic_coder *q, struct quic_bitw *w, int first_row,
+                           const uint8_t *src32, const uint8_t *up32)
 {
-    if (first_row) {
-        encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3);
+    if (src32) {
+        if (first_row) {
+            encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, src32, NULL);
+        } else {
+            encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, src32, up32);
+        }
+    } else if (first_row) {
+        encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, NULL, NULL);
     } else {
-        encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3);
+        encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, NULL, NULL);
     }
 }
 
@@ -772,9 +822,9 @@ static void encode_one_row(struct quic_coder *q, struct quic_group *g, struct qu
                            int first_row)
 {
     if (first_row) {
-        encode_group_row(g, &q->fam, w, q->width, 1, 1);
+        encode_group_row(g, &q->fam, w, q->width, 1, 1, NULL, NULL);
     } else {
-        encode_group_row(g, &q->fam, w, q->width, 0, 1);
+        encode_group_row(g, &q->fam, w, q->width, 0, 1, NULL, NULL);
     }
 }
 
@@ -1039,11 +1089,16 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, con
         if (y) {
             swap_rows(&q);
         }
+        if (type == QUIC_IMAGE_TYPE_RGB32) {
+            encode_rgb_row(&q, &w, y == 0, src, y ? src - stride : NULL);
+            bitw_flush_stage(&w);
+            continue;
+        }
         unpack_row(&q, src);
         if (type == QUIC_IMAGE_TYPE_GRAY) {
             encode_one_row(&q, &q.alpha, &w, y == 0);
         } else {
-            encode_rgb_row(&q, &w, y == 0);
+            encode_rgb_row(&q, &w, y == 0, NULL, NULL);
             if (type == QUIC_IMAGE_TYPE_RGBA) {
                 bitw_flush_stage(&w);
                 encode_one_row(&q, &q.alpha, &w, y == 0);

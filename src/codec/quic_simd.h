@@ -17,6 +17,7 @@
 #define CLOVE_CODEC_QUIC_SIMD_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* Test hook: 0 makes quic.c use only its portable loops, nonzero (the
  * default) lets it use the SIMD kernels where the CPU has them. Not meant to
@@ -227,6 +228,35 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
     _mm_storeu_si128((__m128i *)(void *)cnt, c);
     *bestlen = minv;
     return best;
+}
+
+/* The fused row pass of RGB32 encoding (quic.c rgb32_row): for pixels i
+ * in [1, n), four at a time, the folded residuals of B, G, R at bytes
+ * 4i .. 4i + 2 of res4 (byte 4i + 3 is left undefined) and eq[i] = pixel i
+ * equals pixel i - 1 (pad bytes ignored). `up` is the row above, or NULL on
+ * the first row (then the prediction is the left pixel alone). Returns the
+ * first i not done. */
+static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uint8_t *src,
+                                           const uint8_t *up, unsigned n)
+{
+    const __m128i rgb = _mm_set1_epi32(0xffffff), one = _mm_set1_epi8(1);
+    unsigned i = 1;
+    for (; i + 4 <= n; i += 4) {
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i));
+        __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i - 4));
+        __m128i pred = l;
+        if (up) {
+            pred = quic_avg_floor(l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * i)));
+        }
+        __m128i d = quic_fold8(_mm_sub_epi8(c, pred));
+        _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * i), d);
+        __m128i e = _mm_cmpeq_epi32(_mm_and_si128(c, rgb), _mm_and_si128(l, rgb));
+        e = _mm_packs_epi32(e, e);
+        e = _mm_and_si128(_mm_packs_epi16(e, e), one);
+        int bits = _mm_cvtsi128_si32(e);
+        memcpy(eq + i, &bits, 4);
+    }
+    return i;
 }
 
 /* Sets p[0, n) to v in 16-byte stores: writes up to 15 bytes past n. */

@@ -42,6 +42,8 @@
 
 /* Deferred entries built ahead of the socket at most this far (bytes). */
 #define TX_PREPARE_BYTES (256u * 1024)
+/* Consecutive deferred entries offered to one build (to merge them). */
+#define TX_RUN_MAX 64
 
 struct out_msg {
     struct out_msg *next;
@@ -384,6 +386,8 @@ void channel_client_finish(struct channel_client *cc)
     cc->rx_timer = NULL;
     loop_timer_remove(cc->loop, cc->stall_timer);
     cc->stall_timer = NULL;
+    loop_timer_remove(cc->loop, cc->pace_timer);
+    cc->pace_timer = NULL;
     stream_destroy(cc->stream);
     cc->stream = NULL;
     while (cc->tx_head) {
@@ -415,13 +419,34 @@ size_t channel_client_queued_bytes(const struct channel_client *cc)
     return cc->tx_queued_bytes;
 }
 
+/* True while a new burst waits for pace_ms after the previous one. */
+static bool channel_client_paced(const struct channel_client *cc, uint64_t now)
+{
+    return cc->pace_ms && cc->tx_idle && cc->tx_head && now - cc->burst_end_ms < cc->pace_ms;
+}
+
+static void channel_client_on_pace_timer(void *opaque)
+{
+    struct channel_client *cc = opaque;
+    if (cc->closing) {
+        return;
+    }
+    channel_client_flush(cc);
+}
+
+void channel_client_set_pace(struct channel_client *cc, uint32_t ms)
+{
+    cc->pace_ms = ms;
+}
+
 static void channel_client_update_watch(struct channel_client *cc)
 {
     if (!cc->watch || cc->closing) {
         return;
     }
     int events = LOOP_READ;
-    if (cc->tx_head && !(cc->tx_head_sent == 0 && channel_client_ack_blocked(cc))) {
+    if (cc->tx_head && !(cc->tx_head_sent == 0 && channel_client_ack_blocked(cc)) &&
+        !channel_client_paced(cc, loop_now_ms())) {
         events |= LOOP_WRITE;
     }
     loop_watch_update(cc->loop, cc->watch, events);
@@ -463,11 +488,29 @@ static void channel_client_prepare(struct channel_client *cc)
             break;
         }
         if (!o->msg) {
+            void *items[TX_RUN_MAX];
+            size_t n = 0;
+            for (struct out_msg *r = o; r && n < TX_RUN_MAX && r->item && r->ops == o->ops;
+                 r = r->next) {
+                items[n++] = r->item;
+            }
             cc->tx_building = o;
             cc->tx_building_prev = prev;
-            struct shared_msg *m = o->ops->build(cc, o->item);
+            size_t consumed = 1;
+            struct shared_msg *m = o->ops->build(cc, items, n, &consumed);
             prev = cc->tx_building_prev; /* messages it queued sit before it */
             cc->tx_building = cc->tx_building_prev = NULL;
+            consumed = consumed < 1 ? 1 : consumed > n ? n : consumed;
+            /* The entries merged into o's message leave the queue. */
+            for (size_t k = 1; k < consumed; k++) {
+                struct out_msg *r = o->next;
+                void *item = r->item;
+                r->item = NULL;
+                r->ops->release(cc, item, true);
+                cc->messages_merged++;
+                channel_client_remove(cc, o, r);
+            }
+            next = o->next;
             void *item = o->item;
             o->item = NULL;
             o->ops->release(cc, item, true);
@@ -494,6 +537,21 @@ static void channel_client_prepare(struct channel_client *cc)
 static void channel_client_flush(struct channel_client *cc)
 {
     cc->busy++;
+    uint64_t now = loop_now_ms();
+    if (channel_client_paced(cc, now)) {
+        if (!cc->pace_timer) {
+            cc->pace_timer = loop_timer_add(cc->loop, channel_client_on_pace_timer, cc);
+        }
+        if (cc->pace_timer) {
+            loop_timer_start(cc->loop, cc->pace_timer,
+                             (uint32_t)(cc->pace_ms - (now - cc->burst_end_ms)));
+            channel_client_update_watch(cc);
+            cc->busy--;
+            channel_client_maybe_finish_close(cc);
+            return;
+        }
+    }
+    cc->tx_idle = false;
     while (cc->tx_head && !cc->closing) {
         channel_client_prepare(cc);
         if (!cc->tx_head || cc->closing) {
@@ -577,6 +635,10 @@ static void channel_client_flush(struct channel_client *cc)
     }
     if (!cc->closing && !cc->tx_head && !channel_client_ack_blocked(cc) && cc->ops->on_send_ready) {
         cc->ops->on_send_ready(cc);
+    }
+    if (!cc->tx_head && !cc->tx_idle) {
+        cc->tx_idle = true;
+        cc->burst_end_ms = loop_now_ms();
     }
     channel_client_update_watch(cc);
     cc->busy--;
@@ -745,6 +807,9 @@ void channel_client_close(struct channel_client *cc)
     }
     if (cc->rx_timer) {
         loop_timer_cancel(cc->loop, cc->rx_timer);
+    }
+    if (cc->pace_timer) {
+        loop_timer_cancel(cc->loop, cc->pace_timer);
     }
     if (cc->stall_timer) {
         loop_timer_cancel(cc->loop, cc->stall_timer);

@@ -78,10 +78,15 @@ struct out_msg;
 struct channel_deferred_ops {
     /*
      * Returns the message to write now (a new reference), or NULL to drop
-     * the entry. Runs inside the flush with the client held: it may queue
-     * messages, which go before this entry, or close the client.
+     * the entries it consumed. `items` are the `n` (>= 1) unbuilt entries
+     * of this ops that follow each other at the head of what is left to
+     * write, oldest first; it consumes the first *consumed (>= 1) of them,
+     * whose message this is (the others get built later). Runs inside the
+     * flush with the client held: it may queue messages, which go before
+     * these entries, or close the client.
      */
-    struct shared_msg *(*build)(struct channel_client *cc, void *item);
+    struct shared_msg *(*build)(struct channel_client *cc, void **items, size_t n,
+                                size_t *consumed);
     /* The entry leaves the queue (always once); `built` tells whether
      * build() ran for it. */
     void (*release)(struct channel_client *cc, void *item, bool built);
@@ -111,6 +116,7 @@ struct channel_client {
     uint64_t serial;
     uint64_t messages_sent;
     uint64_t messages_dropped; /* deferred entries dropped unbuilt (hidden draws) */
+    uint64_t messages_merged;  /* deferred entries merged into an earlier one's message */
     uint64_t bytes_sent;
 
     /* ack window */
@@ -122,6 +128,10 @@ struct channel_client {
 
     struct loop_timer *rx_timer;    /* resumes reading decoded bytes (TLS, websocket) */
     struct loop_timer *stall_timer; /* drops a client that stops reading */
+    struct loop_timer *pace_timer;  /* starts a burst held back by pace_ms */
+    uint32_t pace_ms;               /* 0, or the least time between two bursts */
+    bool tx_idle;                   /* the last flush emptied the queue */
+    uint64_t burst_end_ms;          /* when it did */
     uint64_t last_progress_ms;      /* last write that moved bytes, or when data queued */
 
     /* ping */
@@ -168,6 +178,14 @@ int channel_client_send_deferred(struct channel_client *cc, void *item,
 /* Drops the unbuilt deferred entries whose ops->is_dropped says so now,
  * to give their memory and queued bytes back early. */
 void channel_client_purge(struct channel_client *cc);
+/*
+ * Paces writes: a burst (writes after the queue went empty) starts no
+ * sooner than `ms` after the previous one ended, so that what arrives in
+ * between is queued, where hidden draws drop and consecutive ones merge.
+ * A burst itself is never slowed (it goes as fast as the socket and the
+ * ack window allow). 0 disables pacing.
+ */
+void channel_client_set_pace(struct channel_client *cc, uint32_t ms);
 /* Sends SET_ACK and starts counting messages against the window. */
 void channel_client_enable_acks(struct channel_client *cc, uint32_t window);
 /* Starts periodic pings (0 = one immediate ping only). */

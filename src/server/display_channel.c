@@ -72,6 +72,30 @@ static size_t display_soft_queue_bytes(void)
     }
     return v;
 }
+/* Least time between two write bursts to a display client (ms): draws
+ * arriving meanwhile queue up, where hidden ones drop and consecutive ones
+ * merge. Interactive updates that come further apart go out at once.
+ * CLOVE_DISPLAY_PACE_MS overrides it (0: no pacing). */
+#define DISPLAY_PACE_MS 10
+
+static uint32_t display_pace_ms(void)
+{
+    const char *env = getenv("CLOVE_DISPLAY_PACE_MS");
+    if (env && *env) {
+        unsigned long n = strtoul(env, NULL, 10);
+        return n > 1000 ? 1000 : (uint32_t)n;
+    }
+    return DISPLAY_PACE_MS;
+}
+
+/* Whether partly hidden copies are re-cut and consecutive draws merged
+ * (CLOVE_DISPLAY_COMPOSE=0 turns it off, for tests of the plain path). */
+static bool display_compose_enabled(void)
+{
+    const char *env = getenv("CLOVE_DISPLAY_COMPOSE");
+    return !(env && strcmp(env, "0") == 0);
+}
+
 /* Images smaller than this are never cached: FROM_CACHE would save little. */
 #define DISPLAY_CACHE_MIN_PIXELS 64
 /* Images the guest did not mark cacheable are cached from this size on. */
@@ -92,6 +116,7 @@ struct display_client {
     struct worker *worker;
     struct display_client *next;
     bool batch_held; /* busy raised for the worker's current batch */
+    bool compose;    /* re-cut and merge draws (display_plan_compose) */
     bool got_init;
     int64_t pixmap_cache_size;
     struct image_encoder_client encoder;
@@ -414,6 +439,9 @@ static void display_encode(struct display_client *dc, const struct image_encoder
     }
     int type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
     e->per_client = image_encoder_type_is_per_client(type);
+    log_debug("display: client %u: %ux%u image (format %d) sent as type %d, %llu bytes",
+              dc->base.connection_id, src->img.width, src->img.height, (int)src->img.format, type,
+              (unsigned long long)encoded_size(&e->wire));
     if (key != 0) {
         /* The bytes depend on this client's cache either way. */
         e->per_client = true;
@@ -872,47 +900,284 @@ static bool display_item_clip(const struct draw_item *item, struct wire_draw_bas
     return true;
 }
 
-/*
- * channel_deferred_ops.build: the message of a queued draw item for this
- * client, built as it is about to be written. NULL drops it: hidden since
- * it was queued, or nothing to send.
- */
-static struct shared_msg *display_item_build(struct channel_client *cc, void *opaque)
+/* ---- composed images: partly hidden or merged draws ---- */
+
+/* A composed image never spans more than this many visible rectangles. */
+#define DISPLAY_MAX_COMPOSED_RECTS 256
+/* A single copy is re-cut when at most this share (in 1/4) of its image shows... */
+#define DISPLAY_RECUT_SHOWN_QUARTERS 3
+/* ...and its image has at least this many pixels. */
+#define DISPLAY_RECUT_MIN_PIXELS 1024
+/* Merged draws: the composed image may hold this many blank pixels per
+ * drawn one, plus a little. */
+#define DISPLAY_MERGE_SPARSE_RATIO 1
+#define DISPLAY_MERGE_SPARSE_SLACK 4096
+
+static uint64_t region_pixels(pixman_region32_t *r)
 {
-    struct display_client *dc = (struct display_client *)cc;
-    struct draw_item *item = opaque;
-    draw_item_release_holder(item);
-    if (!item->alive || !pixman_region32_not_empty(&item->visible)) {
-        return NULL;
+    int n = 0;
+    const pixman_box32_t *boxes = pixman_region32_rectangles(r, &n);
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        sum += (uint64_t)(boxes[i].x2 - boxes[i].x1) * (uint64_t)(boxes[i].y2 - boxes[i].y1);
     }
-    unsigned profile = display_profile(dc);
-    for (int i = 0; i < item->num_built; i++) {
-        if (item->built[i].profile == profile) {
-            return shared_msg_ref(item->built[i].msg);
+    return sum;
+}
+
+/*
+ * Whether the item's visible pixels can be painted into an image of the
+ * destination surface: a solid PUT fill, or a PUT copy of a 32-bit bitmap
+ * at 1:1, with no mask, on a 32-bit xRGB surface. (An RGBA bitmap counts:
+ * PUT onto xRGB keeps its colour channels only, as the clients draw it.)
+ */
+static bool display_item_composable(const struct worker *w, const struct draw_item *item)
+{
+    const struct qxl_drawable *d = &item->d;
+    if (!item->alive || d->mask.bitmap || d->surface_id >= w->n_surfaces ||
+        w->surfaces[d->surface_id].format != SPICE_SURFACE_FMT_32_xRGB) {
+        return false;
+    }
+    if (d->type == QXL_DRAW_FILL) {
+        return d->u.fill.brush.type == SPICE_BRUSH_TYPE_SOLID &&
+               d->u.fill.rop_descriptor == SPICE_ROPD_OP_PUT;
+    }
+    if (d->type != QXL_DRAW_COPY || d->u.copy.rop_descriptor != SPICE_ROPD_OP_PUT) {
+        return false;
+    }
+    const struct qxl_image *img = d->u.copy.src;
+    const struct qxl_rect *sa = &d->u.copy.src_area;
+    return img && img->type == SPICE_IMAGE_TYPE_BITMAP && img->data &&
+           (img->format == SPICE_BITMAP_FMT_32BIT || img->format == SPICE_BITMAP_FMT_RGBA) &&
+           sa->left >= 0 && sa->top >= 0 &&
+           sa->right <= (int32_t)img->width && sa->bottom <= (int32_t)img->height &&
+           sa->right - sa->left == d->bbox.right - d->bbox.left &&
+           sa->bottom - sa->top == d->bbox.bottom - d->bbox.top;
+}
+
+/* Paints the item's visible pixels into `pixels` (top-down, 4 bytes per
+ * pixel, `width` wide, its top-left at surface point ext). */
+static void display_item_paint(const struct draw_item *item, const pixman_box32_t *ext,
+                               uint8_t *pixels, size_t stride)
+{
+    const struct qxl_drawable *d = &item->d;
+    const struct qxl_image *img = d->type == QXL_DRAW_COPY ? d->u.copy.src : NULL;
+    int n = 0;
+    const pixman_box32_t *boxes =
+            pixman_region32_rectangles((pixman_region32_t *)&item->visible, &n);
+    for (int i = 0; i < n; i++) {
+        const pixman_box32_t *bx = &boxes[i];
+        size_t row_bytes = (size_t)(bx->x2 - bx->x1) * 4;
+        for (int32_t y = bx->y1; y < bx->y2; y++) {
+            uint8_t *dst = pixels + (size_t)(y - ext->y1) * stride + (size_t)(bx->x1 - ext->x1) * 4;
+            if (!img) {
+                for (int32_t x = bx->x1; x < bx->x2; x++, dst += 4) {
+                    put_u32le(dst, d->u.fill.brush.color);
+                }
+                continue;
+            }
+            uint32_t sx = (uint32_t)(d->u.copy.src_area.left + (bx->x1 - d->bbox.left));
+            uint32_t sy = (uint32_t)(d->u.copy.src_area.top + (y - d->bbox.top));
+            uint32_t row = img->bitmap_flags & QXL_BITMAP_TOP_DOWN ? sy : img->height - 1 - sy;
+            memcpy(dst, img->data + (size_t)row * img->stride + (size_t)sx * 4, row_bytes);
         }
     }
-    const struct qxl_drawable *d = &item->d;
-    struct wire_draw_base base = {.surface_id = d->surface_id, .box = wire_rect_from(&d->bbox)};
-    struct wire_rect *rects;
-    if (!display_item_clip(item, &base, &rects)) {
-        log_ratelimited(LOG_LEVEL_ERROR, "display: out of memory building a draw");
-        channel_client_close(cc);
+}
+
+/*
+ * One DRAW_COPY for the visible pixels of items[0..n) (composable, same
+ * surface, in queue order): their union's bounding box as one image, blank
+ * where nothing shows, clipped to the union. Later items paint over
+ * earlier ones, as the client would have drawn them. Returns the message
+ * body type (0 on failure) and fills b.
+ */
+static uint16_t display_composed_body(struct display_client *dc, struct draw_item **items,
+                                      size_t n, pixman_region32_t *region,
+                                      const struct image_encoder_settings *s, struct byte_buf *b,
+                                      bool *per_client, bool *cache_me)
+{
+    const pixman_box32_t ext = *pixman_region32_extents(region);
+    uint32_t width = (uint32_t)(ext.x2 - ext.x1), height = (uint32_t)(ext.y2 - ext.y1);
+    size_t stride = (size_t)width * 4;
+    int nrects = 0;
+    const pixman_box32_t *boxes = pixman_region32_rectangles(region, &nrects);
+    uint8_t *pixels = calloc(height, stride);
+    struct wire_rect *rects = malloc(sizeof(*rects) * (size_t)(nrects > 0 ? nrects : 1));
+    uint16_t type = 0;
+    if (!pixels || !rects) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        display_item_paint(items[i], &ext, pixels, stride);
+    }
+    for (int i = 0; i < nrects; i++) {
+        rects[i] = (struct wire_rect){boxes[i].y1, boxes[i].x1, boxes[i].y2, boxes[i].x2};
+    }
+    struct qxl_image img = {
+            .type = SPICE_IMAGE_TYPE_BITMAP,
+            .format = SPICE_BITMAP_FMT_32BIT,
+            .bitmap_flags = QXL_BITMAP_TOP_DOWN,
+            .width = width,
+            .height = height,
+            .stride = (uint32_t)stride,
+            .data = pixels,
+    };
+    struct qxl_drawable d = {
+            .surface_id = items[0]->d.surface_id,
+            .type = QXL_DRAW_COPY,
+            .bbox = {ext.y1, ext.x1, ext.y2, ext.x2},
+            .clip_type = SPICE_CLIP_TYPE_NONE,
+    };
+    d.u.copy.src = &img;
+    d.u.copy.src_area = (struct qxl_rect){0, 0, (int32_t)height, (int32_t)width};
+    d.u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
+    d.u.copy.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
+    struct wire_draw_base base = {.surface_id = d.surface_id, .box = wire_rect_from(&d.bbox)};
+    if (nrects != 1) {
+        base.clip.type = SPICE_CLIP_TYPE_RECTS;
+        base.clip.num_rects = (uint32_t)nrects;
+        base.clip.rects = rects;
+    }
+    type = display_drawable_body(dc, &d, &base, s, b, per_client, cache_me);
+out:
+    free(pixels);
+    free(rects);
+    return type;
+}
+
+/*
+ * How many of items[0..n) go into one composed message with items[0]
+ * (0: send items[0] as it is). Consecutive composable draws on one surface
+ * merge while their union stays dense; a single partly hidden copy is
+ * re-cut when little of its image shows. The union of what they show is
+ * left in `region`.
+ */
+static size_t display_plan_compose(struct display_client *dc, struct draw_item **items, size_t n,
+                                   pixman_region32_t *region)
+{
+    const struct worker *w = dc->worker;
+    struct draw_item *first = items[0];
+    if (!dc->compose || !display_item_composable(w, first)) {
+        return 0;
+    }
+    pixman_region32_copy(region, &first->visible);
+    uint64_t shown = region_pixels(&first->visible);
+    size_t count = 1;
+    for (size_t i = 1; i < n; i++) {
+        struct draw_item *it = items[i];
+        if (!it->alive) {
+            count++; /* hidden meanwhile: consumed, paints nothing */
+            continue;
+        }
+        if (!display_item_composable(w, it) || it->d.surface_id != first->d.surface_id) {
+            break;
+        }
+        pixman_region32_t u;
+        pixman_region32_init(&u);
+        pixman_region32_union(&u, region, &it->visible);
+        uint64_t shown_u = shown + region_pixels(&it->visible);
+        const pixman_box32_t *e = pixman_region32_extents(&u);
+        uint64_t area = (uint64_t)(e->x2 - e->x1) * (uint64_t)(e->y2 - e->y1);
+        int nrects = pixman_region32_n_rects(&u);
+        bool dense = area <= shown_u * (1 + DISPLAY_MERGE_SPARSE_RATIO) +
+                                     DISPLAY_MERGE_SPARSE_SLACK &&
+                     nrects <= DISPLAY_MAX_COMPOSED_RECTS;
+        if (dense) {
+            pixman_region32_copy(region, &u);
+            shown = shown_u;
+            count++;
+        }
+        pixman_region32_fini(&u);
+        if (!dense) {
+            break;
+        }
+    }
+    /* A run of one: only a copy whose image mostly does not show. */
+    size_t live = 0;
+    for (size_t i = 0; i < count; i++) {
+        live += items[i]->alive;
+    }
+    if (live >= 2) {
+        return count;
+    }
+    if (first->d.type != QXL_DRAW_COPY || draw_item_is_whole(first) ||
+        pixman_region32_n_rects(&first->visible) > DISPLAY_MAX_COMPOSED_RECTS) {
+        return 0;
+    }
+    const struct qxl_rect *bb = &first->d.bbox;
+    uint64_t image_pixels = (uint64_t)(bb->right - bb->left) * (uint64_t)(bb->bottom - bb->top);
+    if (image_pixels < DISPLAY_RECUT_MIN_PIXELS ||
+        region_pixels(&first->visible) * 4 > image_pixels * DISPLAY_RECUT_SHOWN_QUARTERS) {
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * channel_deferred_ops.build: the message of the queued draw item at the
+ * head for this client, built as it is about to be written, possibly
+ * merged with the consecutive ones after it. NULL drops it: hidden since
+ * it was queued, or nothing to send.
+ */
+static struct shared_msg *display_item_build(struct channel_client *cc, void **opaque, size_t n,
+                                             size_t *consumed)
+{
+    struct display_client *dc = (struct display_client *)cc;
+    struct draw_item **items = (struct draw_item **)opaque;
+    struct draw_item *item = items[0];
+    *consumed = 1;
+    if (!item->alive || !pixman_region32_not_empty(&item->visible)) {
+        draw_item_release_holder(item);
         return NULL;
     }
     struct image_encoder_settings s = display_settings(dc->worker);
     bool cache_me = false, per_client = false;
     struct byte_buf b;
     buf_init(&b);
-    uint16_t type = display_drawable_body(dc, d, &base, &s, &b, &per_client, &cache_me);
+    uint16_t type = 0;
+    pixman_region32_t region;
+    pixman_region32_init(&region);
+    size_t run = display_plan_compose(dc, items, n, &region);
+    if (run > 0) {
+        type = display_composed_body(dc, items, run, &region, &s, &b, &per_client, &cache_me);
+        *consumed = run;
+        for (size_t i = 0; i < run; i++) {
+            draw_item_release_holder(items[i]);
+        }
+        /* Built from this client's run: not shared. */
+        per_client |= run > 1;
+    } else {
+        draw_item_release_holder(item);
+        unsigned profile = display_profile(dc);
+        for (int i = 0; i < item->num_built; i++) {
+            if (item->built[i].profile == profile) {
+                pixman_region32_fini(&region);
+                buf_finish(&b);
+                return shared_msg_ref(item->built[i].msg);
+            }
+        }
+        const struct qxl_drawable *d = &item->d;
+        struct wire_draw_base base = {.surface_id = d->surface_id,
+                                      .box = wire_rect_from(&d->bbox)};
+        struct wire_rect *rects;
+        if (!display_item_clip(item, &base, &rects)) {
+            log_ratelimited(LOG_LEVEL_ERROR, "display: out of memory building a draw");
+            channel_client_close(cc);
+            pixman_region32_fini(&region);
+            buf_finish(&b);
+            return NULL;
+        }
+        type = display_drawable_body(dc, d, &base, &s, &b, &per_client, &cache_me);
+        free(rects);
+    }
+    pixman_region32_fini(&region);
     struct shared_msg *m = type ? msg_from_buf(type, &b) : NULL;
     buf_finish(&b);
-    free(rects);
     if (!m && cache_me) {
         /* The mirror counts an image the client will never get. */
         channel_client_close(cc);
     }
     if (m && !per_client && item->num_built < DRAW_ITEM_BUILT_MAX) {
-        item->built[item->num_built].profile = profile;
+        item->built[item->num_built].profile = display_profile(dc);
         item->built[item->num_built].msg = shared_msg_ref(m);
         item->num_built++;
     }
@@ -1116,6 +1381,8 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
     worker_update_client_caps(w);
 
     channel_client_enable_acks(&dc->base, CHANNEL_ACK_WINDOW);
+    channel_client_set_pace(&dc->base, display_pace_ms());
+    dc->compose = display_compose_enabled();
     display_send_simple(dc, SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES);
     display_send_all_surfaces(dc);
     /* Write what was queued, or finish a close that happened meanwhile. */

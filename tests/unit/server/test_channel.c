@@ -632,6 +632,8 @@ int main(void)
 {
     /* A small soft limit, so that a few hundred small draws put a client behind. */
     setenv("CLOVE_DISPLAY_SOFT_QUEUE_BYTES", "4096", 1);
+    /* Draws go one message each (merging is tested in test_draw_tree). */
+    setenv("CLOVE_DISPLAY_COMPOSE", "0", 1);
     return check_run((struct check_case[]){CHECK_CASE(test_channels_list),
                                            CHECK_CASE(test_ping_pong),
                                            CHECK_CASE(test_unknown_message_ignored),

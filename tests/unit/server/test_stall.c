@@ -63,6 +63,9 @@ static void test_stalled_display_dropped(void)
 int main(void)
 {
     setenv("CLOVE_STALL_TIMEOUT_MS", "400", 1);
+    /* Every draw written as it comes: nothing merged or held back. */
+    setenv("CLOVE_DISPLAY_PACE_MS", "0", 1);
+    setenv("CLOVE_DISPLAY_COMPOSE", "0", 1);
     return check_run((struct check_case[]){
             CHECK_CASE(test_stalled_display_dropped),
             {0},

@@ -21,14 +21,17 @@
  * inside that head and presents the heads that changed.
  *
  * Heads: struct head is one window with its own renderer and textures
- * (SDL textures belong to one renderer) and the rectangle of the display
- * it shows. query_heads() is the one place that asks the session what the
- * heads are; today libclove-client exposes the primary surface only, so it
- * returns one head covering it, and a MONITORS_CONFIG or several display
- * channels only have to be read there. Keyboard, capture, fullscreen (F11
- * toggles every head) and the overlay (F12, drawn on every head) are
- * shared; mouse positions are sent for the head under the pointer, offset
- * by its rectangle, with its display channel id.
+ * (SDL textures belong to one renderer) and the rectangle of the surface
+ * of the display channel it shows. query_heads() is the one place that
+ * asks the session what the heads are (clove_display_monitors(): every
+ * display channel's MONITORS_CONFIG, or one head per channel covering its
+ * primary surface). The session's callbacks only mark the layout stale
+ * (a new primary surface, new heads, a change on a surface no head shows
+ * yet); the loop rebuilds the windows between session runs, never inside
+ * a callback. Keyboard, capture, fullscreen (F11 toggles every head) and
+ * the overlay (F12, drawn on every head) are shared; mouse positions are
+ * sent for the head under the pointer, offset by its rectangle, with its
+ * display channel id.
  *
  * Options (options.c): spice://host:port URI or a remote-viewer .vv file,
  * or -h/-p/-s/-w and --ca-file, --host-subject as clove-shot;
@@ -52,8 +55,9 @@
 
 /* What query_heads() reports for one head. */
 struct head_layout {
-    SDL_Rect area;      /* the part of the display surface the head shows */
-    uint8_t display_id; /* the display channel, for mouse positions */
+    SDL_Rect area;        /* the part of the surface the head shows */
+    uint32_t display_id;  /* the display channel (also for mouse positions) */
+    uint32_t surface_id;  /* the surface of that channel */
 };
 
 /* One monitor head: a window, its renderer and its textures. */
@@ -78,6 +82,7 @@ struct viewer {
     struct head heads[MAX_HEADS];
     int head_count;
     bool fullscreen, captured, quit;
+    bool relayout; /* the heads may have changed: heads_changed() before drawing */
     int mouse_mode;
     /* keyboard */
     uint8_t held[512 / 8]; /* set-1 codes (0x100 | byte for E0) we sent down */
@@ -97,25 +102,35 @@ struct viewer {
 /* ---- heads: layout, windows, titles ---- */
 
 /*
- * The heads the session has now, at most `max`: today the whole primary
- * surface as head 1 on display channel 0 (see DESIGN). Returns the count.
+ * The heads the session has now, at most `max`, in the session's order
+ * (display channel 0 first); heads of no size (disabled monitors) are left
+ * out. Returns the count.
  */
 static int query_heads(struct viewer *v, struct head_layout *out, int max)
 {
-    struct clove_frame frame;
-    if (max < 1 || clove_session_get_primary(v->session, &frame) < 0) {
-        return 0;
+    struct clove_monitor monitors[MAX_HEADS];
+    int n = clove_display_monitors(v->session, monitors, MAX_HEADS);
+    int count = 0;
+    for (int i = 0; i < n && i < MAX_HEADS && count < max; i++) {
+        const struct clove_monitor *m = &monitors[i];
+        if (m->width == 0 || m->height == 0 || m->width > 16384 || m->height > 16384 ||
+            m->display_channel > 255) {
+            continue;
+        }
+        out[count++] = (struct head_layout){
+                .area = {m->x, m->y, (int)m->width, (int)m->height},
+                .display_id = m->display_channel,
+                .surface_id = m->surface_id,
+        };
     }
-    out[0] = (struct head_layout){.area = {0, 0, (int)frame.width, (int)frame.height},
-                                  .display_id = 0};
-    return 1;
+    return count;
 }
 
 /* The pixels a head shows: its display channel's surface. */
 static int head_frame(const struct viewer *v, const struct head *h, struct clove_frame *frame)
 {
-    (void)h; /* one display channel today */
-    return clove_session_get_primary(v->session, frame);
+    return clove_session_get_surface(v->session, h->layout.display_id, h->layout.surface_id,
+                                     frame);
 }
 
 static struct head *head_by_window(struct viewer *v, Uint32 window_id)
@@ -251,6 +266,7 @@ static int head_setup(struct viewer *v, struct head *h, const struct head_layout
 /* The display changed shape: match the heads to query_heads(). */
 static int heads_changed(struct viewer *v)
 {
+    v->relayout = false;
     struct head_layout layouts[MAX_HEADS];
     int n = query_heads(v, layouts, MAX_HEADS);
     if (n == 0) {
@@ -268,9 +284,9 @@ static int heads_changed(struct viewer *v)
             return -1;
         }
         if (v->opt->verbose) {
-            fprintf(stderr, "clove-view: head %d %dx%d+%d+%d display %u\n", i + 1,
+            fprintf(stderr, "clove-view: head %d %dx%d+%d+%d display %u surface %u\n", i + 1,
                     layouts[i].area.w, layouts[i].area.h, layouts[i].area.x, layouts[i].area.y,
-                    layouts[i].display_id);
+                    layouts[i].display_id, layouts[i].surface_id);
         }
     }
     v->head_count = n;
@@ -365,17 +381,35 @@ static void apply_cursor(struct viewer *v)
 
 /* ---- session callbacks ---- */
 
-static void on_area(struct clove_session *session, int x, int y, int w, int h, void *opaque)
+static void on_surface_area(struct clove_session *session, uint32_t display_channel,
+                            uint32_t surface_id, int x, int y, int w, int h, void *opaque)
 {
     (void)session;
     struct viewer *v = opaque;
     SDL_Rect changed = {x, y, w, h}, r;
+    bool shown = false;
     for (int i = 0; i < v->head_count; i++) {
         struct head *hd = &v->heads[i];
+        if (hd->layout.display_id != display_channel || hd->layout.surface_id != surface_id) {
+            continue;
+        }
+        shown = true;
         if (SDL_IntersectRect(&changed, &hd->layout.area, &r)) {
             add_damage(hd, r.x - hd->layout.area.x, r.y - hd->layout.area.y, r.w, r.h);
         }
     }
+    /* A surface no head shows: perhaps a display channel's first primary surface. */
+    if (!shown && surface_id == 0) {
+        v->relayout = true;
+    }
+}
+
+static void on_monitors(struct clove_session *session, uint32_t display_channel, void *opaque)
+{
+    (void)session;
+    (void)display_channel;
+    struct viewer *v = opaque;
+    v->relayout = true;
 }
 
 static void on_event(struct clove_session *session, enum clove_event event, void *opaque)
@@ -383,11 +417,7 @@ static void on_event(struct clove_session *session, enum clove_event event, void
     struct viewer *v = opaque;
     switch (event) {
     case CLOVE_EVENT_PRIMARY:
-        if (heads_changed(v) < 0) {
-            v->quit = true;
-            clove_session_stop(session);
-        }
-        cursor_changed(v); /* textures need the renderers */
+        v->relayout = true; /* windows are remade by the loop, not in a callback */
         break;
     case CLOVE_EVENT_NAME:
         update_titles(v);
@@ -473,7 +503,10 @@ static void handle_key(struct viewer *v, const SDL_KeyboardEvent *e)
 {
     bool down = e->type == SDL_KEYDOWN;
     SDL_Scancode sc = e->keysym.scancode;
-    SDL_Keymod mod = SDL_GetModState();
+    /* The modifiers when this key changed: SDL_GetModState() would give the
+     * state after every queued event, so a quick Ctrl+Alt+End whose
+     * releases are already queued would lose its Ctrl and Alt. */
+    SDL_Keymod mod = (SDL_Keymod)e->keysym.mod;
     bool ctrl_alt = (mod & KMOD_CTRL) && (mod & KMOD_ALT);
     if (sc == SDL_SCANCODE_F11 || sc == SDL_SCANCODE_F12) {
         if (down && !e->repeat && sc == SDL_SCANCODE_F11) {
@@ -522,7 +555,7 @@ static void send_position(struct viewer *v, const struct head *h, int x, int y)
     x = x < 0 ? 0 : (x >= a->w ? a->w - 1 : x);
     y = y < 0 ? 0 : (y >= a->h ? a->h - 1 : y);
     clove_session_mouse_position(v->session, (uint32_t)(a->x + x), (uint32_t)(a->y + y),
-                                 h->layout.display_id);
+                                 (uint8_t)h->layout.display_id);
 }
 
 static void handle_mouse(struct viewer *v, const SDL_Event *e)
@@ -746,7 +779,8 @@ static int setup_session(struct viewer *v, struct options *o)
                                       : clove_strerror(rc));
         return rc == CLOVE_E_INVALID ? 2 : 1;
     }
-    clove_session_set_area_callback(s, on_area, v);
+    clove_session_set_surface_area_callback(s, on_surface_area, v);
+    clove_session_set_monitors_callback(s, on_monitors, v);
     clove_session_set_event_callback(s, on_event, v);
     return 0;
 }
@@ -807,6 +841,7 @@ int main(int argc, char **argv)
         return 1;
     }
     exit_code = 1;
+    bool window_failed = false; /* heads_changed() said why */
     rc = clove_session_connect(v.session);
     while (rc >= 0 && !v.quit) {
         rc = clove_session_run(v.session, RUN_SLICE_MS);
@@ -836,6 +871,14 @@ int main(int argc, char **argv)
                 break;
             }
         }
+        if (v.relayout) {
+            if (heads_changed(&v) < 0) {
+                window_failed = true;
+                break;
+            }
+            cursor_changed(&v); /* its textures belong to the heads' renderers */
+            apply_cursor(&v);
+        }
         update_stats(&v);
         for (int i = 0; i < v.head_count; i++) {
             present_head(&v, &v.heads[i]);
@@ -843,7 +886,7 @@ int main(int argc, char **argv)
     }
     if (rc < 0) {
         fprintf(stderr, "clove-view: %s\n", clove_session_error(v.session));
-    } else {
+    } else if (!window_failed) {
         exit_code = 0;
     }
     destroy_viewer(&v);

@@ -20,7 +20,11 @@ on OUR library and on Debian's reference library:
  6. a remote-viewer .vv file (host, port, delete-this-file=1, no title) as
     the argument: the window is titled with the VM name the demo sends and
     the head number, "NAME (1) - clove-view", shows the frame pixel-exact,
-    and the file is gone."""
+    and the file is gone;
+ 7. several heads (clove-demo --heads 2: two QXL devices, two display
+    channels): one window per head, "... head 1" and "... head 2", each
+    the size of its display; head 1 shows --frame-out pixel-exact and head
+    2 shows its own desktop (another background colour), not head 1's."""
 
 import os
 import re
@@ -357,6 +361,82 @@ def run_vv(args, tmpdir, procs, lib):
     demo.stop()
 
 
+def demo_has_heads(demo_path):
+    r = subprocess.run([demo_path, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return b"--heads" in r.stdout
+
+
+def wait_head1(display, win, demo, err_path, lib, timeout=15):
+    """Head 1 shows --frame-out. With two display channels and no agent
+    Debian's library keeps the server mouse mode, where the viewer draws
+    the guest's cursor over the picture: differences inside one cursor-sized
+    box are then allowed. Returns head 1's frame pixels."""
+    _, ox, oy, ww, wh = win
+    deadline = time.monotonic() + timeout
+    box = None
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        screen = RV.grab(display, None)
+        if screen is None:
+            continue
+        _, _, fp = H.parse_ppm(H.read_file(demo.frame))
+        region = crop(screen, ox, oy, ww, wh)
+        box = H.diff_bbox(ww, region, fp)
+        if box is None:
+            return fp
+        log = H.read_file(err_path).decode("utf-8", "replace")
+        m = re.search(r"clove-view: cursor (\d+)x(\d+) hot", log)
+        if "mouse mode server" in log and "mouse mode client" not in log and m and \
+                box[2] - box[0] < int(m.group(1)) and box[3] - box[1] < int(m.group(2)):
+            H.log("%s: head 1 equals --frame-out but for the guest's cursor at %s "
+                  "(server mouse mode)" % (lib, box))
+            return fp
+    raise H.TestFailure("%s: head 1 differs from --frame-out in %s" % (lib, box))
+
+
+def run_heads(args, tmpdir, procs, lib):
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name="demo-heads",
+                  extra=["--no-animation", "--heads", "2", "--width", str(GW), "--height",
+                         str(GH)]).start()
+    H.check(H.wait_stable_frame(demo.frame, 10) is not None, "%s: no first frame" % lib)
+    display = RV.start_xvfb(procs, tmpdir)
+    title = "clove-view-heads-%s-%d" % (lib, os.getpid())
+    view, err, err_path = start_view(args, procs, tmpdir, display, demo, title, lib)
+    win1 = find_window(display, head_title(title, 1))
+    win2 = find_window(display, head_title(title, 2))
+    for n, w in ((1, win1), (2, win2)):
+        H.check((w[3], w[4]) == (GW, GH), "%s: head %d window is %dx%d, not %dx%d"
+                % (lib, n, w[3], w[4], GW, GH))
+    r = subprocess.run(["xdotool", "search", "--name", " - clove-view$"], env=xenv(display),
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    H.check(len(r.stdout.split()) == 2, "%s: two heads, windows %s" % (lib, r.stdout.split()))
+    # The two windows may overlap on the Xvfb screen: raise each before grabbing it.
+    xdo(display, "windowraise", str(win1[0]))
+    p1 = wait_head1(display, win1, demo, err_path, lib)
+    xdo(display, "windowraise", str(win2[0]))
+    deadline = time.monotonic() + 10
+    region = None
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        screen = RV.grab(display, None)
+        if screen is None:
+            continue
+        region = crop(screen, win2[1], win2[2], GW, GH)
+        # Head 2's desktop: its own background colour at the far corner.
+        if region != p1 and region[-3:] != p1[-3:] and len(set(region[-3 * GW:])) > 1:
+            break
+    H.check(region is not None and region != p1 and region[-3:] != p1[-3:],
+            "%s: head 2's window does not show its own display (corner %r vs head 1 %r)"
+            % (lib, region[-3:] if region else None, p1[-3:]))
+    log = H.read_file(err_path).decode("utf-8", "replace")
+    H.check("head 2 %dx%d+0+0 display 1" % (GW, GH) in log,
+            "%s: the viewer did not report head 2 on display channel 1:\n%s" % (lib, log))
+    stop_view(view, err, err_path, lib)
+    H.log("%s: --heads 2: two windows; head 1 pixel-exact, head 2 its own display "
+          "(corner pixel %s vs %s)" % (lib, region[-3:].hex(), p1[-3:].hex()))
+    demo.stop()
+
+
 def body(args, tmpdir, procs):
     H.need_programs("Xvfb", "xdpyinfo", "xwd", "xwininfo", "convert", "xdotool")
     if args.clove_view is None:
@@ -368,6 +448,10 @@ def body(args, tmpdir, procs):
         run_one(args, tmpdir, procs, lib)
         run_server_mode(args, tmpdir, procs, lib)
         run_vv(args, tmpdir, procs, lib)
+        if demo_has_heads(args.demo):
+            run_heads(args, tmpdir, procs, lib)
+        else:
+            H.log("%s: several heads skipped: clove-demo has no --heads" % lib)
 
 
 if __name__ == "__main__":

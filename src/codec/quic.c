@@ -948,7 +948,8 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
      * per group: two key rows. */
     size_t wpad = ((size_t)width + 32) & ~(size_t)15; /* >= width + 17: see fill_run */
     size_t plane_bytes = 4 * wpad;
-    size_t keys_bytes = 4 * wpad * sizeof(uint32_t);
+    /* Key rows, after 4 spare keys: the decoder reads keys [-2] and [-1]. */
+    size_t keys_bytes = (4 * wpad + 4) * sizeof(uint32_t);
     size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
     size_t il_bytes = 8 * wpad + 16; /* res4, then corr4 with 4 bytes before it */
     size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + il_bytes;
@@ -965,7 +966,7 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
         q->planes[c].res = base + 2 * wpad;
         q->planes[c].corr = base + 3 * wpad + 1;
     }
-    uint32_t *keys = (uint32_t *)(void *)(mem + 4 * plane_bytes);
+    uint32_t *keys = (uint32_t *)(void *)(mem + 4 * plane_bytes) + 4;
     q->rgb.kcur = keys;
     q->rgb.kprev = keys + wpad;
     q->alpha.kcur = keys + 2 * wpad;
@@ -1542,7 +1543,9 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
         const unsigned waitmask = st->waitmask;
         int norun = -1;
         for (int i = (int)pos_px; i < end;) {
-            if (!first_row && up[i] && i != norun && cur[i - 1] == cur[i - 2]) {
+            /* One branch for the three conditions (they are cheap and safe to
+             * evaluate together: up[i] is 0 for i < 3, and cur[-2] exists). */
+            if (!first_row && ((up[i] != 0) & (i != norun) & (cur[i - 1] == cur[i - 2]))) {
                 unsigned n;
                 if (bb_run(st, &bb, (unsigned)(end - i), &n) < 0) {
                     rc = CLOVE_E_INVALID;

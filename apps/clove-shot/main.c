@@ -320,8 +320,8 @@ static void row_to_rgb(uint8_t *dst, const uint8_t *src, uint32_t width)
 static int write_ppm(const char *path, const struct clove_frame *frame)
 {
     char header[64];
-    int header_len = snprintf(header, sizeof(header), "P6\n%u %u\n255\n", frame->width,
-                              frame->height);
+    int header_len =
+            snprintf(header, sizeof(header), "P6\n%u %u\n255\n", frame->width, frame->height);
     size_t row_bytes = (size_t)frame->width * 3;
     size_t total = (size_t)header_len + row_bytes * frame->height;
     uint8_t *buf = malloc(total + 1); /* row_to_rgb() may write one byte past a row */
@@ -331,8 +331,8 @@ static int write_ppm(const char *path, const struct clove_frame *frame)
     }
     memcpy(buf, header, (size_t)header_len);
     for (uint32_t y = 0; y < frame->height; y++) {
-        row_to_rgb(buf + header_len + row_bytes * y,
-                   frame->pixels + (ptrdiff_t)y * frame->stride, frame->width);
+        row_to_rgb(buf + header_len + row_bytes * y, frame->pixels + (ptrdiff_t)y * frame->stride,
+                   frame->width);
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {

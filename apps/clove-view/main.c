@@ -55,9 +55,9 @@
 
 /* What query_heads() reports for one head. */
 struct head_layout {
-    SDL_Rect area;        /* the part of the surface the head shows */
-    uint32_t display_id;  /* the display channel (also for mouse positions) */
-    uint32_t surface_id;  /* the surface of that channel */
+    SDL_Rect area;       /* the part of the surface the head shows */
+    uint32_t display_id; /* the display channel (also for mouse positions) */
+    uint32_t surface_id; /* the surface of that channel */
 };
 
 /* One monitor head: a window, its renderer and its textures. */
@@ -129,8 +129,7 @@ static int query_heads(struct viewer *v, struct head_layout *out, int max)
 /* The pixels a head shows: its display channel's surface. */
 static int head_frame(const struct viewer *v, const struct head *h, struct clove_frame *frame)
 {
-    return clove_session_get_surface(v->session, h->layout.display_id, h->layout.surface_id,
-                                     frame);
+    return clove_session_get_surface(v->session, h->layout.display_id, h->layout.surface_id, frame);
 }
 
 static struct head *head_by_window(struct viewer *v, Uint32 window_id)
@@ -727,8 +726,8 @@ static void present_head(struct viewer *v, struct head *h)
         SDL_Rect all = {0, 0, a->w, a->h}, r;
         if (head_frame(v, h, &f) == 0 && a->x + a->w <= (int)f.width &&
             a->y + a->h <= (int)f.height && SDL_IntersectRect(&h->damage, &all, &r)) {
-            const uint8_t *p = f.pixels + (size_t)(a->y + r.y) * (size_t)f.stride +
-                               (size_t)(a->x + r.x) * 4;
+            const uint8_t *p =
+                    f.pixels + (size_t)(a->y + r.y) * (size_t)f.stride + (size_t)(a->x + r.x) * 4;
             SDL_UpdateTexture(h->texture, &r, p, f.stride);
         }
         h->damaged = false;

@@ -13,9 +13,11 @@
  * Invariants: every stored key and raw value is NUL-terminated and has no
  * NUL inside (the parser refuses NUL bytes); entries[] has no two equal
  * keys (a repeated key replaces the value). Pure: no logging, no global
- * state; only clove_vv_load() does I/O.
+ * state; only clove_vv_load() and clove_vv_write_ca_file() do I/O.
  */
 #define _POSIX_C_SOURCE 200809L
+
+#include "clove/vv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,9 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clove/vv.h"
-
-#define VV_GROUP "virt-viewer"
+#define VV_GROUP   "virt-viewer"
+#define NOT_A_LINE "a line that is not a key-value pair, group or comment"
 
 struct vv_entry {
     char *key;
@@ -352,8 +353,7 @@ static int parse_line(struct clove_vv *vv, struct parse_state *st, const char *l
         const char *name = line + i + 1;
         const char *close = memchr(name, ']', n - i - 1);
         if (!close) {
-            set_error(error, st->line_number, "a line that is not a key-value pair, group or "
-                                              "comment");
+            set_error(error, st->line_number, NOT_A_LINE);
             return CLOVE_E_INVALID;
         }
         for (const char *p = close + 1; p < line + n; p++) {
@@ -375,7 +375,7 @@ static int parse_line(struct clove_vv *vv, struct parse_state *st, const char *l
     const char *key = line + i;
     const char *eq = memchr(key, '=', n - i);
     if (!eq) {
-        set_error(error, st->line_number, "a line that is not a key-value pair, group or comment");
+        set_error(error, st->line_number, NOT_A_LINE);
         return CLOVE_E_INVALID;
     }
     if (!st->in_group) {
@@ -648,16 +648,15 @@ static int get_port(const struct clove_vv *vv, const char *key, long *out)
     return 0;
 }
 
-#define FAIL(desc)                                                                                 \
-    do {                                                                                           \
-        if (err_desc) {                                                                            \
-            *err_desc = (desc);                                                                    \
-        }                                                                                          \
-        return CLOVE_E_INVALID;                                                                    \
+#define FAIL(desc)              \
+    do {                        \
+        if (err_desc) {         \
+            *err_desc = (desc); \
+        }                       \
+        return CLOVE_E_INVALID; \
     } while (0)
 
-int clove_vv_get_spice(const struct clove_vv *vv, struct clove_vv_spice *out,
-                       const char **err_desc)
+int clove_vv_get_spice(const struct clove_vv *vv, struct clove_vv_spice *out, const char **err_desc)
 {
     static const struct {
         const char *key;

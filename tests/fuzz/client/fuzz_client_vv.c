@@ -30,10 +30,24 @@ static void touch(const char *s)
 }
 
 static const char *const keys[] = {
-        "type",     "host",       "port",      "tls-port",         "unix-path",
-        "username", "password",   "title",     "ca",               "host-subject",
-        "proxy",    "fullscreen", "version",   "delete-this-file", "secure-channels",
-        "a",        "tls-ciphers", "disable-channels",
+        "type",
+        "host",
+        "port",
+        "tls-port",
+        "unix-path",
+        "username",
+        "password",
+        "title",
+        "ca",
+        "host-subject",
+        "proxy",
+        "fullscreen",
+        "version",
+        "delete-this-file",
+        "secure-channels",
+        "a",
+        "tls-ciphers",
+        "disable-channels",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

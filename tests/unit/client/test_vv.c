@@ -130,8 +130,8 @@ static void test_syntax_errors(void)
         struct clove_vv_error err;
         int rc = parse(bad[i].text, &vv, &err);
         if (rc != CLOVE_E_INVALID || err.line != bad[i].line || vv != NULL || !err.desc[0]) {
-            printf("# case %zu: rc %d line %d (want %d) desc '%s'\n", i, rc, err.line,
-                   bad[i].line, err.desc);
+            printf("# case %zu: rc %d line %d (want %d) desc '%s'\n", i, rc, err.line, bad[i].line,
+                   err.desc);
         }
         CHECK_EQ(rc, CLOVE_E_INVALID);
         CHECK_EQ(err.line, bad[i].line);
@@ -239,11 +239,11 @@ static void test_spice_checks(void)
         int rc;
     } cases[] = {
             {"type=vnc\nhost=h\nport=1\n", CLOVE_E_UNSUPPORTED},
-            {"type=spice\nport=1\n", CLOVE_E_INVALID},               /* no host */
-            {"type=spice\nhost=h\n", CLOVE_E_INVALID},               /* no port */
-            {"type=spice\nhost=h\nport=-1\n", CLOVE_E_INVALID},      /* -1 is no port */
-            {"type=spice\nhost=h\nport=65536\n", CLOVE_E_INVALID},   /* range */
-            {"type=spice\nhost=h\ntls-port=x\n", CLOVE_E_INVALID},   /* not a number */
+            {"type=spice\nport=1\n", CLOVE_E_INVALID},             /* no host */
+            {"type=spice\nhost=h\n", CLOVE_E_INVALID},             /* no port */
+            {"type=spice\nhost=h\nport=-1\n", CLOVE_E_INVALID},    /* -1 is no port */
+            {"type=spice\nhost=h\nport=65536\n", CLOVE_E_INVALID}, /* range */
+            {"type=spice\nhost=h\ntls-port=x\n", CLOVE_E_INVALID}, /* not a number */
             {"type=spice\nhost=h\nport=1\nfullscreen=yes\n", CLOVE_E_INVALID},
             {"type=spice\nhost=h\nport=1\nca=\\x\n", CLOVE_E_INVALID},
             {"type=spice\nunix-path=/s\nport=1\n", CLOVE_E_INVALID}, /* unix + port */

@@ -84,10 +84,18 @@ static void close_channels(struct clove_session *s)
  * streams yet, so the server must not expect stream reports), GL_SCANOUT,
  * PREF_COMPRESSION and A8_SURFACE.
  */
-static const uint32_t display_caps[1] = {
-        (1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) |
-                (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION),
-};
+#define DISPLAY_CAPS_WORD                                                              \
+    ((1u << SPICE_DISPLAY_CAP_MONITORS_CONFIG) | (1u << SPICE_DISPLAY_CAP_COMPOSITE) | \
+     (1u << SPICE_DISPLAY_CAP_LZ4_COMPRESSION))
+#define DISPLAY_STREAM_CAPS                                                                  \
+    ((1u << SPICE_DISPLAY_CAP_SIZED_STREAM) | (1u << SPICE_DISPLAY_CAP_STREAM_REPORT) |      \
+     (1u << SPICE_DISPLAY_CAP_MULTI_CODEC) | (1u << SPICE_DISPLAY_CAP_CODEC_MJPEG) |         \
+     (1u << SPICE_DISPLAY_CAP_CODEC_VP8) | (1u << SPICE_DISPLAY_CAP_CODEC_H264) |            \
+     (1u << SPICE_DISPLAY_CAP_PREF_VIDEO_CODEC_TYPE) | (1u << SPICE_DISPLAY_CAP_CODEC_VP9) | \
+     (1u << SPICE_DISPLAY_CAP_CODEC_H265))
+_Static_assert((DISPLAY_CAPS_WORD & DISPLAY_STREAM_CAPS) == 0,
+               "the client decodes no video stream: it must not advertise stream caps");
+static const uint32_t display_caps[1] = {DISPLAY_CAPS_WORD};
 
 static const uint32_t main_caps[1] = {1u << SPICE_MAIN_CAP_NAME_AND_UUID};
 

@@ -1524,10 +1524,6 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
     const uint32_t *restrict prev = g->kprev;
     uint8_t *restrict corr = g->corr4;
     struct quic_plane *P = g->pl[0]; /* planes P[0..2] = R, G, B */
-    const uint8_t *up = g->cand;
-    if (!first_row) {
-        up_candidates(g->cand, prev, width);
-    }
     for (int c = 0; c < 3; c++) {
         corr[c - 4] = first_row ? 0 : corr[c];
     }
@@ -1541,11 +1537,12 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
         int bump;
         int end = (int)segment_end(st, pos_px, width, &bump);
         const unsigned waitmask = st->waitmask;
-        int norun = -1;
         for (int i = (int)pos_px; i < end;) {
-            /* One branch for the three conditions (they are cheap and safe to
-             * evaluate together: up[i] is 0 for i < 3, and cur[-2] exists). */
-            if (!first_row && ((up[i] != 0) & (i != norun) & (cur[i - 1] == cur[i - 2]))) {
+            /* A run may start where the pixels above-left and above are equal
+             * and so are the two to the left (i > 2): one branch for all of
+             * it (the rows have spare keys before them, so [i - 2] can be
+             * read for any i). */
+            if (!first_row && ((i > 2) & (prev[i - 1] == prev[i]) & (cur[i - 1] == cur[i - 2]))) {
                 unsigned n;
                 if (bb_run(st, &bb, (unsigned)(end - i), &n) < 0) {
                     rc = CLOVE_E_INVALID;
@@ -1561,14 +1558,14 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                         cur[i + (int)k] = left;
                     }
                 }
-                if (n == 0) {
-                    norun = i;
+                if (n) {
+                    i += (int)n;
+                    cv0 = corr[4 * i - 4];
+                    cv1 = corr[4 * i - 3];
+                    cv2 = corr[4 * i - 2];
+                    continue;
                 }
-                i += (int)n;
-                cv0 = corr[4 * i - 4];
-                cv1 = corr[4 * i - 3];
-                cv2 = corr[4 * i - 2];
-                continue;
+                /* An empty run: pixel i is coded next, without a run test. */
             }
             uint32_t pred;
             if (first_row) {

@@ -176,10 +176,13 @@ static struct wire_rect wire_rect_from(const struct qxl_rect *r)
 static struct image_encoder_settings display_settings(const struct worker *w)
 {
     const struct RedsState *s = w->server;
+    int zlib_glz = __atomic_load_n(&s->zlib_glz_compression, __ATOMIC_RELAXED);
     return (struct image_encoder_settings){
             .compression = (int)__atomic_load_n(&s->image_compression, __ATOMIC_RELAXED),
             .jpeg = __atomic_load_n(&s->jpeg_compression, __ATOMIC_RELAXED),
-            .zlib_glz = __atomic_load_n(&s->zlib_glz_compression, __ATOMIC_RELAXED),
+            /* Lossless and cheap next to GLZ itself, and only kept when it
+             * is smaller: "auto" deflates GLZ images of 100 bytes and more. */
+            .zlib_glz = zlib_glz == IMAGE_ENCODER_WAN_AUTO ? IMAGE_ENCODER_WAN_ALWAYS : zlib_glz,
     };
 }
 
@@ -911,6 +914,10 @@ static bool display_item_clip(const struct draw_item *item, struct wire_draw_bas
 /* Merged draws: the composed image may hold this many blank pixels per
  * drawn one, plus a little. */
 #define DISPLAY_MERGE_SPARSE_RATIO 1
+/* A draw showing this many pixels or more goes on its own: merging saves
+ * nothing there, and would make one codec serve unlike content (a photo
+ * and the text around it). */
+#define DISPLAY_MERGE_MAX_ITEM_PIXELS (256 * 256)
 #define DISPLAY_MERGE_SPARSE_SLACK 4096
 
 static uint64_t region_pixels(pixman_region32_t *r)
@@ -1062,7 +1069,7 @@ static size_t display_plan_compose(struct display_client *dc, struct draw_item *
     pixman_region32_copy(region, &first->visible);
     uint64_t shown = region_pixels(&first->visible);
     size_t count = 1;
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < n && shown < DISPLAY_MERGE_MAX_ITEM_PIXELS; i++) {
         struct draw_item *it = items[i];
         if (!it->alive) {
             count++; /* hidden meanwhile: consumed, paints nothing */
@@ -1071,10 +1078,14 @@ static size_t display_plan_compose(struct display_client *dc, struct draw_item *
         if (!display_item_composable(w, it) || it->d.surface_id != first->d.surface_id) {
             break;
         }
+        uint64_t it_shown = region_pixels(&it->visible);
+        if (it_shown >= DISPLAY_MERGE_MAX_ITEM_PIXELS) {
+            break;
+        }
         pixman_region32_t u;
         pixman_region32_init(&u);
         pixman_region32_union(&u, region, &it->visible);
-        uint64_t shown_u = shown + region_pixels(&it->visible);
+        uint64_t shown_u = shown + it_shown;
         const pixman_box32_t *e = pixman_region32_extents(&u);
         uint64_t area = (uint64_t)(e->x2 - e->x1) * (uint64_t)(e->y2 - e->y1);
         int nrects = pixman_region32_n_rects(&u);

@@ -272,8 +272,8 @@ static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
     struct vdagent *a = agent_from_sin(sin);
     size_t left = a->out->len - a->out_pos;
     size_t n = len > 0 && (size_t)len < left ? (size_t)len : left;
-    if (len <= 0) {
-        return 0;
+    if (len <= 0 || n == 0) {
+        return 0; /* nothing to say (the empty array's data may be NULL) */
     }
     memcpy(buf, a->out->data + a->out_pos, n);
     a->out_pos += n;

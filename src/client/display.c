@@ -387,19 +387,36 @@ static const char *draw_insane(const struct server_draw *d)
     return NULL;
 }
 
+/*
+ * The images of one draw are decoded in the order of their pointer fields
+ * on the wire (source, brush patterns, mask), the order the server encoded
+ * them in, and all of them even when one names a palette we lack: every
+ * GLZ image must reach the shared GLZ window, or later images that refer
+ * to it could not be decoded.
+ */
+struct convert {
+    struct client_display *disp;
+    bool palette_missing; /* an image was left NULL: its palette is not cached */
+};
+
 /* Converts one decoded image, or leaves *out NULL when has is false. */
-static int convert_image(struct client_display *disp, bool has, const struct server_image *src,
+static int convert_image(struct convert *c, bool has, const struct server_image *src,
                          struct qxl_image **out, const char **err)
 {
+    *out = NULL;
     if (!has) {
-        *out = NULL;
         return 0;
     }
-    return image_decode_new(disp, src, out, err);
+    int rc = image_decode_new(c->disp, src, out, err);
+    if (rc == IMAGE_E_PALETTE_MISSING) {
+        c->palette_missing = true;
+        return 0;
+    }
+    return rc;
 }
 
-static int convert_brush(struct client_display *disp, const struct server_brush *b,
-                         struct qxl_brush *out, const char **err)
+static int convert_brush(struct convert *c, const struct server_brush *b, struct qxl_brush *out,
+                         const char **err)
 {
     out->type = b->type;
     out->color = b->color;
@@ -407,7 +424,7 @@ static int convert_brush(struct client_display *disp, const struct server_brush 
         return 0;
     }
     out->pattern_pos = to_qxl_point(b->pos);
-    return image_decode_new(disp, &b->pattern, &out->pattern, err);
+    return convert_image(c, true, &b->pattern, &out->pattern, err);
 }
 
 /* Copies a parsed path (segments back to back, see server_parse.h). */
@@ -509,10 +526,96 @@ static int convert_string(const struct server_string *str, struct qxl_glyph_stri
     return 0;
 }
 
+/* The per-op part of convert_draw(). */
+static int convert_op(struct convert *c, const struct server_draw *d, struct qxl_drawable *q,
+                      const char **err)
+{
+    int rc;
+    switch (d->type) {
+    case SPICE_MSG_DISPLAY_DRAW_FILL:
+        q->u.fill.rop_descriptor = d->u.fill.rop_descriptor;
+        return convert_brush(c, &d->u.fill.brush, &q->u.fill.brush, err);
+    case SPICE_MSG_DISPLAY_DRAW_COPY:
+    case SPICE_MSG_DISPLAY_DRAW_BLEND:
+        q->u.copy.src_area = to_qxl_rect(d->u.copy.src_area);
+        q->u.copy.rop_descriptor = d->u.copy.rop_descriptor;
+        q->u.copy.scale_mode = d->u.copy.scale_mode;
+        return convert_image(c, d->u.copy.has_src, &d->u.copy.src, &q->u.copy.src, err);
+    case SPICE_MSG_DISPLAY_DRAW_OPAQUE:
+        q->u.opaque.src_area = to_qxl_rect(d->u.opaque.src_area);
+        q->u.opaque.rop_descriptor = d->u.opaque.rop_descriptor;
+        q->u.opaque.scale_mode = d->u.opaque.scale_mode;
+        rc = convert_image(c, d->u.opaque.has_src, &d->u.opaque.src, &q->u.opaque.src, err);
+        return rc < 0 ? rc : convert_brush(c, &d->u.opaque.brush, &q->u.opaque.brush, err);
+    case SPICE_MSG_DISPLAY_DRAW_ROP3:
+        q->u.rop3.src_area = to_qxl_rect(d->u.rop3.src_area);
+        q->u.rop3.rop3 = d->u.rop3.rop3;
+        q->u.rop3.scale_mode = d->u.rop3.scale_mode;
+        rc = convert_image(c, d->u.rop3.has_src, &d->u.rop3.src, &q->u.rop3.src, err);
+        return rc < 0 ? rc : convert_brush(c, &d->u.rop3.brush, &q->u.rop3.brush, err);
+    case SPICE_MSG_DISPLAY_DRAW_TRANSPARENT:
+        q->u.transparent.src_area = to_qxl_rect(d->u.transparent.src_area);
+        q->u.transparent.src_color = d->u.transparent.src_color;
+        q->u.transparent.true_color = d->u.transparent.true_color;
+        return convert_image(c, d->u.transparent.has_src, &d->u.transparent.src,
+                             &q->u.transparent.src, err);
+    case SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND:
+        q->u.alpha_blend.alpha_flags = d->u.alpha_blend.alpha_flags;
+        q->u.alpha_blend.alpha = d->u.alpha_blend.alpha;
+        q->u.alpha_blend.src_area = to_qxl_rect(d->u.alpha_blend.src_area);
+        return convert_image(c, d->u.alpha_blend.has_src, &d->u.alpha_blend.src,
+                             &q->u.alpha_blend.src, err);
+    case SPICE_MSG_DISPLAY_DRAW_STROKE:
+        q->u.stroke.fore_mode = d->u.stroke.fore_mode;
+        q->u.stroke.back_mode = d->u.stroke.back_mode;
+        rc = convert_path(&d->u.stroke.path, &q->u.stroke.path, err);
+        if (rc == 0) {
+            rc = convert_line_attr(&d->u.stroke.attr, &q->u.stroke.attr, err);
+        }
+        return rc < 0 ? rc : convert_brush(c, &d->u.stroke.brush, &q->u.stroke.brush, err);
+    case SPICE_MSG_DISPLAY_DRAW_TEXT:
+        q->u.text.back_area = to_qxl_rect(d->u.text.back_area);
+        q->u.text.fore_mode = d->u.text.fore_mode;
+        q->u.text.back_mode = d->u.text.back_mode;
+        rc = convert_string(&d->u.text.str, &q->u.text.str, err);
+        if (rc == 0) {
+            rc = convert_brush(c, &d->u.text.fore_brush, &q->u.text.fore_brush, err);
+        }
+        return rc < 0 ? rc : convert_brush(c, &d->u.text.back_brush, &q->u.text.back_brush, err);
+    case SPICE_MSG_DISPLAY_DRAW_BLACKNESS:
+    case SPICE_MSG_DISPLAY_DRAW_WHITENESS:
+    case SPICE_MSG_DISPLAY_DRAW_INVERS:
+        return 0; /* the mask is all they have */
+    case SPICE_MSG_DISPLAY_COPY_BITS:
+        q->u.copy_bits.src_pos = to_qxl_point(d->u.copy_bits.src_pos);
+        return 0;
+    case SPICE_MSG_DISPLAY_DRAW_COMPOSITE:
+        q->u.composite.flags = d->u.composite.flags;
+        q->u.composite.has_src_transform = d->u.composite.has_src_transform;
+        q->u.composite.has_mask_transform = d->u.composite.has_mask_transform;
+        memcpy(q->u.composite.src_transform, d->u.composite.src_transform,
+               sizeof(q->u.composite.src_transform));
+        memcpy(q->u.composite.mask_transform, d->u.composite.mask_transform,
+               sizeof(q->u.composite.mask_transform));
+        q->u.composite.src_origin_x = d->u.composite.src_origin_x;
+        q->u.composite.src_origin_y = d->u.composite.src_origin_y;
+        q->u.composite.mask_origin_x = d->u.composite.mask_origin_x;
+        q->u.composite.mask_origin_y = d->u.composite.mask_origin_y;
+        rc = convert_image(c, true, &d->u.composite.src, &q->u.composite.src, err);
+        return rc < 0 ? rc
+                      : convert_image(c, d->u.composite.has_mask, &d->u.composite.mask,
+                                      &q->u.composite.mask, err);
+    default:
+        *err = "not a draw message";
+        return CLOVE_E_UNSUPPORTED;
+    }
+}
+
 /*
  * Fills *q from a parsed draw: everything copied or decoded into memory *q
  * owns (qxl_drawable_finish() frees it, also after a failure half-way).
- * Returns 0, or < 0 with *err set.
+ * Returns 0, IMAGE_E_PALETTE_MISSING (every image decoded but one named a
+ * palette we lack), or < 0 with *err set.
  */
 static int convert_draw(struct client_display *disp, const struct server_draw *d,
                         struct qxl_drawable *q, const char **err)
@@ -535,90 +638,22 @@ static int convert_draw(struct client_display *disp, const struct server_draw *d
         }
         q->num_clip_rects = d->num_clip_rects;
     }
-    q->mask.flags = d->mask.flags;
-    q->mask.pos = to_qxl_point(d->mask.pos);
-    int rc = convert_image(disp, d->mask.has_bitmap, &d->mask.bitmap, &q->mask.bitmap, err);
+    struct convert c = {.disp = disp};
+    int rc = convert_op(&c, d, q, err);
     if (rc < 0) {
         return rc;
     }
-    switch (d->type) {
-    case SPICE_MSG_DISPLAY_DRAW_FILL:
-        q->u.fill.rop_descriptor = d->u.fill.rop_descriptor;
-        return convert_brush(disp, &d->u.fill.brush, &q->u.fill.brush, err);
-    case SPICE_MSG_DISPLAY_DRAW_COPY:
-    case SPICE_MSG_DISPLAY_DRAW_BLEND:
-        q->u.copy.src_area = to_qxl_rect(d->u.copy.src_area);
-        q->u.copy.rop_descriptor = d->u.copy.rop_descriptor;
-        q->u.copy.scale_mode = d->u.copy.scale_mode;
-        return convert_image(disp, d->u.copy.has_src, &d->u.copy.src, &q->u.copy.src, err);
-    case SPICE_MSG_DISPLAY_DRAW_OPAQUE:
-        q->u.opaque.src_area = to_qxl_rect(d->u.opaque.src_area);
-        q->u.opaque.rop_descriptor = d->u.opaque.rop_descriptor;
-        q->u.opaque.scale_mode = d->u.opaque.scale_mode;
-        rc = convert_image(disp, d->u.opaque.has_src, &d->u.opaque.src, &q->u.opaque.src, err);
-        return rc < 0 ? rc : convert_brush(disp, &d->u.opaque.brush, &q->u.opaque.brush, err);
-    case SPICE_MSG_DISPLAY_DRAW_ROP3:
-        q->u.rop3.src_area = to_qxl_rect(d->u.rop3.src_area);
-        q->u.rop3.rop3 = d->u.rop3.rop3;
-        q->u.rop3.scale_mode = d->u.rop3.scale_mode;
-        rc = convert_image(disp, d->u.rop3.has_src, &d->u.rop3.src, &q->u.rop3.src, err);
-        return rc < 0 ? rc : convert_brush(disp, &d->u.rop3.brush, &q->u.rop3.brush, err);
-    case SPICE_MSG_DISPLAY_DRAW_TRANSPARENT:
-        q->u.transparent.src_area = to_qxl_rect(d->u.transparent.src_area);
-        q->u.transparent.src_color = d->u.transparent.src_color;
-        q->u.transparent.true_color = d->u.transparent.true_color;
-        return convert_image(disp, d->u.transparent.has_src, &d->u.transparent.src,
-                             &q->u.transparent.src, err);
-    case SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND:
-        q->u.alpha_blend.alpha_flags = d->u.alpha_blend.alpha_flags;
-        q->u.alpha_blend.alpha = d->u.alpha_blend.alpha;
-        q->u.alpha_blend.src_area = to_qxl_rect(d->u.alpha_blend.src_area);
-        return convert_image(disp, d->u.alpha_blend.has_src, &d->u.alpha_blend.src,
-                             &q->u.alpha_blend.src, err);
-    case SPICE_MSG_DISPLAY_DRAW_STROKE:
-        q->u.stroke.fore_mode = d->u.stroke.fore_mode;
-        q->u.stroke.back_mode = d->u.stroke.back_mode;
-        rc = convert_path(&d->u.stroke.path, &q->u.stroke.path, err);
-        if (rc == 0) {
-            rc = convert_line_attr(&d->u.stroke.attr, &q->u.stroke.attr, err);
-        }
-        return rc < 0 ? rc : convert_brush(disp, &d->u.stroke.brush, &q->u.stroke.brush, err);
-    case SPICE_MSG_DISPLAY_DRAW_TEXT:
-        q->u.text.back_area = to_qxl_rect(d->u.text.back_area);
-        q->u.text.fore_mode = d->u.text.fore_mode;
-        q->u.text.back_mode = d->u.text.back_mode;
-        rc = convert_string(&d->u.text.str, &q->u.text.str, err);
-        if (rc == 0) {
-            rc = convert_brush(disp, &d->u.text.fore_brush, &q->u.text.fore_brush, err);
-        }
-        return rc < 0 ? rc : convert_brush(disp, &d->u.text.back_brush, &q->u.text.back_brush, err);
-    case SPICE_MSG_DISPLAY_DRAW_BLACKNESS:
-    case SPICE_MSG_DISPLAY_DRAW_WHITENESS:
-    case SPICE_MSG_DISPLAY_DRAW_INVERS:
-        return 0; /* the mask is all they have */
-    case SPICE_MSG_DISPLAY_COPY_BITS:
-        q->u.copy_bits.src_pos = to_qxl_point(d->u.copy_bits.src_pos);
-        return 0;
-    case SPICE_MSG_DISPLAY_DRAW_COMPOSITE:
-        q->u.composite.flags = d->u.composite.flags;
-        q->u.composite.has_src_transform = d->u.composite.has_src_transform;
-        q->u.composite.has_mask_transform = d->u.composite.has_mask_transform;
-        memcpy(q->u.composite.src_transform, d->u.composite.src_transform,
-               sizeof(q->u.composite.src_transform));
-        memcpy(q->u.composite.mask_transform, d->u.composite.mask_transform,
-               sizeof(q->u.composite.mask_transform));
-        q->u.composite.src_origin_x = d->u.composite.src_origin_x;
-        q->u.composite.src_origin_y = d->u.composite.src_origin_y;
-        q->u.composite.mask_origin_x = d->u.composite.mask_origin_x;
-        q->u.composite.mask_origin_y = d->u.composite.mask_origin_y;
-        rc = convert_image(disp, true, &d->u.composite.src, &q->u.composite.src, err);
-        return rc < 0 ? rc
-                      : convert_image(disp, d->u.composite.has_mask, &d->u.composite.mask,
-                                      &q->u.composite.mask, err);
-    default:
-        *err = "not a draw message";
-        return CLOVE_E_UNSUPPORTED;
+    q->mask.flags = d->mask.flags;
+    q->mask.pos = to_qxl_point(d->mask.pos);
+    rc = convert_image(&c, d->mask.has_bitmap, &d->mask.bitmap, &q->mask.bitmap, err);
+    if (rc < 0) {
+        return rc;
     }
+    if (c.palette_missing) {
+        *err = "an image's palette is not in the palette cache";
+        return IMAGE_E_PALETTE_MISSING;
+    }
+    return 0;
 }
 
 /* Whether an op that needs a source image came without one (nothing to draw). */

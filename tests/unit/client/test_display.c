@@ -224,6 +224,53 @@ static void test_fill_and_palette_cache(void)
     CHECK_EQ(f.s->displays[0]->palette_count, (uint32_t)CLIENT_PALETTE_CACHE_SIZE);
     CHECK_EQ(copy_palette_bitmap(&f, true, false, 1000 + CLIENT_PALETTE_CACHE_SIZE + 9), 0);
     CHECK_EQ(f.s->error_code, 0);
+    /* A mask whose palette is missing: the draw is skipped, but its source
+     * (CACHE_ME) is still decoded and cached, so a later FROM_CACHE works. */
+    buf_reset(&b);
+    put_base(&b, 0, 0, 2, 2);
+    size_t src = b.len;
+    buf_put_u32(&b, 0);
+    buf_put_u32(&b, 0);
+    buf_put_u32(&b, 0);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 2);
+    buf_put_u16(&b, SPICE_ROPD_OP_PUT);
+    buf_put_u8(&b, 0);
+    buf_put_zeros(&b, 9);
+    size_t mask = b.len;
+    buf_put_u32(&b, 0);
+    put_u32le(b.data + src, (uint32_t)b.len);
+    buf_put_u64(&b, 500);
+    buf_put_u8(&b, SPICE_IMAGE_TYPE_BITMAP);
+    buf_put_u8(&b, SPICE_IMAGE_FLAGS_CACHE_ME);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 2);
+    buf_put_u8(&b, SPICE_BITMAP_FMT_32BIT);
+    buf_put_u8(&b, SPICE_BITMAP_FLAGS_TOP_DOWN);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 8);
+    buf_put_u32(&b, 0);
+    buf_put_zeros(&b, 16);
+    put_u32le(b.data + mask, (uint32_t)b.len);
+    buf_put_u64(&b, 501);
+    buf_put_u8(&b, SPICE_IMAGE_TYPE_BITMAP);
+    buf_put_u8(&b, 0);
+    buf_put_u32(&b, 8);
+    buf_put_u32(&b, 2);
+    buf_put_u8(&b, SPICE_BITMAP_FMT_1BIT_BE);
+    buf_put_u8(&b, SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    buf_put_u32(&b, 8);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 1);
+    buf_put_u64(&b, 0xdead);
+    buf_put(&b, "\xff\xff", 2);
+    CHECK_EQ(send_msg(&f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b), 0);
+    /* The same draw with the source FROM_CACHE and no mask. */
+    put_u32le(b.data + mask, 0);
+    b.data[get_u32le(b.data + src) + 8] = SPICE_IMAGE_TYPE_FROM_CACHE;
+    CHECK_EQ(send_msg(&f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b), 0);
+    CHECK_EQ(f.s->error_code, 0);
     buf_finish(&b);
     fixture_finish(&f);
 }

@@ -1513,7 +1513,10 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                                      unsigned bpc)
 {
     struct quic_group *g = &q->rgb;
-    const struct quic_family *f = &q->fam;
+    /* The family and the models are reached through q at fixed offsets:
+     * separate pointers would not fit the registers. */
+#define f (&q->fam)
+#define P (q->planes)
     struct quic_state *st = &g->st;
     const unsigned width = q->width;
     const uint8_t *src = r->src;
@@ -1523,7 +1526,6 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
     uint32_t *restrict cur = g->kcur;
     const uint32_t *restrict prev = g->kprev;
     uint8_t *restrict corr = g->corr4;
-    struct quic_plane *P = g->pl[0]; /* planes P[0..2] = R, G, B */
     for (int c = 0; c < 3; c++) {
         corr[c - 4] = first_row ? 0 : corr[c];
     }
@@ -1612,6 +1614,8 @@ out:
     st->countdown = countdown;
     r->pos = bb_pos(&bb, src);
     return rc;
+#undef P
+#undef f
 }
 
 /* The row decoders, compiled once for the baseline ISA and, on x86-64,

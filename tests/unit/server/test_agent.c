@@ -531,6 +531,40 @@ static void test_device_client_to_guest(void)
     fake_host_destroy(h);
 }
 
+/* While the VM is stopped the device is neither read nor written. */
+static void test_device_vm_stopped(void)
+{
+    struct fake_host *h = host_create();
+    CHECK(h != NULL);
+    CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
+    struct session s;
+    CHECK(session_open(&s, h));
+    uint8_t tokens[4];
+    put_u32le(tokens, 100);
+    CHECK_EQ(fake_client_send_msg(&s.main, SPICE_MSGC_MAIN_AGENT_START, tokens, 4), 0);
+    fake_host_run_for(h, 20);
+    spice_server_vm_stop(h->server);
+    guest_send(VD_AGENT_REPLY, 8, 0x44);
+    spice_server_char_device_wakeup(&agent_dev.sin);
+    uint8_t msg[20 + 8];
+    size_t n = make_message(msg, VD_AGENT_REPLY, 8, 8, 0x55);
+    CHECK_EQ(fake_client_send_msg(&s.main, SPICE_MSGC_MAIN_AGENT_DATA, msg, (uint32_t)n), 0);
+    fake_host_run_for(h, 150); /* longer than the write retry */
+    CHECK_EQ(agent_dev.to_server_pos, (size_t)0);
+    CHECK_EQ(agent_dev.from_server_len, (size_t)0);
+    spice_server_vm_start(h->server);
+    struct fake_msg m;
+    CHECK_EQ(fake_client_wait_msg(&s.main, SPICE_MSG_MAIN_AGENT_DATA, &m, WAIT_MS), 0);
+    CHECK_EQ(m.size, 28u);
+    CHECK_EQ(m.data[20], 0x44);
+    free(m.data);
+    CHECK_EQ(agent_dev.from_server_len, 8 + n);
+    CHECK_EQ(agent_dev.from_server[8 + 20], 0x55);
+    CHECK_EQ(spice_server_remove_interface(&agent_dev.sin.base), 0);
+    fake_client_close(&s.main);
+    fake_host_destroy(h);
+}
+
 /* The guest's monitors config with two heads reaches display clients. */
 static void test_guest_monitors_config(void)
 {
@@ -617,6 +651,7 @@ int main(void)
             {"device_connect_notices", test_device_connect_notices},
             {"device_guest_to_client", test_device_guest_to_client},
             {"device_client_to_guest", test_device_client_to_guest},
+            {"device_vm_stopped", test_device_vm_stopped},
             {"guest_monitors_config", test_guest_monitors_config},
             {"client_monitors_config_to_agent", test_client_monitors_config_to_agent},
             {NULL, NULL},

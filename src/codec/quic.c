@@ -1269,7 +1269,7 @@ QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, uns
         b->cnt -= len;
         /* The codeword read as a number is 2^l + the l low bits of the
          * value, whose high part is q: add (q - 1) << l (mod 2^32). */
-        return (unsigned)(buf >> (64 - len)) + ((q - 1) << l);
+        return (unsigned)(buf >> ((0u - len) & 63)) + ((q - 1) << l);
     }
     return bb_escape(b, f, l);
 }
@@ -1522,7 +1522,8 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
     const uint8_t *src = r->src;
     struct quic_bb bb;
     bb_load(&bb, src, r->pos);
-    const uint32_t wmask = bpc == 8 ? 0xffffffu : 0x1f1f1fu;
+    /* 5-bit samples wrap at 32; bytes wrap at 256 by themselves. */
+    const uint32_t wmask = bpc == 8 ? 0xffffffffu : 0x1f1f1fu;
     uint32_t *restrict cur = g->kcur;
     const uint32_t *restrict prev = g->kprev;
     uint8_t *restrict corr = g->corr4;
@@ -1541,10 +1542,10 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
         const unsigned waitmask = st->waitmask;
         for (int i = (int)pos_px; i < end;) {
             /* A run may start where the pixels above-left and above are equal
-             * and so are the two to the left (i > 2): one branch for all of
-             * it (the rows have spare keys before them, so [i - 2] can be
-             * read for any i). */
-            if (!first_row && ((i > 2) & (prev[i - 1] == prev[i]) & (cur[i - 1] == cur[i - 2]))) {
+             * and so are the two to the left (i > 2); `left` is pixel i - 1
+             * (the rows have spare keys before them, so [i - 2] can be read
+             * for any i). */
+            if (!first_row && ((prev[i - 1] ^ prev[i]) | (left ^ cur[i - 2])) == 0 && i > 2) {
                 unsigned n;
                 if (bb_run(st, &bb, (unsigned)(end - i), &n) < 0) {
                     rc = CLOVE_E_INVALID;

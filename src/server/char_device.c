@@ -95,7 +95,17 @@ struct agent_device {
     struct loop_timer *retry_timer;
 
     struct agent_client *clients;
+
+    /* The last client mouse state sent through the agent. */
+    uint32_t mouse_x, mouse_y;
+    uint8_t mouse_display;
+    uint32_t pending_buttons; /* of pending_mouse */
+    unsigned mouse_queued;    /* mouse states queued and not fully written */
 };
+
+/* Button changes are kept apart (a click must not vanish); beyond this many
+ * unwritten mouse states even they replace the last one. */
+#define AGENT_MAX_QUEUED_MOUSE 64
 
 static const SpiceCharDeviceInterface *char_interface(SpiceCharDeviceInstance *sin)
 {
@@ -157,6 +167,9 @@ static bool agent_use_client_monitors_config(const struct RedsState *s);
 
 static void write_item_done(struct agent_device *dev, struct write_item *item)
 {
+    if (item->mouse) {
+        dev->mouse_queued--;
+    }
     if (item->session_id != 0) {
         struct agent_client *c = agent_find_client(dev, item->session_id);
         if (c != NULL) {
@@ -179,23 +192,27 @@ static void agent_write(struct agent_device *dev)
         return;
     }
     dev->writing = true;
+    int retries = 0;
     loop_timer_cancel(dev->server->loop, dev->retry_timer);
     while (dev->write_head != NULL && dev->running && !dev->detached) {
         struct write_item *item = dev->write_head;
-        if (item == dev->pending_mouse) {
-            dev->pending_mouse = NULL; /* about to be (partly) written: frozen */
-        }
         size_t left = item->len - item->pos;
         int n = dev->sif->write(dev->sin, item->data + item->pos, (int)left);
         if (n <= 0) {
-            if (dev->write_again) {
-                /* A wakeup came during the write: the device may have room now. */
+            if (dev->write_again && ++retries < 16) {
+                /* A wakeup came during the write: the device may have room
+                 * now (bounded: a device that always says so and never takes
+                 * a byte must not hang the loop; the timer retries). */
                 dev->write_again = false;
                 continue;
             }
             break;
         }
+        retries = 0;
         item->pos += (size_t)n < left ? (size_t)n : left;
+        if (item == dev->pending_mouse) {
+            dev->pending_mouse = NULL; /* (partly) written: no longer replaceable */
+        }
         if (item->pos == item->len) {
             dev->write_head = item->next;
             if (dev->write_head == NULL) {
@@ -245,6 +262,7 @@ static void agent_free_queue(struct agent_device *dev)
     }
     dev->write_tail = NULL;
     dev->pending_mouse = NULL;
+    dev->mouse_queued = 0;
 }
 
 static void agent_send_server_message(struct agent_device *dev, uint32_t type, const void *payload,
@@ -771,19 +789,16 @@ int char_device_agent_data(struct RedsState *s, struct session *session, const u
     }
 }
 
-void char_device_agent_mouse(struct RedsState *s, uint32_t x, uint32_t y, uint32_t buttons,
-                             uint8_t display_id)
+static void agent_send_mouse(struct agent_device *dev, uint32_t agent_buttons)
 {
-    struct agent_device *dev = s->agent;
-    if (dev == NULL || dev->detached) {
-        return;
-    }
     uint8_t state[AGENT_MOUSE_STATE_SIZE];
-    agent_mouse_state_write(state, x, y, buttons, display_id);
-    if (dev->pending_mouse != NULL) {
+    agent_mouse_state_write(state, dev->mouse_x, dev->mouse_y, agent_buttons, dev->mouse_display);
+    if (dev->pending_mouse != NULL &&
+        (dev->pending_buttons == agent_buttons || dev->mouse_queued >= AGENT_MAX_QUEUED_MOUSE)) {
         /* Not written yet: the newest position replaces it. */
         agent_server_message_write(dev->pending_mouse->data, VD_AGENT_MOUSE_STATE, state,
                                    sizeof(state));
+        dev->pending_buttons = agent_buttons;
         agent_write(dev);
         return;
     }
@@ -795,5 +810,45 @@ void char_device_agent_mouse(struct RedsState *s, uint32_t x, uint32_t y, uint32
     item->mouse = true;
     agent_server_message_write(item->data, VD_AGENT_MOUSE_STATE, state, sizeof(state));
     dev->pending_mouse = item;
+    dev->pending_buttons = agent_buttons;
+    dev->mouse_queued++;
     agent_write(dev);
+}
+
+/* SPICE_MOUSE_BUTTON_MASK_* are the agent's VD_AGENT_*BUTTON_MASK shifted by one. */
+static uint32_t agent_buttons(uint16_t buttons_state)
+{
+    return (uint32_t)(buttons_state &
+                      (SPICE_MOUSE_BUTTON_MASK_LEFT | SPICE_MOUSE_BUTTON_MASK_MIDDLE |
+                       SPICE_MOUSE_BUTTON_MASK_RIGHT))
+           << 1;
+}
+
+void char_device_agent_mouse_position(struct RedsState *s, uint32_t x, uint32_t y,
+                                      uint16_t buttons_state, uint8_t display_id)
+{
+    struct agent_device *dev = s->agent;
+    if (dev == NULL || dev->detached) {
+        return;
+    }
+    dev->mouse_x = x;
+    dev->mouse_y = y;
+    dev->mouse_display = display_id;
+    agent_send_mouse(dev, agent_buttons(buttons_state));
+}
+
+void char_device_agent_mouse_button(struct RedsState *s, uint8_t button, uint16_t buttons_state,
+                                    bool press)
+{
+    struct agent_device *dev = s->agent;
+    if (dev == NULL || dev->detached) {
+        return;
+    }
+    uint32_t buttons = agent_buttons(buttons_state);
+    if (press && button == SPICE_MOUSE_BUTTON_UP) {
+        buttons |= VD_AGENT_UBUTTON_MASK;
+    } else if (press && button == SPICE_MOUSE_BUTTON_DOWN) {
+        buttons |= VD_AGENT_DBUTTON_MASK;
+    }
+    agent_send_mouse(dev, buttons);
 }

@@ -72,13 +72,18 @@ int char_device_agent_data(struct RedsState *s, struct session *session, const u
                            size_t len);
 
 /*
- * Client mouse mode through the agent: queues VD_AGENT_MOUSE_STATE (the
- * last unsent one is replaced, so a fast mouse cannot fill memory). The
- * inputs channel calls it instead of the tablet when
- * char_device_agent_mouse_enabled() says so.
+ * Client mouse mode through the agent (what the reference's inputs channel
+ * does when agent mouse is on and an agent is attached, instead of using
+ * the tablet): a SPICE_MSGC_INPUTS_MOUSE_POSITION, or a MOUSE_PRESS /
+ * MOUSE_RELEASE (button, buttons_state as received: SPICE_MOUSE_BUTTON_*).
+ * Each queues a VD_AGENT_MOUSE_STATE with the last position, buttons in the
+ * agent's encoding (SPICE mask << 1, wheel as UP/DOWN bits on press); an
+ * unsent one is replaced, so a fast mouse cannot fill memory.
  */
-void char_device_agent_mouse(struct RedsState *s, uint32_t x, uint32_t y, uint32_t buttons,
-                             uint8_t display_id);
+void char_device_agent_mouse_position(struct RedsState *s, uint32_t x, uint32_t y,
+                                      uint16_t buttons_state, uint8_t display_id);
+void char_device_agent_mouse_button(struct RedsState *s, uint8_t button, uint16_t buttons_state,
+                                    bool press);
 /* True when positions go to the agent: agent mouse on and an agent attached. */
 bool char_device_agent_mouse_enabled(const struct RedsState *s);
 

@@ -17,6 +17,8 @@
 #include "common/error.h"
 #include "fake_host.h"
 #include "server/agent.h"
+#include "server/char_device.h"
+#include "server/server.h"
 
 #define WAIT_MS 3000
 
@@ -334,14 +336,14 @@ static void guest_send(uint32_t type, size_t body, uint8_t fill)
     agent_dev.to_server_len += 8 + 20 + body;
 }
 
-struct session {
+struct test_session {
     struct fake_host *h;
     struct fake_client main;
     uint32_t id;
     bool agent_connected;
 };
 
-static bool session_open(struct session *s, struct fake_host *h)
+static bool session_open(struct test_session *s, struct fake_host *h)
 {
     memset(s, 0, sizeof(*s));
     s->h = h;
@@ -377,7 +379,7 @@ static void test_device_connect_notices(void)
 {
     struct fake_host *h = host_create();
     CHECK(h != NULL);
-    struct session s;
+    struct test_session s;
     CHECK(session_open(&s, h));
     CHECK(!s.agent_connected);
     CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
@@ -395,7 +397,7 @@ static void test_device_connect_notices(void)
     spice_server_char_device_wakeup(&usb);
     CHECK_EQ(spice_server_remove_interface(&usb.base), 0);
     /* A client connecting now sees the agent in INIT. */
-    struct session s2;
+    struct test_session s2;
     CHECK(session_open(&s2, h));
     CHECK(s2.agent_connected);
     CHECK_EQ(spice_server_remove_interface(&agent_dev.sin.base), 0);
@@ -415,7 +417,7 @@ static void test_device_guest_to_client(void)
     struct fake_host *h = host_create();
     CHECK(h != NULL);
     CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
-    struct session s;
+    struct test_session s;
     CHECK(session_open(&s, h));
     CHECK(s.agent_connected);
     /* Before AGENT_START the guest's messages are dropped. */
@@ -465,7 +467,7 @@ static void test_device_client_to_guest(void)
     struct fake_host *h = host_create();
     CHECK(h != NULL);
     CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
-    struct session s;
+    struct test_session s;
     CHECK(session_open(&s, h));
     uint8_t tokens[4];
     put_u32le(tokens, ~0u);
@@ -537,7 +539,7 @@ static void test_device_vm_stopped(void)
     struct fake_host *h = host_create();
     CHECK(h != NULL);
     CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
-    struct session s;
+    struct test_session s;
     CHECK(session_open(&s, h));
     uint8_t tokens[4];
     put_u32le(tokens, 100);
@@ -565,6 +567,43 @@ static void test_device_vm_stopped(void)
     fake_host_destroy(h);
 }
 
+/* Client mouse mode through the agent: coalesced moves, kept clicks. */
+static void test_agent_mouse(void)
+{
+    struct fake_host *h = host_create();
+    CHECK(h != NULL);
+    CHECK(!char_device_agent_mouse_enabled(h->server));
+    CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
+    CHECK(char_device_agent_mouse_enabled(h->server));
+    /* With the agent, client mouse mode is offered even without a tablet. */
+    CHECK(server_supported_mouse_modes(h->server) & SPICE_MOUSE_MODE_CLIENT);
+    agent_dev.write_limit = 0; /* the guest is busy: everything queues */
+    for (uint32_t i = 0; i < 50; i++) {
+        char_device_agent_mouse_position(h->server, i, 2 * i, SPICE_MOUSE_BUTTON_MASK_LEFT, 1);
+    }
+    char_device_agent_mouse_button(h->server, SPICE_MOUSE_BUTTON_LEFT, 0, false);
+    char_device_agent_mouse_button(h->server, SPICE_MOUSE_BUTTON_UP, 0, true);
+    agent_dev.write_limit = 1 << 20;
+    spice_server_char_device_wakeup(&agent_dev.sin);
+    /* Three states: the last move with the left button, the release, the wheel. */
+    size_t one = 8 + 20 + 13;
+    CHECK_EQ(agent_dev.from_server_len, 3 * one);
+    static const uint32_t want_buttons[3] = {VD_AGENT_LBUTTON_MASK, 0, VD_AGENT_UBUTTON_MASK};
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *c = agent_dev.from_server + i * one;
+        CHECK_EQ(get_u32le(c), (uint32_t)VDP_SERVER_PORT);
+        CHECK_EQ(get_u32le(c + 8 + 4), (uint32_t)VD_AGENT_MOUSE_STATE);
+        CHECK_EQ(get_u32le(c + 28), 49u); /* x */
+        CHECK_EQ(get_u32le(c + 32), 98u); /* y */
+        CHECK_EQ(get_u32le(c + 36), want_buttons[i]);
+        CHECK_EQ(c[40], 1); /* display_id */
+    }
+    spice_server_set_agent_mouse(h->server, 0);
+    CHECK(!char_device_agent_mouse_enabled(h->server));
+    CHECK_EQ(spice_server_remove_interface(&agent_dev.sin.base), 0);
+    fake_host_destroy(h);
+}
+
 /* The guest's monitors config with two heads reaches display clients. */
 static void test_guest_monitors_config(void)
 {
@@ -572,7 +611,7 @@ static void test_guest_monitors_config(void)
     struct fake_host *h = fake_host_create(&o);
     CHECK(h != NULL);
     fake_agent_reset();
-    struct session s;
+    struct test_session s;
     CHECK(session_open(&s, h));
     struct fake_client dc;
     struct fake_link l = fake_link_default(s.id, SPICE_CHANNEL_DISPLAY, 0);
@@ -619,7 +658,7 @@ static void test_client_monitors_config_to_agent(void)
     fake_agent_reset();
     spice_server_vm_start(h->server);
     CHECK_EQ(spice_server_add_interface(h->server, &agent_dev.sin.base), 0);
-    struct session s;
+    struct test_session s;
     CHECK(session_open(&s, h));
     uint8_t tokens[4];
     put_u32le(tokens, 10);
@@ -652,6 +691,7 @@ int main(void)
             {"device_guest_to_client", test_device_guest_to_client},
             {"device_client_to_guest", test_device_client_to_guest},
             {"device_vm_stopped", test_device_vm_stopped},
+            {"agent_mouse", test_agent_mouse},
             {"guest_monitors_config", test_guest_monitors_config},
             {"client_monitors_config_to_agent", test_client_monitors_config_to_agent},
             {NULL, NULL},

@@ -208,6 +208,8 @@ static pixman_format_code_t surface_pixman_format(uint32_t format)
         return PIXMAN_r5g6b5;
     case SPICE_SURFACE_FMT_8_A:
         return PIXMAN_a8;
+    case SPICE_SURFACE_FMT_1_A:
+        return PIXMAN_a1; /* masks and composites only */
     default:
         return 0;
     }

@@ -39,7 +39,7 @@
  * coordinates below can overflow. */
 #define COORD_LIMIT (1 << 24)
 /* Glyph-string masks beyond this many pixels are refused. */
-#define MAX_TEXT_MASK_PIXELS (64u * 1024 * 1024)
+#define MAX_TEXT_MASK_PIXELS (16u * 1024 * 1024)
 
 static bool sane_rect(const struct qxl_rect *r)
 {
@@ -348,24 +348,30 @@ static int draw_scaled(struct canvas_surface *dst, pixman_region32_t *region, pi
         image_reset(src);
         return 0;
     }
+    /* The reference scales the whole bbox; only the part inside the
+     * region (and so the surface) is ever used, and pixman samples each
+     * pixel the same way wherever the scratch image starts. */
+    pixman_box32_t e = *pixman_region32_extents(region);
     pixman_format_code_t format = pixman_image_get_format(src);
-    pixman_image_t *scaled = pixman_image_create_bits(format, dw, dh, NULL, 0);
+    pixman_image_t *scaled =
+            pixman_image_create_bits(format, e.x2 - e.x1, e.y2 - e.y1, NULL, 0);
     if (!scaled) {
         image_reset(src);
         return CLOVE_E_NOMEM;
     }
-    pixman_region32_translate(region, -bbox->left, -bbox->top);
+    pixman_region32_translate(region, -e.x1, -e.y1);
     pixman_image_set_clip_region32(scaled, region);
-    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, scaled, 0, 0, 0, 0, 0, 0, dw, dh);
-    pixman_region32_translate(region, bbox->left, bbox->top);
+    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, scaled, e.x1 - bbox->left,
+                             e.y1 - bbox->top, 0, 0, 0, 0, e.x2 - e.x1, e.y2 - e.y1);
+    pixman_region32_translate(region, e.x1, e.y1);
     image_reset(src);
     int n;
     const pixman_box32_t *boxes = pixman_region32_rectangles(region, &n);
     for (int i = 0; i < n; i++) {
         if (colorkey) {
-            canvas_raster_colorkey(dst->image, &boxes[i], scaled, bbox->left, bbox->top, key);
+            canvas_raster_colorkey(dst->image, &boxes[i], scaled, e.x1, e.y1, key);
         } else {
-            canvas_raster_blit(dst->image, &boxes[i], scaled, bbox->left, bbox->top, rop);
+            canvas_raster_blit(dst->image, &boxes[i], scaled, e.x1, e.y1, rop);
         }
     }
     pixman_image_unref(scaled);
@@ -624,26 +630,42 @@ static int round_half_up(double v)
     return (double)i > w ? i - 1 : i;
 }
 
-/* The reference's scaling for ROP3: a new image of the bbox's size. */
+/*
+ * The reference's scaling for ROP3 (a bbox-sized image, source origin
+ * rounded from src_area / scale), computed only for the part `part` of
+ * the bbox (bbox-relative) that is drawn: pixman samples each pixel alike.
+ */
 static pixman_image_t *scale_for_rop3(pixman_image_t *src, const struct qxl_rect *src_area,
-                                      int32_t width, int32_t height, pixman_filter_t filter)
+                                      int32_t width, int32_t height, pixman_filter_t filter,
+                                      const pixman_box32_t *part)
 {
-    pixman_image_t *out =
-            pixman_image_create_bits(pixman_image_get_format(src), width, height, NULL, 0);
+    double sx = (double)(src_area->right - src_area->left) / width;
+    double sy = (double)(src_area->bottom - src_area->top) / height;
+    double ox = src_area->left / sx, oy = src_area->top / sy;
+    if (ox < -1e9 || ox > 1e9 || oy < -1e9 || oy > 1e9 || sx >= 32767.0 || sy >= 32767.0) {
+        return NULL; /* a scale or origin no pixman coordinate can hold */
+    }
+    pixman_image_t *out = pixman_image_create_bits(
+            pixman_image_get_format(src), part->x2 - part->x1, part->y2 - part->y1, NULL, 0);
     if (!out) {
         return NULL;
     }
-    double sx = (double)(src_area->right - src_area->left) / width;
-    double sy = (double)(src_area->bottom - src_area->top) / height;
     pixman_transform_t t;
     pixman_transform_init_scale(&t, pixman_double_to_fixed(sx), pixman_double_to_fixed(sy));
     pixman_image_set_transform(src, &t);
     pixman_image_set_repeat(src, PIXMAN_REPEAT_NONE);
     pixman_image_set_filter(src, filter, NULL, 0);
-    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, out, round_half_up(src_area->left / sx),
-                             round_half_up(src_area->top / sy), 0, 0, 0, 0, width, height);
+    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, out, round_half_up(ox) + part->x1,
+                             round_half_up(oy) + part->y1, 0, 0, 0, 0, part->x2 - part->x1,
+                             part->y2 - part->y1);
     image_reset(src);
     return out;
+}
+
+static inline uint32_t pixel_at(const uint8_t *row, int64_t x, unsigned bpp)
+{
+    return bpp == 32 ? ((const uint32_t *)(const void *)row)[x]
+                     : ((const uint16_t *)(const void *)row)[x];
 }
 
 static int draw_rop3(struct canvas_surface *dst, pixman_region32_t *region,
@@ -668,25 +690,37 @@ static int draw_rop3(struct canvas_surface *dst, pixman_region32_t *region,
     if (brush->type == SPICE_BRUSH_TYPE_PATTERN && !sane_point(brush->pattern_pos)) {
         return CLOVE_E_INVALID;
     }
+    /* The reference works on the whole bbox; only the part inside the
+     * region matters, so we compute that part (bbox-relative). */
+    const pixman_box32_t *e = pixman_region32_extents(region);
+    pixman_box32_t part = {e->x1 - bbox->left, e->y1 - bbox->top, e->x2 - bbox->left,
+                           e->y2 - bbox->top};
+    int32_t part_w = part.x2 - part.x1, part_h = part.y2 - part.y1;
     pixman_image_t *s = source_image(dst, d->u.rop3.src, false, lookup, opaque);
     pixman_image_t *p = NULL, *dimg = NULL;
     int rc = 0;
     if (!s) {
         return CLOVE_E_INVALID;
     }
-    int32_t sx0 = src_area->left, sy0 = src_area->top;
+    /* source column = s_off_x + bbox-relative x */
+    int64_t s_off_x = src_area->left, s_off_y = src_area->top;
     if (scaled) {
-        pixman_image_t *t = scale_for_rop3(s, src_area, width, height, filter);
+        pixman_image_t *t = scale_for_rop3(s, src_area, width, height, filter, &part);
         pixman_image_unref(s);
         s = t;
-        sx0 = sy0 = 0;
+        s_off_x = -part.x1;
+        s_off_y = -part.y1;
         if (!s) {
-            return CLOVE_E_NOMEM;
+            return CLOVE_E_INVALID;
         }
+    } else if (src_area->left < 0 || src_area->top < 0 ||
+               pixman_image_get_width(s) - src_area->left < width ||
+               pixman_image_get_height(s) - src_area->top < height) {
+        /* The reference refuses sources that do not cover the whole bbox. */
+        rc = CLOVE_E_INVALID;
+        goto out;
     }
-    /* The reference refuses sources that do not cover the whole bbox. */
-    if (sx0 < 0 || sy0 < 0 || pixman_image_get_width(s) - sx0 < width ||
-        pixman_image_get_height(s) - sy0 < height || canvas_raster_bpp(s) != bpp) {
+    if (canvas_raster_bpp(s) != bpp) {
         rc = CLOVE_E_INVALID;
         goto out;
     }
@@ -697,45 +731,43 @@ static int draw_rop3(struct canvas_surface *dst, pixman_region32_t *region,
             goto out;
         }
     }
-    /* The destination's current pixels under the bbox (zero off-surface). */
-    dimg = pixman_image_create_bits(pixman_image_get_format(dst->image), width, height, NULL, 0);
+    /* The destination's current pixels under that part. */
+    dimg = pixman_image_create_bits(pixman_image_get_format(dst->image), part_w, part_h, NULL, 0);
     if (!dimg) {
         rc = CLOVE_E_NOMEM;
         goto out;
     }
-    pixman_box32_t all = {0, 0, width, height};
-    canvas_raster_blit(dimg, &all, dst->image, -bbox->left, -bbox->top, CANVAS_ROP2_COPY);
+    pixman_box32_t all = {0, 0, part_w, part_h};
+    canvas_raster_blit(dimg, &all, dst->image, -e->x1, -e->y1, CANVAS_ROP2_COPY);
     int32_t pw = p ? pixman_image_get_width(p) : 1, ph = p ? pixman_image_get_height(p) : 1;
     int32_t pat_y = 0, pat_x0 = 0;
     if (p) {
-        int64_t px = ((int64_t)bbox->left - brush->pattern_pos.x) % pw;
-        int64_t py = ((int64_t)bbox->top - brush->pattern_pos.y) % ph;
+        /* pattern pixel of bbox-relative (x, y): ((bbox - pos) + (x, y)) mod size */
+        int64_t px = ((int64_t)bbox->left - brush->pattern_pos.x + part.x1) % pw;
+        int64_t py = ((int64_t)bbox->top - brush->pattern_pos.y + part.y1) % ph;
         pat_x0 = (int32_t)(px < 0 ? px + pw : px);
         pat_y = (int32_t)(py < 0 ? py + ph : py);
     }
     uint32_t color = bpp == 32 ? brush->color : (brush->color & 0xffffu);
     uint8_t code = d->u.rop3.rop3;
-    for (int32_t y = 0; y < height; y++) {
+    for (int32_t y = 0; y < part_h; y++) {
         uint8_t *drow = (uint8_t *)pixman_image_get_data(dimg) +
                         (intptr_t)y * pixman_image_get_stride(dimg);
         const uint8_t *srow = (const uint8_t *)pixman_image_get_data(s) +
-                              (intptr_t)(sy0 + y) * pixman_image_get_stride(s);
+                              (intptr_t)(s_off_y + part.y1 + y) * pixman_image_get_stride(s);
         const uint8_t *prow = p ? (const uint8_t *)pixman_image_get_data(p) +
                                           (intptr_t)pat_y * pixman_image_get_stride(p)
                                 : NULL;
         int32_t pat_x = pat_x0;
-        for (int32_t x = 0; x < width; x++) {
-            uint32_t pv, sv, dv;
+        for (int32_t x = 0; x < part_w; x++) {
+            uint32_t sv = pixel_at(srow, s_off_x + part.x1 + x, bpp);
+            uint32_t pv = prow ? pixel_at(prow, pat_x, bpp) : color;
             if (bpp == 32) {
-                sv = ((const uint32_t *)(const void *)srow)[sx0 + x];
-                dv = ((const uint32_t *)(void *)drow)[x];
-                pv = prow ? ((const uint32_t *)(const void *)prow)[pat_x] : color;
-                ((uint32_t *)(void *)drow)[x] = canvas_rop3_apply(code, pv, sv, dv);
+                uint32_t *o = (uint32_t *)(void *)drow + x;
+                *o = canvas_rop3_apply(code, pv, sv, *o);
             } else {
-                sv = ((const uint16_t *)(const void *)srow)[sx0 + x];
-                dv = ((const uint16_t *)(void *)drow)[x];
-                pv = prow ? ((const uint16_t *)(const void *)prow)[pat_x] : color;
-                ((uint16_t *)(void *)drow)[x] = (uint16_t)canvas_rop3_apply(code, pv, sv, dv);
+                uint16_t *o = (uint16_t *)(void *)drow + x;
+                *o = (uint16_t)canvas_rop3_apply(code, pv, sv, *o);
             }
             if (++pat_x == pw) {
                 pat_x = 0;
@@ -745,7 +777,7 @@ static int draw_rop3(struct canvas_surface *dst, pixman_region32_t *region,
             pat_y = 0;
         }
     }
-    blit_region(dst, region, dimg, bbox->left, bbox->top, CANVAS_ROP2_COPY);
+    blit_region(dst, region, dimg, e->x1, e->y1, CANVAS_ROP2_COPY);
 out:
     if (dimg) {
         pixman_image_unref(dimg);

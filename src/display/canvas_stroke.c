@@ -30,9 +30,9 @@
 #include "common/error.h"
 #include "display/canvas_ops.h"
 
-#define MAX_POINTS       (1u << 20)
-#define MAX_BEZIER_DEPTH 24
-#define MAX_STEPS        (64ull * 1024 * 1024)
+#define MAX_POINTS       (1u << 18)
+#define MAX_BEZIER_DEPTH 16
+#define MAX_STEPS        (16ull * 1024 * 1024)
 
 struct polyline {
     int32_t *xy; /* pairs */

@@ -11,12 +11,18 @@ Servers: clove-demo --no-animation on OUR libspice-server and on Debian's
 reference library (harness.Demo), and with --xspice an Xspice session
 (tests/interop/xspice) with a scene of X clients on each library.
 
+With --callgrind each client also runs once under valgrind's callgrind
+against each server and the instructions it executed (its whole process:
+start-up, link, decoding, the PPM) are reported: unlike times, that count
+does not depend on the machine's load.
+
 Prints a markdown table with medians and the ratios clove-shot /
 spicy-screenshot; --write-doc replaces the results block of the section
 "Client: clove-shot vs spicy-screenshot" in docs/benchmarks.md."""
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -70,6 +76,17 @@ def spicy_argv(args, port, out):
     return ["spicy-screenshot", "-h", "127.0.0.1", "-p", str(port), "-o", out]
 
 
+def instructions(args, argv):
+    """Instructions the client executed (callgrind's "I refs"), or None."""
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=client_env(), timeout=300)
+    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr.decode("utf-8", "replace"))
+    if r.returncode != 0 or not m:
+        return None
+    return int(m.group(1).replace(",", ""))
+
+
 def measure(args, tmpdir, tag, port):
     """Alternating runs of both clients against one server; medians."""
     res = {"clove": ([], []), "spicy": ([], [])}
@@ -92,8 +109,11 @@ def measure(args, tmpdir, tag, port):
     if not same:
         H.log("%s: WARNING: the PPMs differ (artefacts in %s)" % (tag, tmpdir))
     w, h, _ = H.parse_ppm(a)
-    return {c: (statistics.median(v[0]), statistics.median(v[1])) for c, v in res.items()}, \
-        same, (w, h)
+    med = {c: [statistics.median(v[0]), statistics.median(v[1]), None] for c, v in res.items()}
+    if args.callgrind:
+        for client in med:
+            med[client][2] = instructions(args, makers[client](args, port, outs[client]))
+    return med, same, (w, h)
 
 
 def bench_demo(args, tmpdir, lib):
@@ -122,17 +142,24 @@ def bench_xspice(args, tmpdir, lib):
 
 
 def fmt_row(name, r, same, size):
-    (cw, cc), (sw, sc) = r["clove"], r["spicy"]
-    return "| %s (%dx%d) | %.1f ms | %.1f ms | **%.2f** | %.1f ms | %.1f ms | **%.2f** | %s |" % (
+    (cw, cc, ci), (sw, sc, si) = r["clove"], r["spicy"]
+    row = "| %s (%dx%d) | %.1f ms | %.1f ms | **%.2f** | %.1f ms | %.1f ms | **%.2f** |" % (
         name, size[0], size[1], cw * 1e3, sw * 1e3, cw / sw, cc * 1e3, sc * 1e3,
-        cc / sc if sc else float("nan"), "yes" if same else "NO")
+        cc / sc if sc else float("nan"))
+    if ci and si:
+        row += " %.1fM | %.1fM | **%.2f** |" % (ci / 1e6, si / 1e6, ci / si)
+    elif ci is not None or si is not None:
+        row += " - | - | - |"
+    return row + " %s |" % ("yes" if same else "NO")
 
 
-def table(rows, runs):
+def table(rows, runs, callgrind):
+    cg_head = " clove-shot instructions | spicy-screenshot instructions | ratio |" \
+        if callgrind else ""
     lines = [
         "| server (median of %d runs each) | clove-shot time | spicy-screenshot time | ratio "
-        "| clove-shot CPU | spicy-screenshot CPU | ratio | same PPM |" % runs,
-        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+        "| clove-shot CPU | spicy-screenshot CPU | ratio |%s same PPM |" % (runs, cg_head),
+        "|---|---:|---:|---:|---:|---:|---:|%s:---:|" % ("---:|---:|---:|" if callgrind else ""),
     ]
     lines += [fmt_row(*row) for row in rows]
     return "\n".join(lines)
@@ -162,12 +189,16 @@ def main():
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--xspice", action="store_true", help="also Xspice on both libraries")
+    p.add_argument("--callgrind", action="store_true",
+                   help="also count each client's instructions once (valgrind)")
     p.add_argument("--libs", default="ours,ref")
     p.add_argument("--write-doc", action="store_true")
     p.add_argument("--doc", default=os.path.join(HERE, "..", "..", "docs", "benchmarks.md"))
     args = p.parse_args()
     args.lib = "ours"
     H.need_programs("spicy-screenshot")
+    if args.callgrind:
+        H.need_programs("valgrind")
     if args.xspice:
         H.need_programs("Xspice", "Xorg", "xsetroot", "xterm", "xlogo")
         if not args.our_libdir:
@@ -190,12 +221,13 @@ def main():
     except H.TestFailure as e:
         print("bench failed: %s" % e, file=sys.stderr)
         return 1
-    text = table(rows, args.runs)
+    text = table(rows, args.runs, args.callgrind)
     print(text)
     if args.write_doc:
         cmd = "python3 tests/bench/bench_client.py --demo BUILD/apps/clove-demo/clove-demo " \
-              "--clove-shot BUILD/apps/clove-shot/clove-shot --server-libdir BUILD/src/server%s " \
-              "--write-doc" % (" --xspice" if args.xspice else "")
+              "--clove-shot BUILD/apps/clove-shot/clove-shot --server-libdir BUILD/src/server%s%s " \
+              "--write-doc" % (" --xspice" if args.xspice else "",
+                               " --callgrind" if args.callgrind else "")
         write_doc(args.doc, text, cmd)
         print("updated %s" % os.path.normpath(args.doc))
     return 0 if all(row[2] for row in rows) else 1

@@ -370,6 +370,95 @@ done:
     return res;
 }
 
+/* ---- GLZ steady state ---- */
+
+#ifdef BENCH_HAVE_GLZ
+/* Frame k of the GLZ sequence: source image k % nsrc scrolled up by 15 * k
+ * rows (wrapping), with a 300x200 block at a k-dependent place inverted in
+ * one channel: every frame differs from all earlier ones, and most of it
+ * can be found in the window (the same source, scrolled). */
+static void glz_seq_frame(uint8_t *dst, const struct bench_image *src, unsigned k)
+{
+    uint32_t w = src->width, h = src->height;
+    uint32_t shift = (15u * k) % h;
+    for (uint32_t y = 0; y < h; y++) {
+        memcpy(dst + (size_t)y * w * 4, src->pixels + (size_t)((y + shift) % h) * w * 4,
+               (size_t)w * 4);
+    }
+    uint32_t bw = w < 300 ? w : 300, bh = h < 200 ? h : 200;
+    uint32_t bx = (k * 137u) % (w - bw + 1), by = (k * 71u) % (h - bh + 1);
+    for (uint32_t y = by; y < by + bh; y++) {
+        for (uint32_t x = bx; x < bx + bw; x++) {
+            dst[((size_t)y * w + x) * 4 + k % 3] ^= 0xff;
+        }
+    }
+}
+
+/* Encodes and decodes `frames` frames of the sequence through one
+ * dictionary and one window of `window` pixels; the frames before `warm`
+ * (the window filling up) are not counted. Prints one table row. */
+static int glz_steady(FILE *const outs[2], const char *label, const struct bench_image *src,
+                      int nsrc, uint32_t window, unsigned frames, unsigned warm)
+{
+    uint32_t w = src[0].width, h = src[0].height;
+    size_t raw = (size_t)w * h * 4;
+    struct codec_image img = {CODEC_FMT_RGB32, w, h, (int32_t)(w * 4), NULL};
+    uint8_t *frame = malloc(raw), *dec = malloc(raw);
+    img.pixels = frame;
+    size_t cap = glz_encode_bound(&img);
+    uint8_t *out = malloc(cap);
+    struct glz_dict *dict = glz_dict_create(window);
+    struct glz_window *win = glz_window_create(window);
+    int rc = 0;
+    double enc_sum = 0, dec_sum = 0, dec_max = 0, enc_max = 0;
+    long bytes = 0;
+    unsigned counted = 0;
+    for (unsigned k = 0; rc == 0 && frame && dec && out && dict && win && k < frames; k++) {
+        glz_seq_frame(frame, &src[k % (unsigned)nsrc], k);
+        double t0 = now_seconds();
+        int n = glz_encode(dict, &img, out, cap, NULL, NULL);
+        double t1 = now_seconds();
+        int d = n > 0 ? glz_decode(win, out, (size_t)n, dec, (int32_t)(w * 4), NULL) : -1;
+        double t2 = now_seconds();
+        if (n <= 0 || d != 0 || !same_bgr(frame, dec, (size_t)w * h)) {
+            rc = -1;
+            break;
+        }
+        if (k >= warm) {
+            enc_sum += t1 - t0;
+            dec_sum += t2 - t1;
+            enc_max = t1 - t0 > enc_max ? t1 - t0 : enc_max;
+            dec_max = t2 - t1 > dec_max ? t2 - t1 : dec_max;
+            bytes += n;
+            counted++;
+        }
+    }
+    if (!frame || !dec || !out || !dict || !win || counted == 0) {
+        rc = -1;
+    }
+    for (int o = 0; o < 2; o++) {
+        if (!outs[o]) {
+            continue;
+        }
+        if (rc < 0) {
+            fprintf(outs[o], "| %s | %u | FAILED | | | | |\n", label, window);
+        } else {
+            fprintf(outs[o], "| %s | %u | %ld | %.1f | %.0f (%.2f ms, max %.2f) | %.2f | %.2f |\n",
+                    label, window, bytes / (long)counted, (double)raw * counted / (double)bytes,
+                    (double)raw * counted / enc_sum / 1e6, enc_sum / counted * 1e3, enc_max * 1e3,
+                    dec_sum / counted * 1e3, dec_max * 1e3);
+        }
+        fflush(outs[o]);
+    }
+    glz_dict_destroy(dict);
+    glz_window_destroy(win);
+    free(frame);
+    free(dec);
+    free(out);
+    return rc;
+}
+#endif
+
 /* ---- output ---- */
 
 static void format_thousands(char *buf, size_t size, long v)
@@ -422,12 +511,13 @@ static void print_row(FILE *f, const char *image, const char *codec, const struc
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_codecs [--reps N] [--images DIR] [--size WxH] [--codec NAME]\n"
-               "                    [--image NAME] [--write-doc FILE]\n");
+               "                    [--image NAME] [--glz-frames N (0: no GLZ sequence)]\n"
+               "                    [--write-doc FILE]\n");
 }
 
 int main(int argc, char **argv)
 {
-    int reps = 5;
+    int reps = 5, glz_frames = 30;
     const char *images_dir = NULL, *doc_path = NULL, *only_codec = NULL, *only_image = NULL;
     uint32_t width = 1920, height = 1080;
     for (int i = 1; i < argc; i++) {
@@ -439,6 +529,8 @@ int main(int argc, char **argv)
             doc_path = argv[++i];
         } else if (!strcmp(argv[i], "--codec") && i + 1 < argc) {
             only_codec = argv[++i];
+        } else if (!strcmp(argv[i], "--glz-frames") && i + 1 < argc) {
+            glz_frames = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--image") && i + 1 < argc) {
             only_image = argv[++i];
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
@@ -540,6 +632,51 @@ int main(int argc, char **argv)
 #ifdef BENCH_HAVE_GLZ
     glz_dict_destroy(glz_bench_dict);
     glz_window_destroy(glz_bench_window);
+    glz_bench_dict = NULL;
+    glz_bench_window = NULL;
+    if (glz_frames > 0 && (!only_codec || !strncmp(only_codec, "GLZ", 3))) {
+        /* The reference screenshots when loaded (xscreen, desktop,
+         * xscreen_f3), else the generated text, ui and photo images. */
+        struct bench_image seq[3];
+        int nseq = 0;
+        const char *want[3] = {"xscreen", "desktop", "xscreen_f3"};
+        for (int k = 0; k < 3; k++) {
+            for (int i = 0; i < image_count; i++) {
+                if (!strcmp(images[i].name, want[k])) {
+                    seq[nseq++] = images[i];
+                }
+            }
+        }
+        if (nseq < 3) {
+            nseq = 0;
+            for (int i = 0; i < image_count && nseq < 3; i++) {
+                if (!strncmp(images[i].name, "gen:", 4) && strcmp(images[i].name, "gen:gradient")) {
+                    seq[nseq++] = images[i];
+                }
+            }
+        }
+        char label[3 * 64 + 8];
+        snprintf(label, sizeof(label), "%s, %s, %s", seq[0].name, seq[1].name, seq[2].name);
+        unsigned warm = (unsigned)(BENCH_GLZ_WINDOW_PIXELS / ((size_t)width * height)) + 2;
+        if (warm >= (unsigned)glz_frames) {
+            warm = (unsigned)glz_frames / 2;
+        }
+        for (int o = 0; o < 2; o++) {
+            if (outs[o]) {
+                fprintf(outs[o],
+                        "\nGLZ steady state: one dictionary and one decoder window; frame k = "
+                        "source k %% 3 scrolled up 15k rows with a 300x200 block changed; %d "
+                        "frames, the first %u (window filling) not counted; means per frame.\n\n"
+                        "| sources | window px | bytes | ratio | enc MB/s (ms, max) | dec ms | "
+                        "dec max ms |\n|---|---:|---:|---:|---:|---:|---:|\n",
+                        glz_frames, warm);
+            }
+        }
+        mismatches += glz_steady(outs, label, seq, nseq, BENCH_GLZ_WINDOW_PIXELS,
+                                 (unsigned)glz_frames, warm) < 0;
+        mismatches += glz_steady(outs, label, seq, nseq, 3u * 1024u * 1024u, (unsigned)glz_frames,
+                                 warm) < 0;
+    }
 #endif
     if (doc) {
         fclose(doc);

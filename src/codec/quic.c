@@ -210,20 +210,6 @@ static void set_err(const char **err_desc, const char *msg)
     }
 }
 
-QUIC_INLINE unsigned clz32(uint32_t v)
-{
-#if defined(__GNUC__)
-    return (unsigned)__builtin_clz(v);
-#else
-    unsigned n = 0;
-    while (!(v & 0x80000000u)) {
-        v <<= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
 /* Little-endian word access; on little-endian hosts a plain (unaligned)
  * memcpy, which compilers turn into one load or store. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -911,23 +911,35 @@ static int draw_text(struct canvas_surface *dst, pixman_region32_t *region,
         int64_t gy = (int64_t)g->render_pos.y + g->glyph_origin.y - top;
         uint32_t stride = qxl_glyph_stride(str->flags, g->width);
         /* Glyph rows are stored bottom-up: the reference puts the last row
-         * on top, whatever the TOP_DOWN flag says. */
+         * on top, whatever the TOP_DOWN flag says. For A8 it reads one row
+         * further: mask row r takes glyph row (height - r), so the glyph
+         * lands one row lower, its first stored row is never drawn, and the
+         * top row comes from whatever follows the glyph in memory; we draw
+         * nothing there. */
         for (uint32_t row = 0; row < g->height; row++) {
-            const uint8_t *src = g->data + (size_t)(g->height - 1 - row) * stride;
+            uint32_t from = depth == 8 ? g->height - row : g->height - 1 - row;
+            if (from >= g->height) {
+                continue;
+            }
+            const uint8_t *src = g->data + (size_t)from * stride;
             uint8_t *out = mdata + (size_t)(gy + row) * (size_t)mstride;
             if (depth == 1) {
                 put_a1_row(out, gx, src, g->width);
                 continue;
             }
             for (uint32_t x = 0; x < g->width; x++) {
-                uint8_t v;
+                /* Overlapping glyphs keep the larger coverage. For the
+                 * right pixel of an A4 byte the reference compares the
+                 * byte shifted left by 4 before truncating it, so a byte
+                 * with a left pixel wins there whatever was below. */
+                unsigned v;
                 if (depth == 4) {
-                    v = (x & 1) ? (uint8_t)(src[x / 2] << 4) : (uint8_t)(src[x / 2] & 0xf0u);
+                    v = (x & 1) ? (unsigned)src[x / 2] << 4 : src[x / 2] & 0xf0u;
                 } else {
                     v = src[x];
                 }
                 uint8_t *o = out + gx + x;
-                *o = v > *o ? v : *o;
+                *o = v > *o ? (uint8_t)v : *o;
             }
         }
     }

@@ -523,17 +523,22 @@ static void test_text(void)
     d.u.text.fore_mode = SPICE_ROPD_OP_XOR;
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), CLOVE_E_INVALID);
 
-    /* A8: partial coverage blends (over black, no background). */
-    uint8_t a8[2] = {0xff, 0x80};
-    struct qxl_glyph g8 = {.render_pos = {0, 5}, .width = 2, .height = 1, .data = a8};
+    /* A8: partial coverage blends (over black, no background). As in the
+     * reference, the glyph is read one row off: its last stored row lands
+     * on its bottom row and its first stored row is not drawn. */
+    uint8_t a8[4] = {0x11, 0x11, 0xff, 0x80};
+    struct qxl_glyph g8 = {.render_pos = {0, 4}, .width = 2, .height = 2, .data = a8};
     reset(0);
     d.u.text.str = (struct qxl_glyph_string){.length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A8,
                                              .glyphs = &g8, .data = a8};
     d.u.text.back_area = rect(0, 0, 0, 0);
     d.u.text.fore_brush.color = 0x00ffffff;
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), 0);
-    CHECK_EQ(at(0, 5), 0x00ffffff); /* the pad byte cleared after OVER */
-    CHECK_EQ(at(1, 5), 0x00808080);
+    CHECK_EQ(at(0, 4), 0);
+    /* OVER set the pad bytes; the reference clears them only when the
+     * box's first pixel (here the undrawn top row) came out opaque. */
+    CHECK_EQ(at(0, 5), 0xffffffff);
+    CHECK_EQ(at(1, 5), 0x80808080);
     CHECK_EQ(at(2, 5), 0);
     /* A4: the high nibble is the left pixel, never above 0xf0. */
     uint8_t a4[1] = {0xf8};

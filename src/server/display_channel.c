@@ -732,6 +732,23 @@ static void display_on_send_ready(struct channel_client *cc)
     }
 }
 
+/*
+ * The client gets no more draw commands until its queue drains; then all
+ * of surface_id (as rendered here, with every draw since) is sent as
+ * images. For what cannot go as a command.
+ */
+static void display_fall_back(struct display_client *dc, uint32_t surface_id)
+{
+    struct worker *w = dc->worker;
+    if (surface_id >= w->n_surfaces || !w->surfaces[surface_id].created) {
+        return;
+    }
+    struct worker_surface *p = &w->surfaces[surface_id];
+    struct qxl_rect all = {0, 0, (int32_t)p->height, (int32_t)p->width};
+    dc->degraded = true;
+    display_dirty_add(dc, surface_id, &all);
+}
+
 /* True if the drawable should become an area to refresh for this client. */
 static bool display_behind(struct display_client *dc)
 {
@@ -750,6 +767,162 @@ static bool display_behind(struct display_client *dc)
 
 /* ---- drawables ---- */
 
+/* The wire form of a brush; `pattern` is its encoded tile (PATTERN only). */
+static struct wire_brush wire_brush_from(const struct qxl_brush *q,
+                                         const struct wire_image *pattern)
+{
+    return (struct wire_brush){
+            .type = (uint8_t)q->type,
+            .color = q->color,
+            .pattern = q->type == SPICE_BRUSH_TYPE_PATTERN ? pattern : NULL,
+            .pattern_pos = {q->pattern_pos.x, q->pattern_pos.y},
+    };
+}
+
+/*
+ * The wire form of a drawable's mask: a 1-bit bitmap sent as it is, as
+ * the reference does. Returns false for a mask that cannot go that way.
+ */
+static bool wire_qmask_from(const struct qxl_qmask *q, struct wire_qmask *out,
+                            struct wire_image *img)
+{
+    memset(out, 0, sizeof(*out));
+    if (!q->bitmap) {
+        return true;
+    }
+    const struct qxl_image *m = q->bitmap;
+    if (m->type != SPICE_IMAGE_TYPE_BITMAP || !m->data ||
+        (m->format != SPICE_BITMAP_FMT_1BIT_LE && m->format != SPICE_BITMAP_FMT_1BIT_BE)) {
+        return false;
+    }
+    memset(img, 0, sizeof(*img));
+    img->type = SPICE_IMAGE_TYPE_BITMAP;
+    img->width = m->width;
+    img->height = m->height;
+    img->u.bitmap.format = m->format;
+    img->u.bitmap.flags =
+            (m->bitmap_flags & QXL_BITMAP_TOP_DOWN) ? SPICE_BITMAP_FLAGS_TOP_DOWN : 0;
+    img->u.bitmap.stride = m->stride;
+    img->u.bitmap.data = m->data;
+    out->flags = q->flags;
+    out->pos = (struct wire_point){q->pos.x, q->pos.y};
+    out->bitmap = img;
+    return true;
+}
+
+/* The images a draw carries (source, brush pattern), in wire order;
+ * *has_src tells whether the first is the source. */
+static int drawable_images(const struct qxl_drawable *d, const struct qxl_image *out[2],
+                           bool *has_src)
+{
+    const struct qxl_brush *brush = NULL;
+    const struct qxl_image *src = NULL;
+    switch (d->type) {
+    case QXL_DRAW_FILL:
+        brush = &d->u.fill.brush;
+        break;
+    case QXL_DRAW_COPY:
+    case QXL_DRAW_BLEND:
+        src = d->u.copy.src;
+        break;
+    case QXL_DRAW_OPAQUE:
+        src = d->u.opaque.src;
+        brush = &d->u.opaque.brush;
+        break;
+    case QXL_DRAW_ROP3:
+        src = d->u.rop3.src;
+        brush = &d->u.rop3.brush;
+        break;
+    case QXL_DRAW_TRANSPARENT:
+        src = d->u.transparent.src;
+        break;
+    case QXL_DRAW_ALPHA_BLEND:
+        src = d->u.alpha_blend.src;
+        break;
+    case QXL_DRAW_STROKE:
+        brush = &d->u.stroke.brush;
+        break;
+    default:
+        break;
+    }
+    int n = 0;
+    out[0] = out[1] = NULL;
+    *has_src = src != NULL;
+    if (src) {
+        out[n++] = src;
+    }
+    if (brush && brush->type == SPICE_BRUSH_TYPE_PATTERN && brush->pattern) {
+        out[n++] = brush->pattern;
+    }
+    return n;
+}
+
+/* Writes DRAW_STROKE. Returns false on allocation failure. */
+static bool display_write_stroke(struct byte_buf *b, const struct wire_draw_base *base,
+                                 const struct qxl_drawable *d, const struct wire_image *pattern)
+{
+    const struct qxl_path *path = &d->u.stroke.path;
+    struct wire_path_seg *segs = calloc(path->num_segments ? path->num_segments : 1, sizeof(*segs));
+    struct wire_point *points = calloc(path->num_points ? path->num_points : 1, sizeof(*points));
+    bool ok = segs && points;
+    if (ok) {
+        for (uint32_t i = 0; i < path->num_points; i++) {
+            points[i] = (struct wire_point){path->points[i].x, path->points[i].y};
+        }
+        for (uint32_t i = 0; i < path->num_segments; i++) {
+            const struct qxl_path_seg *q = &path->segments[i];
+            segs[i].flags = q->flags;
+            segs[i].count = q->count;
+            segs[i].points = points + (q->points - path->points);
+        }
+        struct wire_stroke st = {
+                .path = {path->num_segments, segs},
+                .attr = {d->u.stroke.attr.flags, d->u.stroke.attr.style_nseg,
+                         d->u.stroke.attr.style},
+                .brush = wire_brush_from(&d->u.stroke.brush, pattern),
+                .fore_mode = d->u.stroke.fore_mode,
+                .back_mode = d->u.stroke.back_mode,
+        };
+        server_msg_display_draw_stroke(b, base, &st);
+    }
+    free(segs);
+    free(points);
+    return ok;
+}
+
+/* Writes DRAW_TEXT (brush patterns are not sent: see the caller). Returns
+ * false on allocation failure. */
+static bool display_write_text(struct byte_buf *b, const struct wire_draw_base *base,
+                               const struct qxl_drawable *d)
+{
+    const struct qxl_glyph_string *str = &d->u.text.str;
+    struct wire_glyph *glyphs = calloc(str->length ? str->length : 1, sizeof(*glyphs));
+    if (!glyphs) {
+        return false;
+    }
+    for (uint16_t i = 0; i < str->length; i++) {
+        const struct qxl_glyph *g = &str->glyphs[i];
+        glyphs[i] = (struct wire_glyph){
+                .render_pos = {g->render_pos.x, g->render_pos.y},
+                .glyph_origin = {g->glyph_origin.x, g->glyph_origin.y},
+                .width = g->width,
+                .height = g->height,
+                .data = g->data,
+        };
+    }
+    struct wire_text t = {
+            .str = {str->length, (uint8_t)str->flags, glyphs},
+            .back_area = wire_rect_from(&d->u.text.back_area),
+            .fore_brush = wire_brush_from(&d->u.text.fore_brush, NULL),
+            .back_brush = wire_brush_from(&d->u.text.back_brush, NULL),
+            .fore_mode = d->u.text.fore_mode,
+            .back_mode = d->u.text.back_mode,
+    };
+    server_msg_display_draw_text(b, base, &t);
+    free(glyphs);
+    return true;
+}
+
 /*
  * Builds the message body of a drawable for one client; returns its type,
  * or 0 to skip. *per_client tells whether the bytes depend on this client,
@@ -763,30 +936,125 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
                                       const struct image_encoder_settings *s, struct byte_buf *b,
                                       bool *per_client, bool *cache_me)
 {
-    struct image_source src1 = {0}, src2 = {0};
-    struct encoded_image e1, e2;
-    bool have1 = false, have2 = false;
+    struct image_source srcs[2];
+    struct encoded_image enc[2];
+    const struct qxl_image *imgs[2];
+    int prepared = 0, encoded = 0;
     uint16_t type = 0;
     *per_client = false;
     *cache_me = false;
+    memset(srcs, 0, sizeof(srcs));
     pixmap_cache_begin(&dc->pixmaps);
+
+    struct wire_qmask mask;
+    struct wire_image mask_img;
+    if (!wire_qmask_from(&d->mask, &mask, &mask_img)) {
+        log_once("draws with masks other than 1-bit bitmaps are sent as refreshed areas");
+        return 0;
+    }
+    if (d->type == QXL_DRAW_TEXT && (d->u.text.fore_brush.type == SPICE_BRUSH_TYPE_PATTERN ||
+                                     d->u.text.back_brush.type == SPICE_BRUSH_TYPE_PATTERN)) {
+        log_once("text with pattern brushes is sent as refreshed areas");
+        return 0;
+    }
+    bool has_src;
+    int n = drawable_images(d, imgs, &has_src);
+    if ((d->type == QXL_DRAW_COPY || d->type == QXL_DRAW_BLEND) && n == 0) {
+        return 0; /* a source we could not parse */
+    }
+    for (; prepared < n; prepared++) {
+        if (!image_source_from_qxl(imgs[prepared], &srcs[prepared])) {
+            goto out;
+        }
+    }
+    for (; encoded < n; encoded++) {
+        display_encode(dc, s, &srcs[encoded], imgs[encoded], &enc[encoded]);
+    }
+    const struct wire_image *src = NULL, *pattern = NULL;
+    if (has_src) {
+        src = &enc[0].wire;
+        pattern = n > 1 ? &enc[1].wire : NULL;
+    } else if (n > 0) {
+        pattern = &enc[0].wire;
+    }
+    bool has_mask = mask.bitmap != NULL;
     switch (d->type) {
     case QXL_DRAW_FILL:
-        server_msg_display_draw_fill(b, base, d->u.fill.brush.color, d->u.fill.rop_descriptor);
+        if (d->u.fill.brush.type == SPICE_BRUSH_TYPE_SOLID && !has_mask) {
+            server_msg_display_draw_fill(b, base, d->u.fill.brush.color,
+                                         d->u.fill.rop_descriptor);
+        } else {
+            struct wire_fill f = {wire_brush_from(&d->u.fill.brush, pattern),
+                                  d->u.fill.rop_descriptor, mask};
+            server_msg_display_draw_fill_masked(b, base, &f);
+        }
         type = SPICE_MSG_DISPLAY_DRAW_FILL;
         break;
-    case QXL_DRAW_COPY: {
-        if (!d->u.copy.src || !image_source_from_qxl(d->u.copy.src, &src1)) {
-            break;
-        }
-        display_encode(dc, s, &src1, d->u.copy.src, &e1);
-        have1 = true;
+    case QXL_DRAW_COPY:
+    case QXL_DRAW_BLEND: {
         struct wire_rect src_area = wire_rect_from(&d->u.copy.src_area);
-        server_msg_display_draw_copy(b, base, &e1.wire, &src_area, d->u.copy.rop_descriptor,
-                                     d->u.copy.scale_mode);
-        type = SPICE_MSG_DISPLAY_DRAW_COPY;
+        if (d->type == QXL_DRAW_COPY && !has_mask) {
+            server_msg_display_draw_copy(b, base, src, &src_area, d->u.copy.rop_descriptor,
+                                         d->u.copy.scale_mode);
+        } else {
+            struct wire_copy c = {src, src_area, d->u.copy.rop_descriptor, d->u.copy.scale_mode,
+                                  mask};
+            if (d->type == QXL_DRAW_COPY) {
+                server_msg_display_draw_copy_masked(b, base, &c);
+            } else {
+                server_msg_display_draw_blend(b, base, &c);
+            }
+        }
+        type = d->type == QXL_DRAW_COPY ? SPICE_MSG_DISPLAY_DRAW_COPY
+                                        : SPICE_MSG_DISPLAY_DRAW_BLEND;
         break;
     }
+    case QXL_DRAW_OPAQUE: {
+        struct wire_opaque o = {src,
+                                wire_rect_from(&d->u.opaque.src_area),
+                                wire_brush_from(&d->u.opaque.brush, pattern),
+                                d->u.opaque.rop_descriptor,
+                                d->u.opaque.scale_mode,
+                                mask};
+        server_msg_display_draw_opaque(b, base, &o);
+        type = SPICE_MSG_DISPLAY_DRAW_OPAQUE;
+        break;
+    }
+    case QXL_DRAW_ROP3: {
+        struct wire_rop3 r = {src,
+                              wire_rect_from(&d->u.rop3.src_area),
+                              wire_brush_from(&d->u.rop3.brush, pattern),
+                              d->u.rop3.rop3,
+                              d->u.rop3.scale_mode,
+                              mask};
+        server_msg_display_draw_rop3(b, base, &r);
+        type = SPICE_MSG_DISPLAY_DRAW_ROP3;
+        break;
+    }
+    case QXL_DRAW_TRANSPARENT: {
+        struct wire_transparent t = {src, wire_rect_from(&d->u.transparent.src_area),
+                                     d->u.transparent.src_color, d->u.transparent.true_color};
+        server_msg_display_draw_transparent(b, base, &t);
+        type = SPICE_MSG_DISPLAY_DRAW_TRANSPARENT;
+        break;
+    }
+    case QXL_DRAW_ALPHA_BLEND: {
+        struct wire_alpha_blend a = {(uint8_t)d->u.alpha_blend.alpha_flags, d->u.alpha_blend.alpha,
+                                     src, wire_rect_from(&d->u.alpha_blend.src_area)};
+        server_msg_display_draw_alpha_blend(b, base, &a);
+        type = SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND;
+        break;
+    }
+    case QXL_DRAW_STROKE:
+        if (display_write_stroke(b, base, d, pattern)) {
+            type = SPICE_MSG_DISPLAY_DRAW_STROKE;
+        }
+        break;
+    case QXL_DRAW_TEXT:
+        if (display_write_text(b, base, d)) {
+            type = SPICE_MSG_DISPLAY_DRAW_TEXT;
+        }
+        break;
     case QXL_COPY_BITS: {
         struct wire_point pos = {d->u.copy_bits.src_pos.x, d->u.copy_bits.src_pos.y};
         server_msg_display_copy_bits(b, base, pos);
@@ -795,22 +1063,37 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     }
     case QXL_DRAW_BLACKNESS:
     case QXL_DRAW_WHITENESS:
-    case QXL_DRAW_INVERS:
-        server_msg_display_draw_mask_only(b, base);
-        type = d->type == QXL_DRAW_BLACKNESS   ? SPICE_MSG_DISPLAY_DRAW_BLACKNESS
-               : d->type == QXL_DRAW_WHITENESS ? SPICE_MSG_DISPLAY_DRAW_WHITENESS
-                                               : SPICE_MSG_DISPLAY_DRAW_INVERS;
+    case QXL_DRAW_INVERS: {
+        const struct wire_qmask *m = has_mask ? &mask : NULL;
+        if (d->type == QXL_DRAW_BLACKNESS) {
+            server_msg_display_draw_blackness(b, base, m);
+            type = SPICE_MSG_DISPLAY_DRAW_BLACKNESS;
+        } else if (d->type == QXL_DRAW_WHITENESS) {
+            server_msg_display_draw_whiteness(b, base, m);
+            type = SPICE_MSG_DISPLAY_DRAW_WHITENESS;
+        } else {
+            server_msg_display_draw_invers(b, base, m);
+            type = SPICE_MSG_DISPLAY_DRAW_INVERS;
+        }
         break;
+    }
     case QXL_DRAW_COMPOSITE: {
-        if (!d->u.composite.src || !image_source_from_qxl(d->u.composite.src, &src1) ||
-            (d->u.composite.mask && !image_source_from_qxl(d->u.composite.mask, &src2))) {
+        if (!d->u.composite.src) {
             break;
         }
-        display_encode(dc, s, &src1, d->u.composite.src, &e1);
-        have1 = true;
+        struct image_source csrc[2];
+        struct encoded_image cenc[2];
+        memset(csrc, 0, sizeof(csrc));
+        if (!image_source_from_qxl(d->u.composite.src, &csrc[0]) ||
+            (d->u.composite.mask && !image_source_from_qxl(d->u.composite.mask, &csrc[1]))) {
+            free(csrc[0].owned);
+            free(csrc[1].owned);
+            break;
+        }
+        display_encode(dc, s, &csrc[0], d->u.composite.src, &cenc[0]);
         struct wire_composite c = {
                 .flags = d->u.composite.flags,
-                .src = &e1.wire,
+                .src = &cenc[0].wire,
                 .src_transform =
                         d->u.composite.has_src_transform ? d->u.composite.src_transform : NULL,
                 .mask_transform =
@@ -819,29 +1102,32 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
                 .mask_origin = {d->u.composite.mask_origin_x, d->u.composite.mask_origin_y},
         };
         if (d->u.composite.mask) {
-            display_encode(dc, s, &src2, d->u.composite.mask, &e2);
-            have2 = true;
-            c.mask = &e2.wire;
+            display_encode(dc, s, &csrc[1], d->u.composite.mask, &cenc[1]);
+            c.mask = &cenc[1].wire;
         }
         server_msg_display_draw_composite(b, base, &c);
         type = SPICE_MSG_DISPLAY_DRAW_COMPOSITE;
+        for (int i = 0; i < (d->u.composite.mask ? 2 : 1); i++) {
+            *per_client |= cenc[i].per_client;
+            *cache_me |= cenc[i].cache_me;
+            encoded_image_finish(&cenc[i]);
+        }
+        free(csrc[0].owned);
+        free(csrc[1].owned);
         break;
     }
     default:
         break;
     }
-    if (have1) {
-        *per_client |= e1.per_client;
-        *cache_me |= e1.cache_me;
-        encoded_image_finish(&e1);
+out:
+    for (int i = 0; i < encoded; i++) {
+        *per_client |= enc[i].per_client;
+        *cache_me |= enc[i].cache_me;
+        encoded_image_finish(&enc[i]);
     }
-    if (have2) {
-        *per_client |= e2.per_client;
-        *cache_me |= e2.cache_me;
-        encoded_image_finish(&e2);
+    for (int i = 0; i < prepared; i++) {
+        free(srcs[i].owned);
     }
-    free(src1.owned);
-    free(src2.owned);
     return type;
 }
 
@@ -1186,6 +1472,10 @@ static struct shared_msg *display_item_build(struct channel_client *cc, void **o
     if (!m && cache_me) {
         /* The mirror counts an image the client will never get. */
         channel_client_close(cc);
+    } else if (!type && item->alive) {
+        /* A draw we cannot send: the client gets its surface as rendered
+         * here, once what is queued before has gone. */
+        display_fall_back(dc, item->d.surface_id);
     }
     if (m && !per_client && item->num_built < DRAW_ITEM_BUILT_MAX) {
         item->built[item->num_built].profile = display_profile(dc);
@@ -1228,7 +1518,8 @@ void display_broadcast_drawable(struct worker *w, struct draw_item *item)
         }
         if (d->type == QXL_DRAW_COMPOSITE &&
             !channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_COMPOSITE)) {
-            /* It cannot draw it; it gets the result with its next full image. */
+            /* It cannot draw it: it gets the result as an image. */
+            display_fall_back(dc, d->surface_id);
             continue;
         }
         if (display_behind(dc)) {

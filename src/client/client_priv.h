@@ -2,8 +2,10 @@
  * Private structures of libclove-client, shared by its files:
  *   session.c  the public API, the poll loop, the main channel
  *   channel.c  one SPICE channel: connect, link + ticket, framing, acks, pings
- *   display.c  the display channel: surfaces and draw messages -> canvas
- *   image.c    wire images -> decoded bitmaps (codecs, GLZ window, cache)
+ *   display.c  the display channels (one per QXL device): surfaces, heads,
+ *              streams (skipped), draw messages -> qxl_drawable -> canvas_draw
+ *   image.c    wire images -> decoded bitmaps (codecs, GLZ window, pixmap
+ *              and palette caches)
  *   inputs.c   the inputs channel: keys, lock keys, mouse with motion flow control
  *   cursor.c   the cursor channel: shapes converted to ARGB, position, visibility
  *   tls_verify.c  the server certificate's host name or subject check

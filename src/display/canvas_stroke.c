@@ -51,6 +51,14 @@ struct stroke {
     uint32_t dash_offset;
     double dash_pos; /* distance along the current polyline */
     uint64_t steps;
+    /* Dashed polylines of three points or more with a ROP that reads the
+     * destination in a way painting twice would show: the reference
+     * collects their pixels and paints each once. */
+    bool careful;
+    bool collecting;
+    uint64_t *pixels; /* (y << 32) | x */
+    size_t num_pixels, cap_pixels;
+    bool pixels_failed;
 };
 
 static int fix_to_int(int32_t fixed)
@@ -159,12 +167,58 @@ static void plot(struct stroke *s, int64_t x, int64_t y)
     if (x < 0 || y < 0 || x >= (int64_t)s->dst->width || y >= (int64_t)s->dst->height) {
         return;
     }
+    if (s->collecting) {
+        if (s->num_pixels == s->cap_pixels) {
+            size_t cap = s->cap_pixels ? s->cap_pixels * 2 : 256;
+            uint64_t *grown = cap <= MAX_STEPS ? realloc(s->pixels, cap * sizeof(*grown)) : NULL;
+            if (!grown) {
+                s->pixels_failed = true;
+                return;
+            }
+            s->pixels = grown;
+            s->cap_pixels = cap;
+        }
+        s->pixels[s->num_pixels++] = ((uint64_t)y << 32) | (uint64_t)x;
+        return;
+    }
     if (!pixman_region32_contains_point((pixman_region32_t *)(uintptr_t)s->region, (int)x, (int)y,
                                         NULL)) {
         return;
     }
     pixman_box32_t box = {(int32_t)x, (int32_t)y, (int32_t)x + 1, (int32_t)y + 1};
     canvas_paint_box(s->dst, s->paint, &box);
+}
+
+/*
+ * A dashed horizontal or vertical segment. The reference draws each dash
+ * as a one-pixel-wide rectangle from distance a to b along the line and
+ * fills the pixels whose centres lie inside, left and top edges included:
+ * going right or down that is the pixels at distances a .. b - 1 from the
+ * start, going left or up the pixels at distances a + 1 .. b. So we test
+ * the middle of the pixel's half-step towards the end it belongs to.
+ */
+static void draw_dashed_axis(struct stroke *s, int64_t x1, int64_t y1, int64_t step_x,
+                             int64_t step_y, int64_t length, double start_pos)
+{
+    bool forward = step_x > 0 || step_y > 0;
+    int64_t limit = step_x ? (int64_t)s->dst->width : (int64_t)s->dst->height;
+    int64_t origin = step_x ? x1 : y1, sign = step_x ? step_x : step_y;
+    /* distances t of the pixels: forward 0 .. length - 1, else 1 .. length */
+    int64_t t_lo = forward ? 0 : 1, t_hi = forward ? length - 1 : length;
+    /* keep to the surface: origin + sign * t in [0, limit) */
+    int64_t a = sign > 0 ? -origin : origin - (limit - 1);
+    int64_t b = sign > 0 ? limit - 1 - origin : origin;
+    t_lo = a > t_lo ? a : t_lo;
+    t_hi = b < t_hi ? b : t_hi;
+    for (int64_t t = t_lo; t <= t_hi; t++) {
+        if (++s->steps > MAX_STEPS) {
+            return;
+        }
+        if (!dash_on(s, start_pos + (double)t + (forward ? 0.5 : -0.5))) {
+            continue;
+        }
+        plot(s, x1 + step_x * t, y1 + step_y * t);
+    }
 }
 
 /* floor(a / b) for b > 0 */
@@ -210,6 +264,11 @@ static void draw_segment(struct stroke *s, int64_t x1, int64_t y1, int64_t x2, i
     if (major == 0) {
         return;
     }
+    if (s->num_dash && minor == 0) {
+        draw_dashed_axis(s, x1, y1, x_major ? major_sign : 0, x_major ? 0 : major_sign, major,
+                         start_pos);
+        return;
+    }
     /* Bresenham's error before step k decides the minor offset in closed
      * form: m(k) = floor((E + (k - 1) * 2 * minor) / (2 * major)) + 1. */
     int64_t e = 2 * minor - major - line_bias(octant);
@@ -241,13 +300,43 @@ static void draw_segment(struct stroke *s, int64_t x1, int64_t y1, int64_t x2, i
     }
 }
 
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void polyline_draw(struct stroke *s, struct polyline *l)
 {
     s->dash_pos = 0;
+    s->collecting = s->num_dash && s->careful && l->count >= 3;
+    s->num_pixels = 0;
     for (uint32_t i = 0; i + 1 < l->count; i++) {
         draw_segment(s, l->xy[2 * i], l->xy[2 * i + 1], l->xy[2 * i + 2], l->xy[2 * i + 3]);
     }
+    if (s->collecting) {
+        s->collecting = false;
+        qsort(s->pixels, s->num_pixels, sizeof(*s->pixels), compare_u64);
+        for (size_t i = 0; i < s->num_pixels; i++) {
+            if (i == 0 || s->pixels[i] != s->pixels[i - 1]) {
+                plot(s, (int64_t)(s->pixels[i] & 0xffffffffu), (int64_t)(s->pixels[i] >> 32));
+            }
+        }
+    }
     l->count = 0;
+}
+
+/* Whether X would paint a dashed line's pixels once each (its "careful"
+ * raster ops): those where painting twice differs from painting once. */
+static bool rop_is_careful(uint8_t rop)
+{
+    /* X numbers a ROP with bit 3 for (src 0, dst 0) down to bit 0 for
+     * (src 1, dst 1); ours is the other way round. */
+    unsigned alu = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        alu |= ((rop >> i) & 1u) << (3 - i);
+    }
+    return (alu & 0xcu) == 0x8u || (alu & 0x3u) == 0x2u;
 }
 
 static void dashes_init(struct stroke *s, const struct qxl_line_attr *attr)
@@ -273,14 +362,9 @@ static void dashes_init(struct stroke *s, const struct qxl_line_attr *attr)
     for (uint32_t i = 0; i < n; i++) {
         total += s->dash[i];
     }
-    /* An odd list repeats with on and off swapped, as in X. */
-    if (n % 2) {
-        for (uint32_t i = 0; i < n; i++) {
-            s->dash[n + i] = s->dash[i];
-        }
-        n *= 2;
-        total *= 2;
-    }
+    /* Even entries are "on" and odd ones "off", counted from the start of
+     * the list each time round (the reference does not swap them on the
+     * second pass of an odd-length list, as X's protocol would). */
     if (total == 0) {
         return; /* nothing but zero lengths: drawn solid */
     }
@@ -316,6 +400,7 @@ int canvas_stroke_draw(struct canvas_surface *dst, const pixman_region32_t *regi
     s.region = region;
     s.paint = paint;
     dashes_init(&s, &d->u.stroke.attr);
+    s.careful = rop_is_careful(paint->rop);
     struct polyline l = {0};
     for (uint32_t i = 0; i < path->num_segments && !l.failed; i++) {
         const struct qxl_path_seg *seg = &path->segments[i];
@@ -350,5 +435,6 @@ int canvas_stroke_draw(struct canvas_surface *dst, const pixman_region32_t *regi
     }
     polyline_draw(&s, &l);
     free(l.xy);
+    free(s.pixels);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "proto/server_msg.h"
 #include "server/channel.h"
+#include "server/char_device.h"
 #include "server/server.h"
 
 struct inputs_channel_client {
@@ -104,6 +105,11 @@ static void inputs_buttons(struct RedsState *s, uint8_t button, uint16_t buttons
     bool client_mode = s->mouse_mode == SPICE_MOUSE_MODE_CLIENT;
     const SpiceTabletInterface *tif = tablet_if(s);
     const SpiceMouseInterface *mif = mouse_if(s);
+    if (client_mode && char_device_agent_mouse_enabled(s)) {
+        /* client mode through the agent, as the reference does when one is attached */
+        char_device_agent_mouse_button(s, button, buttons, press);
+        return;
+    }
     if (press && (button == SPICE_MOUSE_BUTTON_UP || button == SPICE_MOUSE_BUTTON_DOWN)) {
         int dz = button == SPICE_MOUSE_BUTTON_UP ? -1 : 1;
         if (client_mode && tif) {
@@ -152,7 +158,12 @@ static int inputs_handle_message(struct channel_client *cc, const struct client_
     case SPICE_MSGC_INPUTS_MOUSE_POSITION: {
         inputs_motion_ack(icc);
         const SpiceTabletInterface *tif = tablet_if(s);
-        if (s->mouse_mode == SPICE_MOUSE_MODE_CLIENT && tif) {
+        if (s->mouse_mode == SPICE_MOUSE_MODE_CLIENT && char_device_agent_mouse_enabled(s)) {
+            char_device_agent_mouse_position(s, msg->u.mouse_position.x,
+                                             msg->u.mouse_position.y,
+                                             msg->u.mouse_position.buttons,
+                                             msg->u.mouse_position.display_id);
+        } else if (s->mouse_mode == SPICE_MOUSE_MODE_CLIENT && tif) {
             tif->position(s->tablet, (int)msg->u.mouse_position.x, (int)msg->u.mouse_position.y,
                           buttons_to_local(msg->u.mouse_position.buttons));
         }

@@ -231,7 +231,7 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
 }
 
 /* The fused row pass of RGB32 encoding (quic.c rgb32_row): for pixels i
- * in [1, n), four at a time, the folded residuals of B, G, R at bytes
+ * in [1, n), sixteen or four at a time, the folded residuals of B, G, R at bytes
  * 4i .. 4i + 2 of res4 (byte 4i + 3 is left undefined) and eq[i] = pixel i
  * equals pixel i - 1 (pad bytes ignored). `up` is the row above, or NULL on
  * the first row (then the prediction is the left pixel alone). Returns the
@@ -241,6 +241,31 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
 {
     const __m128i rgb = _mm_set1_epi32(0xffffff), one = _mm_set1_epi8(1);
     unsigned i = 1;
+    /* Sixteen pixels a step (four vectors), so that their sixteen eq
+     * bytes are packed and stored at once; separate loops with and without
+     * the row above keep the test out of the loop. */
+#define QUIC_RGB32_STEP(PRED)                                                                     \
+    for (; i + 16 <= n; i += 16) {                                                                \
+        __m128i e[4];                                                                             \
+        for (unsigned k = 0; k < 4; k++) {                                                        \
+            const uint8_t *s4 = src + 4 * (i + 4 * k);                                            \
+            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)s4);                       \
+            __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(s4 - 4));                 \
+            __m128i d = quic_fold8(_mm_sub_epi8(c, PRED));                                        \
+            _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * k)), d);                     \
+            e[k] = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128()); \
+        }                                                                                         \
+        __m128i packed =                                                                          \
+                _mm_packs_epi16(_mm_packs_epi32(e[0], e[1]), _mm_packs_epi32(e[2], e[3]));        \
+        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(packed, one));                \
+    }
+    if (up) {
+        QUIC_RGB32_STEP(quic_avg_floor(
+                l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * (i + 4 * k)))))
+    } else {
+        QUIC_RGB32_STEP(l)
+    }
+#undef QUIC_RGB32_STEP
     for (; i + 4 <= n; i += 4) {
         __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i));
         __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i - 4));
@@ -248,9 +273,8 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
         if (up) {
             pred = quic_avg_floor(l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * i)));
         }
-        __m128i d = quic_fold8(_mm_sub_epi8(c, pred));
-        _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * i), d);
-        __m128i e = _mm_cmpeq_epi32(_mm_and_si128(c, rgb), _mm_and_si128(l, rgb));
+        _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * i), quic_fold8(_mm_sub_epi8(c, pred)));
+        __m128i e = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128());
         e = _mm_packs_epi32(e, e);
         e = _mm_and_si128(_mm_packs_epi16(e, e), one);
         int bits = _mm_cvtsi128_si32(e);

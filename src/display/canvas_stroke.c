@@ -14,9 +14,11 @@
  *
  * Dashed lines (SPICE_LINE_FLAGS_STYLED) take the dash lengths as the
  * reference does (rounded, truncated to a byte, rotated for
- * START_WITH_GAP) and measure them along the line; the reference draws
- * them as one-pixel-wide polygons (miWideDash), so their ends may differ
- * from ours by a pixel.
+ * START_WITH_GAP) and are drawn as X draws one-pixel-wide dashed lines:
+ * each "on" piece a polygon, mitre joins between segments, scan-converted
+ * with X's integer edge rules (see dashed_polyline). With a ROP where
+ * painting twice differs from painting once, a polyline's pixels are
+ * collected and painted once each, as X's span groups do.
  *
  * INVARIANTS: flattening is bounded (MAX_POINTS, MAX_BEZIER_DEPTH) and so
  * is the work per stroke (MAX_STEPS); pixels go through canvas_paint_box,
@@ -47,9 +49,7 @@ struct stroke {
     /* dashes: lengths in pixels, on/off alternating, starting "on" */
     uint8_t dash[512];
     uint32_t num_dash;
-    uint32_t dash_total;
     uint32_t dash_offset;
-    double dash_pos; /* distance along the current polyline */
     uint64_t steps;
     /* Dashed polylines of three points or more with a ROP that reads the
      * destination in a way painting twice would show: the reference
@@ -132,36 +132,6 @@ static void subdivide_bezier(struct polyline *l, struct fix_point p0, struct fix
     subdivide_bezier(l, p0123, p123, p23, p3, depth + 1);
 }
 
-/* sqrt by Newton's method, so that the canvas needs no libm. */
-static double root(double v)
-{
-    if (v <= 0) {
-        return 0;
-    }
-    double r = v > 1 ? v : 1;
-    for (int i = 0; i < 200; i++) {
-        double next = 0.5 * (r + v / r);
-        if (next >= r) {
-            break;
-        }
-        r = next;
-    }
-    return r;
-}
-
-static bool dash_on(const struct stroke *s, double pos)
-{
-    double turns = (pos + s->dash_offset) / (double)s->dash_total;
-    double phase = pos + s->dash_offset - (double)(int64_t)turns * (double)s->dash_total;
-    for (uint32_t i = 0; i < s->num_dash; i++) {
-        if (phase < s->dash[i]) {
-            return (i % 2) == 0;
-        }
-        phase -= s->dash[i];
-    }
-    return false;
-}
-
 static void plot(struct stroke *s, int64_t x, int64_t y)
 {
     if (x < 0 || y < 0 || x >= (int64_t)s->dst->width || y >= (int64_t)s->dst->height) {
@@ -187,38 +157,6 @@ static void plot(struct stroke *s, int64_t x, int64_t y)
     }
     pixman_box32_t box = {(int32_t)x, (int32_t)y, (int32_t)x + 1, (int32_t)y + 1};
     canvas_paint_box(s->dst, s->paint, &box);
-}
-
-/*
- * A dashed horizontal or vertical segment. The reference draws each dash
- * as a one-pixel-wide rectangle from distance a to b along the line and
- * fills the pixels whose centres lie inside, left and top edges included:
- * going right or down that is the pixels at distances a .. b - 1 from the
- * start, going left or up the pixels at distances a + 1 .. b. So we test
- * the middle of the pixel's half-step towards the end it belongs to.
- */
-static void draw_dashed_axis(struct stroke *s, int64_t x1, int64_t y1, int64_t step_x,
-                             int64_t step_y, int64_t length, double start_pos)
-{
-    bool forward = step_x > 0 || step_y > 0;
-    int64_t limit = step_x ? (int64_t)s->dst->width : (int64_t)s->dst->height;
-    int64_t origin = step_x ? x1 : y1, sign = step_x ? step_x : step_y;
-    /* distances t of the pixels: forward 0 .. length - 1, else 1 .. length */
-    int64_t t_lo = forward ? 0 : 1, t_hi = forward ? length - 1 : length;
-    /* keep to the surface: origin + sign * t in [0, limit) */
-    int64_t a = sign > 0 ? -origin : origin - (limit - 1);
-    int64_t b = sign > 0 ? limit - 1 - origin : origin;
-    t_lo = a > t_lo ? a : t_lo;
-    t_hi = b < t_hi ? b : t_hi;
-    for (int64_t t = t_lo; t <= t_hi; t++) {
-        if (++s->steps > MAX_STEPS) {
-            return;
-        }
-        if (!dash_on(s, start_pos + (double)t + (forward ? 0.5 : -0.5))) {
-            continue;
-        }
-        plot(s, x1 + step_x * t, y1 + step_y * t);
-    }
 }
 
 /* floor(a / b) for b > 0 */
@@ -258,15 +196,7 @@ static void draw_segment(struct stroke *s, int64_t x1, int64_t y1, int64_t x2, i
     if (!x_major) {
         octant |= 1;
     }
-    double step = major ? root((double)adx * (double)adx + (double)ady * (double)ady) / major : 0;
-    double start_pos = s->dash_pos;
-    s->dash_pos += step * (double)major;
     if (major == 0) {
-        return;
-    }
-    if (s->num_dash && minor == 0) {
-        draw_dashed_axis(s, x1, y1, x_major ? major_sign : 0, x_major ? 0 : major_sign, major,
-                         start_pos);
         return;
     }
     /* Bresenham's error before step k decides the minor offset in closed
@@ -287,15 +217,460 @@ static void draw_segment(struct stroke *s, int64_t x1, int64_t y1, int64_t x2, i
         if (++s->steps > MAX_STEPS) {
             return;
         }
-        if (s->num_dash && !dash_on(s, start_pos + step * ((double)k + 0.5))) {
-            continue;
-        }
         int64_t m = floor_div(e + (k - 1) * 2 * minor, 2 * major) + 1;
         int64_t a = major_start + major_sign * k, b = minor_start + minor_sign * m;
         if (x_major) {
             plot(s, a, b);
         } else {
             plot(s, b, a);
+        }
+    }
+}
+
+/*
+ * Dashed lines. The reference draws them with X's wide-line code at
+ * width 1: every "on" piece of a dash is a quadrilateral half a pixel
+ * either side of the segment, consecutive segments are joined with a
+ * mitre where both sides are on, and each polygon is scan-converted with
+ * integer edge equations (a pixel, its centre on integer coordinates, is
+ * in when it lies right of every left edge or on it, and strictly left of
+ * every right edge, on rows from the top vertex's row rounded up to the
+ * bottom one's, excluded). The floating-point steps below follow the
+ * reference's order of operations so that the rounding is the same.
+ */
+struct poly_vertex {
+    double x, y;
+};
+
+struct poly_slope {
+    int32_t dx, dy;
+    double k; /* the edge is x * dy - y * dx = k, relative to the origin */
+};
+
+struct poly_edge {
+    int32_t x, e, stepx, signdx, dx, dy, height;
+};
+
+/* A segment's end as seen by a join. */
+struct line_face {
+    double xa, ya;
+    int32_t dx, dy;
+    int32_t x, y;
+    double k;
+};
+
+#define SQUARED_SECANT_LIMIT 108.856472512142 /* 1 / sin^2(11/2 degrees) */
+
+static int32_t ceil_int(double v)
+{
+    int32_t i = (int32_t)v;
+    return (v == (double)i || v < 0.0) ? i : i + 1;
+}
+
+/* 32-bit products wrap, as the reference's int arithmetic does. */
+static int32_t mul32(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a * (uint32_t)b);
+}
+
+/* The double nearest sqrt(v) for an integer v below 2^53 (the reference
+ * uses hypot; we have no libm). */
+static double sqrt_nearest(double v)
+{
+    if (v <= 0) {
+        return 0;
+    }
+    double r = v > 1 ? v : 1;
+    for (int i = 0; i < 2000; i++) {
+        double next = 0.5 * (r + v / r);
+        if (next >= r) {
+            break;
+        }
+        r = next;
+    }
+    /* Pick, among r and its neighbours, the one whose square is nearest. */
+    double best = r, best_err = -1;
+    for (int delta = -1; delta <= 1; delta++) {
+        uint64_t bits;
+        memcpy(&bits, &r, sizeof(bits));
+        bits = (uint64_t)((int64_t)bits + delta);
+        double c;
+        memcpy(&c, &bits, sizeof(c));
+        /* c * c exactly as hi + lo (Dekker's product) */
+        double split = c * 134217729.0, c_hi = split - (split - c), c_lo = c - c_hi;
+        double hi = c * c, lo = ((c_hi * c_hi - hi) + 2 * c_hi * c_lo) + c_lo * c_lo;
+        double err = (hi - v) + lo;
+        err = err < 0 ? -err : err;
+        if (best_err < 0 || err < best_err) {
+            best = c;
+            best_err = err;
+        }
+    }
+    return best;
+}
+
+static int step_around(int v, int incr, int max)
+{
+    return v + incr < 0 ? max - 1 : v + incr == max ? 0 : v + incr;
+}
+
+/* An edge from vertex row y0 along slope (dx, dy, k); returns its first
+ * row. Left edges start one pixel further right. */
+static int32_t edge_build(double y0, double k, int32_t dx, int32_t dy, int32_t xi, int32_t yi,
+                          int32_t left, struct poly_edge *edge)
+{
+    if (dy < 0) {
+        dy = -dy;
+        dx = -dx;
+        k = -k;
+    }
+    int32_t y = ceil_int(y0);
+    int32_t xady = ceil_int(k) + mul32(y, dx);
+    int32_t x = xady <= 0 ? -(-xady / dy) - 1 : (xady - 1) / dy;
+    int32_t e = xady - mul32(x, dy);
+    if (dx >= 0) {
+        edge->signdx = 1;
+        edge->stepx = dx / dy;
+        edge->dx = dx % dy;
+    } else {
+        edge->signdx = -1;
+        edge->stepx = -(-dx / dy);
+        edge->dx = -dx % dy;
+        e = dy - e + 1;
+    }
+    edge->dy = dy;
+    edge->x = x + left + xi;
+    edge->e = e - dy;
+    edge->height = 0;
+    return y + yi;
+}
+
+/* Moves an edge n rows down at once (what n single steps would do). */
+static void edge_advance(int32_t *x, int32_t *e, const struct poly_edge *edge, int64_t n)
+{
+    int64_t total = (int64_t)*e + n * edge->dx;
+    int64_t carries = total > 0 ? (total + edge->dy - 1) / edge->dy : 0;
+    *x = (int32_t)(*x + n * edge->stepx + carries * edge->signdx);
+    *e = (int32_t)(total - carries * edge->dy);
+}
+
+static void edge_step(int32_t *x, int32_t *e, const struct poly_edge *edge)
+{
+    *x += edge->stepx;
+    *e += edge->dx;
+    if (*e > 0) {
+        *x += edge->signdx;
+        *e -= edge->dy;
+    }
+}
+
+/* Scan-converts a convex polygon of `count` (3 or 4) vertices relative to
+ * (xi, yi), plotting every pixel of its spans. */
+static void poly_fill(struct stroke *s, const struct poly_vertex *v, const struct poly_slope *sl,
+                      int count, int32_t xi, int32_t yi)
+{
+    struct poly_edge right[4], left[4];
+    int top = 0, bottom = 0;
+    double miny = v[0].y, maxy = v[0].y;
+    for (int i = 1; i < count; i++) {
+        if (v[i].y < miny) {
+            top = i;
+            miny = v[i].y;
+        }
+        if (v[i].y >= maxy) {
+            bottom = i;
+            maxy = v[i].y;
+        }
+    }
+    int clockwise = 1, slopeoff = 0;
+    int j = step_around(top, -1, count);
+    if (mul32(sl[j].dy, sl[top].dx) > mul32(sl[top].dy, sl[j].dx)) {
+        clockwise = -1;
+        slopeoff = -1;
+    }
+    int32_t bottomy = ceil_int(maxy) + yi, topy = 0, lasty = 0;
+    int nright = 0, nleft = 0;
+    for (int i = top, k = step_around(top, slopeoff, count); i != bottom;
+         i = step_around(i, clockwise, count), k = step_around(k, clockwise, count)) {
+        if (sl[k].dy != 0) {
+            int32_t y = edge_build(v[i].y, sl[k].k, sl[k].dx, sl[k].dy, xi, yi, 0, &right[nright]);
+            if (nright) {
+                right[nright - 1].height = y - lasty;
+            } else {
+                topy = y;
+            }
+            nright++;
+            lasty = y;
+        }
+    }
+    if (nright) {
+        right[nright - 1].height = bottomy - lasty;
+    }
+    slopeoff = slopeoff == 0 ? -1 : 0;
+    for (int i = top, k = step_around(top, slopeoff, count); i != bottom;
+         i = step_around(i, -clockwise, count), k = step_around(k, -clockwise, count)) {
+        if (sl[k].dy != 0) {
+            int32_t y = edge_build(v[i].y, sl[k].k, sl[k].dx, sl[k].dy, xi, yi, 1, &left[nleft]);
+            if (nleft) {
+                left[nleft - 1].height = y - lasty;
+            }
+            nleft++;
+            lasty = y;
+        }
+    }
+    if (nleft) {
+        left[nleft - 1].height = bottomy - lasty;
+    }
+    /* Walk both chains down, one band (both edges fixed) at a time. */
+    int li = 0, ri = 0;
+    int32_t lh = 0, rh = 0, lx = 0, le = 0, rx = 0, re = 0;
+    const struct poly_edge *le_edge = NULL, *re_edge = NULL;
+    int64_t y = topy;
+    int64_t rows = (int64_t)s->dst->height, cols = (int64_t)s->dst->width;
+    while ((li < nleft || lh) && (ri < nright || rh)) {
+        if (!lh && li < nleft) {
+            le_edge = &left[li++];
+            lh = le_edge->height;
+            lx = le_edge->x;
+            le = le_edge->e;
+        }
+        if (!rh && ri < nright) {
+            re_edge = &right[ri++];
+            rh = re_edge->height;
+            rx = re_edge->x;
+            re = re_edge->e;
+        }
+        int32_t h = lh < rh ? lh : rh;
+        lh -= h;
+        rh -= h;
+        if (h <= 0) {
+            continue;
+        }
+        if (y < 0) {
+            /* rows above the surface: skip them in one go */
+            int64_t n = -y < h ? -y : h;
+            edge_advance(&lx, &le, le_edge, n);
+            edge_advance(&rx, &re, re_edge, n);
+            y += n;
+            h -= (int32_t)n;
+        }
+        for (; h > 0; h--, y++) {
+            if (y >= rows || ++s->steps > MAX_STEPS) {
+                return;
+            }
+            if (rx >= lx) {
+                int64_t a = lx < 0 ? 0 : lx, b = rx >= cols ? cols - 1 : rx;
+                for (int64_t x = a; x <= b; x++) {
+                    plot(s, x, y);
+                }
+            }
+            edge_step(&lx, &le, le_edge);
+            edge_step(&rx, &re, re_edge);
+        }
+    }
+}
+
+/* Joins two segment ends with a mitre (a bevel past the mitre limit). */
+static void line_join(struct stroke *s, struct line_face lf, struct line_face rf)
+{
+    double denom = -lf.dx * (double)rf.dy + rf.dx * (double)lf.dy;
+    if (!s->collecting) {
+        /* a one-pixel line usually draws the joining pixel itself */
+        if (lf.dx > 0 || (lf.dx == 0 && lf.dy > 0) || rf.dx > 0 || (rf.dx == 0 && rf.dy > 0)) {
+            return;
+        }
+    }
+    if (denom == 0) {
+        return;
+    }
+    bool swapped = false;
+    if (denom > 0) {
+        lf.xa = -lf.xa;
+        lf.ya = -lf.ya;
+        lf.dx = -lf.dx;
+        lf.dy = -lf.dy;
+    } else {
+        swapped = true;
+        rf.xa = -rf.xa;
+        rf.ya = -rf.ya;
+        rf.dx = -rf.dx;
+        rf.dy = -rf.dy;
+    }
+    struct poly_vertex v[4] = {{rf.xa, rf.ya}, {0, 0}, {lf.xa, lf.ya}, {0, 0}};
+    struct poly_slope sl[4] = {{-rf.dy, rf.dx, 0}, {lf.dy, -lf.dx, 0}, {0, 0, 0}, {0, 0, 0}};
+    double my = (lf.dy * (rf.xa * rf.dy - rf.ya * rf.dx) - rf.dy * (lf.xa * lf.dy - lf.ya * lf.dx)) /
+                denom;
+    double mx = lf.dy != 0 ? lf.xa + (my - lf.ya) * (double)lf.dx / (double)lf.dy
+                           : rf.xa + (my - rf.ya) * (double)rf.dx / (double)rf.dy;
+    int count;
+    if ((mx * mx + my * my) * 4 <= SQUARED_SECANT_LIMIT) {
+        double sign = swapped ? -1 : 1;
+        sl[2] = (struct poly_slope){swapped ? -lf.dx : lf.dx, swapped ? -lf.dy : lf.dy, sign * lf.k};
+        v[3] = (struct poly_vertex){mx, my};
+        sl[3] = (struct poly_slope){swapped ? -rf.dx : rf.dx, swapped ? -rf.dy : rf.dy, sign * rf.k};
+        count = 4;
+    } else {
+        double dx = rf.xa - lf.xa, dy = rf.ya - lf.ya;
+        double adx = dx < 0 ? -dx : dx, ady = dy < 0 ? -dy : dy;
+        double scale = adx > ady ? adx : ady;
+        sl[2].dx = (int32_t)((dx * 65536) / scale);
+        sl[2].dy = (int32_t)((dy * 65536) / scale);
+        sl[2].k = ((lf.xa + rf.xa) * sl[2].dy - (lf.ya + rf.ya) * sl[2].dx) / 2.0;
+        count = 3;
+    }
+    poly_fill(s, v, sl, count, lf.x, lf.y);
+}
+
+enum { V_TOP, V_RIGHT, V_BOTTOM, V_LEFT };
+
+/* One segment's dashes; the dash state (index, offset into it) carries on. */
+static void dashed_segment(struct stroke *s, int32_t *dash_offset, uint32_t *dash_index,
+                           int32_t x1, int32_t y1, int32_t x2, int32_t y2, struct line_face *lface,
+                           struct line_face *rface)
+{
+    int32_t dx = x2 - x1, dy = y2 - y1;
+    uint32_t index = *dash_index;
+    int32_t remain = s->dash[index] - *dash_offset;
+    double l = 0.5, length, rdx, rdy;
+    if (dx == 0) {
+        length = dy;
+        rdx = 0;
+        rdy = l;
+        if (dy < 0) {
+            length = -dy;
+            rdy = -l;
+        }
+    } else if (dy == 0) {
+        length = dx;
+        rdx = l;
+        rdy = 0;
+        if (dx < 0) {
+            length = -dx;
+            rdx = -l;
+        }
+    } else {
+        length = sqrt_nearest((double)dx * dx + (double)dy * dy);
+        double r = l / length;
+        rdx = r * dx;
+        rdy = r * dy;
+    }
+    double k = l * length, left = length;
+    struct poly_slope sl[4] = {{dx, dy, k}, {-dy, dx, 0}, {-dx, -dy, k}, {dy, -dx, 0}};
+    struct poly_vertex v[4] = {{rdy, -rdx}, {rdy, -rdx}, {-rdy, rdx}, {-rdy, rdx}};
+    while (left > remain) {
+        if (++s->steps > MAX_STEPS) {
+            return;
+        }
+        double ddx = mul32(remain, dx) / length, ddy = mul32(remain, dy) / length;
+        v[V_RIGHT].x += ddx;
+        v[V_RIGHT].y += ddy;
+        v[V_BOTTOM].x += ddx;
+        v[V_BOTTOM].y += ddy;
+        sl[V_RIGHT].k = v[V_RIGHT].x * dx + v[V_RIGHT].y * dy;
+        if (!(index & 1)) {
+            poly_fill(s, v, sl, 4, x1, y1);
+        }
+        left -= remain;
+        if (++index == s->num_dash) {
+            index = 0;
+        }
+        remain = s->dash[index];
+        v[V_TOP] = v[V_RIGHT];
+        v[V_LEFT] = v[V_BOTTOM];
+        sl[V_LEFT].k = -sl[V_RIGHT].k;
+    }
+    if (!(index & 1)) {
+        v[V_TOP].x -= dx;
+        v[V_TOP].y -= dy;
+        v[V_LEFT].x -= dx;
+        v[V_LEFT].y -= dy;
+        v[V_RIGHT] = (struct poly_vertex){rdy, -rdx};
+        v[V_BOTTOM] = (struct poly_vertex){-rdy, rdx};
+        sl[V_RIGHT].k = 0;
+        sl[V_LEFT].k += (int32_t)((uint32_t)mul32(dx, dx) + (uint32_t)mul32(dy, dy));
+        poly_fill(s, v, sl, 4, x2, y2);
+    }
+    remain = (int32_t)((double)remain - left);
+    if (remain == 0) {
+        if (++index == s->num_dash) {
+            index = 0;
+        }
+        remain = s->dash[index];
+    }
+    *lface = (struct line_face){rdy, -rdx, dx, dy, x1, y1, k};
+    *rface = (struct line_face){-rdy, rdx, -dx, -dy, x2, y2, k};
+    *dash_index = index;
+    *dash_offset = s->dash[index] - remain;
+}
+
+/* Starts the dash pattern `dist` units in. */
+static void dash_start(const struct stroke *s, int64_t dist, uint32_t *dash_index,
+                       int32_t *dash_offset)
+{
+    uint32_t index = 0;
+    if (dist < s->dash[0]) {
+        *dash_index = 0;
+        *dash_offset = (int32_t)dist;
+        return;
+    }
+    dist -= s->dash[0];
+    index = s->num_dash > 1 ? 1 : 0;
+    int64_t total = 0;
+    for (uint32_t i = 0; i < s->num_dash; i++) {
+        total += s->dash[i];
+    }
+    if (total > 0 && total <= dist) {
+        dist %= total;
+    }
+    while (dist >= s->dash[index]) {
+        dist -= s->dash[index];
+        if (++index == s->num_dash) {
+            index = 0;
+        }
+    }
+    *dash_index = index;
+    *dash_offset = (int32_t)dist;
+}
+
+static void dashed_polyline(struct stroke *s, const struct polyline *l)
+{
+    if (l->count == 0) {
+        return;
+    }
+    const int32_t *xy = l->xy;
+    bool self_join = xy[0] == xy[2 * (l->count - 1)] && xy[1] == xy[2 * (l->count - 1) + 1];
+    uint32_t index;
+    int32_t offset;
+    dash_start(s, s->dash_offset, &index, &offset);
+    bool first = true, drawn = false, first_fg = false, prev_fg = false, end_fg = false;
+    struct line_face lface, rface, prev_rface, first_face;
+    memset(&rface, 0, sizeof(rface));
+    memset(&first_face, 0, sizeof(first_face));
+    memset(&prev_rface, 0, sizeof(prev_rface));
+    for (uint32_t i = 0; i + 1 < l->count; i++) {
+        int32_t x1 = xy[2 * i], y1 = xy[2 * i + 1], x2 = xy[2 * i + 2], y2 = xy[2 * i + 3];
+        if (x1 != x2 || y1 != y2) {
+            drawn = true;
+            uint32_t prev_index = index;
+            dashed_segment(s, &offset, &index, x1, y1, x2, y2, &lface, &rface);
+            bool start_fg = !(prev_index & 1);
+            end_fg = ((index & 1) != 0) != (offset != 0);
+            if (start_fg) {
+                if (first || !prev_fg) {
+                    if (first && self_join) {
+                        first_face = lface;
+                        first_fg = true;
+                    }
+                } else {
+                    line_join(s, lface, prev_rface);
+                }
+            }
+            prev_rface = rface;
+            prev_fg = end_fg;
+            first = false;
+        }
+        if (i + 2 == l->count && drawn && end_fg && self_join && first_fg) {
+            line_join(s, first_face, rface);
         }
     }
 }
@@ -308,11 +683,14 @@ static int compare_u64(const void *a, const void *b)
 
 static void polyline_draw(struct stroke *s, struct polyline *l)
 {
-    s->dash_pos = 0;
     s->collecting = s->num_dash && s->careful && l->count >= 3;
     s->num_pixels = 0;
-    for (uint32_t i = 0; i + 1 < l->count; i++) {
-        draw_segment(s, l->xy[2 * i], l->xy[2 * i + 1], l->xy[2 * i + 2], l->xy[2 * i + 3]);
+    if (s->num_dash) {
+        dashed_polyline(s, l);
+    } else {
+        for (uint32_t i = 0; i + 1 < l->count; i++) {
+            draw_segment(s, l->xy[2 * i], l->xy[2 * i + 1], l->xy[2 * i + 2], l->xy[2 * i + 3]);
+        }
     }
     if (s->collecting) {
         s->collecting = false;
@@ -369,7 +747,6 @@ static void dashes_init(struct stroke *s, const struct qxl_line_attr *attr)
         return; /* nothing but zero lengths: drawn solid */
     }
     s->num_dash = n;
-    s->dash_total = total;
 }
 
 static bool path_valid(const struct qxl_path *path)

@@ -1539,7 +1539,9 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                 }
 #if QUIC_HAVE_SSE2
                 if (quic_simd_on) {
-                    quic_simd_fill32(cur + i, left, n);
+                    /* May write 16 keys past the run: pixels decoded later
+                     * in the row, or padding (wpad >= width + 17). */
+                    quic_simd_fill32_run(cur + i, left, n);
                 } else
 #endif
                 {

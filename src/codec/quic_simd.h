@@ -292,6 +292,21 @@ static inline void quic_simd_fill8(uint8_t *p, uint8_t v, unsigned n)
     }
 }
 
+/* Sets p[0, max(n, 16)) to v, the first sixteen without a loop (short
+ * runs are the common case, and a loop's exit is a branch no predictor
+ * guesses): writes up to 16 entries past n. */
+static inline void quic_simd_fill32_run(uint32_t *p, uint32_t v, unsigned n)
+{
+    __m128i x = _mm_set1_epi32((int)v);
+    _mm_storeu_si128((__m128i *)(void *)p, x);
+    _mm_storeu_si128((__m128i *)(void *)(p + 4), x);
+    _mm_storeu_si128((__m128i *)(void *)(p + 8), x);
+    _mm_storeu_si128((__m128i *)(void *)(p + 12), x);
+    for (unsigned k = 16; k < n; k += 4) {
+        _mm_storeu_si128((__m128i *)(void *)(p + k), x);
+    }
+}
+
 /* Sets p[0, n) to v in 16-byte stores: writes up to 3 entries past n. */
 static inline void quic_simd_fill32(uint32_t *p, uint32_t v, unsigned n)
 {

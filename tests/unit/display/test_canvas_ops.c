@@ -472,6 +472,44 @@ static void test_stroke(void)
     CHECK_EQ(at(5, 0), 1);
     CHECK_EQ(at(6, 0), 0);
     CHECK_EQ(count_set(), 4);
+    /* Dashes are one-pixel-wide polygons (X's wide dashed lines): going
+     * left, a dash from distance a to b covers the pixels at a+1 .. b.
+     * Pixels checked against spice-common's canvas. */
+    reset(0);
+    uint32_t dash21[2] = {2 * 16, 1 * 16};
+    CHECK_EQ(stroke((int32_t[]){7, 1, 0, 1}, 2, begin_end, SPICE_ROPD_OP_PUT, dash21, 2,
+                    SPICE_LINE_FLAGS_STYLED),
+             0);
+    CHECK_EQ(at(7, 1), 0);
+    CHECK_EQ(at(6, 1), 1);
+    CHECK_EQ(at(5, 1), 1);
+    CHECK_EQ(at(4, 1), 0);
+    CHECK_EQ(at(0, 1), 1);
+    CHECK_EQ(count_set(), 5);
+    /* Diagonal, dashes 3 on 1 off. */
+    reset(0);
+    uint32_t dash31[2] = {3 * 16, 1 * 16};
+    CHECK_EQ(stroke((int32_t[]){0, 1, 6, 4}, 2, begin_end, SPICE_ROPD_OP_PUT, dash31, 2,
+                    SPICE_LINE_FLAGS_STYLED),
+             0);
+    CHECK_EQ(at(0, 1), 1);
+    CHECK_EQ(at(1, 1), 1);
+    CHECK_EQ(at(1, 2), 1);
+    CHECK_EQ(at(2, 2), 1);
+    CHECK_EQ(at(4, 3), 1);
+    CHECK_EQ(at(5, 3), 1);
+    CHECK_EQ(at(5, 4), 1);
+    CHECK_EQ(count_set(), 7);
+    /* START_WITH_GAP rotates the list (1 2 3 -> 2 3 1) and starts 2 in:
+     * off 3, on 1, then (entries keep their parity) on 2, off 3: x = 3..5. */
+    reset(0);
+    uint32_t dash123[3] = {1 * 16, 2 * 16, 3 * 16};
+    CHECK_EQ(stroke((int32_t[]){0, 3, 7, 3}, 2, begin_end, SPICE_ROPD_OP_PUT, dash123, 3,
+                    SPICE_LINE_FLAGS_STYLED | SPICE_LINE_FLAGS_START_WITH_GAP),
+             0);
+    CHECK_EQ(at(3, 3), 1);
+    CHECK_EQ(at(5, 3), 1);
+    CHECK_EQ(count_set(), 3);
     /* Off-surface and absurd coordinates are clipped, cheaply. */
     reset(0);
     CHECK_EQ(stroke((int32_t[]){-100000, 2, 100000, 2}, 2, begin_end, SPICE_ROPD_OP_PUT, NULL, 0,

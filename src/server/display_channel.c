@@ -810,12 +810,12 @@ static bool wire_qmask_from(const struct qxl_qmask *q, struct wire_qmask *out,
     return true;
 }
 
-/* The images a draw carries (source, brush pattern), in wire order;
+/* The images a draw carries (source, brush patterns), in wire order;
  * *has_src tells whether the first is the source. */
-static int drawable_images(const struct qxl_drawable *d, const struct qxl_image *out[2],
+static int drawable_images(const struct qxl_drawable *d, const struct qxl_image *out[3],
                            bool *has_src)
 {
-    const struct qxl_brush *brush = NULL;
+    const struct qxl_brush *brush = NULL, *brush2 = NULL;
     const struct qxl_image *src = NULL;
     switch (d->type) {
     case QXL_DRAW_FILL:
@@ -842,17 +842,24 @@ static int drawable_images(const struct qxl_drawable *d, const struct qxl_image 
     case QXL_DRAW_STROKE:
         brush = &d->u.stroke.brush;
         break;
+    case QXL_DRAW_TEXT:
+        brush = &d->u.text.fore_brush;
+        brush2 = &d->u.text.back_brush;
+        break;
     default:
         break;
     }
     int n = 0;
-    out[0] = out[1] = NULL;
+    out[0] = out[1] = out[2] = NULL;
     *has_src = src != NULL;
     if (src) {
         out[n++] = src;
     }
     if (brush && brush->type == SPICE_BRUSH_TYPE_PATTERN && brush->pattern) {
         out[n++] = brush->pattern;
+    }
+    if (brush2 && brush2->type == SPICE_BRUSH_TYPE_PATTERN && brush2->pattern) {
+        out[n++] = brush2->pattern;
     }
     return n;
 }
@@ -890,10 +897,11 @@ static bool display_write_stroke(struct byte_buf *b, const struct wire_draw_base
     return ok;
 }
 
-/* Writes DRAW_TEXT (brush patterns are not sent: see the caller). Returns
- * false on allocation failure. */
+/* Writes DRAW_TEXT with the encoded fore and back patterns (NULL for a
+ * brush without one). Returns false on allocation failure. */
 static bool display_write_text(struct byte_buf *b, const struct wire_draw_base *base,
-                               const struct qxl_drawable *d)
+                               const struct qxl_drawable *d, const struct wire_image *fore,
+                               const struct wire_image *back)
 {
     const struct qxl_glyph_string *str = &d->u.text.str;
     struct wire_glyph *glyphs = calloc(str->length ? str->length : 1, sizeof(*glyphs));
@@ -913,8 +921,8 @@ static bool display_write_text(struct byte_buf *b, const struct wire_draw_base *
     struct wire_text t = {
             .str = {str->length, (uint8_t)str->flags, glyphs},
             .back_area = wire_rect_from(&d->u.text.back_area),
-            .fore_brush = wire_brush_from(&d->u.text.fore_brush, NULL),
-            .back_brush = wire_brush_from(&d->u.text.back_brush, NULL),
+            .fore_brush = wire_brush_from(&d->u.text.fore_brush, fore),
+            .back_brush = wire_brush_from(&d->u.text.back_brush, back),
             .fore_mode = d->u.text.fore_mode,
             .back_mode = d->u.text.back_mode,
     };
@@ -936,9 +944,9 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
                                       const struct image_encoder_settings *s, struct byte_buf *b,
                                       bool *per_client, bool *cache_me)
 {
-    struct image_source srcs[2];
-    struct encoded_image enc[2];
-    const struct qxl_image *imgs[2];
+    struct image_source srcs[3];
+    struct encoded_image enc[3];
+    const struct qxl_image *imgs[3];
     int prepared = 0, encoded = 0;
     uint16_t type = 0;
     *per_client = false;
@@ -950,11 +958,6 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     struct wire_image mask_img;
     if (!wire_qmask_from(&d->mask, &mask, &mask_img)) {
         log_once("draws with masks other than 1-bit bitmaps are sent as refreshed areas");
-        return 0;
-    }
-    if (d->type == QXL_DRAW_TEXT && (d->u.text.fore_brush.type == SPICE_BRUSH_TYPE_PATTERN ||
-                                     d->u.text.back_brush.type == SPICE_BRUSH_TYPE_PATTERN)) {
-        log_once("text with pattern brushes is sent as refreshed areas");
         return 0;
     }
     bool has_src;
@@ -970,13 +973,10 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     for (; encoded < n; encoded++) {
         display_encode(dc, s, &srcs[encoded], imgs[encoded], &enc[encoded]);
     }
-    const struct wire_image *src = NULL, *pattern = NULL;
-    if (has_src) {
-        src = &enc[0].wire;
-        pattern = n > 1 ? &enc[1].wire : NULL;
-    } else if (n > 0) {
-        pattern = &enc[0].wire;
-    }
+    /* Images in wire order: the source if any, then the patterns. */
+    const struct wire_image *src = has_src ? &enc[0].wire : NULL;
+    int first_pattern = has_src ? 1 : 0;
+    const struct wire_image *pattern = n > first_pattern ? &enc[first_pattern].wire : NULL;
     bool has_mask = mask.bitmap != NULL;
     switch (d->type) {
     case QXL_DRAW_FILL:
@@ -1050,11 +1050,18 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
             type = SPICE_MSG_DISPLAY_DRAW_STROKE;
         }
         break;
-    case QXL_DRAW_TEXT:
-        if (display_write_text(b, base, d)) {
+    case QXL_DRAW_TEXT: {
+        bool fore = d->u.text.fore_brush.type == SPICE_BRUSH_TYPE_PATTERN &&
+                    d->u.text.fore_brush.pattern;
+        bool back = d->u.text.back_brush.type == SPICE_BRUSH_TYPE_PATTERN &&
+                    d->u.text.back_brush.pattern;
+        const struct wire_image *fore_img = fore ? &enc[0].wire : NULL;
+        const struct wire_image *back_img = back ? &enc[fore ? 1 : 0].wire : NULL;
+        if (display_write_text(b, base, d, fore_img, back_img)) {
             type = SPICE_MSG_DISPLAY_DRAW_TEXT;
         }
         break;
+    }
     case QXL_COPY_BITS: {
         struct wire_point pos = {d->u.copy_bits.src_pos.x, d->u.copy_bits.src_pos.y};
         server_msg_display_copy_bits(b, base, pos);

@@ -5,7 +5,8 @@
  * One doubly linked list per surface, oldest first, of the items that some
  * client still has to send. It stays short: an item leaves as soon as every
  * client has started it, so the list is what is queued behind the slowest
- * client, and a fast client keeps it at most one worker batch long. Adding
+ * client, and a fast client keeps it at most one worker batch long (and
+ * it never holds more than DRAW_TREE_MAX_ITEMS: the oldest leave first). Adding
  * an item walks that list once for its reads and once for its opaque area,
  * with a bounding-box test before any region operation.
  *
@@ -25,6 +26,11 @@
 #include <spice/qxl_dev.h>
 
 #include "server/channel.h"
+
+/* A tree keeps at most this many items: behind a client that stopped
+ * reading, the oldest ones leave (they are sent as they are), so adding
+ * an item stays bounded work. */
+#define DRAW_TREE_MAX_ITEMS 1024
 
 static bool rop_is_opaque(uint16_t rop)
 {
@@ -383,6 +389,9 @@ void draw_tree_add(struct draw_tree *trees, uint32_t n_trees, struct draw_item *
         t->tail = item;
         t->count++;
         draw_item_ref(item);
+        while (t->count > DRAW_TREE_MAX_ITEMS) {
+            draw_item_unlink(t->head);
+        }
     }
 }
 

@@ -207,6 +207,32 @@ static void test_tree_holders(void)
     done(trees, &top, 1);
 }
 
+/* Behind a client that stopped reading, the tree stays bounded: the
+ * oldest items leave it (and are sent as they are). */
+static void test_tree_bounded(void)
+{
+    struct draw_tree trees[2] = {{0}};
+    enum { N = 1100 };
+    struct draw_item **items = calloc(N, sizeof(*items));
+    CHECK(items != NULL);
+    for (int i = 0; i < N; i++) {
+        items[i] = add(trees, fill(0, i % SURF_W, (i / SURF_W) % SURF_H, 1, 1, SPICE_ROPD_OP_PUT),
+                       NULL);
+        CHECK(items[i] != NULL);
+    }
+    CHECK(trees[0].count <= 1024u);
+    CHECK(trees[0].count >= 1000u);
+    CHECK(items[0]->tree == NULL);
+    CHECK(items[N - 1]->tree == &trees[0]);
+    /* Out of the tree, the first one is no longer hidden by anything. */
+    struct draw_item *top = add(trees, fill(0, 0, 0, SURF_W, SURF_H, SPICE_ROPD_OP_PUT), NULL);
+    CHECK(items[0]->alive);
+    CHECK(!items[N - 1]->alive);
+    done(trees, items, N);
+    done(trees, &top, 1);
+    free(items);
+}
+
 /* ---- on the wire ---- */
 
 struct session {
@@ -483,6 +509,7 @@ int main(void)
                                            CHECK_CASE(test_tree_copy_bits_keeps_its_source),
                                            CHECK_CASE(test_tree_surface_source_kept),
                                            CHECK_CASE(test_tree_holders),
+                                           CHECK_CASE(test_tree_bounded),
                                            CHECK_CASE(test_wire_hidden_never_sent),
                                            CHECK_CASE(test_wire_partly_hidden_clipped),
                                            CHECK_CASE(test_wire_two_clients),

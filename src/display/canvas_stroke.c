@@ -35,6 +35,8 @@
 #define MAX_POINTS       (1u << 18)
 #define MAX_BEZIER_DEPTH 16
 #define MAX_STEPS        (16ull * 1024 * 1024)
+/* Dashed polylines must stay within this many pixels of the origin. */
+#define DASH_COORD_LIMIT 16384
 
 struct polyline {
     int32_t *xy; /* pairs */
@@ -261,10 +263,21 @@ struct line_face {
 
 #define SQUARED_SECANT_LIMIT 108.856472512142 /* 1 / sin^2(11/2 degrees) */
 
+/* double to int32 the way x86's conversion (and so the reference, built
+ * there) behaves: out of range or NaN gives INT32_MIN, not undefined
+ * behaviour. */
+static int32_t to_int32(double v)
+{
+    if (!(v > -2147483649.0 && v < 2147483648.0)) {
+        return INT32_MIN;
+    }
+    return (int32_t)v;
+}
+
 static int32_t ceil_int(double v)
 {
-    int32_t i = (int32_t)v;
-    return (v == (double)i || v < 0.0) ? i : i + 1;
+    int32_t i = to_int32(v);
+    return (v == (double)i || v < 0.0) ? i : (int32_t)((uint32_t)i + 1);
 }
 
 /* 32-bit products wrap, as the reference's int arithmetic does. */
@@ -513,8 +526,8 @@ static void line_join(struct stroke *s, struct line_face lf, struct line_face rf
         double dx = rf.xa - lf.xa, dy = rf.ya - lf.ya;
         double adx = dx < 0 ? -dx : dx, ady = dy < 0 ? -dy : dy;
         double scale = adx > ady ? adx : ady;
-        sl[2].dx = (int32_t)((dx * 65536) / scale);
-        sl[2].dy = (int32_t)((dy * 65536) / scale);
+        sl[2].dx = to_int32((dx * 65536) / scale);
+        sl[2].dy = to_int32((dy * 65536) / scale);
         sl[2].k = ((lf.xa + rf.xa) * sl[2].dy - (lf.ya + rf.ya) * sl[2].dx) / 2.0;
         count = 3;
     }
@@ -590,7 +603,7 @@ static void dashed_segment(struct stroke *s, int32_t *dash_offset, uint32_t *das
         sl[V_LEFT].k += (int32_t)((uint32_t)mul32(dx, dx) + (uint32_t)mul32(dy, dy));
         poly_fill(s, v, sl, 4, x2, y2);
     }
-    remain = (int32_t)((double)remain - left);
+    remain = to_int32((double)remain - left);
     if (remain == 0) {
         if (++index == s->num_dash) {
             index = 0;
@@ -638,6 +651,13 @@ static void dashed_polyline(struct stroke *s, const struct polyline *l)
         return;
     }
     const int32_t *xy = l->xy;
+    /* The reference's int arithmetic overflows on longer dashed lines (its
+     * behaviour there is undefined); we draw nothing for them. */
+    for (uint32_t i = 0; i < 2 * l->count; i++) {
+        if (xy[i] < -DASH_COORD_LIMIT || xy[i] > DASH_COORD_LIMIT) {
+            return;
+        }
+    }
     bool self_join = xy[0] == xy[2 * (l->count - 1)] && xy[1] == xy[2 * (l->count - 1) + 1];
     uint32_t index;
     int32_t offset;
@@ -694,7 +714,9 @@ static void polyline_draw(struct stroke *s, struct polyline *l)
     }
     if (s->collecting) {
         s->collecting = false;
-        qsort(s->pixels, s->num_pixels, sizeof(*s->pixels), compare_u64);
+        if (s->num_pixels) {
+            qsort(s->pixels, s->num_pixels, sizeof(*s->pixels), compare_u64);
+        }
         for (size_t i = 0; i < s->num_pixels; i++) {
             if (i == 0 || s->pixels[i] != s->pixels[i - 1]) {
                 plot(s, (int64_t)(s->pixels[i] & 0xffffffffu), (int64_t)(s->pixels[i] >> 32));

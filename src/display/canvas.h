@@ -24,10 +24,10 @@
 #include "display/qxl_parse.h"
 
 struct canvas_surface {
-    uint8_t *line0;  /* borrows: the top row */
-    int32_t stride;  /* bytes from one row to the next (negative: bottom-up memory) */
+    uint8_t *line0; /* borrows: the top row */
+    int32_t stride; /* bytes from one row to the next (negative: bottom-up memory) */
     uint32_t width, height;
-    uint32_t format; /* SPICE_SURFACE_FMT_* */
+    uint32_t format;       /* SPICE_SURFACE_FMT_* */
     pixman_image_t *image; /* owns: a pixman view of the same memory, or NULL */
 };
 
@@ -35,8 +35,8 @@ struct canvas_surface {
 typedef struct canvas_surface *(*canvas_lookup_fn)(void *opaque, uint32_t surface_id);
 
 /* Sets up a surface over caller memory (borrowed). Returns 0 or < 0. */
-int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride,
-                        uint32_t width, uint32_t height, uint32_t format);
+int canvas_surface_init(struct canvas_surface *s, uint8_t *line0, int32_t stride, uint32_t width,
+                        uint32_t height, uint32_t format);
 void canvas_surface_finish(struct canvas_surface *s);
 
 /* Bytes per pixel of a surface format, or 0 if unknown. */

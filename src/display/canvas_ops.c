@@ -49,8 +49,7 @@ static bool sane_rect(const struct qxl_rect *r)
 
 static bool sane_point(struct qxl_point p)
 {
-    return p.x >= -COORD_LIMIT && p.x <= COORD_LIMIT && p.y >= -COORD_LIMIT &&
-           p.y <= COORD_LIMIT;
+    return p.x >= -COORD_LIMIT && p.x <= COORD_LIMIT && p.y >= -COORD_LIMIT && p.y <= COORD_LIMIT;
 }
 
 static bool same_size(const struct qxl_rect *a, const struct qxl_rect *b)
@@ -292,8 +291,8 @@ static void paint_region(struct canvas_surface *dst, const pixman_region32_t *re
     }
 }
 
-static void fill_region(struct canvas_surface *dst, const pixman_region32_t *region,
-                        uint32_t value, uint8_t rop)
+static void fill_region(struct canvas_surface *dst, const pixman_region32_t *region, uint32_t value,
+                        uint8_t rop)
 {
     struct canvas_paint paint = {.solid = true, .color = value, .rop = rop};
     paint_region(dst, region, &paint);
@@ -353,16 +352,15 @@ static int draw_scaled(struct canvas_surface *dst, pixman_region32_t *region, pi
      * pixel the same way wherever the scratch image starts. */
     pixman_box32_t e = *pixman_region32_extents(region);
     pixman_format_code_t format = pixman_image_get_format(src);
-    pixman_image_t *scaled =
-            pixman_image_create_bits(format, e.x2 - e.x1, e.y2 - e.y1, NULL, 0);
+    pixman_image_t *scaled = pixman_image_create_bits(format, e.x2 - e.x1, e.y2 - e.y1, NULL, 0);
     if (!scaled) {
         image_reset(src);
         return CLOVE_E_NOMEM;
     }
     pixman_region32_translate(region, -e.x1, -e.y1);
     pixman_image_set_clip_region32(scaled, region);
-    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, scaled, e.x1 - bbox->left,
-                             e.y1 - bbox->top, 0, 0, 0, 0, e.x2 - e.x1, e.y2 - e.y1);
+    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, scaled, e.x1 - bbox->left, e.y1 - bbox->top,
+                             0, 0, 0, 0, e.x2 - e.x1, e.y2 - e.y1);
     pixman_region32_translate(region, e.x1, e.y1);
     image_reset(src);
     int n;
@@ -446,8 +444,8 @@ static int draw_opaque(struct canvas_surface *dst, pixman_region32_t *region,
     if (rc < 0) {
         return rc;
     }
-    rc = draw_source(dst, region, d, d->u.opaque.src, &d->u.opaque.src_area,
-                     d->u.opaque.scale_mode, CANVAS_ROP2_COPY, lookup, opaque);
+    rc = draw_source(dst, region, d, d->u.opaque.src, &d->u.opaque.src_area, d->u.opaque.scale_mode,
+                     CANVAS_ROP2_COPY, lookup, opaque);
     if (rc == 0) {
         paint_region(dst, region, &paint);
     }
@@ -603,8 +601,8 @@ static int draw_alpha_blend(struct canvas_surface *dst, pixman_region32_t *regio
         /* The reference always blends scaled sources with nearest. */
         set_scale(src, src_area, bbox);
         pixman_image_set_filter(src, PIXMAN_FILTER_NEAREST, NULL, 0);
-        pixman_image_composite32(PIXMAN_OP_OVER, src, mask, dest, 0, 0, 0, 0, bbox->left,
-                                 bbox->top, dw, dh);
+        pixman_image_composite32(PIXMAN_OP_OVER, src, mask, dest, 0, 0, 0, 0, bbox->left, bbox->top,
+                                 dw, dh);
     }
     image_reset(src);
     if (dst->format == SPICE_SURFACE_FMT_32_xRGB && !dest_alpha) {
@@ -756,7 +754,7 @@ static int draw_rop3(struct canvas_surface *dst, pixman_region32_t *region,
         const uint8_t *srow = (const uint8_t *)pixman_image_get_data(s) +
                               (intptr_t)(s_off_y + part.y1 + y) * pixman_image_get_stride(s);
         const uint8_t *prow = p ? (const uint8_t *)pixman_image_get_data(p) +
-                                          (intptr_t)pat_y * pixman_image_get_stride(p)
+                                              (intptr_t)pat_y * pixman_image_get_stride(p)
                                 : NULL;
         int32_t pat_x = pat_x0;
         for (int32_t x = 0; x < part_w; x++) {
@@ -1022,10 +1020,9 @@ int canvas_ops_draw(struct canvas_surface *dst, const struct qxl_drawable *d,
         break;
     case QXL_DRAW_COPY:
     case QXL_DRAW_BLEND: /* the same operation as far as pixels go */
-        rc = draw_source(dst, &region, d, d->u.copy.src, &d->u.copy.src_area,
-                         d->u.copy.scale_mode,
-                         canvas_rop2_from_descriptor(d->u.copy.rop_descriptor,
-                                                     CANVAS_ROP_INPUT_SRC, CANVAS_ROP_INPUT_DEST),
+        rc = draw_source(dst, &region, d, d->u.copy.src, &d->u.copy.src_area, d->u.copy.scale_mode,
+                         canvas_rop2_from_descriptor(d->u.copy.rop_descriptor, CANVAS_ROP_INPUT_SRC,
+                                                     CANVAS_ROP_INPUT_DEST),
                          lookup, opaque);
         break;
     case QXL_DRAW_OPAQUE:

@@ -131,8 +131,7 @@ static inline uint8_t *image_row(pixman_image_t *image, int32_t y)
     return (uint8_t *)pixman_image_get_data(image) + (intptr_t)y * pixman_image_get_stride(image);
 }
 
-void canvas_raster_fill(pixman_image_t *dst, const pixman_box32_t *box, uint32_t value,
-                        uint8_t rop)
+void canvas_raster_fill(pixman_image_t *dst, const pixman_box32_t *box, uint32_t value, uint8_t rop)
 {
     pixman_box32_t b;
     unsigned bpp;
@@ -458,8 +457,8 @@ pixman_image_t *canvas_raster_image(const struct qxl_image *img, uint32_t surfac
             return NULL;
         }
         bitmap_fill_native(tmp, img);
-        pixman_image_composite32(PIXMAN_OP_SRC, tmp, NULL, out, 0, 0, 0, 0, 0, 0,
-                                 (int)img->width, (int)img->height);
+        pixman_image_composite32(PIXMAN_OP_SRC, tmp, NULL, out, 0, 0, 0, 0, 0, 0, (int)img->width,
+                                 (int)img->height);
         pixman_image_unref(tmp);
     }
     /* The guest says the pad byte of its 32-bit pixels is meaningful. */

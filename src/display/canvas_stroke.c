@@ -511,16 +511,19 @@ static void line_join(struct stroke *s, struct line_face lf, struct line_face rf
     }
     struct poly_vertex v[4] = {{rf.xa, rf.ya}, {0, 0}, {lf.xa, lf.ya}, {0, 0}};
     struct poly_slope sl[4] = {{-rf.dy, rf.dx, 0}, {lf.dy, -lf.dx, 0}, {0, 0, 0}, {0, 0, 0}};
-    double my = (lf.dy * (rf.xa * rf.dy - rf.ya * rf.dx) - rf.dy * (lf.xa * lf.dy - lf.ya * lf.dx)) /
-                denom;
+    double my =
+            (lf.dy * (rf.xa * rf.dy - rf.ya * rf.dx) - rf.dy * (lf.xa * lf.dy - lf.ya * lf.dx)) /
+            denom;
     double mx = lf.dy != 0 ? lf.xa + (my - lf.ya) * (double)lf.dx / (double)lf.dy
                            : rf.xa + (my - rf.ya) * (double)rf.dx / (double)rf.dy;
     int count;
     if ((mx * mx + my * my) * 4 <= SQUARED_SECANT_LIMIT) {
         double sign = swapped ? -1 : 1;
-        sl[2] = (struct poly_slope){swapped ? -lf.dx : lf.dx, swapped ? -lf.dy : lf.dy, sign * lf.k};
+        sl[2] = (struct poly_slope){swapped ? -lf.dx : lf.dx, swapped ? -lf.dy : lf.dy,
+                                    sign * lf.k};
         v[3] = (struct poly_vertex){mx, my};
-        sl[3] = (struct poly_slope){swapped ? -rf.dx : rf.dx, swapped ? -rf.dy : rf.dy, sign * rf.k};
+        sl[3] = (struct poly_slope){swapped ? -rf.dx : rf.dx, swapped ? -rf.dy : rf.dy,
+                                    sign * rf.k};
         count = 4;
     } else {
         double dx = rf.xa - lf.xa, dy = rf.ya - lf.ya;
@@ -537,8 +540,8 @@ static void line_join(struct stroke *s, struct line_face lf, struct line_face rf
 enum { V_TOP, V_RIGHT, V_BOTTOM, V_LEFT };
 
 /* One segment's dashes; the dash state (index, offset into it) carries on. */
-static void dashed_segment(struct stroke *s, int32_t *dash_offset, uint32_t *dash_index,
-                           int32_t x1, int32_t y1, int32_t x2, int32_t y2, struct line_face *lface,
+static void dashed_segment(struct stroke *s, int32_t *dash_offset, uint32_t *dash_index, int32_t x1,
+                           int32_t y1, int32_t x2, int32_t y2, struct line_face *lface,
                            struct line_face *rface)
 {
     int32_t dx = x2 - x1, dy = y2 - y1;

@@ -200,8 +200,8 @@ static struct canvas_surface *lookup(void *opaque, uint32_t id)
 }
 
 static const uint32_t formats[] = {SPICE_SURFACE_FMT_32_xRGB, SPICE_SURFACE_FMT_32_ARGB,
-                                   SPICE_SURFACE_FMT_16_555, SPICE_SURFACE_FMT_16_565,
-                                   SPICE_SURFACE_FMT_8_A, SPICE_SURFACE_FMT_1_A};
+                                   SPICE_SURFACE_FMT_16_555,  SPICE_SURFACE_FMT_16_565,
+                                   SPICE_SURFACE_FMT_8_A,     SPICE_SURFACE_FMT_1_A};
 
 static const uint8_t types[] = {QXL_DRAW_FILL,        QXL_DRAW_OPAQUE,      QXL_DRAW_COPY,
                                 QXL_DRAW_TRANSPARENT, QXL_DRAW_ALPHA_BLEND, QXL_COPY_BITS,

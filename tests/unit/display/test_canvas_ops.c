@@ -3,14 +3,15 @@
  * the reference client's rules (masks, brushes, ROPs over whole pixel
  * words, colour keys, alpha, rop3, zero-width lines, glyph text), and
  * hostile data refused or drawn safely. */
-#include "check.h"
-#include "common/error.h"
-#include "display/canvas.h"
+#include <stdlib.h>
+#include <string.h>
 
 #include <spice/enums.h>
 #include <spice/qxl_dev.h>
-#include <stdlib.h>
-#include <string.h>
+
+#include "check.h"
+#include "common/error.h"
+#include "display/canvas.h"
 
 #define W 8
 #define H 8
@@ -49,9 +50,13 @@ static struct qxl_drawable drawable(uint8_t type, struct qxl_rect bbox)
 
 static struct qxl_image bitmap32(uint32_t *pixels, uint32_t w, uint32_t h)
 {
-    return (struct qxl_image){.type = SPICE_IMAGE_TYPE_BITMAP, .format = SPICE_BITMAP_FMT_32BIT,
-                              .bitmap_flags = QXL_BITMAP_TOP_DOWN, .width = w, .height = h,
-                              .stride = w * 4, .data = (uint8_t *)pixels};
+    return (struct qxl_image){.type = SPICE_IMAGE_TYPE_BITMAP,
+                              .format = SPICE_BITMAP_FMT_32BIT,
+                              .bitmap_flags = QXL_BITMAP_TOP_DOWN,
+                              .width = w,
+                              .height = h,
+                              .stride = w * 4,
+                              .data = (uint8_t *)pixels};
 }
 
 static struct qxl_drawable solid_fill(struct qxl_rect bbox, uint32_t color, uint16_t rop)
@@ -67,9 +72,13 @@ static void test_fill_mask(void)
 {
     /* Rows of a 4x2 LSB-first mask: 0101 and 0011 (bit 0 = left). */
     uint8_t bits[2] = {0x05, 0x03};
-    struct qxl_image mask = {.type = SPICE_IMAGE_TYPE_BITMAP, .format = SPICE_BITMAP_FMT_1BIT_LE,
-                             .bitmap_flags = QXL_BITMAP_TOP_DOWN, .width = 4, .height = 2,
-                             .stride = 1, .data = bits};
+    struct qxl_image mask = {.type = SPICE_IMAGE_TYPE_BITMAP,
+                             .format = SPICE_BITMAP_FMT_1BIT_LE,
+                             .bitmap_flags = QXL_BITMAP_TOP_DOWN,
+                             .width = 4,
+                             .height = 2,
+                             .stride = 1,
+                             .data = bits};
     reset(0);
     struct qxl_drawable d = solid_fill(rect(1, 1, 7, 4), 0x112233, SPICE_ROPD_OP_PUT);
     d.mask.bitmap = &mask;
@@ -109,8 +118,11 @@ static void test_fill_mask(void)
     /* Most-significant-bit-first, stored bottom-up. */
     uint8_t be[2] = {0x80, 0x40}; /* bottom row: pixel 0; top row: pixel 1 */
     struct qxl_image mask_be = {.type = SPICE_IMAGE_TYPE_BITMAP,
-                                .format = SPICE_BITMAP_FMT_1BIT_BE, .width = 2, .height = 2,
-                                .stride = 1, .data = be};
+                                .format = SPICE_BITMAP_FMT_1BIT_BE,
+                                .width = 2,
+                                .height = 2,
+                                .stride = 1,
+                                .data = be};
     reset(0);
     d = solid_fill(rect(0, 0, 2, 2), 0xabcdef, SPICE_ROPD_OP_PUT);
     d.mask.bitmap = &mask_be;
@@ -196,9 +208,13 @@ static void test_fill_rops(void)
 static void test_blackness_whiteness_invers(void)
 {
     uint8_t bits[1] = {0x01};
-    struct qxl_image mask = {.type = SPICE_IMAGE_TYPE_BITMAP, .format = SPICE_BITMAP_FMT_1BIT_LE,
-                             .bitmap_flags = QXL_BITMAP_TOP_DOWN, .width = 2, .height = 1,
-                             .stride = 1, .data = bits};
+    struct qxl_image mask = {.type = SPICE_IMAGE_TYPE_BITMAP,
+                             .format = SPICE_BITMAP_FMT_1BIT_LE,
+                             .bitmap_flags = QXL_BITMAP_TOP_DOWN,
+                             .width = 2,
+                             .height = 1,
+                             .stride = 1,
+                             .data = bits};
     reset(0x12345678);
     struct qxl_drawable d = drawable(QXL_DRAW_WHITENESS, rect(0, 0, 2, 1));
     d.mask.bitmap = &mask;
@@ -395,8 +411,8 @@ static int stroke(const int32_t *xy, uint32_t n, uint32_t flags, uint16_t fore_m
     }
     struct qxl_path_seg seg = {.flags = flags, .count = n, .points = pts};
     struct qxl_drawable d = drawable(QXL_DRAW_STROKE, rect(0, 0, W, H));
-    d.u.stroke.path = (struct qxl_path){.num_segments = 1, .segments = &seg, .num_points = n,
-                                        .points = pts};
+    d.u.stroke.path =
+            (struct qxl_path){.num_segments = 1, .segments = &seg, .num_points = n, .points = pts};
     d.u.stroke.brush.type = SPICE_BRUSH_TYPE_SOLID;
     d.u.stroke.brush.color = 1;
     d.u.stroke.fore_mode = fore_mode;
@@ -512,9 +528,9 @@ static void test_stroke(void)
     CHECK_EQ(count_set(), 3);
     /* Off-surface and absurd coordinates are clipped, cheaply. */
     reset(0);
-    CHECK_EQ(stroke((int32_t[]){-100000, 2, 100000, 2}, 2, begin_end, SPICE_ROPD_OP_PUT, NULL, 0,
-                    0),
-             0);
+    CHECK_EQ(
+            stroke((int32_t[]){-100000, 2, 100000, 2}, 2, begin_end, SPICE_ROPD_OP_PUT, NULL, 0, 0),
+            0);
     CHECK_EQ(count_set(), W);
     /* A Bezier segment whose point count is not a multiple of 3 is refused. */
     CHECK_EQ(stroke((int32_t[]){0, 0, 1, 1, 2, 2}, 3, begin_end | SPICE_PATH_BEZIER,
@@ -534,12 +550,12 @@ static void test_text(void)
 {
     /* One A1 glyph 3x2, rows stored bottom-up: bottom 101, top 010. */
     uint8_t a1[2] = {0xa0, 0x40};
-    struct qxl_glyph g = {.render_pos = {2, 3}, .glyph_origin = {0, -2}, .width = 3, .height = 2,
-                          .data = a1};
+    struct qxl_glyph g = {
+            .render_pos = {2, 3}, .glyph_origin = {0, -2}, .width = 3, .height = 2, .data = a1};
     reset(0);
     struct qxl_drawable d = drawable(QXL_DRAW_TEXT, rect(0, 0, W, H));
-    d.u.text.str = (struct qxl_glyph_string){.length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A1,
-                                             .glyphs = &g, .data = a1};
+    d.u.text.str = (struct qxl_glyph_string){
+            .length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A1, .glyphs = &g, .data = a1};
     d.u.text.fore_brush.type = SPICE_BRUSH_TYPE_SOLID;
     d.u.text.fore_brush.color = 0x00ff0000;
     d.u.text.back_brush.type = SPICE_BRUSH_TYPE_SOLID;
@@ -567,8 +583,8 @@ static void test_text(void)
     uint8_t a8[4] = {0x11, 0x11, 0xff, 0x80};
     struct qxl_glyph g8 = {.render_pos = {0, 4}, .width = 2, .height = 2, .data = a8};
     reset(0);
-    d.u.text.str = (struct qxl_glyph_string){.length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A8,
-                                             .glyphs = &g8, .data = a8};
+    d.u.text.str = (struct qxl_glyph_string){
+            .length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A8, .glyphs = &g8, .data = a8};
     d.u.text.back_area = rect(0, 0, 0, 0);
     d.u.text.fore_brush.color = 0x00ffffff;
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), 0);
@@ -582,8 +598,8 @@ static void test_text(void)
     uint8_t a4[1] = {0xf8};
     struct qxl_glyph g4 = {.render_pos = {0, 6}, .width = 2, .height = 1, .data = a4};
     reset(0);
-    d.u.text.str = (struct qxl_glyph_string){.length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A4,
-                                             .glyphs = &g4, .data = a4};
+    d.u.text.str = (struct qxl_glyph_string){
+            .length = 1, .flags = SPICE_STRING_FLAGS_RASTER_A4, .glyphs = &g4, .data = a4};
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), 0);
     CHECK_EQ(at(0, 6) & 0xff, 0xf0);
     CHECK_EQ(at(1, 6) & 0xff, 0x80);
@@ -664,8 +680,12 @@ static void test_hostile(void)
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), CLOVE_E_INVALID);
     /* Palette bitmaps without a palette. */
     uint8_t idx[1] = {0};
-    struct qxl_image pal = {.type = SPICE_IMAGE_TYPE_BITMAP, .format = SPICE_BITMAP_FMT_8BIT,
-                            .width = 1, .height = 1, .stride = 1, .data = idx};
+    struct qxl_image pal = {.type = SPICE_IMAGE_TYPE_BITMAP,
+                            .format = SPICE_BITMAP_FMT_8BIT,
+                            .width = 1,
+                            .height = 1,
+                            .stride = 1,
+                            .data = idx};
     d.u.copy.src = &pal;
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), CLOVE_E_INVALID);
     uint32_t entries[1] = {0x00abcdef};

@@ -496,6 +496,22 @@ out:
     return rc;
 }
 
+/* Copies one rectangle of a surface to (x, y): rows in the order that
+ * reads each source row before it is overwritten. */
+static void copy_rect(struct canvas_surface *dst, unsigned bpp, const pixman_box32_t *to,
+                      int32_t dx, int32_t dy)
+{
+    size_t row_bytes = (size_t)(to->x2 - to->x1) * bpp;
+    int32_t rows = to->y2 - to->y1;
+    for (int32_t k = 0; k < rows; k++) {
+        int32_t y = dy > 0 ? to->y2 - 1 - k : to->y1 + k;
+        uint8_t *d = dst->line0 + (intptr_t)y * dst->stride + (size_t)to->x1 * bpp;
+        const uint8_t *s =
+                dst->line0 + (intptr_t)(y - dy) * dst->stride + (size_t)(to->x1 - dx) * bpp;
+        memmove(d, s, row_bytes);
+    }
+}
+
 int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
                      const struct qxl_rect *clips, uint32_t num_clips, struct qxl_point src_pos)
 {
@@ -507,41 +523,80 @@ int canvas_copy_bits(struct canvas_surface *dst, const struct qxl_rect *bbox,
     if (bpp == 0 || !valid_box(bbox)) {
         return bpp == 0 ? CLOVE_E_UNSUPPORTED : 0;
     }
-    int64_t dx = (int64_t)bbox->left - src_pos.x, dy = (int64_t)bbox->top - src_pos.y;
-    uint32_t n = num_clips ? num_clips : 1;
-    for (uint32_t i = 0; i < n; i++) {
-        struct qxl_rect r;
-        if (!clip_rect(dst, bbox, num_clips ? &clips[i] : NULL, &r)) {
-            continue;
+    int32_t dx = bbox->left - src_pos.x, dy = bbox->top - src_pos.y;
+    if (dx == 0 && dy == 0) {
+        return 0;
+    }
+    /* As the reference: bbox & surface & clip rects & where the source
+     * lies inside the surface, copied rectangle by rectangle in the order
+     * that never reads a pixel already overwritten. */
+    pixman_region32_t region, other;
+    pixman_region32_init_rect(&region, bbox->left, bbox->top, (unsigned)(bbox->right - bbox->left),
+                              (unsigned)(bbox->bottom - bbox->top));
+    pixman_region32_init_rect(&other, 0, 0, dst->width, dst->height);
+    pixman_region32_intersect(&region, &region, &other);
+    pixman_region32_fini(&other);
+    pixman_region32_init_rect(&other, dx, dy, dst->width, dst->height);
+    pixman_region32_intersect(&region, &region, &other);
+    pixman_region32_fini(&other);
+    if (num_clips) {
+        pixman_box32_t *boxes = malloc(sizeof(*boxes) * num_clips);
+        if (!boxes) {
+            pixman_region32_fini(&region);
+            return CLOVE_E_NOMEM;
         }
-        /* Keep the source inside the surface too. */
-        int64_t sl = r.left - dx, st = r.top - dy, sr = r.right - dx, sb = r.bottom - dy;
-        if (sl < 0) {
-            r.left -= (int32_t)sl;
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < num_clips; i++) {
+            if (clips[i].left < clips[i].right && clips[i].top < clips[i].bottom) {
+                boxes[kept++] = (pixman_box32_t){clips[i].left, clips[i].top, clips[i].right,
+                                                 clips[i].bottom};
+            }
         }
-        if (st < 0) {
-            r.top -= (int32_t)st;
+        pixman_region32_init_rects(&other, boxes, (int)kept);
+        free(boxes);
+        pixman_region32_intersect(&region, &region, &other);
+        pixman_region32_fini(&other);
+    }
+    int n;
+    const pixman_box32_t *r = pixman_region32_rectangles(&region, &n);
+    if (dy > 0) {
+        /* downwards: bands bottom-up; within a band right to left when
+         * moving right, left to right when moving left */
+        for (int i = n - 1; i >= 0;) {
+            int start = i;
+            while (start > 0 && r[start - 1].y1 == r[i].y1) {
+                start--;
+            }
+            if (dx >= 0) {
+                for (int j = i; j >= start; j--) {
+                    copy_rect(dst, bpp, &r[j], dx, dy);
+                }
+            } else {
+                for (int j = start; j <= i; j++) {
+                    copy_rect(dst, bpp, &r[j], dx, dy);
+                }
+            }
+            i = start - 1;
         }
-        if (sr > (int64_t)dst->width) {
-            r.right -= (int32_t)(sr - dst->width);
-        }
-        if (sb > (int64_t)dst->height) {
-            r.bottom -= (int32_t)(sb - dst->height);
-        }
-        if (!valid_box(&r)) {
-            continue;
-        }
-        size_t row_bytes = (size_t)(r.right - r.left) * bpp;
-        /* Rows are copied away from the overlap: bottom-up when moving down. */
-        bool downwards = dy > 0;
-        for (int32_t k = 0; k < r.bottom - r.top; k++) {
-            int32_t y = downwards ? r.bottom - 1 - k : r.top + k;
-            uint8_t *d = dst->line0 + (intptr_t)y * dst->stride + (size_t)r.left * bpp;
-            const uint8_t *sp =
-                    dst->line0 + (intptr_t)(y - dy) * dst->stride + (size_t)(r.left - dx) * bpp;
-            memmove(d, sp, row_bytes);
+    } else {
+        for (int i = 0; i < n;) {
+            int end = i;
+            while (end + 1 < n && r[end + 1].y1 == r[i].y1) {
+                end++;
+            }
+            if (dx > 0) {
+                for (int j = end; j >= i; j--) {
+                    copy_rect(dst, bpp, &r[j], dx, dy);
+                }
+            } else {
+                for (int j = i; j <= end; j++) {
+                    copy_rect(dst, bpp, &r[j], dx, dy);
+                }
+            }
+            i = end + 1;
         }
     }
+    pixman_region32_fini(&region);
     return 0;
 }
 

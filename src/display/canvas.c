@@ -23,6 +23,7 @@
 
 #include "common/error.h"
 #include "display/canvas_ops.h"
+#include "display/canvas_raster.h"
 
 unsigned canvas_format_bpp(uint32_t format)
 {
@@ -240,117 +241,31 @@ void canvas_surface_finish(struct canvas_surface *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* A pixman image of a bitmap, wrapping its pixels when the format allows;
- * *owned receives a buffer the caller frees after unref. */
-static pixman_image_t *bitmap_to_pixman(const struct qxl_image *img, uint32_t **owned)
+/*
+ * Returns new: a composite source or mask as the reference takes it: a
+ * surface's own image (seen without alpha when `opaque` and it has some),
+ * or a bitmap converted to the destination surface's format.
+ */
+static pixman_image_t *composite_image(const struct canvas_surface *dst,
+                                       const struct qxl_image *img, bool opaque,
+                                       canvas_lookup_fn lookup, void *lookup_opaque)
 {
-    *owned = NULL;
-    pixman_format_code_t pf = 0;
-    switch (img->format) {
-    case SPICE_BITMAP_FMT_32BIT:
-        pf = PIXMAN_x8r8g8b8;
-        break;
-    case SPICE_BITMAP_FMT_RGBA:
-        pf = PIXMAN_a8r8g8b8;
-        break;
-    case SPICE_BITMAP_FMT_24BIT:
-        pf = PIXMAN_r8g8b8;
-        break;
-    case SPICE_BITMAP_FMT_16BIT:
-        pf = PIXMAN_x1r5g5b5;
-        break;
-    case SPICE_BITMAP_FMT_8BIT_A:
-        pf = PIXMAN_a8;
-        break;
-    default:
-        break;
-    }
-    bool top_down = (img->bitmap_flags & QXL_BITMAP_TOP_DOWN) != 0;
-    if (pf && img->stride % 4 == 0 && ((uintptr_t)img->data % 4) == 0 && img->stride <= INT32_MAX) {
-        int32_t stride = (int32_t)img->stride;
-        uint8_t *line0 = img->data;
-        if (!top_down) {
-            line0 += (size_t)img->stride * (img->height - 1);
-            stride = -stride;
-        }
-        return pixman_image_create_bits(pf, (int)img->width, (int)img->height, (uint32_t *)line0,
-                                        stride);
-    }
-    /* Expand anything else to 32 bits, top-down. */
-    uint32_t *px = malloc((size_t)img->width * img->height * 4);
-    if (!px) {
-        return NULL;
-    }
-    bool alpha = img->format == SPICE_BITMAP_FMT_RGBA || img->format == SPICE_BITMAP_FMT_8BIT_A;
-    for (uint32_t y = 0; y < img->height; y++) {
-        for (uint32_t x = 0; x < img->width; x++) {
-            uint32_t v = canvas_image_pixel(img, x, y);
-            if (img->format == SPICE_BITMAP_FMT_8BIT_A) {
-                v = 0;
-            }
-            px[(size_t)y * img->width + x] = v;
-        }
-    }
-    pixman_image_t *pi =
-            pixman_image_create_bits(alpha ? PIXMAN_a8r8g8b8 : PIXMAN_x8r8g8b8, (int)img->width,
-                                     (int)img->height, px, (int)img->width * 4);
-    if (!pi) {
-        free(px);
-        return NULL;
-    }
-    *owned = px;
-    return pi;
-}
-
-/* The pixman image of a source (bitmap or surface); a new reference. */
-static pixman_image_t *source_to_pixman(const struct qxl_image *img, canvas_lookup_fn lookup,
-                                        void *opaque, uint32_t **owned)
-{
-    *owned = NULL;
     if (img->type == SPICE_IMAGE_TYPE_SURFACE) {
-        struct canvas_surface *s = lookup ? lookup(opaque, img->surface_id) : NULL;
-        return s && s->image ? pixman_image_ref(s->image) : NULL;
-    }
-    if (!img->data) {
-        return NULL;
-    }
-    return bitmap_to_pixman(img, owned);
-}
-
-/* Sets the destination clip to bbox (intersected with the clip rects). */
-static bool set_clip(struct canvas_surface *dst, const struct qxl_rect *bbox,
-                     const struct qxl_rect *clips, uint32_t num_clips)
-{
-    pixman_region32_t region;
-    if (num_clips == 0) {
-        pixman_region32_init_rect(&region, bbox->left, bbox->top,
-                                  (unsigned)(bbox->right - bbox->left),
-                                  (unsigned)(bbox->bottom - bbox->top));
-    } else {
-        pixman_box32_t *boxes = malloc(sizeof(*boxes) * num_clips);
-        if (!boxes) {
-            return false;
+        struct canvas_surface *s = lookup ? lookup(lookup_opaque, img->surface_id) : NULL;
+        if (!s || !s->image) {
+            return NULL;
         }
-        for (uint32_t i = 0; i < num_clips; i++) {
-            boxes[i] =
-                    (pixman_box32_t){clips[i].left, clips[i].top, clips[i].right, clips[i].bottom};
+        pixman_format_code_t format = pixman_image_get_format(s->image);
+        if (opaque && PIXMAN_FORMAT_A(format) != 0) {
+            /* the same bits without the alpha channel */
+            format = (pixman_format_code_t)(format & ~(0xfu << 12));
+            return pixman_image_create_bits(
+                    format, pixman_image_get_width(s->image), pixman_image_get_height(s->image),
+                    pixman_image_get_data(s->image), pixman_image_get_stride(s->image));
         }
-        pixman_region32_init_rects(&region, boxes, (int)num_clips);
-        free(boxes);
-        pixman_region32_t box;
-        pixman_region32_init_rect(&box, bbox->left, bbox->top, (unsigned)(bbox->right - bbox->left),
-                                  (unsigned)(bbox->bottom - bbox->top));
-        pixman_region32_intersect(&region, &region, &box);
-        pixman_region32_fini(&box);
+        return pixman_image_ref(s->image);
     }
-    bool ok = pixman_image_set_clip_region32(dst->image, &region);
-    pixman_region32_fini(&region);
-    return ok;
-}
-
-static void clear_clip(struct canvas_surface *dst)
-{
-    pixman_image_set_clip_region32(dst->image, NULL);
+    return canvas_raster_image(img, dst->format, false);
 }
 
 static bool valid_box(const struct qxl_rect *r)
@@ -447,53 +362,11 @@ int canvas_copy(struct canvas_surface *dst, const struct qxl_rect *bbox,
         d.u.copy.scale_mode = scale_mode;
         return canvas_ops_draw(dst, &d, lookup, opaque);
     }
-    if ((rop_descriptor & ~SPICE_ROPD_OP_PUT) != 0) {
-        if (src->type != SPICE_IMAGE_TYPE_BITMAP || canvas_format_bpp(dst->format) != 4) {
-            return CLOVE_E_UNSUPPORTED;
-        }
-        return copy_rop_pixels(dst, bbox, clips, num_clips, src, src_area, rop_descriptor);
-    }
-    if (!dst->image) {
-        if (src->type == SPICE_IMAGE_TYPE_BITMAP && canvas_format_bpp(dst->format) == 4) {
-            return copy_rop_pixels(dst, bbox, clips, num_clips, src, src_area, rop_descriptor);
-        }
+    /* No pixman view of the surface (unaligned memory): bitmaps only. */
+    if (src->type != SPICE_IMAGE_TYPE_BITMAP || canvas_format_bpp(dst->format) != 4) {
         return CLOVE_E_UNSUPPORTED;
     }
-    uint32_t *owned;
-    pixman_image_t *pi = source_to_pixman(src, lookup, opaque, &owned);
-    if (!pi) {
-        return CLOVE_E_UNSUPPORTED;
-    }
-    int rc = 0;
-    if (!set_clip(dst, bbox, clips, num_clips)) {
-        rc = CLOVE_E_NOMEM;
-        goto out;
-    }
-    if (bw != sw || bh != sh) {
-        pixman_transform_t t;
-        pixman_transform_init_identity(&t);
-        t.matrix[0][0] = (pixman_fixed_t)((sw << 16) / bw);
-        t.matrix[1][1] = (pixman_fixed_t)((sh << 16) / bh);
-        t.matrix[0][2] = pixman_int_to_fixed(src_area->left);
-        t.matrix[1][2] = pixman_int_to_fixed(src_area->top);
-        pixman_image_set_transform(pi, &t);
-        pixman_image_set_filter(pi,
-                                scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE
-                                        ? PIXMAN_FILTER_BILINEAR
-                                        : PIXMAN_FILTER_NEAREST,
-                                NULL, 0);
-        pixman_image_composite32(PIXMAN_OP_SRC, pi, NULL, dst->image, 0, 0, 0, 0, bbox->left,
-                                 bbox->top, (int)bw, (int)bh);
-        pixman_image_set_transform(pi, NULL);
-    } else {
-        pixman_image_composite32(PIXMAN_OP_SRC, pi, NULL, dst->image, src_area->left, src_area->top,
-                                 0, 0, bbox->left, bbox->top, (int)bw, (int)bh);
-    }
-    clear_clip(dst);
-out:
-    pixman_image_unref(pi);
-    free(owned);
-    return rc;
+    return copy_rop_pixels(dst, bbox, clips, num_clips, src, src_area, rop_descriptor);
 }
 
 /* Copies one rectangle of a surface to (x, y): rows in the order that
@@ -618,6 +491,68 @@ static pixman_filter_t filter_from_bits(uint32_t bits)
     return bits <= PIXMAN_FILTER_BILINEAR ? (pixman_filter_t)bits : PIXMAN_FILTER_NEAREST;
 }
 
+/*
+ * As the reference: the operator works on a copy of the destination under
+ * the bbox (pixman then takes the same code paths, pad bytes included),
+ * and only the part inside bbox & clip rects is copied back. The copy
+ * covers the bbox's part on the surface (the reference reads the rest
+ * from outside the surface).
+ */
+static int composite_through_copy(struct canvas_surface *dst, const struct qxl_drawable *d,
+                                  pixman_image_t *src, pixman_image_t *mask)
+{
+    const struct qxl_rect *bbox = &d->bbox;
+    pixman_box32_t part = {bbox->left < 0 ? 0 : bbox->left, bbox->top < 0 ? 0 : bbox->top,
+                           bbox->right > (int32_t)dst->width ? (int32_t)dst->width : bbox->right,
+                           bbox->bottom > (int32_t)dst->height ? (int32_t)dst->height
+                                                               : bbox->bottom};
+    if (part.x1 >= part.x2 || part.y1 >= part.y2) {
+        return 0;
+    }
+    pixman_region32_t region, clip;
+    pixman_region32_init_rects(&region, &part, 1);
+    if (d->clip_type == SPICE_CLIP_TYPE_RECTS) {
+        uint32_t n = d->clip_rects ? d->num_clip_rects : 0, kept = 0;
+        pixman_box32_t *boxes = n ? malloc(sizeof(*boxes) * n) : NULL;
+        if (n && !boxes) {
+            pixman_region32_fini(&region);
+            return CLOVE_E_NOMEM;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const struct qxl_rect *c = &d->clip_rects[i];
+            if (c->left < c->right && c->top < c->bottom) {
+                boxes[kept++] = (pixman_box32_t){c->left, c->top, c->right, c->bottom};
+            }
+        }
+        pixman_region32_init_rects(&clip, boxes, (int)kept);
+        free(boxes);
+        pixman_region32_intersect(&region, &region, &clip);
+        pixman_region32_fini(&clip);
+    }
+    int32_t w = part.x2 - part.x1, h = part.y2 - part.y1;
+    pixman_image_t *copy =
+            pixman_image_create_bits(pixman_image_get_format(dst->image), w, h, NULL, 0);
+    if (!copy) {
+        pixman_region32_fini(&region);
+        return CLOVE_E_NOMEM;
+    }
+    pixman_box32_t all = {0, 0, w, h};
+    canvas_raster_blit(copy, &all, dst->image, -part.x1, -part.y1, CANVAS_ROP2_COPY);
+    int32_t ox = part.x1 - bbox->left, oy = part.y1 - bbox->top;
+    pixman_image_composite32((pixman_op_t)(d->u.composite.flags & 0xff), src, mask, copy,
+                             d->u.composite.src_origin_x + ox, d->u.composite.src_origin_y + oy,
+                             d->u.composite.mask_origin_x + ox, d->u.composite.mask_origin_y + oy,
+                             0, 0, w, h);
+    int n;
+    const pixman_box32_t *boxes = pixman_region32_rectangles(&region, &n);
+    for (int i = 0; i < n; i++) {
+        canvas_raster_blit(dst->image, &boxes[i], copy, part.x1, part.y1, CANVAS_ROP2_COPY);
+    }
+    pixman_image_unref(copy);
+    pixman_region32_fini(&region);
+    return 0;
+}
+
 int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
                      canvas_lookup_fn lookup, void *opaque)
 {
@@ -634,17 +569,17 @@ int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
     if (!valid_box(bbox)) {
         return 0;
     }
-    uint32_t *src_owned = NULL, *mask_owned = NULL;
-    pixman_image_t *src = source_to_pixman(d->u.composite.src, lookup, opaque, &src_owned);
+    pixman_image_t *src = composite_image(
+            dst, d->u.composite.src, (flags & SPICE_COMPOSITE_SOURCE_OPAQUE) != 0, lookup, opaque);
     pixman_image_t *mask = NULL;
     int rc = 0;
     if (!src) {
-        return CLOVE_E_UNSUPPORTED;
+        return CLOVE_E_INVALID;
     }
     if (d->u.composite.mask) {
-        mask = source_to_pixman(d->u.composite.mask, lookup, opaque, &mask_owned);
+        mask = composite_image(dst, d->u.composite.mask, false, lookup, opaque);
         if (!mask) {
-            rc = CLOVE_E_UNSUPPORTED;
+            rc = CLOVE_E_INVALID;
             goto out;
         }
     }
@@ -664,16 +599,7 @@ int canvas_composite(struct canvas_surface *dst, const struct qxl_drawable *d,
         pixman_image_set_repeat(mask, (pixman_repeat_t)((flags >> 16) & 3));
         pixman_image_set_component_alpha(mask, (flags >> 18) & 1);
     }
-    const struct qxl_rect *clips = d->clip_type == SPICE_CLIP_TYPE_RECTS ? d->clip_rects : NULL;
-    if (!set_clip(dst, bbox, clips, clips ? d->num_clip_rects : 0)) {
-        rc = CLOVE_E_NOMEM;
-        goto out;
-    }
-    pixman_image_composite32((pixman_op_t)(flags & 0xff), src, mask, dst->image,
-                             d->u.composite.src_origin_x, d->u.composite.src_origin_y,
-                             d->u.composite.mask_origin_x, d->u.composite.mask_origin_y, bbox->left,
-                             bbox->top, bbox->right - bbox->left, bbox->bottom - bbox->top);
-    clear_clip(dst);
+    rc = composite_through_copy(dst, d, src, mask);
 out:
     /* Surface images are shared: leave them as they were. */
     pixman_image_set_transform(src, NULL);
@@ -687,8 +613,6 @@ out:
         pixman_image_set_component_alpha(mask, 0);
         pixman_image_unref(mask);
     }
-    free(src_owned);
-    free(mask_owned);
     return rc;
 }
 

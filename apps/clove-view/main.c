@@ -230,6 +230,13 @@ static int head_setup(struct viewer *v, struct head *h, const struct head_layout
             return -1;
         }
         h->window_id = SDL_GetWindowID(h->window);
+        if (v->opt->verbose) {
+            fprintf(stderr, "clove-view: head %d window%s\n", h->number,
+                    (SDL_GetWindowFlags(h->window) & SDL_WINDOW_FULLSCREEN_DESKTOP) ==
+                                    SDL_WINDOW_FULLSCREEN_DESKTOP
+                            ? " fullscreen"
+                            : "");
+        }
         h->renderer = SDL_CreateRenderer(h->window, -1, 0);
         if (!h->renderer) {
             h->renderer = SDL_CreateRenderer(h->window, -1, SDL_RENDERER_SOFTWARE);
@@ -485,6 +492,9 @@ static void release_all_keys(struct viewer *v)
 static void toggle_fullscreen(struct viewer *v)
 {
     v->fullscreen = !v->fullscreen;
+    if (v->opt->verbose) {
+        fprintf(stderr, "clove-view: fullscreen %s\n", v->fullscreen ? "on" : "off");
+    }
     for (int i = 0; i < v->head_count; i++) {
         struct head *h = &v->heads[i];
         if (!h->window) {

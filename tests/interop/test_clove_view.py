@@ -20,7 +20,10 @@ on OUR library and on Debian's reference library:
  6. a remote-viewer .vv file (host, port, delete-this-file=1, no title) as
     the argument: the window is titled with the VM name the demo sends and
     the head number, "NAME (1) - clove-view", shows the frame pixel-exact,
-    and the file is gone;
+    and the file is gone; a second file with fullscreen=1 and
+    title=T-%d opens "T-1 - clove-view" as a fullscreen window (per the
+    viewer's log: Xvfb has no window manager to show it), and F11 leaves
+    fullscreen with the window at the display's size, pixel-exact;
  7. several heads (clove-demo --heads 2: two QXL devices, two display
     channels): one window per head, "... head 1" and "... head 2", each
     the size of its display; head 1 shows --frame-out pixel-exact and head
@@ -358,6 +361,38 @@ def run_vv(args, tmpdir, procs, lib):
     stop_view(view, err, err_path, lib)
     H.log("%s: .vv file: window %r shows the frame pixel-exact; the file was deleted"
           % (lib, "%s (1) - clove-view" % name))
+
+    vv = os.path.join(tmpdir, "view-full-%s.vv" % lib)
+    with open(vv, "w") as f:
+        f.write("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=%d\nfullscreen=1\n"
+                "title=T-%%d\n" % demo.port)
+    view, err, err_path = start_view(args, procs, tmpdir, display, demo, None, lib, target=vv)
+    # Xvfb has no window manager to honour _NET_WM_STATE_FULLSCREEN: the
+    # viewer's log says what it asked SDL for; the size is checked after F11.
+    win = find_window(display, "T-1 - clove-view")
+    deadline = time.monotonic() + 10
+    while "head 1 window fullscreen" not in H.read_file(err_path).decode() and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = H.read_file(err_path).decode("utf-8", "replace")
+    H.check("head 1 window fullscreen" in log, "%s: fullscreen=1 did not make a fullscreen "
+            "window:\n%s" % (lib, log))
+    H.check(os.path.exists(vv), "%s: the .vv file without delete-this-file was deleted" % lib)
+    xdo(display, "windowfocus", "--sync", str(win[0]))
+    xdo(display, "key", "F11")
+    deadline = time.monotonic() + 10
+    while "fullscreen off" not in H.read_file(err_path).decode() and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    H.check("fullscreen off" in H.read_file(err_path).decode(), "%s: F11 did not leave "
+            "fullscreen" % lib)
+    win = find_window(display, "T-1 - clove-view")
+    H.check((win[3], win[4]) == (GW, GH), "%s: after F11 the window is %dx%d, not %dx%d"
+            % (lib, win[3], win[4], GW, GH))
+    wait_window_shows(display, win, demo, tmpdir, lib + "-after-f11")
+    stop_view(view, err, err_path, lib)
+    H.log("%s: .vv fullscreen=1 title=T-%%d: 'T-1 - clove-view' asked fullscreen; F11 leaves "
+          "it at %dx%d, pixel-exact" % (lib, GW, GH))
     demo.stop()
 
 

@@ -23,7 +23,9 @@ on OUR library and on Debian's reference library:
     and the file is gone; a second file with fullscreen=1 and
     title=T-%d opens "T-1 - clove-view" as a fullscreen window (per the
     viewer's log: Xvfb has no window manager to show it), and F11 leaves
-    fullscreen with the window at the display's size, pixel-exact;
+    fullscreen with the window at the display's size, pixel-exact; a .vv
+    with tls-port, the CA inline (ca=...\n...) and host-subject shows the
+    frame of a TLS-only demo pixel-exact;
  7. several heads (clove-demo --heads 2: two QXL devices, two display
     channels): one window per head, "... head 1" and "... head 2", each
     the size of its display; head 1 shows --frame-out pixel-exact and head
@@ -31,6 +33,7 @@ on OUR library and on Debian's reference library:
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
 import test_remote_viewer as RV  # noqa: E402
+import test_tls as TLS  # noqa: E402
 
 GW, GH = 640, 480
 HELLO = [0x23, 0x12, 0x26, 0x26, 0x18]  # h e l l o
@@ -396,6 +400,34 @@ def run_vv(args, tmpdir, procs, lib):
     demo.stop()
 
 
+def run_vv_tls(args, tmpdir, procs, lib):
+    x509 = os.path.join(tmpdir, "x509-view")
+    if not os.path.exists(os.path.join(x509, "server-cert.pem")):
+        TLS.make_ca(x509, "Clove view test CA")
+        TLS.make_server_cert(x509)
+    tls_port = H.free_port()
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name="demo-vv-tls",
+                  extra=["--no-animation", "--tls-port", str(tls_port), "--x509-dir", x509,
+                         "--tls-channel", "main", "--width", str(GW), "--height",
+                         str(GH)]).start()
+    H.check(H.wait_stable_frame(demo.frame, 10) is not None, "%s: no first frame" % lib)
+    display = RV.start_xvfb(procs, tmpdir)
+    with open(os.path.join(x509, "ca-cert.pem")) as f:
+        ca = f.read().replace("\\", "\\\\").replace("\n", "\\n")
+    vv = os.path.join(tmpdir, "view-tls-%s.vv" % lib)
+    with open(vv, "w") as f:
+        f.write("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=-1\ntls-port=%d\n"
+                "ca=%s\nhost-subject=CN=127.0.0.1\ntitle=tls %s %%d\n"
+                "secure-channels=main;display;inputs;cursor\n" % (tls_port, ca, lib))
+    view, err, err_path = start_view(args, procs, tmpdir, display, demo, None, lib, target=vv)
+    win = find_window(display, "tls %s 1 - clove-view" % lib)
+    wait_window_shows(display, win, demo, tmpdir, lib + "-vv-tls")
+    stop_view(view, err, err_path, lib)
+    H.log("%s: .vv with tls-port, inline ca and host-subject: the TLS-only demo's frame "
+          "pixel-exact" % lib)
+    demo.stop()
+
+
 def demo_has_heads(demo_path):
     r = subprocess.run([demo_path, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return b"--heads" in r.stdout
@@ -483,6 +515,8 @@ def body(args, tmpdir, procs):
         run_one(args, tmpdir, procs, lib)
         run_server_mode(args, tmpdir, procs, lib)
         run_vv(args, tmpdir, procs, lib)
+        if TLS.demo_supports_tls(args.demo) and shutil.which("openssl"):
+            run_vv_tls(args, tmpdir, procs, lib)
         if demo_has_heads(args.demo):
             run_heads(args, tmpdir, procs, lib)
         else:

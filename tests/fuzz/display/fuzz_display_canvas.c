@@ -207,7 +207,7 @@ static const uint8_t types[] = {QXL_DRAW_FILL,        QXL_DRAW_OPAQUE,      QXL_
                                 QXL_DRAW_TRANSPARENT, QXL_DRAW_ALPHA_BLEND, QXL_COPY_BITS,
                                 QXL_DRAW_BLEND,       QXL_DRAW_BLACKNESS,   QXL_DRAW_WHITENESS,
                                 QXL_DRAW_INVERS,      QXL_DRAW_ROP3,        QXL_DRAW_STROKE,
-                                QXL_DRAW_TEXT};
+                                QXL_DRAW_TEXT,        QXL_DRAW_COMPOSITE};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -307,6 +307,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         brush(&in, &pool, &d.u.text.back_brush);
         d.u.text.fore_mode = take(&in, 1) % 2 ? SPICE_ROPD_OP_PUT : (uint16_t)take(&in, 2);
         d.u.text.back_mode = (uint16_t)take(&in, 2);
+        break;
+    case QXL_DRAW_COMPOSITE:
+        d.u.composite.flags = take(&in, 4);
+        d.u.composite.src = image(&in, &pool);
+        if (!d.u.composite.src) {
+            d.type = QXL_DRAW_FILL; /* the parsers never give a composite no source */
+        }
+        if (d.u.composite.flags & SPICE_COMPOSITE_HAS_MASK) {
+            d.u.composite.mask = image(&in, &pool);
+        }
+        d.u.composite.has_src_transform = take(&in, 1) % 4 == 0;
+        d.u.composite.has_mask_transform = take(&in, 1) % 4 == 0;
+        for (unsigned i = 0; i < 6; i++) {
+            d.u.composite.src_transform[i] = take(&in, 4);
+            d.u.composite.mask_transform[i] = take(&in, 4);
+        }
+        d.u.composite.src_origin_x = (int16_t)take(&in, 2);
+        d.u.composite.src_origin_y = (int16_t)take(&in, 2);
+        d.u.composite.mask_origin_x = (int16_t)take(&in, 2);
+        d.u.composite.mask_origin_y = (int16_t)take(&in, 2);
         break;
     case QXL_COPY_BITS:
         d.u.copy_bits.src_pos.x = coord(&in);

@@ -9,14 +9,17 @@
  * (default 10) and remote-viewer's TLS options --ca-file FILE (default: the
  * SPICE_CA_FILE environment variable, else OpenSSL's default CA locations)
  * and --host-subject "C=..,O=..,CN=..". With a secure port every channel
- * uses TLS (even when -p is given too).
- * A single argument names a remote-viewer connection file (.vv, "-" for
- * standard input; include/clove/vv.h): its host, port, tls-port, password,
- * ca, host-subject and secure-channels are used where the command line
- * gives none, and with delete-this-file=1 the file is removed once read
- * (unless VIRT_VIEWER_KEEP_FILE is set), as remote-viewer does. --sasl authenticates with SASL
- * (as remote-viewer does when the server offers it) as --username USER
+ * uses TLS (even when -p is given too). --sasl authenticates with SASL (as
+ * remote-viewer does when the server offers it) as --username USER
  * (default: the login name) with the -w password.
+ *
+ * A single argument is a spice:// URI or names a remote-viewer connection
+ * file (.vv, "-" for standard input; include/clove/vv.h): its host, port,
+ * tls-port, password, ca, host-subject and secure-channels are used where
+ * the command line gives none, and with delete-this-file=1 the file is
+ * removed once read (unless VIRT_VIEWER_KEEP_FILE is set), as
+ * remote-viewer does. The PPM is built in memory and written at once.
+ *
  * Any failure (connect, TLS verification, link, protocol, timeout, file)
  * exits 1 with one line on stderr; bad usage exits 2.
  */
@@ -55,7 +58,7 @@ struct options {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: clove-shot [OPTION...] [FILE.vv]\n"
+    fprintf(f, "Usage: clove-shot [OPTION...] [FILE.vv | spice://HOST:PORT]\n"
                "  -h, --host=HOST           server host (default localhost)\n"
                "  -p, --port=PORT           server port\n"
                "  -s, --secure-port=PORT    TLS port (every channel uses TLS)\n"

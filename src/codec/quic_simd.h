@@ -244,27 +244,36 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
     /* Sixteen pixels a step (four vectors), so that their sixteen eq
      * bytes are packed and stored at once; separate loops with and without
      * the row above keep the test out of the loop. */
-#define QUIC_RGB32_STEP(PRED)                                                                     \
-    for (; i + 16 <= n; i += 16) {                                                                \
-        __m128i e[4];                                                                             \
-        for (unsigned k = 0; k < 4; k++) {                                                        \
-            const uint8_t *s4 = src + 4 * (i + 4 * k);                                            \
-            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)s4);                       \
-            __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(s4 - 4));                 \
-            __m128i d = quic_fold8(_mm_sub_epi8(c, PRED));                                        \
-            _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * k)), d);                     \
-            e[k] = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128()); \
-        }                                                                                         \
-        __m128i packed =                                                                          \
-                _mm_packs_epi16(_mm_packs_epi32(e[0], e[1]), _mm_packs_epi32(e[2], e[3]));        \
-        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(packed, one));                \
+#define QUIC_RGB32_ONE(K, PRED, E)                                                         \
+    do {                                                                                   \
+        const uint8_t *s4 = src + 4 * (i + 4 * (K));                                       \
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)s4);                    \
+        __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(s4 - 4));              \
+        __m128i d = quic_fold8(_mm_sub_epi8(c, PRED));                                     \
+        _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), d);                \
+        E = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128()); \
+    } while (0)
+#define QUIC_RGB32_STEP(PRED)                                                               \
+    for (; i + 16 <= n; i += 16) {                                                          \
+        __m128i e0, e1, e2, e3;                                                             \
+        QUIC_RGB32_ONE(0, PRED(0), e0);                                                     \
+        QUIC_RGB32_ONE(1, PRED(1), e1);                                                     \
+        QUIC_RGB32_ONE(2, PRED(2), e2);                                                     \
+        QUIC_RGB32_ONE(3, PRED(3), e3);                                                     \
+        __m128i packed = _mm_packs_epi16(_mm_packs_epi32(e0, e1), _mm_packs_epi32(e2, e3)); \
+        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(packed, one));          \
     }
+#define QUIC_PRED_UP(K) \
+    quic_avg_floor(l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * (i + 4 * (K)))))
+#define QUIC_PRED_LEFT(K) l
     if (up) {
-        QUIC_RGB32_STEP(quic_avg_floor(
-                l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * (i + 4 * k)))))
+        QUIC_RGB32_STEP(QUIC_PRED_UP)
     } else {
-        QUIC_RGB32_STEP(l)
+        QUIC_RGB32_STEP(QUIC_PRED_LEFT)
     }
+#undef QUIC_PRED_LEFT
+#undef QUIC_PRED_UP
+#undef QUIC_RGB32_ONE
 #undef QUIC_RGB32_STEP
     for (; i + 4 <= n; i += 4) {
         __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i));

@@ -442,12 +442,28 @@ pixman_image_t *canvas_raster_image(const struct qxl_image *img, uint32_t surfac
     if (native == 0 || target == 0 || PIXMAN_FORMAT_BPP(target) < 8) {
         return NULL;
     }
+    bool compatible = target == native || (native == PIXMAN_a8r8g8b8 && target == PIXMAN_x8r8g8b8);
+    bool raw = img->format == SPICE_BITMAP_FMT_32BIT || img->format == SPICE_BITMAP_FMT_RGBA ||
+               img->format == SPICE_BITMAP_FMT_16BIT || img->format == SPICE_BITMAP_FMT_8BIT_A;
+    if (compatible && raw && !(img->desc_flags & SPICE_IMAGE_FLAGS_HIGH_BITS_SET) &&
+        img->stride % 4 == 0 && (uintptr_t)img->data % 4 == 0 && img->stride <= INT32_MAX / 2) {
+        /* The conversion would copy the bytes as they are: read them in
+         * place instead (rows in the bitmap's order). */
+        int32_t stride = (int32_t)img->stride;
+        uint8_t *line0 = img->data;
+        if (!(img->bitmap_flags & QXL_BITMAP_TOP_DOWN)) {
+            line0 += (size_t)img->stride * (img->height - 1);
+            stride = -stride;
+        }
+        return pixman_image_create_bits(target, (int)img->width, (int)img->height,
+                                        (uint32_t *)(void *)line0, stride);
+    }
     pixman_image_t *out =
             pixman_image_create_bits(target, (int)img->width, (int)img->height, NULL, 0);
     if (!out) {
         return NULL;
     }
-    if (target == native || (native == PIXMAN_a8r8g8b8 && target == PIXMAN_x8r8g8b8)) {
+    if (compatible) {
         bitmap_fill_native(out, img);
     } else {
         pixman_image_t *tmp =

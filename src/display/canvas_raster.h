@@ -104,7 +104,9 @@ void canvas_raster_colorkey(pixman_image_t *dst, const pixman_box32_t *box, pixm
  * bitmap keeps its own depth (32-bit with or without alpha, 16-bit 555,
  * A8); otherwise it is converted to the surface's format (keeping alpha
  * for RGBA sources on 32-bit surfaces). Palette bitmaps take the
- * surface's pixel size. NULL for data that cannot be converted.
+ * surface's pixel size. When the conversion would only copy the bytes,
+ * the image reads the bitmap's memory in place: it must not outlive `img`.
+ * NULL for data that cannot be converted.
  */
 pixman_image_t *canvas_raster_image(const struct qxl_image *img, uint32_t surface_format,
                                     bool want_original);

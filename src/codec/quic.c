@@ -23,21 +23,30 @@
  * coded row by row after the RGB row.
  *
  * The reference interleaves prediction and coding through per-pixel template
- * macros. Here a row is first unpacked into planes of bytes, the encoder then
- * computes all residuals of the row in a loop the compiler vectorises (they
- * depend on pixels only), and a serial loop does only table lookups and bit
- * packing. The context of a sample after a run is the residual coded in that
- * column on some earlier row, so each plane keeps a persistent "last coded
- * residual" row that run pixels do not overwrite. Each plane also keeps its
- * bucket's best code per context value (ctx_code), refreshed when a bucket's
- * best code changes, so decoding needs one lookup on its critical path.
+ * macros. Here the encoder first computes all residuals of a row in SIMD row
+ * passes (they depend on pixels only; RGB32 rows in one fused pass straight
+ * from the source pixels, other formats through byte planes), and a serial
+ * loop does only table lookups and bit packing. The context of a sample
+ * after a run is the residual coded in that column on some earlier row, so
+ * each plane keeps a persistent "last coded residual" row that run pixels do
+ * not overwrite. Each plane also keeps its bucket's best code per context
+ * value (ctx_tab for the encoder, ctx_lp for the decoder), refreshed when a
+ * bucket's best code changes.
+ *
+ * The decoder reads a byte-swapped copy of the input through a 64-bit
+ * register buffer (see "bit reader"), decodes a Golomb codeword by counting
+ * leading zeros, and keeps the RGB planes of a row as pixel words (B, G, R,
+ * 0) that are at once the predictions' operands (SWAR), the run keys and the
+ * RGB32 output (see decode_rgb_group_row). On x86-64 its row functions are
+ * compiled twice and the lzcnt + BMI2 copy is picked at run time.
  *
  * INVARIANTS
  * - Bit I/O: the writer keeps < 32 pending bits between calls and each call
- *   adds <= 26; the reader keeps >= 32 bits buffered before each peek.
- * - The decoder reads only whole input words below in_len / 4 and, like the
- *   reference, requires the stream to extend 32 bits past its last used bit;
- *   past the end it reads zeros and fails at the next row boundary.
+ *   adds <= 26; the reader has >= 26 valid bits before each codeword.
+ * - The decoder uses only whole input words below in_len / 4 (the copy is
+ *   zero-padded by one row's worth) and, like the reference, requires the
+ *   stream to extend 32 bits past its last used bit; past the end it reads
+ *   zeros and fails at the next row boundary.
  * - Every decoded value is masked to bpc bits before it indexes a table.
  */
 #include "codec/quic.h"
@@ -52,6 +61,7 @@
  * QUIC_ROW_DECODERS) and pick them at run time. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
+#include <stdatomic.h>
 #define QUIC_HAVE_FAST_ROWS 1
 #define QUIC_FAST_ATTR      __attribute__((target("lzcnt,bmi,bmi2")))
 #else
@@ -1645,8 +1655,11 @@ QUIC_ROW_DECODERS(_fast, QUIC_FAST_ATTR)
  * leaf 7 EBX bits 3 and 8). */
 static int quic_fast_rows(void)
 {
-    static int known = -1;
-    if (known < 0) {
+    /* Cached: cpuid traps to the hypervisor on a VM. Atomic, since two
+     * threads may ask first at once (both compute the same answer). */
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
         unsigned a, b, c, d;
         int ok = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 5));
         ok = ok && __get_cpuid_max(0, NULL) >= 7;
@@ -1654,9 +1667,10 @@ static int quic_fast_rows(void)
             __cpuid_count(7, 0, a, b, c, d);
             ok = (b & (1u << 3)) && (b & (1u << 8));
         }
-        known = ok;
+        k = ok;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
     }
-    return known;
+    return k;
 }
 #endif
 

@@ -647,6 +647,55 @@ static void test_16bpp(void)
     canvas_surface_finish(&s);
 }
 
+/* Other surfaces, for SURFACE images: id 1 is a 1-bit (A1) mask, id 2 a
+ * 32-bit source. */
+static uint32_t a1_bits[2];
+static uint32_t other_px[4] = {0x111111, 0x222222, 0x333333, 0x444444};
+static struct canvas_surface a1_surface, other_surface;
+
+static struct canvas_surface *lookup(void *opaque, uint32_t id)
+{
+    (void)opaque;
+    return id == 1 ? &a1_surface : id == 2 ? &other_surface : NULL;
+}
+
+static void test_surfaces(void)
+{
+    a1_bits[0] = 0x5; /* row 0: pixels 0 and 2 (pixman's a1: least significant bit first) */
+    a1_bits[1] = 0x2; /* row 1: pixel 1 */
+    canvas_surface_init(&a1_surface, (uint8_t *)a1_bits, 4, 3, 2, SPICE_SURFACE_FMT_1_A);
+    canvas_surface_init(&other_surface, (uint8_t *)other_px, 8, 2, 2, SPICE_SURFACE_FMT_32_xRGB);
+    CHECK(a1_surface.image != NULL);
+    reset(0);
+    struct qxl_image mask = {.type = SPICE_IMAGE_TYPE_SURFACE, .surface_id = 1};
+    struct qxl_drawable d = solid_fill(rect(0, 0, 3, 2), 0x77, SPICE_ROPD_OP_PUT);
+    d.mask.bitmap = &mask;
+    CHECK_EQ(canvas_draw(&surf, &d, lookup, NULL), 0);
+    CHECK_EQ(at(0, 0), 0x77);
+    CHECK_EQ(at(1, 0), 0);
+    CHECK_EQ(at(2, 0), 0x77);
+    CHECK_EQ(at(1, 1), 0x77);
+    CHECK_EQ(at(0, 1), 0);
+    /* A copy from another surface, its pixels as they are. */
+    struct qxl_image src = {.type = SPICE_IMAGE_TYPE_SURFACE, .surface_id = 2};
+    d = drawable(QXL_DRAW_COPY, rect(4, 4, 6, 6));
+    d.u.copy.src = &src;
+    d.u.copy.src_area = rect(0, 0, 2, 2);
+    d.u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
+    CHECK_EQ(canvas_draw(&surf, &d, lookup, NULL), 0);
+    CHECK_EQ(at(4, 4), 0x111111);
+    CHECK_EQ(at(5, 5), 0x444444);
+    /* A mask surface that is not 1-bit is refused. */
+    reset(0);
+    d = solid_fill(rect(0, 0, 3, 2), 0x77, SPICE_ROPD_OP_PUT);
+    d.mask.bitmap = &src;
+    CHECK_EQ(canvas_draw(&surf, &d, lookup, NULL), CLOVE_E_INVALID);
+    CHECK_EQ(count_set(), 0);
+    canvas_surface_finish(&a1_surface);
+    canvas_surface_finish(&other_surface);
+    canvas_surface_finish(&surf);
+}
+
 static void test_hostile(void)
 {
     reset(0);
@@ -714,6 +763,7 @@ int main(void)
             CHECK_CASE(test_stroke),
             CHECK_CASE(test_text),
             CHECK_CASE(test_16bpp),
+            CHECK_CASE(test_surfaces),
             CHECK_CASE(test_hostile),
             {0},
     });

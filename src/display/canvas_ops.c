@@ -62,8 +62,8 @@ static int region_init(pixman_region32_t *region, const struct canvas_surface *d
                        const struct qxl_drawable *d)
 {
     const struct qxl_rect *b = &d->bbox;
-    pixman_region32_init_rect(region, b->left, b->top, (unsigned)(b->right - b->left),
-                              (unsigned)(b->bottom - b->top));
+    pixman_box32_t box = {b->left, b->top, b->right, b->bottom};
+    pixman_region32_init_rects(region, &box, 1);
     pixman_region32_t surface;
     pixman_region32_init_rect(&surface, 0, 0, dst->width, dst->height);
     pixman_region32_intersect(region, region, &surface);
@@ -997,7 +997,14 @@ int canvas_ops_draw(struct canvas_surface *dst, const struct qxl_drawable *d,
     if (!dst->image || canvas_raster_bpp(dst->image) < 8) {
         return CLOVE_E_UNSUPPORTED;
     }
-    if (!sane_rect(&d->bbox)) {
+    /* Ops that use the bbox only as a clip take any bbox (the reference
+     * clips even INT32_MIN..INT32_MAX to the surface); ops that map a
+     * source onto it need coordinates whose differences cannot overflow. */
+    bool clip_only = d->type == QXL_DRAW_FILL || d->type == QXL_DRAW_BLACKNESS ||
+                     d->type == QXL_DRAW_WHITENESS || d->type == QXL_DRAW_INVERS ||
+                     d->type == QXL_DRAW_STROKE || d->type == QXL_DRAW_TEXT;
+    if (d->bbox.left > d->bbox.right || d->bbox.top > d->bbox.bottom ||
+        (!clip_only && !sane_rect(&d->bbox))) {
         return CLOVE_E_INVALID;
     }
     pixman_region32_t region;

@@ -699,8 +699,22 @@ static void test_surfaces(void)
 static void test_hostile(void)
 {
     reset(0);
-    struct qxl_drawable d = solid_fill(rect(INT32_MIN, 0, INT32_MAX, 1), 1, SPICE_ROPD_OP_PUT);
+    /* A fill's bbox only clips: the largest one fills the surface. */
+    struct qxl_drawable d =
+            solid_fill(rect(INT32_MIN, INT32_MIN, INT32_MAX, INT32_MAX), 1, SPICE_ROPD_OP_PUT);
+    CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), 0);
+    CHECK_EQ(count_set(), W * H);
+    /* Inverted, or huge where a source is mapped onto it: refused. */
+    reset(0);
+    d = solid_fill(rect(3, 0, 1, 1), 1, SPICE_ROPD_OP_PUT);
     CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), CLOVE_E_INVALID);
+    uint32_t pix[1] = {9};
+    struct qxl_image small = bitmap32(pix, 1, 1);
+    d = drawable(QXL_DRAW_COPY, rect(INT32_MIN, 0, INT32_MAX, 1));
+    d.u.copy.src = &small;
+    d.u.copy.src_area = rect(0, 0, 1, 1);
+    CHECK_EQ(canvas_draw(&surf, &d, NULL, NULL), CLOVE_E_INVALID);
+    CHECK_EQ(count_set(), 0);
     /* Clip rects: none at all clips everything away; malformed ones are
      * ignored. */
     d = solid_fill(rect(0, 0, 4, 4), 1, SPICE_ROPD_OP_PUT);

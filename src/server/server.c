@@ -636,6 +636,7 @@ SPICE_EXPORT int spice_server_add_interface(SpiceServer *s, SpiceBaseInstance *s
         if (s->vm_running) {
             worker_set_running(w, true);
         }
+        server_update_mouse_mode(s);
         return 0;
     }
     if (strcmp(type, SPICE_INTERFACE_MIGRATION) == 0) {
@@ -711,6 +712,7 @@ SPICE_EXPORT int spice_server_remove_interface(SpiceBaseInstance *sin)
             }
         }
         worker_destroy(w);
+        server_update_mouse_mode(s);
         return 0;
     }
     if (strcmp(type, SPICE_INTERFACE_CHAR_DEVICE) == 0) {
@@ -768,7 +770,9 @@ uint32_t server_mm_time(const struct RedsState *s)
 uint32_t server_supported_mouse_modes(const struct RedsState *s)
 {
     uint32_t modes = SPICE_MOUSE_MODE_SERVER;
-    if (s->tablet || char_device_agent_mouse_enabled(s)) {
+    /* As in the reference: the tablet gives absolute positions for one
+     * display only, so with several QXL devices client mode needs the agent. */
+    if ((s->tablet && s->num_workers == 1) || char_device_agent_mouse_enabled(s)) {
         modes |= SPICE_MOUSE_MODE_CLIENT;
     }
     return modes;

@@ -478,6 +478,8 @@ static struct shared_msg *display_area_image_msg(struct display_client *dc, uint
                                                  const struct qxl_rect *area,
                                                  const struct image_encoder_settings *s)
 {
+    /* The canvas must hold every draw queued so far. */
+    worker_render_pending(dc->worker);
     struct worker_surface *p = &dc->worker->surfaces[id];
     struct image_source src;
     if (!image_source_from_surface(p, area, &src)) {
@@ -1540,6 +1542,15 @@ void display_broadcast_drawable(struct worker *w, struct draw_item *item)
     }
     if (d->surface_id < w->n_surfaces) {
         draw_tree_add(w->trees, w->n_surfaces, item, &w->tree_stats);
+    }
+}
+
+void display_clients_fall_back(struct worker *w)
+{
+    for (struct display_client *dc = w->displays; dc; dc = dc->next) {
+        for (uint32_t id = 0; id < w->n_surfaces; id++) {
+            display_fall_back(dc, id);
+        }
     }
 }
 

@@ -222,6 +222,14 @@ static void draw_item_kill(struct draw_item *item)
     draw_item_unlink(item); /* may free it */
 }
 
+void draw_item_discard(struct draw_item *item)
+{
+    if (item->alive) {
+        pixman_region32_clear(&item->visible);
+        draw_item_kill(item);
+    }
+}
+
 static bool extents_overlap(const pixman_box32_t *a, const pixman_box32_t *b)
 {
     return a->x1 < b->x2 && b->x1 < a->x2 && a->y1 < b->y2 && b->y1 < a->y2;

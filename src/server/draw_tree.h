@@ -95,6 +95,8 @@ void draw_item_hold(struct draw_item *item);
 /* A holder starts sending it, or drops it unsent: one holder less. When no
  * holder is left the item leaves its tree. */
 void draw_item_release_holder(struct draw_item *item);
+/* Drops the item for good (it cannot be drawn): as if hidden entirely. */
+void draw_item_discard(struct draw_item *item);
 /* True if the item's visible region is all of what it draws. */
 bool draw_item_is_whole(const struct draw_item *item);
 

@@ -9,8 +9,12 @@
  *
  * Commands are read in batches from the cursor ring and the command ring
  * while the VM runs. Each is parsed (validated and copied out of guest
- * memory), its resource released to the guest at once, applied to the
- * server's copy of the primary surface, and sent to every display client.
+ * memory), its resource released to the guest at once, and queued as a
+ * draw item for every display client (draw_tree.h). The server's canvas
+ * draws the batch's items at its end (or before anything that needs the
+ * surfaces current: an update command, a surface command), skipping those
+ * that later ones hid meanwhile; with no client connected it draws each
+ * at once. Then the clients write what the batch queued.
  * A batch is bounded in count and time; the rest is picked up on the next
  * loop iteration, so sockets and queued messages are served in between.
  * When both rings are empty the worker asks the device for a notification
@@ -221,6 +225,7 @@ void worker_destroy_surface(struct worker *w, uint32_t surface_id)
     if (surface_id >= w->n_surfaces || !w->surfaces[surface_id].created) {
         return;
     }
+    worker_render_pending(w);
     /* Its unsent draws can no longer be hidden by anything. */
     draw_tree_clear(&w->trees[surface_id]);
     display_broadcast_surface_destroy(w, surface_id);
@@ -304,6 +309,9 @@ static bool drawable_sources_ok(struct worker *w, const struct qxl_drawable *d)
     }
 }
 
+static int worker_render(struct worker *w, const struct qxl_drawable *d);
+static bool worker_pending_reserve(struct worker *w);
+
 static void worker_handle_drawable(struct worker *w, struct qxl_drawable *d)
 {
     if (d->surface_id >= w->n_surfaces || !w->surfaces[d->surface_id].created) {
@@ -311,7 +319,6 @@ static void worker_handle_drawable(struct worker *w, struct qxl_drawable *d)
                         w->id, d->surface_id);
         return;
     }
-    struct canvas_surface *dst = &w->surfaces[d->surface_id].canvas;
     if (log_enabled(LOG_LEVEL_DEBUG)) {
         const struct qxl_image *img = d->type == QXL_DRAW_COPY ? d->u.copy.src : NULL;
         log_debug("qxl %d: draw type %u surface %u bbox (%d,%d)-(%d,%d) clips %u%s", w->id, d->type,
@@ -333,27 +340,73 @@ static void worker_handle_drawable(struct worker *w, struct qxl_drawable *d)
                         w->id, d->type);
         return;
     }
-    int rc = canvas_draw(dst, d, worker_lookup_surface, w);
-    if (rc == CLOVE_E_INVALID) {
-        log_ratelimited(LOG_LEVEL_WARN, "qxl %d: invalid draw geometry; dropped", w->id);
-        return;
-    }
-    if (rc < 0) {
-        log_once("a draw operation could not be rendered on the server (op, rop or format)");
-    }
-    if (!w->displays) {
-        return;
-    }
-    /* The item takes the drawable's images; clients encode it when they
-     * are about to send it, if it is still visible then. */
     struct worker_surface *surface = &w->surfaces[d->surface_id];
-    struct draw_item *item = draw_item_create(d, surface->width, surface->height);
+    struct draw_item *item = NULL;
+    if (w->displays && worker_pending_reserve(w)) {
+        item = draw_item_create(d, surface->width, surface->height);
+    }
     if (!item) {
-        log_ratelimited(LOG_LEVEL_ERROR, "qxl %d: out of memory queueing a draw", w->id);
+        /* Nobody to send it to (or no memory to defer it): draw it now. */
+        if (worker_render(w, d) == CLOVE_E_INVALID) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: invalid draw geometry; dropped", w->id);
+        }
         return;
     }
+    /* The item takes the drawable's images. Clients encode it when they are
+     * about to send it, and the canvas draws it at the end of the batch, in
+     * both cases only if it is still visible then. */
+    w->pending[w->num_pending++] = draw_item_ref(item);
     display_broadcast_drawable(w, item);
     draw_item_unref(item);
+}
+
+/* Draws d on the server's canvas. Returns canvas_draw's result. */
+static int worker_render(struct worker *w, const struct qxl_drawable *d)
+{
+    int rc = canvas_draw(&w->surfaces[d->surface_id].canvas, d, worker_lookup_surface, w);
+    if (rc < 0 && rc != CLOVE_E_INVALID) {
+        log_once("a draw operation could not be rendered on the server (op, rop or format)");
+    }
+    return rc;
+}
+
+/* Room for one more deferred draw. */
+static bool worker_pending_reserve(struct worker *w)
+{
+    if (w->num_pending < w->cap_pending) {
+        return true;
+    }
+    uint32_t cap = w->cap_pending ? w->cap_pending * 2 : 64;
+    struct draw_item **n = realloc(w->pending, cap * sizeof(*n));
+    if (!n) {
+        return false;
+    }
+    w->pending = n;
+    w->cap_pending = cap;
+    return true;
+}
+
+void worker_render_pending(struct worker *w)
+{
+    bool invalid = false;
+    /* In order: a draw that reads pixels sees every earlier one. Draws
+     * hidden meanwhile (dead items) are skipped: nothing reads what they
+     * would have drawn, or they would still be visible. */
+    for (uint32_t i = 0; i < w->num_pending; i++) {
+        struct draw_item *item = w->pending[i];
+        if (item->alive && worker_render(w, &item->d) == CLOVE_E_INVALID) {
+            log_ratelimited(LOG_LEVEL_WARN, "qxl %d: invalid draw geometry; dropped", w->id);
+            draw_item_discard(item);
+            invalid = true;
+        }
+        draw_item_unref(item);
+    }
+    w->num_pending = 0;
+    if (invalid) {
+        /* It was queued, and it hid parts of earlier draws: clients get
+         * the surfaces as drawn here instead. */
+        display_clients_fall_back(w);
+    }
 }
 
 static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
@@ -394,7 +447,8 @@ static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
                             err ? err : "invalid");
             return;
         }
-        /* Every command is rendered as it arrives, so the area is current. */
+        /* The guest may read the surface once told. */
+        worker_render_pending(w);
         if (w->qif->notify_update) {
             w->qif->notify_update(w->qxl, u.update_id);
         }
@@ -421,6 +475,8 @@ static void worker_handle_command(struct worker *w, const QXLCommandExt *ext)
                             err ? err : "invalid");
             return;
         }
+        /* Deferred draws go to the surfaces they were meant for first. */
+        worker_render_pending(w);
         worker_handle_surface_cmd(w, &sc, group);
         return;
     }
@@ -498,6 +554,7 @@ void worker_process_commands(struct worker *w)
     /* Clients write after the batch, so what it hides is never encoded. */
     display_clients_hold(w);
     worker_process_batch(w);
+    worker_render_pending(w);
     display_clients_kick(w);
 }
 
@@ -730,6 +787,10 @@ void worker_destroy(struct worker *w)
     loop_timer_remove(w->loop, w->process_timer);
     msg_queue_destroy(w->queue);
     loop_destroy(w->loop);
+    for (uint32_t i = 0; i < w->num_pending; i++) {
+        draw_item_unref(w->pending[i]);
+    }
+    free(w->pending);
     for (uint32_t id = 0; id < w->n_surfaces; id++) {
         draw_tree_clear(&w->trees[id]);
         canvas_surface_finish(&w->surfaces[id].canvas);

@@ -62,6 +62,8 @@ struct worker {
     uint32_t n_surfaces;
     struct draw_tree *trees; /* owns: n_surfaces; the unsent draws of each surface */
     struct draw_tree_stats tree_stats;
+    struct draw_item **pending; /* owns refs: draws the canvas has not drawn yet, in order */
+    uint32_t num_pending, cap_pending;
     struct wire_head_cfg {
         uint32_t id, surface_id, width, height, x, y, flags;
     } heads[WORKER_MAX_HEADS];
@@ -98,6 +100,9 @@ static inline struct worker_surface *worker_primary(struct worker *w)
     return &w->surfaces[0];
 }
 void worker_async_complete(struct worker *w, uint64_t cookie);
+/* Draws the deferred draw items on the server's canvas (a no-op when there
+ * are none): call before reading a surface. */
+void worker_render_pending(struct worker *w);
 void worker_update_client_caps(struct worker *w);
 
 /* display_channel.c */
@@ -116,6 +121,9 @@ void display_broadcast_drawable(struct worker *w, struct draw_item *item);
  * writes what the batch queued. */
 void display_clients_hold(struct worker *w);
 void display_clients_kick(struct worker *w);
+/* Every client gets every surface as an image, once its queue drains
+ * (after a queued draw turned out not to be drawable). */
+void display_clients_fall_back(struct worker *w);
 void display_broadcast_monitors_config(struct worker *w);
 void display_broadcast_mark(struct worker *w);
 /* True if every connected display client has this cap (and one exists). */

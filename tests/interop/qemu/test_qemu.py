@@ -249,18 +249,44 @@ class Guest:
         raise TestFailure('%s: the guest screen did not settle within %.0f s'
                           % (self.tag, timeout))
 
+    def capture_clove_shot(self, name):
+        """Our client's capture (clove-shot), or None without --clove-shot."""
+        if not self.args.clove_shot:
+            return None
+        out = os.path.join(self.dir, name)
+        r = subprocess.run(['timeout', '-k', '2', '30', self.args.clove_shot, '-h', '127.0.0.1',
+                            '-p', str(self.port), '-o', out, '--timeout', '20'],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        text = r.stdout.decode('utf-8', 'replace')
+        for m in harness.SANITIZER_MARKERS:
+            check(m not in text, '%s: sanitizer report from clove-shot:\n%s' % (self.tag, text))
+        check(r.returncode == 0 and os.path.exists(out),
+              '%s: clove-shot failed rc=%d: %s' % (self.tag, r.returncode, text.strip()))
+        return harness.read_file(out)
+
     def compare_with_dump(self, tag, attempts=4):
-        """Capture through SPICE and compare with QMP screendumps taken
-        before and after. Returns (capture bytes, capture seconds)."""
+        """Capture through SPICE (spicy-screenshot, and clove-shot when
+        given) and compare with QMP screendumps taken before and after.
+        Returns (spicy-screenshot's capture bytes, capture seconds)."""
         detail = ''
         for attempt in range(attempts):
             before = self.stable_screendump(tag)
             shot, dt = self.capture('%s-spice.ppm' % tag)
+            ours = self.capture_clove_shot('%s-clove-shot.ppm' % tag)
             after = self.screendump('%s-dump-after.ppm' % tag)
             if before != after:
                 detail = 'screen changed during the capture'
                 continue
             ok, detail = cursor_only_diff(shot, before)
+            if ok and ours is not None:
+                ok, d2 = cursor_only_diff(ours, before)
+                detail += '; clove-shot: %s' % d2
+                if ok and ours != shot:
+                    # both may differ from the dump only in the blinking cursor;
+                    # then they must differ from each other only there too
+                    ok, d3 = cursor_only_diff(ours, shot)
+                    detail += ' (vs spicy-screenshot: %s)' % d3
             if ok:
                 log('%s: %s: SPICE capture == QMP screendump (%s), capture %.3f s'
                     % (self.tag, tag, detail, dt))
@@ -411,6 +437,8 @@ def main():
     p.add_argument('--debug', type=int, default=None, help='CLOVE_DEBUG level for QEMU')
     p.add_argument('--cmdlog', action='store_true',
                    help="log and summarise the guest's QXL commands (qxl-vga.cmdlog=1)")
+    p.add_argument('--clove-shot', default=None,
+                   help='also capture with this clove-shot; it must equal spicy-screenshot')
     p.add_argument('--keep', action='store_true')
     args = p.parse_args()
 

@@ -4,11 +4,23 @@
  * A client that connects gets every surface (SURFACE_CREATE, then its whole
  * content as one image from the server's rendered copy; offscreen surfaces
  * first, the primary last, followed by the monitors config and a MARK that
- * says "the screen is complete"). After that every draw command is
- * forwarded as it is rendered.
+ * says "the screen is complete"). After that every draw command goes into
+ * its queue as a draw item (server/draw_tree.h), unencoded.
  *
- * A client that falls behind (more than DISPLAY_SOFT_QUEUE_BYTES queued)
- * stops getting draw commands: the areas they touch are collected per
+ * Draws are built when they are about to be written (channel.h, deferred
+ * entries): an item hidden since it was queued is dropped unencoded; a run
+ * of consecutive queued items that can be painted into an image (solid PUT
+ * fills, 1:1 PUT copies of 32-bit bitmaps, on a 32-bit surface) goes as one
+ * DRAW_COPY of their union, blank where nothing shows and clipped to what
+ * does, unless that image would be sparse (display_plan_compose); a copy
+ * whose image mostly does not show is re-cut the same way; any other item
+ * goes as its own message, clipped to its visible region. Write bursts to
+ * a client start DISPLAY_PACE_MS apart, so that draws arriving together
+ * meet in its queue.
+ *
+ * A client that falls behind (more than DISPLAY_SOFT_QUEUE_BYTES queued,
+ * hidden draws purged first), or that must get a draw it cannot take as a
+ * command (display_fall_back), stops getting draw commands: the areas they touch are collected per
  * surface instead, and once its queue has drained, those areas go out as
  * images of the server's rendered surfaces. Its memory stays bounded, it
  * ends up with the same screen, and neither the guest nor other clients
@@ -30,8 +42,8 @@
  * Only losslessly encoded images are cached, so FROM_CACHE is always
  * exact. When the mirror is full, the least recently used images are
  * dropped and named in INVAL_LIST, queued before the image that replaces
- * them. A draw that adds to the cache is never dropped as hidden, since
- * the client must see every CACHE_ME the mirror counts. INVAL_ALL_PIXMAPS
+ * them. Since draws are encoded only as they are written, the mirror
+ * counts exactly the CACHE_MEs that went out. INVAL_ALL_PIXMAPS
  * is never sent: it would also clear what other display channels of the
  * same client cached. A new channel starts with an empty mirror; its ids
  * are new, so anything an earlier channel left in the client's cache is
@@ -802,8 +814,7 @@ static bool wire_qmask_from(const struct qxl_qmask *q, struct wire_qmask *out,
     img->width = m->width;
     img->height = m->height;
     img->u.bitmap.format = m->format;
-    img->u.bitmap.flags =
-            (m->bitmap_flags & QXL_BITMAP_TOP_DOWN) ? SPICE_BITMAP_FLAGS_TOP_DOWN : 0;
+    img->u.bitmap.flags = (m->bitmap_flags & QXL_BITMAP_TOP_DOWN) ? SPICE_BITMAP_FLAGS_TOP_DOWN : 0;
     img->u.bitmap.stride = m->stride;
     img->u.bitmap.data = m->data;
     out->flags = q->flags;
@@ -983,8 +994,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     switch (d->type) {
     case QXL_DRAW_FILL:
         if (d->u.fill.brush.type == SPICE_BRUSH_TYPE_SOLID && !has_mask) {
-            server_msg_display_draw_fill(b, base, d->u.fill.brush.color,
-                                         d->u.fill.rop_descriptor);
+            server_msg_display_draw_fill(b, base, d->u.fill.brush.color, d->u.fill.rop_descriptor);
         } else {
             struct wire_fill f = {wire_brush_from(&d->u.fill.brush, pattern),
                                   d->u.fill.rop_descriptor, mask};
@@ -1213,7 +1223,7 @@ static bool display_item_clip(const struct draw_item *item, struct wire_draw_bas
  * nothing there, and would make one codec serve unlike content (a photo
  * and the text around it). */
 #define DISPLAY_MERGE_MAX_ITEM_PIXELS (256 * 256)
-#define DISPLAY_MERGE_SPARSE_SLACK 4096
+#define DISPLAY_MERGE_SPARSE_SLACK    4096
 
 static uint64_t region_pixels(pixman_region32_t *r)
 {
@@ -1250,8 +1260,8 @@ static bool display_item_composable(const struct worker *w, const struct draw_it
     const struct qxl_rect *sa = &d->u.copy.src_area;
     return img && img->type == SPICE_IMAGE_TYPE_BITMAP && img->data &&
            (img->format == SPICE_BITMAP_FMT_32BIT || img->format == SPICE_BITMAP_FMT_RGBA) &&
-           sa->left >= 0 && sa->top >= 0 &&
-           sa->right <= (int32_t)img->width && sa->bottom <= (int32_t)img->height &&
+           sa->left >= 0 && sa->top >= 0 && sa->right <= (int32_t)img->width &&
+           sa->bottom <= (int32_t)img->height &&
            sa->right - sa->left == d->bbox.right - d->bbox.left &&
            sa->bottom - sa->top == d->bbox.bottom - d->bbox.top;
 }
@@ -1292,8 +1302,8 @@ static void display_item_paint(const struct draw_item *item, const pixman_box32_
  * earlier ones, as the client would have drawn them. Returns the message
  * body type (0 on failure) and fills b.
  */
-static uint16_t display_composed_body(struct display_client *dc, struct draw_item **items,
-                                      size_t n, pixman_region32_t *region,
+static uint16_t display_composed_body(struct display_client *dc, struct draw_item **items, size_t n,
+                                      pixman_region32_t *region,
                                       const struct image_encoder_settings *s, struct byte_buf *b,
                                       bool *per_client, bool *cache_me)
 {
@@ -1384,9 +1394,9 @@ static size_t display_plan_compose(struct display_client *dc, struct draw_item *
         const pixman_box32_t *e = pixman_region32_extents(&u);
         uint64_t area = (uint64_t)(e->x2 - e->x1) * (uint64_t)(e->y2 - e->y1);
         int nrects = pixman_region32_n_rects(&u);
-        bool dense = area <= shown_u * (1 + DISPLAY_MERGE_SPARSE_RATIO) +
-                                     DISPLAY_MERGE_SPARSE_SLACK &&
-                     nrects <= DISPLAY_MAX_COMPOSED_RECTS;
+        bool dense =
+                area <= shown_u * (1 + DISPLAY_MERGE_SPARSE_RATIO) + DISPLAY_MERGE_SPARSE_SLACK &&
+                nrects <= DISPLAY_MAX_COMPOSED_RECTS;
         if (dense) {
             pixman_region32_copy(region, &u);
             shown = shown_u;
@@ -1462,8 +1472,7 @@ static struct shared_msg *display_item_build(struct channel_client *cc, void **o
             }
         }
         const struct qxl_drawable *d = &item->d;
-        struct wire_draw_base base = {.surface_id = d->surface_id,
-                                      .box = wire_rect_from(&d->bbox)};
+        struct wire_draw_base base = {.surface_id = d->surface_id, .box = wire_rect_from(&d->bbox)};
         struct wire_rect *rects;
         if (!display_item_clip(item, &base, &rects)) {
             log_ratelimited(LOG_LEVEL_ERROR, "display: out of memory building a draw");

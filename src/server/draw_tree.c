@@ -276,15 +276,13 @@ static void protect_source(struct draw_tree *trees, uint32_t n_trees, const stru
         pixman_region32_init_rect(&r, area->left, area->top, (unsigned)(area->right - area->left),
                                   (unsigned)(area->bottom - area->top));
     } else {
-        pixman_region32_init_rect(&r, INT32_MIN / 2, INT32_MIN / 2, UINT32_MAX / 2,
-                                  UINT32_MAX / 2);
+        pixman_region32_init_rect(&r, INT32_MIN / 2, INT32_MIN / 2, UINT32_MAX / 2, UINT32_MAX / 2);
     }
     draw_tree_protect(t, &r);
     pixman_region32_fini(&r);
 }
 
-static void draw_tree_apply_reads(struct draw_tree *trees, uint32_t n_trees,
-                                  struct draw_item *item)
+static void draw_tree_apply_reads(struct draw_tree *trees, uint32_t n_trees, struct draw_item *item)
 {
     const struct qxl_drawable *d = &item->d;
     struct draw_tree *own = tree_of(trees, n_trees, d->surface_id);

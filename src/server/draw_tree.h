@@ -50,16 +50,16 @@ struct draw_tree;
 
 struct draw_item {
     int refs;
-    struct qxl_drawable d; /* owns; finished (zeroed) when the item dies */
-    bool alive;            /* false: hidden entirely, never to be sent */
-    bool opaque;           /* overwrites `full` whatever is there */
-    pixman_region32_t full;      /* bbox, clip rects and surface bounds */
-    pixman_region32_t visible;   /* where its pixels still show */
+    struct qxl_drawable d;            /* owns; finished (zeroed) when the item dies */
+    bool alive;                       /* false: hidden entirely, never to be sent */
+    bool opaque;                      /* overwrites `full` whatever is there */
+    pixman_region32_t full;           /* bbox, clip rects and surface bounds */
+    pixman_region32_t visible;        /* where its pixels still show */
     pixman_region32_t protected_area; /* parts a later reader needs */
-    uint32_t unsent;             /* queue entries that have not started it */
-    uint64_t raw_bytes;          /* bytes of its images, as parsed */
-    struct draw_tree *tree;      /* borrows; NULL once out of the tree */
-    struct draw_item *prev, *next; /* in tree */
+    uint32_t unsent;                  /* queue entries that have not started it */
+    uint64_t raw_bytes;               /* bytes of its images, as parsed */
+    struct draw_tree *tree;           /* borrows; NULL once out of the tree */
+    struct draw_item *prev, *next;    /* in tree */
     struct {
         unsigned profile;
         struct shared_msg *msg; /* owns a reference */
@@ -75,7 +75,7 @@ struct draw_tree {
 
 /* Statistics of a worker's trees (for logs and tests). */
 struct draw_tree_stats {
-    uint64_t items_killed; /* hidden entirely before every client sent them */
+    uint64_t items_killed;  /* hidden entirely before every client sent them */
     uint64_t items_clipped; /* partly hidden when added */
 };
 

@@ -497,6 +497,31 @@ static void test_wire_merged(void)
     setenv("CLOVE_DISPLAY_COMPOSE", "0", 1);
 }
 
+/* Pacing: a burst starts CLOVE_DISPLAY_PACE_MS after the previous one
+ * ended; what comes meanwhile waits in the queue. */
+static void test_wire_paced(void)
+{
+    setenv("CLOVE_DISPLAY_PACE_MS", "300", 1);
+    struct session s;
+    CHECK(session_open(&s));
+    struct fake_client dc;
+    CHECK(display_open(&s, &dc));
+    struct fake_msg m;
+    /* Long after the connect burst: goes at once. */
+    fake_host_run_for(s.h, 350);
+    CHECK_EQ(fake_qxl_push_fill(s.h, 0, 0, 8, 8, 0x111111u), 0);
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_DRAW_FILL, &m, 250), 0);
+    free(m.data);
+    /* Right after it: held back until 300 ms after the first one went. */
+    CHECK_EQ(fake_qxl_push_fill(s.h, 16, 0, 8, 8, 0x222222u), 0);
+    CHECK(fake_client_read_msg(&dc, &m, 100) < 0);
+    CHECK_EQ(fake_client_wait_msg(&dc, SPICE_MSG_DISPLAY_DRAW_FILL, &m, 1000), 0);
+    free(m.data);
+    fake_client_close(&dc);
+    session_close(&s);
+    setenv("CLOVE_DISPLAY_PACE_MS", "0", 1);
+}
+
 int main(void)
 {
     /* The plain path: one message per draw, no pacing (test_wire_merged
@@ -514,5 +539,6 @@ int main(void)
                                            CHECK_CASE(test_wire_partly_hidden_clipped),
                                            CHECK_CASE(test_wire_two_clients),
                                            CHECK_CASE(test_wire_merged),
+                                           CHECK_CASE(test_wire_paced),
                                            {0}});
 }

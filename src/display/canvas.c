@@ -256,9 +256,11 @@ static pixman_image_t *composite_image(const struct canvas_surface *dst,
             return NULL;
         }
         pixman_format_code_t format = pixman_image_get_format(s->image);
-        if (opaque && PIXMAN_FORMAT_A(format) != 0) {
+        pixman_format_code_t no_alpha = (pixman_format_code_t)(format & ~(0xfu << 12));
+        /* (an A8 or A1 surface has nothing left without alpha: kept as it is) */
+        if (opaque && PIXMAN_FORMAT_A(format) != 0 && pixman_format_supported_source(no_alpha)) {
             /* the same bits without the alpha channel */
-            format = (pixman_format_code_t)(format & ~(0xfu << 12));
+            format = no_alpha;
             return pixman_image_create_bits(
                     format, pixman_image_get_width(s->image), pixman_image_get_height(s->image),
                     pixman_image_get_data(s->image), pixman_image_get_stride(s->image));

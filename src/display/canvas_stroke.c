@@ -44,6 +44,35 @@ struct polyline {
     bool failed;
 };
 
+/* A run of pixels on one row, as X's span functions pass them. */
+struct span {
+    int32_t x, y, width;
+};
+
+struct span_list {
+    struct span *v;
+    size_t n, cap;
+    bool failed;
+};
+
+static void span_add(struct span_list *l, int32_t x, int32_t y, int32_t width)
+{
+    if (l->failed) {
+        return;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct span *v = cap <= MAX_STEPS ? realloc(l->v, cap * sizeof(*v)) : NULL;
+        if (!v) {
+            l->failed = true;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (struct span){x, y, width};
+}
+
 struct stroke {
     struct canvas_surface *dst;
     const pixman_region32_t *region;
@@ -58,9 +87,9 @@ struct stroke {
      * collects their pixels and paints each once. */
     bool careful;
     bool collecting;
-    uint64_t *pixels; /* (y << 32) | x */
-    size_t num_pixels, cap_pixels;
-    bool pixels_failed;
+    struct span_list pending; /* a segment's or polygon's spans */
+    struct span_list group;   /* a careful dashed polyline's spans */
+    uint32_t group_count;     /* polygons in `group` */
 };
 
 static int fix_to_int(int32_t fixed)
@@ -134,31 +163,122 @@ static void subdivide_bezier(struct polyline *l, struct fix_point p0, struct fix
     subdivide_bezier(l, p0123, p123, p23, p3, depth + 1);
 }
 
-static void plot(struct stroke *s, int64_t x, int64_t y)
+static int compare_span_y(const void *a, const void *b)
+{
+    const struct span *p = a, *q = b;
+    return p->y < q->y ? -1 : p->y > q->y ? 1 : (p->x > q->x) - (p->x < q->x);
+}
+
+/*
+ * Paints spans clipped to the destination region the way the reference
+ * does (spice-common's spice_canvas_clip_spans): with a region of several
+ * rectangles it clips the list in place, sorted by row, and a span that
+ * two rectangles of one band cut in two writes its second piece over the
+ * next span still to be read; that piece is then read (and clipped) again
+ * in its place, and so on to the end of the list. The pixels spice-gtk
+ * shows depend on this, so we reproduce it.
+ */
+static void spans_fill(struct stroke *s, struct span_list *l, bool sorted)
+{
+    if (l->failed || l->n == 0) {
+        l->n = 0;
+        return;
+    }
+    int n_rects;
+    const pixman_box32_t *r =
+            pixman_region32_rectangles((pixman_region32_t *)(uintptr_t)s->region, &n_rects);
+    size_t out = 0;
+    if (n_rects == 1) {
+        for (size_t i = 0; i < l->n; i++) {
+            struct span sp = l->v[i];
+            int64_t x1 = sp.x, x2 = (int64_t)sp.x + sp.width;
+            x1 = x1 < r->x1 ? r->x1 : x1;
+            x2 = x2 > r->x2 ? r->x2 : x2;
+            if (sp.y >= r->y1 && sp.y < r->y2 && x1 < x2) {
+                l->v[out++] = (struct span){(int32_t)x1, sp.y, (int32_t)(x2 - x1)};
+            }
+        }
+    } else if (n_rects > 1) {
+        if (!sorted && l->n > 1) {
+            qsort(l->v, l->n, sizeof(*l->v), compare_span_y);
+        }
+        size_t last = l->n, in = 0;
+        int band = 0, band_end = 0;
+        int32_t band_y1 = 0, band_y2 = 0;
+        bool more = true;
+        /* the first band, and the spans above it */
+        for (band_end = band + 1; band_end < n_rects && r[band_end].y1 == r[band].y1;) {
+            band_end++;
+        }
+        band_y1 = r[band].y1;
+        band_y2 = r[band].y2;
+        while (in < last && l->v[in].y < band_y1) {
+            in++;
+        }
+        while (more && in < last) {
+            int32_t y = l->v[in].y;
+            if (y < band_y2) {
+                int64_t x1 = l->v[in].x, x2 = x1 + l->v[in].width;
+                for (int b = band; b < band_end; b++) {
+                    int64_t nx1 = x1 < r[b].x1 ? r[b].x1 : x1;
+                    int64_t nx2 = x2 > r[b].x2 ? r[b].x2 : x2;
+                    if (nx1 < nx2) {
+                        if (out == l->cap) {
+                            size_t keep = l->n;
+                            span_add(l, 0, 0, 0); /* grows the array */
+                            l->n = keep;
+                            if (l->failed) {
+                                more = false;
+                                break;
+                            }
+                        }
+                        l->v[out++] = (struct span){(int32_t)nx1, y, (int32_t)(nx2 - nx1)};
+                        if (out > l->n) {
+                            l->n = out;
+                        }
+                    }
+                }
+                in++;
+            } else {
+                band = band_end;
+                if (band == n_rects) {
+                    break;
+                }
+                for (band_end = band + 1; band_end < n_rects && r[band_end].y1 == r[band].y1;) {
+                    band_end++;
+                }
+                band_y1 = r[band].y1;
+                band_y2 = r[band].y2;
+                while (in < last && l->v[in].y < band_y1) {
+                    in++;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < out; i++) {
+        pixman_box32_t box = {l->v[i].x, l->v[i].y, l->v[i].x + l->v[i].width, l->v[i].y + 1};
+        canvas_paint_box(s->dst, s->paint, &box);
+    }
+    l->n = 0;
+}
+
+/* Adds a point of a zero-width line: runs on one row merge into a span. */
+static void line_point(struct stroke *s, int64_t x, int64_t y, bool *new_span)
 {
     if (x < 0 || y < 0 || x >= (int64_t)s->dst->width || y >= (int64_t)s->dst->height) {
         return;
     }
-    if (s->collecting) {
-        if (s->num_pixels == s->cap_pixels) {
-            size_t cap = s->cap_pixels ? s->cap_pixels * 2 : 256;
-            uint64_t *grown = cap <= MAX_STEPS ? realloc(s->pixels, cap * sizeof(*grown)) : NULL;
-            if (!grown) {
-                s->pixels_failed = true;
-                return;
-            }
-            s->pixels = grown;
-            s->cap_pixels = cap;
+    struct span_list *l = &s->pending;
+    if (!*new_span && l->n && l->v[l->n - 1].y == y) {
+        struct span *sp = &l->v[l->n - 1];
+        if (x < sp->x) {
+            sp->x = (int32_t)x;
         }
-        s->pixels[s->num_pixels++] = ((uint64_t)y << 32) | (uint64_t)x;
+        sp->width++;
         return;
     }
-    if (!pixman_region32_contains_point((pixman_region32_t *)(uintptr_t)s->region, (int)x, (int)y,
-                                        NULL)) {
-        return;
-    }
-    pixman_box32_t box = {(int32_t)x, (int32_t)y, (int32_t)x + 1, (int32_t)y + 1};
-    canvas_paint_box(s->dst, s->paint, &box);
+    span_add(l, (int32_t)x, (int32_t)y, 1);
+    *new_span = false;
 }
 
 /* floor(a / b) for b > 0 */
@@ -215,18 +335,21 @@ static void draw_segment(struct stroke *s, int64_t x1, int64_t y1, int64_t x2, i
     }
     k_lo = k_lo < 0 ? 0 : k_lo;
     k_hi = k_hi > major - 1 ? major - 1 : k_hi;
+    bool new_span = true;
     for (int64_t k = k_lo; k <= k_hi; k++) {
         if (++s->steps > MAX_STEPS) {
-            return;
+            break;
         }
         int64_t m = floor_div(e + (k - 1) * 2 * minor, 2 * major) + 1;
         int64_t a = major_start + major_sign * k, b = minor_start + minor_sign * m;
         if (x_major) {
-            plot(s, a, b);
+            line_point(s, a, b, &new_span);
         } else {
-            plot(s, b, a);
+            line_point(s, b, a, &new_span);
         }
     }
+    /* each segment's spans are painted on their own, unsorted */
+    spans_fill(s, &s->pending, false);
 }
 
 /*
@@ -358,15 +481,6 @@ static int32_t edge_build(double y0, double k, int32_t dx, int32_t dy, int32_t x
     return y + yi;
 }
 
-/* Moves an edge n rows down at once (what n single steps would do). */
-static void edge_advance(int32_t *x, int32_t *e, const struct poly_edge *edge, int64_t n)
-{
-    int64_t total = (int64_t)*e + n * edge->dx;
-    int64_t carries = total > 0 ? (total + edge->dy - 1) / edge->dy : 0;
-    *x = (int32_t)(*x + n * edge->stepx + carries * edge->signdx);
-    *e = (int32_t)(total - carries * edge->dy);
-}
-
 static void edge_step(int32_t *x, int32_t *e, const struct poly_edge *edge)
 {
     *x += edge->stepx;
@@ -439,7 +553,7 @@ static void poly_fill(struct stroke *s, const struct poly_vertex *v, const struc
     int32_t lh = 0, rh = 0, lx = 0, le = 0, rx = 0, re = 0;
     const struct poly_edge *le_edge = NULL, *re_edge = NULL;
     int64_t y = topy;
-    int64_t rows = (int64_t)s->dst->height, cols = (int64_t)s->dst->width;
+    struct span_list *out = &s->pending;
     while ((li < nleft || lh) && (ri < nright || rh)) {
         if (!lh && li < nleft) {
             le_edge = &left[li++];
@@ -456,31 +570,30 @@ static void poly_fill(struct stroke *s, const struct poly_vertex *v, const struc
         int32_t h = lh < rh ? lh : rh;
         lh -= h;
         rh -= h;
-        if (h <= 0) {
-            continue;
-        }
-        if (y < 0) {
-            /* rows above the surface: skip them in one go */
-            int64_t n = -y < h ? -y : h;
-            edge_advance(&lx, &le, le_edge, n);
-            edge_advance(&rx, &re, re_edge, n);
-            y += n;
-            h -= (int32_t)n;
-        }
         for (; h > 0; h--, y++) {
-            if (y >= rows || ++s->steps > MAX_STEPS) {
+            if (++s->steps > MAX_STEPS) {
+                out->n = 0;
                 return;
             }
             if (rx >= lx) {
-                int64_t a = lx < 0 ? 0 : lx, b = rx >= cols ? cols - 1 : rx;
-                for (int64_t x = a; x <= b; x++) {
-                    plot(s, x, y);
-                }
+                span_add(out, lx, (int32_t)y, rx - lx + 1);
             }
             edge_step(&lx, &le, le_edge);
             edge_step(&rx, &re, re_edge);
         }
     }
+    if (!s->collecting) {
+        spans_fill(s, out, true);
+        return;
+    }
+    /* A careful polyline: keep the polygon's spans for the end. */
+    if (out->n) {
+        s->group_count++;
+        for (size_t i = 0; i < out->n; i++) {
+            span_add(&s->group, out->v[i].x, out->v[i].y, out->v[i].width);
+        }
+    }
+    out->n = 0;
 }
 
 /* Joins two segment ends with a mitre (a bevel past the mitre limit). */
@@ -698,16 +811,40 @@ static void dashed_polyline(struct stroke *s, const struct polyline *l)
     }
 }
 
-static int compare_u64(const void *a, const void *b)
+/* Paints a careful polyline's spans once each: the union of every row's
+ * spans (as X's span groups do), or one polygon's spans as they are. */
+static void group_fill(struct stroke *s)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    struct span_list *g = &s->group;
+    if (s->group_count > 1 && g->n > 1 && !g->failed) {
+        qsort(g->v, g->n, sizeof(*g->v), compare_span_y);
+        size_t out = 0;
+        for (size_t i = 0; i < g->n;) {
+            int32_t y = g->v[i].y;
+            int64_t x1 = g->v[i].x, x2 = x1 + g->v[i].width;
+            for (i++; i < g->n && g->v[i].y == y; i++) {
+                int64_t nx1 = g->v[i].x, nx2 = nx1 + g->v[i].width;
+                if (nx1 > x2) {
+                    g->v[out++] = (struct span){(int32_t)x1, y, (int32_t)(x2 - x1)};
+                    x1 = nx1;
+                    x2 = nx2;
+                } else if (nx2 > x2) {
+                    x2 = nx2;
+                }
+            }
+            g->v[out++] = (struct span){(int32_t)x1, y, (int32_t)(x2 - x1)};
+        }
+        g->n = out;
+    }
+    spans_fill(s, g, true);
+    s->group_count = 0;
 }
 
 static void polyline_draw(struct stroke *s, struct polyline *l)
 {
     s->collecting = s->num_dash && s->careful && l->count >= 3;
-    s->num_pixels = 0;
+    s->group_count = 0;
+    s->group.n = 0;
     if (s->num_dash) {
         dashed_polyline(s, l);
     } else {
@@ -716,15 +853,8 @@ static void polyline_draw(struct stroke *s, struct polyline *l)
         }
     }
     if (s->collecting) {
+        group_fill(s);
         s->collecting = false;
-        if (s->num_pixels) {
-            qsort(s->pixels, s->num_pixels, sizeof(*s->pixels), compare_u64);
-        }
-        for (size_t i = 0; i < s->num_pixels; i++) {
-            if (i == 0 || s->pixels[i] != s->pixels[i - 1]) {
-                plot(s, (int64_t)(s->pixels[i] & 0xffffffffu), (int64_t)(s->pixels[i] >> 32));
-            }
-        }
     }
     l->count = 0;
 }
@@ -837,6 +967,7 @@ int canvas_stroke_draw(struct canvas_surface *dst, const pixman_region32_t *regi
     }
     polyline_draw(&s, &l);
     free(l.xy);
-    free(s.pixels);
+    free(s.pending.v);
+    free(s.group.v);
     return 0;
 }

@@ -106,8 +106,10 @@ struct qxl_glyph {
     struct qxl_point glyph_origin; /* the origin inside the bitmap (bitmap (0,0) is at
                                       render_pos + glyph_origin) */
     uint16_t width, height;
-    const uint8_t *data; /* borrows from qxl_glyph_string.data; rows of
-                            qxl_glyph_stride(flags, width) bytes, top row first */
+    const uint8_t *data; /* borrows from qxl_glyph_string.data; `height` rows of
+                            qxl_glyph_stride(flags, width) bytes, in the guest's
+                            order (the reference's canvas ignores _TOP_DOWN, and so
+                            does ours) */
 };
 
 struct qxl_glyph_string {

@@ -84,10 +84,13 @@
 #define QUIC_INLINE      static inline __attribute__((always_inline))
 #define QUIC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define QUIC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Makes the compiler forget what it knows of x's value. */
+#define QUIC_OPAQUE(x) __asm__("" : "+r"(x))
 #else
 #define QUIC_INLINE      static inline
 #define QUIC_LIKELY(x)   (x)
 #define QUIC_UNLIKELY(x) (x)
+#define QUIC_OPAQUE(x)   (void)0
 #endif
 
 /* Low 6 bits of the reference's 256-entry pseudo-random table: the wait
@@ -144,7 +147,7 @@ struct quic_model {
      * exceeds 26 * (900 + 26). */
     uint16_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES];
     uint8_t best[QUIC_MAX_CODES]; /* [bucket]: cheapest code */
-    uint16_t ctx_lp[256];         /* decoder: l | gr_prefix[l] << 8, l = best[bucket_of[ctx]] */
+    uint8_t ctx_lp[256][2];       /* decoder: l, gr_prefix[l] with l = best[bucket_of[ctx]] */
     const uint32_t *ctx_tab[256]; /* encoder: code[ctx_code[ctx]] */
 };
 
@@ -338,7 +341,8 @@ static void group_reset(struct quic_group *g, const struct quic_family *f)
         unsigned l = f->bpc - 1;
         for (unsigned v = 0; v < 256; v++) {
             m->ctx_tab[v] = f->code[l];
-            m->ctx_lp[v] = (uint16_t)(l | (unsigned)f->gr_prefix[l] << 8);
+            m->ctx_lp[v][0] = (uint8_t)l;
+            m->ctx_lp[v][1] = f->gr_prefix[l];
         }
     }
 }
@@ -377,10 +381,10 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
     }
     if (best != m->best[bucket]) {
         m->best[bucket] = (uint8_t)best;
-        uint16_t lp = (uint16_t)(best | (unsigned)f->gr_prefix[best] << 8);
         for (unsigned x = f->bucket_lo[bucket]; x <= f->bucket_hi[bucket]; x++) {
             m->ctx_tab[x] = f->code[best];
-            m->ctx_lp[x] = lp;
+            m->ctx_lp[x][0] = (uint8_t)best;
+            m->ctx_lp[x][1] = f->gr_prefix[best];
         }
     }
 }
@@ -1221,7 +1225,13 @@ static int bitr_open(struct quic_bitr *r, const uint8_t *in, size_t in_len, size
     if (!r->copy) {
         return CLOVE_E_NOMEM;
     }
-    for (size_t k = 0; k < r->nwords; k++) {
+    size_t k = 0;
+#if QUIC_HAVE_SSE2
+    if (quic_simd_on) {
+        k = quic_simd_bswap32(r->copy, in, r->nwords);
+    }
+#endif
+    for (; k < r->nwords; k++) {
         uint32_t w = load_le32(in + 4 * k);
         r->copy[4 * k] = (uint8_t)(w >> 24);
         r->copy[4 * k + 1] = (uint8_t)(w >> 16);
@@ -1250,16 +1260,39 @@ static unsigned bb_escape(struct quic_bb *b, const struct quic_family *f, unsign
     return v & f->mask;
 }
 
-/* Decodes one codeword; `lp` is its code l | gr_prefix[l] << 8 (see
+/* Leading zeros of v, 64 for 0, with the lzcnt instruction: only in
+ * functions compiled for it (QUIC_FAST_ATTR), since older CPUs run its
+ * encoding as bsr. Saves the `| 1` that keeps clz64's argument nonzero. */
+#if QUIC_HAVE_FAST_ROWS
+QUIC_INLINE unsigned lzcnt64(uint64_t v)
+{
+    uint64_t n;
+    __asm__("lzcnt %1, %0" : "=r"(n) : "rm"(v) : "cc");
+    return (unsigned)n;
+}
+#endif
+
+/* Decodes one codeword; `lp` is its code l and gr_prefix[l] (see
  * quic_model.ctx_lp). The unary part is a leading-zero count, so a
  * codeword costs three dependent instructions (count, add, shift) where the
- * CPU counts zeros in one (QUIC_FAST_ATTR). Needs cnt >= 26. */
-QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, unsigned lp)
+ * CPU counts zeros in one (QUIC_FAST_ATTR; `lz` then uses lzcnt64). Needs
+ * cnt >= 26. */
+QUIC_INLINE unsigned bb_code(struct quic_bb *b, const struct quic_family *f, const uint8_t *lp,
+                             int lz)
 {
-    unsigned l = lp & 0xff;
+    unsigned l = lp[0];
     uint64_t buf = b->buf;
-    unsigned q = clz64(buf | 1);
-    if (QUIC_LIKELY(q < (lp >> 8))) {
+    unsigned q;
+#if QUIC_HAVE_FAST_ROWS
+    if (lz) {
+        q = lzcnt64(buf);
+    } else
+#endif
+    {
+        (void)lz;
+        q = clz64(buf | 1);
+    }
+    if (QUIC_LIKELY(q < lp[1])) {
         unsigned len = q + 1 + l;
         b->buf = buf << len;
         b->cnt -= len;
@@ -1354,7 +1387,7 @@ QUIC_INLINE unsigned dec_sample(struct quic_bb *b, const struct quic_family *f, 
                                 const struct quic_model *m, uint8_t *corr, uint8_t *cur, int i,
                                 unsigned pred)
 {
-    unsigned v = bb_code(b, f, m->ctx_lp[corr[i - 1]]);
+    unsigned v = bb_code(b, f, m->ctx_lp[corr[i - 1]], 0);
     corr[i] = (uint8_t)v;
     unsigned val = (quic_unfold[v] + pred) & mask;
     cur[i] = (uint8_t)val;
@@ -1469,20 +1502,13 @@ out:
     return rc;
 }
 
-/* quic_unfold placed at byte 2 (R), 1 (G) and 0 (B) of a pixel word, for
- * the interleaved RGB rows. */
-#define QUIC_W2(n, S)  (uint32_t)(uint8_t)(n) << (S), (uint32_t)(uint8_t)(255 - (n)) << (S)
-#define QUIC_W8(n, S)  QUIC_W2(n, S), QUIC_W2((n) + 1, S), QUIC_W2((n) + 2, S), QUIC_W2((n) + 3, S)
-#define QUIC_W32(n, S) QUIC_W8(n, S), QUIC_W8((n) + 4, S), QUIC_W8((n) + 8, S), QUIC_W8((n) + 12, S)
-#define QUIC_W128(n, S) \
-    QUIC_W32(n, S), QUIC_W32((n) + 16, S), QUIC_W32((n) + 32, S), QUIC_W32((n) + 48, S)
-static const uint32_t quic_unfold_at[3][256] = {{QUIC_W128(0, 16), QUIC_W128(64, 16)},
-                                                {QUIC_W128(0, 8), QUIC_W128(64, 8)},
-                                                {QUIC_W128(0, 0), QUIC_W128(64, 0)}};
-#undef QUIC_W128
-#undef QUIC_W32
-#undef QUIC_W8
-#undef QUIC_W2
+/* Unfolds the three folded residuals of a residual word (see
+ * decode_rgb_group_row) at once: odd n -> 255 - (n >> 1), even n -> n >> 1,
+ * bytewise; byte 3 stays 0. */
+QUIC_INLINE uint32_t swar_unfold(uint32_t w)
+{
+    return ((w >> 1) & 0x7f7f7fu) ^ ((w & 0x010101u) * 0xffu);
+}
 
 /* Bytewise (a + b) mod 256 of the low three bytes (byte 3 of both is 0). */
 QUIC_INLINE uint32_t swar_add(uint32_t a, uint32_t b)
@@ -1501,12 +1527,17 @@ QUIC_INLINE uint32_t swar_avg(uint32_t a, uint32_t b)
  * byte 3 zero: rgb.kcur and rgb.kprev, which are also the run keys, and
  * the decoded RGB32 row as it is), so that the predictions of a pixel and
  * the sum with its residuals take a few word operations (SWAR) instead of
- * three of each, and the loop needs few pointers: one pixel row, one row
- * above, the interleaved last residuals (rgb.corr4: plane c of pixel i at
- * 4 * i + c) and the planes' models at fixed offsets. The contexts of the
- * next pixel stay in registers. */
+ * three of each. The folded residuals of a pixel form a word the same way
+ * (residual word: B, G, R in bytes 0, 1, 2), which is at once what the
+ * pixel adds to its prediction (swar_unfold), the contexts of the next
+ * pixel, and the pixel's entry in the last-residual row (rgb.corr4 as
+ * words, one store). The loop needs few registers: one pixel row, one row
+ * above, the residual row, the planes' models at fixed offsets from q, and
+ * one bound `lim` that stands for both the segment end and the model
+ * update countdown (the pixel `upd` whose coding updates the models moves
+ * on with every run, since runs do not count). */
 QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, int first_row,
-                                     unsigned bpc)
+                                     unsigned bpc, int lz)
 {
     struct quic_group *g = &q->rgb;
     /* The family and the models are reached through q at fixed offsets:
@@ -1514,7 +1545,7 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
 #define f (&q->fam)
 #define P (q->planes)
     struct quic_state *st = &g->st;
-    const unsigned width = q->width;
+    const ptrdiff_t width = (ptrdiff_t)q->width;
     const uint8_t *src = r->src;
     struct quic_bb bb;
     bb_load(&bb, src, r->pos);
@@ -1522,21 +1553,21 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
     const uint32_t wmask = bpc == 8 ? 0xffffffffu : 0x1f1f1fu;
     uint32_t *restrict cur = g->kcur;
     const uint32_t *restrict prev = g->kprev;
-    uint8_t *restrict corr = g->corr4;
-    for (int c = 0; c < 3; c++) {
-        corr[c - 4] = first_row ? 0 : corr[c];
-    }
-    unsigned cv0 = corr[-4], cv1 = corr[-3], cv2 = corr[-2]; /* contexts of the next pixel */
-    uint32_t left = 0;                                       /* pixel i - 1 */
+    uint32_t *restrict corr = (uint32_t *)(void *)g->corr4;
+    corr[-1] = first_row ? 0 : corr[0];
+    uint32_t cw = corr[-1]; /* residual word of pixel i - 1: the contexts of pixel i */
+    uint32_t left = 0;      /* pixel i - 1 */
 
-    unsigned countdown = st->countdown;
-    unsigned pos_px = 0;
+    ptrdiff_t upd = (ptrdiff_t)g->st.countdown;
+    ptrdiff_t pos = 0;
     int rc = 0;
-    while (pos_px < width) {
+    while (pos < width) {
         int bump;
-        int end = (int)segment_end(st, pos_px, width, &bump);
+        const ptrdiff_t end = (ptrdiff_t)segment_end(st, (unsigned)pos, (unsigned)width, &bump);
         const unsigned waitmask = st->waitmask;
-        for (int i = (int)pos_px; i < end;) {
+        ptrdiff_t i = pos;
+        ptrdiff_t lim = upd < end - 1 ? upd : end - 1;
+        for (;;) {
             /* A run may start where the pixels above-left and above are equal
              * and so are the two to the left (i > 2); `left` is pixel i - 1
              * (the rows have spare keys before them, so [i - 2] can be read
@@ -1556,14 +1587,17 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
 #endif
                 {
                     for (unsigned k = 0; k < n; k++) {
-                        cur[i + (int)k] = left;
+                        cur[i + (ptrdiff_t)k] = left;
                     }
                 }
                 if (n) {
-                    i += (int)n;
-                    cv0 = corr[4 * i - 4];
-                    cv1 = corr[4 * i - 3];
-                    cv2 = corr[4 * i - 2];
+                    i += (ptrdiff_t)n;
+                    upd += (ptrdiff_t)n;
+                    cw = corr[i - 1];
+                    if (i >= end) {
+                        break;
+                    }
+                    lim = upd < end - 1 ? upd : end - 1;
                     continue;
                 }
                 /* An empty run: pixel i is coded next, without a run test. */
@@ -1578,39 +1612,47 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
             }
             /* R and G fit the refilled buffer; B may need another refill. */
             bb_refill(&bb);
-            unsigned v0 = bb_code(&bb, f, P[0].model.ctx_lp[cv0]);
-            unsigned v1 = bb_code(&bb, f, P[1].model.ctx_lp[cv1]);
+            unsigned v0 = bb_code(&bb, f, P[0].model.ctx_lp[(cw >> 16) & 0xff], lz);
+            unsigned v1 = bb_code(&bb, f, P[1].model.ctx_lp[(cw >> 8) & 0xff], lz);
             if (bb.cnt < QUIC_CODE_LIMIT) {
                 bb_refill(&bb);
             }
-            unsigned v2 = bb_code(&bb, f, P[2].model.ctx_lp[cv2]);
-            corr[4 * i] = (uint8_t)v0;
-            corr[4 * i + 1] = (uint8_t)v1;
-            corr[4 * i + 2] = (uint8_t)v2;
-            uint32_t res = quic_unfold_at[0][v0] | quic_unfold_at[1][v1] | quic_unfold_at[2][v2];
-            left = swar_add(pred, res) & wmask;
+            unsigned v2 = bb_code(&bb, f, P[2].model.ctx_lp[cw & 0xff], lz);
+            /* Every value is below 2^bpc (bb_code). */
+            uint32_t w = v2 | (v1 << 8) | (v0 << 16);
+            corr[i] = w;
+            left = swar_add(pred, swar_unfold(w)) & wmask;
             cur[i] = left;
-            if (QUIC_LIKELY(countdown)) {
-                countdown--;
-            } else {
-                st->seed++;
-                countdown = quic_rand6[st->seed & 0xff] & waitmask;
-                model_update(&P[0].model, f, cv0, v0, st->trigger);
-                model_update(&P[1].model, f, cv1, v1, st->trigger);
-                model_update(&P[2].model, f, cv2, v2, st->trigger);
+            if (QUIC_LIKELY(i < lim)) {
+                cw = w;
+                i++;
+                continue;
             }
-            cv0 = v0;
-            cv1 = v1;
-            cv2 = v2;
-            i++;
+            if (i == upd) {
+                /* The values and contexts are taken from the words again
+                 * (hidden from the compiler), so that it does not keep the
+                 * separate ones alive on the stack for this rare path. */
+                QUIC_OPAQUE(cw);
+                QUIC_OPAQUE(w);
+                st->seed++;
+                upd = i + 1 + (ptrdiff_t)(quic_rand6[st->seed & 0xff] & waitmask);
+                model_update(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff, st->trigger);
+                model_update(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff, st->trigger);
+                model_update(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger);
+            }
+            cw = w;
+            if (++i >= end) {
+                break;
+            }
+            lim = upd < end - 1 ? upd : end - 1;
         }
         if (bump) {
             segment_bump(st);
         }
-        pos_px = (unsigned)end;
+        pos = end;
     }
+    st->countdown = (unsigned)(upd - width);
 out:
-    st->countdown = countdown;
     r->pos = bb_pos(&bb, src);
     return rc;
 #undef P
@@ -1621,20 +1663,20 @@ out:
  * once more for CPUs with lzcnt and BMI2 (Haswell, Piledriver and later),
  * where bb_code's zero count is one fast instruction instead of bsr's
  * several cycles; quic_decode picks one at run time (quic_fast_rows). */
-#define QUIC_ROW_DECODERS(SUFFIX, ATTR)                                                \
+#define QUIC_ROW_DECODERS(SUFFIX, ATTR, LZ)                                              \
     ATTR static int decode_rgb_row##SUFFIX(struct quic_coder *q, struct quic_bitr *r,  \
                                            int first_row)                              \
     {                                                                                  \
         if (q->fam.bpc == 5) {                                                         \
             if (first_row) {                                                           \
-                return decode_rgb_group_row(q, r, 1, 5);                               \
+                return decode_rgb_group_row(q, r, 1, 5, LZ);                               \
             }                                                                          \
-            return decode_rgb_group_row(q, r, 0, 5);                                   \
+            return decode_rgb_group_row(q, r, 0, 5, LZ);                                   \
         }                                                                              \
         if (first_row) {                                                               \
-            return decode_rgb_group_row(q, r, 1, 8);                                   \
+            return decode_rgb_group_row(q, r, 1, 8, LZ);                                   \
         }                                                                              \
-        return decode_rgb_group_row(q, r, 0, 8);                                       \
+        return decode_rgb_group_row(q, r, 0, 8, LZ);                                       \
     }                                                                                  \
     /* Gray and alpha planes are 8-bit. */                                             \
     ATTR static int decode_one_row##SUFFIX(struct quic_coder *q, struct quic_group *g, \
@@ -1646,10 +1688,10 @@ out:
         return decode_group_row(g, &q->fam, r, q->width, 0, 1, 8);                     \
     }
 
-QUIC_ROW_DECODERS(_base, )
+QUIC_ROW_DECODERS(_base, , 0)
 
 #if QUIC_HAVE_FAST_ROWS
-QUIC_ROW_DECODERS(_fast, QUIC_FAST_ATTR)
+QUIC_ROW_DECODERS(_fast, QUIC_FAST_ATTR, 1)
 
 /* Whether the CPU has lzcnt, BMI1 and BMI2 (CPUID 0x80000001 ECX bit 5;
  * leaf 7 EBX bits 3 and 8). */

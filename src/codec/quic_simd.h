@@ -16,6 +16,7 @@
 #ifndef CLOVE_CODEC_QUIC_SIMD_H
 #define CLOVE_CODEC_QUIC_SIMD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -337,6 +338,27 @@ static inline int quic_simd_next_nonzero(const uint8_t *p, int i, int end)
         }
     }
     return i;
+}
+
+/* dst word k = src word k byte swapped, for k in [0, n), four at a time;
+ * returns how many words it did. */
+static inline size_t quic_simd_bswap32(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * k));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * k + 16));
+        /* Swap the bytes of each 16-bit half, then the halves. */
+        a = _mm_or_si128(_mm_slli_epi16(a, 8), _mm_srli_epi16(a, 8));
+        b = _mm_or_si128(_mm_slli_epi16(b, 8), _mm_srli_epi16(b, 8));
+        a = _mm_shufflehi_epi16(_mm_shufflelo_epi16(a, _MM_SHUFFLE(2, 3, 0, 1)),
+                                _MM_SHUFFLE(2, 3, 0, 1));
+        b = _mm_shufflehi_epi16(_mm_shufflelo_epi16(b, _MM_SHUFFLE(2, 3, 0, 1)),
+                                _MM_SHUFFLE(2, 3, 0, 1));
+        _mm_storeu_si128((__m128i *)(void *)(dst + 4 * k), a);
+        _mm_storeu_si128((__m128i *)(void *)(dst + 4 * k + 16), b);
+    }
+    return k;
 }
 
 #endif /* __SSE2__ */

@@ -25,6 +25,7 @@ liblz4-dev                  liblz4: LZ4 image compression
 libturbojpeg0-dev           libjpeg-turbo (TurboJPEG API, errors without longjmp): JPEG and JPEG_ALPHA
 libzstd-dev                 zstd: a yardstick in the codec benchmark only
 libpng-dev                  libpng: the codec benchmark reads the reference PNG images
+liblzma-dev                 xz: the stored QUIC test vector is xz-compressed
 spice-client-gtk            spicy and spicy-screenshot: the real client for interop tests
 virt-viewer                 remote-viewer: GUI client test under Xvfb
 gir1.2-spiceclientglib-2.0  SpiceClientGLib typelib for the scripted input client

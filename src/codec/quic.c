@@ -76,6 +76,8 @@
 #define QUIC_WM_PIXELS  2048 /* pixels coded with each wait mask before the next */
 #define QUIC_RUN_STATES 32
 #define QUIC_MAX_CODES  8
+#define QUIC_CTX_BYTES  512 /* one quic_model.ctx_lp table */
+#define QUIC_CTX_GAP    16  /* bytes between the last ctx_lp table and rgb.corr4 */
 
 /* The hot loops rely on these helpers being inlined into each specialised
  * row function; plain `inline` leaves that to heuristics that give up on the
@@ -147,7 +149,10 @@ struct quic_model {
      * exceeds 26 * (900 + 26). */
     uint16_t counters[QUIC_MAX_CODES][QUIC_MAX_CODES];
     uint8_t best[QUIC_MAX_CODES]; /* [bucket]: cheapest code */
-    uint8_t ctx_lp[256][2];       /* decoder: l, gr_prefix[l] with l = best[bucket_of[ctx]] */
+    /* Decoder: l, gr_prefix[l] with l = best[bucket_of[ctx]]; 256 entries
+     * in the coder's memory (see coder_init: the RGB planes' tables are
+     * at fixed distances before rgb.corr4). */
+    uint8_t (*ctx_lp)[2];
     const uint32_t *ctx_tab[256]; /* encoder: code[ctx_code[ctx]] */
 };
 
@@ -350,8 +355,8 @@ static void group_reset(struct quic_group *g, const struct quic_family *f)
 /* Adds the cost of coding `v` with each code to the bucket's counters and
  * picks the cheapest (ties go to the longer code), halving the counters once
  * the best exceeds the trigger. */
-static void model_update(struct quic_model *m, const struct quic_family *f, unsigned ctx,
-                         unsigned v, unsigned trigger)
+QUIC_INLINE void model_update_inl(struct quic_model *m, const struct quic_family *f,
+                                  unsigned ctx, unsigned v, unsigned trigger)
 {
     unsigned bucket = f->bucket_of[ctx];
     uint16_t *cnt = m->counters[bucket];
@@ -387,6 +392,15 @@ static void model_update(struct quic_model *m, const struct quic_family *f, unsi
             m->ctx_lp[x][1] = f->gr_prefix[best];
         }
     }
+}
+
+/* model_update_inl out of line, for the loops that update rarely enough; the
+ * RGB row decoder inlines it: a call there would force most of the loop's
+ * values into the few registers a call preserves. */
+static void model_update(struct quic_model *m, const struct quic_family *f, unsigned ctx,
+                         unsigned v, unsigned trigger)
+{
+    model_update_inl(m, f, ctx, v, trigger);
 }
 
 /* Splits the row [pos, width) where the wait mask changes: returns the end
@@ -951,7 +965,9 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     /* Key rows, after 4 spare keys: the decoder reads keys [-2] and [-1]. */
     size_t keys_bytes = (4 * wpad + 4) * sizeof(uint32_t);
     size_t stage_bytes = (wpad * (QUIC_CODE_LIMIT * 3 + 17) / 8 + 64) & ~(size_t)15;
-    size_t il_bytes = 8 * wpad + 16; /* res4, then corr4 with 4 bytes before it */
+    /* res4, 16 bytes, the planes' ctx_lp tables, QUIC_CTX_GAP bytes (corr4
+     * uses the 4 before it), corr4 */
+    size_t il_bytes = 8 * wpad + 16 + 4 * QUIC_CTX_BYTES + QUIC_CTX_GAP;
     size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + il_bytes;
     uint8_t *mem = malloc(total);
     if (!mem) {
@@ -979,7 +995,11 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     q->alpha.eq = q->rgb.eqprev + wpad;
     q->alpha.eqprev = q->alpha.eq + wpad;
     q->rgb.res4 = q->alpha.eqprev + wpad;
-    q->rgb.corr4 = q->rgb.res4 + 4 * wpad + 4;
+    uint8_t *ctx = q->rgb.res4 + 4 * wpad + 16;
+    for (unsigned c = 0; c < 4; c++) {
+        q->planes[c].model.ctx_lp = (uint8_t(*)[2])(void *)(ctx + c * QUIC_CTX_BYTES);
+    }
+    q->rgb.corr4 = ctx + 4 * QUIC_CTX_BYTES + QUIC_CTX_GAP;
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];
@@ -1502,13 +1522,25 @@ out:
     return rc;
 }
 
-/* Unfolds the three folded residuals of a residual word (see
- * decode_rgb_group_row) at once: odd n -> 255 - (n >> 1), even n -> n >> 1,
- * bytewise; byte 3 stays 0. */
-QUIC_INLINE uint32_t swar_unfold(uint32_t w)
-{
-    return ((w >> 1) & 0x7f7f7fu) ^ ((w & 0x010101u) * 0xffu);
-}
+/* quic_unfold_w[c][v]: for the folded residual v of plane c (R, G, B),
+ * its residual (quic_unfold) at byte 2 - c and v itself at byte 6 - c, so
+ * that or-ing a pixel's three entries gives the word added to its
+ * prediction in the low half and its residual word in the high half (see
+ * decode_rgb_group_row). */
+#define QUIC_E2(n, S)                                                \
+    (uint64_t)(n) << (S) | (uint64_t)(2 * (n)) << ((S) + 32),        \
+            (uint64_t)(255 - (n)) << (S) | (uint64_t)(2 * (n) + 1) << ((S) + 32)
+#define QUIC_E8(n, S)  QUIC_E2(n, S), QUIC_E2((n) + 1, S), QUIC_E2((n) + 2, S), QUIC_E2((n) + 3, S)
+#define QUIC_E32(n, S) QUIC_E8(n, S), QUIC_E8((n) + 4, S), QUIC_E8((n) + 8, S), QUIC_E8((n) + 12, S)
+#define QUIC_E128(n, S) \
+    QUIC_E32(n, S), QUIC_E32((n) + 16, S), QUIC_E32((n) + 32, S), QUIC_E32((n) + 48, S)
+static const uint64_t quic_unfold_w[3][256] = {{QUIC_E128(0, 16), QUIC_E128(64, 16)},
+                                               {QUIC_E128(0, 8), QUIC_E128(64, 8)},
+                                               {QUIC_E128(0, 0), QUIC_E128(64, 0)}};
+#undef QUIC_E128
+#undef QUIC_E32
+#undef QUIC_E8
+#undef QUIC_E2
 
 /* Bytewise (a + b) mod 256 of the low three bytes (byte 3 of both is 0). */
 QUIC_INLINE uint32_t swar_add(uint32_t a, uint32_t b)
@@ -1529,7 +1561,7 @@ QUIC_INLINE uint32_t swar_avg(uint32_t a, uint32_t b)
  * the sum with its residuals take a few word operations (SWAR) instead of
  * three of each. The folded residuals of a pixel form a word the same way
  * (residual word: B, G, R in bytes 0, 1, 2), which is at once what the
- * pixel adds to its prediction (swar_unfold), the contexts of the next
+ * pixel adds to its prediction (both from quic_unfold_w), the contexts of the next
  * pixel, and the pixel's entry in the last-residual row (rgb.corr4 as
  * words, one store). The loop needs few registers: one pixel row, one row
  * above, the residual row, the planes' models at fixed offsets from q, and
@@ -1553,10 +1585,15 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
     const uint32_t wmask = bpc == 8 ? 0xffffffffu : 0x1f1f1fu;
     uint32_t *restrict cur = g->kcur;
     const uint32_t *restrict prev = g->kprev;
-    uint32_t *restrict corr = (uint32_t *)(void *)g->corr4;
+    /* Not restrict: the models' ctx_lp tables, read through lpb below,
+     * are written by model_update. */
+    uint32_t *corr = (uint32_t *)(void *)g->corr4;
+    /* Plane c's ctx_lp table at lpb + c * QUIC_CTX_BYTES: addressed from
+     * corr, the tables cost no register. */
+    const uint8_t *lpb = (const uint8_t *)corr - QUIC_CTX_GAP - 4 * QUIC_CTX_BYTES;
     corr[-1] = first_row ? 0 : corr[0];
     uint32_t cw = corr[-1]; /* residual word of pixel i - 1: the contexts of pixel i */
-    uint32_t left = 0;      /* pixel i - 1 */
+    uint32_t left = first_row ? 0 : prev[0]; /* pixel i - 1 (see pred) */
 
     ptrdiff_t upd = (ptrdiff_t)g->st.countdown;
     ptrdiff_t pos = 0;
@@ -1602,26 +1639,23 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                 }
                 /* An empty run: pixel i is coded next, without a run test. */
             }
-            uint32_t pred;
-            if (first_row) {
-                pred = left; /* 0 for i == 0 */
-            } else if (QUIC_LIKELY(i)) {
-                pred = swar_avg(left, prev[i]);
-            } else {
-                pred = prev[0];
-            }
+            /* Pixel 0 of a row after the first is predicted from the pixel
+             * above alone: `left` starts as that pixel, and the average of
+             * two equal words is the word. */
+            uint32_t pred = first_row ? left : swar_avg(left, prev[i]);
             /* R and G fit the refilled buffer; B may need another refill. */
             bb_refill(&bb);
-            unsigned v0 = bb_code(&bb, f, P[0].model.ctx_lp[(cw >> 16) & 0xff], lz);
-            unsigned v1 = bb_code(&bb, f, P[1].model.ctx_lp[(cw >> 8) & 0xff], lz);
+            unsigned v0 = bb_code(&bb, f, lpb + 2 * ((cw >> 16) & 0xff), lz);
+            unsigned v1 = bb_code(&bb, f, lpb + QUIC_CTX_BYTES + 2 * ((cw >> 8) & 0xff), lz);
             if (bb.cnt < QUIC_CODE_LIMIT) {
                 bb_refill(&bb);
             }
-            unsigned v2 = bb_code(&bb, f, P[2].model.ctx_lp[cw & 0xff], lz);
+            unsigned v2 = bb_code(&bb, f, lpb + 2 * QUIC_CTX_BYTES + 2 * (cw & 0xff), lz);
             /* Every value is below 2^bpc (bb_code). */
-            uint32_t w = v2 | (v1 << 8) | (v0 << 16);
+            uint64_t e = quic_unfold_w[0][v0] | quic_unfold_w[1][v1] | quic_unfold_w[2][v2];
+            uint32_t w = (uint32_t)(e >> 32);
             corr[i] = w;
-            left = swar_add(pred, swar_unfold(w)) & wmask;
+            left = swar_add(pred, (uint32_t)e) & wmask;
             cur[i] = left;
             if (QUIC_LIKELY(i < lim)) {
                 cw = w;
@@ -1636,9 +1670,11 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                 QUIC_OPAQUE(w);
                 st->seed++;
                 upd = i + 1 + (ptrdiff_t)(quic_rand6[st->seed & 0xff] & waitmask);
-                model_update(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff, st->trigger);
-                model_update(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff, st->trigger);
-                model_update(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger);
+                model_update_inl(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff,
+                                 st->trigger);
+                model_update_inl(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff,
+                                 st->trigger);
+                model_update_inl(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger);
             }
             cw = w;
             if (++i >= end) {
@@ -1663,21 +1699,33 @@ out:
  * once more for CPUs with lzcnt and BMI2 (Haswell, Piledriver and later),
  * where bb_code's zero count is one fast instruction instead of bsr's
  * several cycles; quic_decode picks one at run time (quic_fast_rows). */
-#define QUIC_ROW_DECODERS(SUFFIX, ATTR, LZ)                                              \
-    ATTR static int decode_rgb_row##SUFFIX(struct quic_coder *q, struct quic_bitr *r,  \
-                                           int first_row)                              \
-    {                                                                                  \
-        if (q->fam.bpc == 5) {                                                         \
-            if (first_row) {                                                           \
-                return decode_rgb_group_row(q, r, 1, 5, LZ);                               \
-            }                                                                          \
-            return decode_rgb_group_row(q, r, 0, 5, LZ);                                   \
-        }                                                                              \
-        if (first_row) {                                                               \
-            return decode_rgb_group_row(q, r, 1, 8, LZ);                                   \
-        }                                                                              \
-        return decode_rgb_group_row(q, r, 0, 8, LZ);                                       \
-    }                                                                                  \
+#define QUIC_ROW_DECODERS(SUFFIX, ATTR, LZ)                                               \
+    /* One function per variant: gcc allocates registers worse in one \
+     * function holding all four loops. */                                              \
+    ATTR __attribute__((noinline)) static int decode_rgb_row8##SUFFIX(struct quic_coder *q, \
+                                                                    struct quic_bitr *r)  \
+    {                                                                                   \
+        return decode_rgb_group_row(q, r, 0, 8, LZ);                                    \
+    }                                                                                   \
+    ATTR __attribute__((noinline)) static int decode_rgb_row8_first##SUFFIX(              \
+            struct quic_coder *q, struct quic_bitr *r)                                    \
+    {                                                                                   \
+        return decode_rgb_group_row(q, r, 1, 8, LZ);                                    \
+    }                                                                                   \
+    ATTR static int decode_rgb_row##SUFFIX(struct quic_coder *q, struct quic_bitr *r,   \
+                                           int first_row)                               \
+    {                                                                                   \
+        if (q->fam.bpc == 5) {                                                          \
+            if (first_row) {                                                            \
+                return decode_rgb_group_row(q, r, 1, 5, LZ);                            \
+            }                                                                           \
+            return decode_rgb_group_row(q, r, 0, 5, LZ);                                \
+        }                                                                               \
+        if (first_row) {                                                                \
+            return decode_rgb_row8_first##SUFFIX(q, r);                                 \
+        }                                                                               \
+        return decode_rgb_row8##SUFFIX(q, r);                                           \
+    }                                                                                   \
     /* Gray and alpha planes are 8-bit. */                                             \
     ATTR static int decode_one_row##SUFFIX(struct quic_coder *q, struct quic_group *g, \
                                            struct quic_bitr *r, int first_row)         \

@@ -111,6 +111,35 @@ bool image_encoder_type_is_per_client(int image_type)
     return image_type == SPICE_IMAGE_TYPE_GLZ_RGB || image_type == SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB;
 }
 
+static bool is_palette(enum codec_format f)
+{
+    return f == CODEC_FMT_PLT1_LE || f == CODEC_FMT_PLT1_BE || f == CODEC_FMT_PLT4_LE ||
+           f == CODEC_FMT_PLT4_BE || f == CODEC_FMT_PLT8;
+}
+
+/* The compression mode in force for this client. */
+static int client_mode(const struct image_encoder_client *c, const struct image_encoder_settings *s)
+{
+    return c->preferred > SPICE_IMAGE_COMPRESSION_INVALID &&
+                           c->preferred < SPICE_IMAGE_COMPRESSION_ENUM_END
+                   ? c->preferred
+                   : s->compression;
+}
+
+bool image_encoder_keeps_palette(const struct image_encoder_client *c,
+                                 const struct image_encoder_settings *s)
+{
+    switch (client_mode(c, s)) {
+    case SPICE_IMAGE_COMPRESSION_OFF:
+    case SPICE_IMAGE_COMPRESSION_LZ:
+    case SPICE_IMAGE_COMPRESSION_AUTO_LZ:
+    case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int image_encoder_choose(const struct image_encoder_client *c,
                          const struct image_encoder_settings *s, const struct codec_image *img)
 {
@@ -118,10 +147,7 @@ int image_encoder_choose(const struct image_encoder_client *c,
     if (raw <= RAW_MAX_BYTES || !is_rgb(img->format)) {
         return SPICE_IMAGE_TYPE_BITMAP;
     }
-    int mode = c->preferred > SPICE_IMAGE_COMPRESSION_INVALID &&
-                               c->preferred < SPICE_IMAGE_COMPRESSION_ENUM_END
-                       ? c->preferred
-                       : s->compression;
+    int mode = client_mode(c, s);
     bool glz_ok = c->glz_window_pixels >= (uint64_t)img->width * img->height;
     bool quic_ok = img->width >= QUIC_MIN_DIM && img->height >= QUIC_MIN_DIM;
     switch (mode) {
@@ -164,6 +190,21 @@ static void fill_raw(const struct codec_image *img, struct wire_image *out)
         break;
     case CODEC_FMT_A8:
         out->u.bitmap.format = SPICE_BITMAP_FMT_8BIT_A;
+        break;
+    case CODEC_FMT_PLT1_LE:
+        out->u.bitmap.format = SPICE_BITMAP_FMT_1BIT_LE;
+        break;
+    case CODEC_FMT_PLT1_BE:
+        out->u.bitmap.format = SPICE_BITMAP_FMT_1BIT_BE;
+        break;
+    case CODEC_FMT_PLT4_LE:
+        out->u.bitmap.format = SPICE_BITMAP_FMT_4BIT_LE;
+        break;
+    case CODEC_FMT_PLT4_BE:
+        out->u.bitmap.format = SPICE_BITMAP_FMT_4BIT_BE;
+        break;
+    case CODEC_FMT_PLT8:
+        out->u.bitmap.format = SPICE_BITMAP_FMT_8BIT;
         break;
     default:
         out->u.bitmap.format = SPICE_BITMAP_FMT_32BIT;
@@ -276,4 +317,46 @@ int image_encoder_encode(struct image_encoder_client *c, const struct image_enco
     out->u.encoded.size = (uint32_t)scratch->len;
     c->sent_bytes += scratch->len;
     return type;
+}
+
+int image_encoder_encode_palette(struct image_encoder_client *c,
+                                 const struct image_encoder_settings *s,
+                                 const struct codec_image *img,
+                                 const struct image_encoder_palette *palette, uint64_t id,
+                                 struct wire_image *out, struct byte_buf *scratch)
+{
+    if (!is_palette(img->format)) {
+        return CLOVE_E_INVALID;
+    }
+    memset(out, 0, sizeof(*out));
+    out->id = id;
+    out->width = img->width;
+    out->height = img->height;
+    out->palette.unique = palette->unique;
+    out->palette.ents = palette->ents;
+    out->palette.num_ents = palette->num_ents;
+    size_t raw = codec_format_row_bytes(img->format, img->width) * img->height;
+    c->images++;
+    c->raw_bytes += raw;
+    int n = 0;
+    if (raw > RAW_MAX_BYTES && client_mode(c, s) != SPICE_IMAGE_COMPRESSION_OFF) {
+        buf_reset(scratch);
+        const char *err = NULL;
+        size_t bound = lz_encode_bound(img);
+        uint8_t *dst = bound ? buf_reserve(scratch, bound) : NULL;
+        n = dst ? lz_encode(img, dst, bound, &err) : CLOVE_E_NOMEM;
+    }
+    if (n <= 0) {
+        fill_raw(img, out);
+        c->sent_bytes += raw;
+        return SPICE_IMAGE_TYPE_BITMAP;
+    }
+    scratch->len = (size_t)n;
+    out->type = SPICE_IMAGE_TYPE_LZ_PLT;
+    out->u.encoded.data = scratch->data;
+    out->u.encoded.size = (uint32_t)scratch->len;
+    /* lz_encode sends rows in memory order: bottom-up for a negative stride. */
+    out->u.encoded.flags = img->stride > 0 ? SPICE_BITMAP_FLAGS_TOP_DOWN : 0;
+    c->sent_bytes += scratch->len;
+    return SPICE_IMAGE_TYPE_LZ_PLT;
 }

@@ -67,6 +67,38 @@ int image_encoder_encode(struct image_encoder_client *c, const struct image_enco
                          const struct codec_image *img, uint64_t id, struct wire_image *out,
                          struct byte_buf *scratch);
 
+/* The colours of a palette image (the CODEC_FMT_PLT* formats). */
+struct image_encoder_palette {
+    uint64_t unique;       /* the guest's palette id; 0: not cacheable */
+    const uint32_t *ents;  /* borrows: 0x00RRGGBB colours */
+    uint16_t num_ents;
+};
+
+/*
+ * True when palette images go to this client in their own format (LZ_PLT,
+ * or a BITMAP with its palette): the compression mode (the client's
+ * preferred one, else the server's) is OFF, LZ, AUTO_LZ or AUTO_GLZ, as
+ * the reference sends palettes. With QUIC, GLZ or LZ4, codecs of RGB
+ * pixels only, the caller expands them to 32 bits and uses
+ * image_encoder_encode().
+ */
+bool image_encoder_keeps_palette(const struct image_encoder_client *c,
+                                 const struct image_encoder_settings *s);
+
+/*
+ * Encodes the palette image `img` (borrows; a CODEC_FMT_PLT* format) with
+ * `palette` (borrows; kept referenced by `out`) as LZ_PLT, or as a raw
+ * BITMAP when it is tiny, compression is OFF, or LZ fails. out->palette
+ * gets the palette with no flags: the caller adds PAL_CACHE_ME or
+ * PAL_FROM_CACHE (display/palette_cache.h). Returns the image type used,
+ * or CLOVE_E_INVALID if img is not a palette image.
+ */
+int image_encoder_encode_palette(struct image_encoder_client *c,
+                                 const struct image_encoder_settings *s,
+                                 const struct codec_image *img,
+                                 const struct image_encoder_palette *palette, uint64_t id,
+                                 struct wire_image *out, struct byte_buf *scratch);
+
 /* 0..100: how photo-like (smooth gradients, many colours) an image looks. */
 unsigned image_encoder_graduality(const struct codec_image *img);
 

@@ -98,27 +98,84 @@ static void put_bytes_or_zeros(struct byte_buf *b, const uint8_t *data, uint64_t
     }
 }
 
-/* spice.proto Image: ImageDescriptor then the per-type part. */
-static void put_image(struct byte_buf *b, const struct wire_image *img)
+/* Writes `value` as a u32 at body offset `at` (see the pointer rule above). */
+static void patch_u32(struct byte_buf *b, size_t at, uint32_t value)
+{
+    if (buf_ok(b) && at + 4 <= b->len) {
+        put_u32le(b->data + at, value);
+    }
+}
+
+/* The palette flags a writer puts on the wire: FROM_CACHE always works;
+ * CACHE_ME only with a palette to cache. */
+static uint8_t palette_wire_flags(const struct wire_palette *p)
+{
+    if (p->flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE) {
+        return SPICE_BITMAP_FLAGS_PAL_FROM_CACHE;
+    }
+    return p->ents ? p->flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME : 0;
+}
+
+/* The palette reference of BitmapData / LZPLTData: a u64 id with
+ * PAL_FROM_CACHE, else a u32 offset (patched by put_palette_target).
+ * Returns where the offset is, or 0 when there is nothing to patch. */
+static size_t put_palette_ref(struct byte_buf *b, const struct wire_palette *p)
+{
+    if (p->flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE) {
+        buf_put_u64(b, p->unique);
+        return 0;
+    }
+    size_t at = b->len;
+    buf_put_u32(b, 0);
+    return p->ents ? at : 0;
+}
+
+/* spice.proto Palette {u64 unique; u16 num_ents; u32 ents[]}, appended at
+ * the end, its offset from `body` patched in at `at`. */
+static void put_palette_target(struct byte_buf *b, size_t body, size_t at,
+                               const struct wire_palette *p)
+{
+    if (at == 0) {
+        return;
+    }
+    size_t offset = b->len - body;
+    if (offset > UINT32_MAX) {
+        b->failed = true;
+        return;
+    }
+    buf_put_u64(b, p->unique);
+    buf_put_u16(b, p->num_ents);
+    for (uint16_t i = 0; i < p->num_ents; i++) {
+        buf_put_u32(b, p->ents[i]);
+    }
+    patch_u32(b, at, (uint32_t)offset);
+}
+
+/* spice.proto Image: ImageDescriptor then the per-type part; `body` is
+ * where the message body started (for the palette's offset). */
+static void put_image(struct byte_buf *b, size_t body, const struct wire_image *img)
 {
     buf_put_u64(b, img->id);
     buf_put_u8(b, img->type);
     buf_put_u8(b, img->flags);
     buf_put_u32(b, img->width);
     buf_put_u32(b, img->height);
+    size_t palette_at;
     switch (img->type) {
     case SPICE_IMAGE_TYPE_BITMAP:
-        /* BitmapData: format, flags, x, y, stride, Palette *palette, then
+        /* BitmapData: format, flags, x, y, stride, palette reference, then
          * the pixels (@nomarshal: the reference appends them right after
-         * the fixed part). Palette flags are cleared: with PAL_FROM_CACHE the
-         * palette pointer would become a u64 palette id. */
+         * the fixed part). The palette flags come from img->palette, never
+         * from bitmap.flags, since they change the layout. */
         buf_put_u8(b, img->u.bitmap.format);
-        buf_put_u8(b, img->u.bitmap.flags & SPICE_BITMAP_FLAGS_TOP_DOWN);
+        buf_put_u8(b, (img->u.bitmap.flags & SPICE_BITMAP_FLAGS_TOP_DOWN) |
+                              palette_wire_flags(&img->palette));
         buf_put_u32(b, img->width);
         buf_put_u32(b, img->height);
         buf_put_u32(b, img->u.bitmap.stride);
-        buf_put_u32(b, 0); /* no palette */
+        palette_at = put_palette_ref(b, &img->palette);
         put_bytes_or_zeros(b, img->u.bitmap.data, (uint64_t)img->height * img->u.bitmap.stride);
+        put_palette_target(b, body, palette_at, &img->palette);
         break;
     case SPICE_IMAGE_TYPE_QUIC:
     case SPICE_IMAGE_TYPE_LZ_RGB:
@@ -129,22 +186,23 @@ static void put_image(struct byte_buf *b, const struct wire_image *img)
         buf_put_u32(b, img->u.encoded.size);
         put_bytes_or_zeros(b, img->u.encoded.data, img->u.encoded.size);
         break;
+    case SPICE_IMAGE_TYPE_LZ_PLT:
+        /* LZPLTData: u8 flags; u32 data_size; palette reference; data. */
+        buf_put_u8(b, (img->u.encoded.flags & SPICE_BITMAP_FLAGS_TOP_DOWN) |
+                              palette_wire_flags(&img->palette));
+        buf_put_u32(b, img->u.encoded.size);
+        palette_at = put_palette_ref(b, &img->palette);
+        put_bytes_or_zeros(b, img->u.encoded.data, img->u.encoded.size);
+        put_palette_target(b, body, palette_at, &img->palette);
+        break;
     case SPICE_IMAGE_TYPE_FROM_CACHE:
     case SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS:
         break;
     default:
-        /* LZ_PLT, ZLIB_GLZ_RGB, JPEG_ALPHA, SURFACE: the caller has built the
-         * whole type-specific part. */
+        /* ZLIB_GLZ_RGB, JPEG_ALPHA, SURFACE: the caller has built the whole
+         * type-specific part. */
         put_bytes_or_zeros(b, img->u.encoded.data, img->u.encoded.size);
         break;
-    }
-}
-
-/* Writes `value` as a u32 at body offset `at` (see the pointer rule above). */
-static void patch_u32(struct byte_buf *b, size_t at, uint32_t value)
-{
-    if (buf_ok(b) && at + 4 <= b->len) {
-        put_u32le(b->data + at, value);
     }
 }
 
@@ -286,6 +344,11 @@ void server_msg_display_reset(struct byte_buf *b)
 void server_msg_display_inval_all_palettes(struct byte_buf *b)
 {
     (void)b;
+}
+
+void server_msg_display_inval_palette(struct byte_buf *b, uint64_t id)
+{
+    buf_put_u64(b, id);
 }
 
 void server_msg_display_inval_list(struct byte_buf *b, const uint64_t *ids, uint16_t count)
@@ -450,7 +513,7 @@ static void targets_write(struct byte_buf *b, const struct targets *t)
         size_t offset = b->len - t->body;
         switch (t->item[i].kind) {
         case TARGET_IMAGE:
-            put_image(b, t->item[i].what);
+            put_image(b, t->body, t->item[i].what);
             break;
         case TARGET_PATH:
             put_path(b, t->item[i].what);
@@ -815,7 +878,7 @@ void server_msg_display_draw_composite(struct byte_buf *b, const struct wire_dra
     put_point16(b, c->src_origin);
     put_point16(b, c->mask_origin);
     size_t offset = b->len - body;
-    put_image(b, c->src);
+    put_image(b, body, c->src);
     if (offset > UINT32_MAX) {
         b->failed = true;
         return;
@@ -823,7 +886,7 @@ void server_msg_display_draw_composite(struct byte_buf *b, const struct wire_dra
     patch_u32(b, src_at, (uint32_t)offset);
     if (c->mask) {
         offset = b->len - body;
-        put_image(b, c->mask);
+        put_image(b, body, c->mask);
         if (offset > UINT32_MAX) {
             b->failed = true;
             return;

@@ -52,10 +52,27 @@ struct wire_draw_base {
  * from bitmap.flags (the palette flags would change the layout). For QUIC,
  * LZ_RGB, GLZ_RGB, JPEG and LZ4 `encoded` is written as BinaryData
  * {u32 data_size; data}. FROM_CACHE and FROM_CACHE_LOSSLESS have no payload.
- * For LZ_PLT, ZLIB_GLZ_RGB, JPEG_ALPHA and SURFACE the caller builds the
- * whole type-specific part (e.g. ZlibGlzRGBData {u32 glz_data_size;
- * u32 data_size; data}) and `encoded` is written verbatim.
+ * For LZ_PLT `encoded` is the LZ stream, written as LZPLTData {u8 flags
+ * (encoded.flags & TOP_DOWN, plus the palette's flags); u32 data_size;
+ * palette reference; data}. For ZLIB_GLZ_RGB, JPEG_ALPHA and SURFACE the
+ * caller builds the whole type-specific part (e.g. ZlibGlzRGBData
+ * {u32 glz_data_size; u32 data_size; data}) and `encoded` is written
+ * verbatim.
+ *
+ * Palettes (BITMAP of the 1/4/8-bit formats, LZ_PLT): with
+ * SPICE_BITMAP_FLAGS_PAL_FROM_CACHE in palette.flags the reference is the
+ * u64 palette.unique (the client has it cached); otherwise it is a u32
+ * offset to Palette {u64 unique; u16 num_ents; u32 ents[num_ents]}, placed
+ * right after the image's data, or 0 when palette.ents is NULL. With
+ * PAL_CACHE_ME the client keeps the palette under `unique`.
  */
+struct wire_palette {
+    uint8_t flags; /* 0, SPICE_BITMAP_FLAGS_PAL_CACHE_ME or SPICE_BITMAP_FLAGS_PAL_FROM_CACHE */
+    uint64_t unique;
+    uint16_t num_ents;
+    const uint32_t *ents; /* borrows: num_ents 0x00RRGGBB colours; NULL: no palette */
+};
+
 struct wire_image {
     uint64_t id;
     uint8_t type;  /* SPICE_IMAGE_TYPE_* */
@@ -71,8 +88,10 @@ struct wire_image {
         struct {
             const uint8_t *data; /* borrows */
             uint32_t size;
+            uint8_t flags; /* LZ_PLT: SPICE_BITMAP_FLAGS_TOP_DOWN or 0 */
         } encoded;
     } u;
+    struct wire_palette palette; /* BITMAP and LZ_PLT only */
 };
 
 /* ---- base messages (every channel) ---- */
@@ -121,6 +140,8 @@ void server_msg_main_agent_token(struct byte_buf *b, uint32_t num_tokens);
 void server_msg_display_mark(struct byte_buf *b);
 void server_msg_display_reset(struct byte_buf *b);
 void server_msg_display_inval_all_palettes(struct byte_buf *b);
+/* SpiceMsgDisplayInvalOne {u64 id}: drops one palette from the client's palette cache. */
+void server_msg_display_inval_palette(struct byte_buf *b, uint64_t id);
 /*
  * SpiceResourceList {u16 count; {u8 type = SPICE_RES_TYPE_PIXMAP; u64 id}[count]}:
  * drops these ids from the client's pixmap cache. count is at most 65535;

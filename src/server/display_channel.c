@@ -49,10 +49,16 @@
  * are new, so anything an earlier channel left in the client's cache is
  * never named again.
  *
- * Palettes: 1/4/8-bit bitmaps are expanded to 32 bits before encoding, so
- * no palette is ever sent and the palette cache (128 entries in the
- * reference) stays empty; INVAL_ALL_PALETTES at connect keeps clients
- * honest about that.
+ * Palettes: 1/4/8-bit bitmaps go in their own format, as LZ_PLT or a
+ * BITMAP with its palette, when the client's compression mode allows LZ
+ * (or is OFF); with QUIC, GLZ or LZ4 they are expanded to 32 bits first
+ * (image_encoder_keeps_palette). A palette the guest gave an id (unique)
+ * goes inline with PAL_CACHE_ME the first time, then PAL_FROM_CACHE; the
+ * client's palette cache is mirrored per channel (display/palette_cache.h,
+ * 128 entries as the reference), INVAL_PALETTE announcing each eviction
+ * before the image that took its place. Like the pixmap mirror it changes
+ * only as draws are written. INVAL_ALL_PALETTES at connect starts the
+ * client's cache empty, as the mirror is.
  *
  * Thread: the worker's.
  */
@@ -62,6 +68,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "display/image_encoder.h"
+#include "display/palette_cache.h"
 #include "display/pixmap_cache.h"
 #include "proto/server_msg.h"
 #include "server/draw_tree.h"
@@ -142,6 +149,8 @@ struct display_client {
     uint64_t *evicted; /* owns: wire ids to name in the next INVAL_LIST */
     uint32_t num_evicted, cap_evicted;
     bool evicted_lost; /* out of memory recording an eviction */
+    /* the client's palette cache of this channel */
+    struct palette_cache palettes;
 };
 
 static void display_dirty_drop(struct display_client *dc, uint32_t surface_id);
@@ -210,17 +219,42 @@ static unsigned display_profile(const struct display_client *dc)
 
 /*
  * The pixels an image is encoded from. Bitmaps in the codec formats are
- * used in place; palette bitmaps and 16-bit 565 surfaces are expanded to
- * 32 bits into `owned`.
+ * used in place, palette bitmaps too when the client takes palettes
+ * (has_palette); other palette bitmaps and 16-bit 565 surfaces are
+ * expanded to 32 bits into `owned`.
  */
 struct image_source {
     struct codec_image img;
     uint8_t *owned;
     bool is_surface_ref; /* a SURFACE image: no pixels, names surface_id */
     uint32_t surface_id;
+    bool has_palette; /* img is CODEC_FMT_PLT*, its colours in `palette` */
+    struct image_encoder_palette palette;
 };
 
-static bool image_source_from_qxl(const struct qxl_image *src, struct image_source *out)
+/* The codec format of a palette bitmap format, or CODEC_FMT_INVALID. */
+static enum codec_format palette_codec_format(uint8_t format)
+{
+    switch (format) {
+    case SPICE_BITMAP_FMT_1BIT_LE:
+        return CODEC_FMT_PLT1_LE;
+    case SPICE_BITMAP_FMT_1BIT_BE:
+        return CODEC_FMT_PLT1_BE;
+    case SPICE_BITMAP_FMT_4BIT_LE:
+        return CODEC_FMT_PLT4_LE;
+    case SPICE_BITMAP_FMT_4BIT_BE:
+        return CODEC_FMT_PLT4_BE;
+    case SPICE_BITMAP_FMT_8BIT:
+        return CODEC_FMT_PLT8;
+    default:
+        return CODEC_FMT_INVALID;
+    }
+}
+
+/* `keep_palette`: palette bitmaps stay in their format (the client's
+ * compression mode takes them, image_encoder_keeps_palette). */
+static bool image_source_from_qxl(const struct qxl_image *src, struct image_source *out,
+                                  bool keep_palette)
 {
     memset(out, 0, sizeof(*out));
     if (src->type == SPICE_IMAGE_TYPE_SURFACE) {
@@ -253,6 +287,16 @@ static bool image_source_from_qxl(const struct qxl_image *src, struct image_sour
     default:
         break;
     }
+    /* A palette goes as it is unless it has more colours than the wire's
+     * u16 count (the parser allows no such palette; this is defensive). */
+    if (keep_palette && src->palette && src->num_palette > 0 && src->num_palette <= UINT16_MAX) {
+        f = palette_codec_format(src->format);
+        if (f != CODEC_FMT_INVALID) {
+            out->has_palette = true;
+            out->palette = (struct image_encoder_palette){
+                    src->palette_unique, src->palette, (uint16_t)src->num_palette};
+        }
+    }
     out->img.width = src->width;
     out->img.height = src->height;
     if (f != CODEC_FMT_INVALID && src->stride <= INT32_MAX) {
@@ -266,6 +310,7 @@ static bool image_source_from_qxl(const struct qxl_image *src, struct image_sour
         }
         return true;
     }
+    out->has_palette = false;
     size_t row_bytes = (size_t)src->width * 4;
     uint8_t *pixels = malloc(row_bytes * src->height);
     if (!pixels) {
@@ -392,6 +437,44 @@ static void display_flush_evicted(struct display_client *dc)
     dc->evicted_lost = false;
 }
 
+/* ---- palette cache ---- */
+
+/* Tells the client to drop palette `id` (its mirror just evicted it). */
+static void display_send_inval_palette(struct display_client *dc, uint64_t id)
+{
+    if (dc->base.closing) {
+        return;
+    }
+    struct byte_buf b;
+    buf_init(&b);
+    server_msg_display_inval_palette(&b, id);
+    if (!buf_ok(&b) ||
+        channel_client_send(&dc->base, SPICE_MSG_DISPLAY_INVAL_PALETTE, b.data, b.len) < 0) {
+        channel_client_close(&dc->base);
+    }
+    buf_finish(&b);
+}
+
+/* Sets how the palette of `e` (a palette image) goes: inline and cached,
+ * from the cache, or inline only. */
+static void display_use_palette(struct display_client *dc, struct encoded_image *e)
+{
+    uint64_t evicted = 0;
+    bool has_evicted = false;
+    uint8_t flags = palette_cache_use(&dc->palettes, e->wire.palette.unique, &evicted, &has_evicted);
+    if (has_evicted) {
+        display_send_inval_palette(dc, evicted);
+    }
+    e->wire.palette.flags = flags;
+    if (flags != 0) {
+        /* The bytes depend on this client's palette cache. */
+        e->per_client = true;
+    }
+    if (flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME) {
+        e->cache_me = true;
+    }
+}
+
 /* True if this image should go through the client's pixmap cache. */
 static bool display_cache_wanted(const struct display_client *dc, const struct qxl_image *q,
                                  const struct image_source *src)
@@ -430,7 +513,12 @@ static void display_encode(struct display_client *dc, const struct image_encoder
     buf_init(&e->scratch);
     uint64_t key = 0;
     if (display_cache_wanted(dc, q, src)) {
-        key = pixmap_cache_hash_image(&src->img, 0);
+        /* A palette image is its indices and its colours. */
+        uint64_t seed = src->has_palette
+                                ? pixmap_cache_hash_bytes(src->palette.ents,
+                                                          (size_t)src->palette.num_ents * 4, 1)
+                                : 0;
+        key = pixmap_cache_hash_image(&src->img, seed);
         const struct pixmap_cache_entry *hit = pixmap_cache_lookup(&dc->pixmaps, key);
         if (hit) {
             e->wire.id = hit->wire_id;
@@ -452,8 +540,15 @@ static void display_encode(struct display_client *dc, const struct image_encoder
         e->wire.u.encoded.size = 4;
         return;
     }
-    int type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
-    e->per_client = image_encoder_type_is_per_client(type);
+    int type;
+    if (src->has_palette) {
+        type = image_encoder_encode_palette(&dc->encoder, s, &src->img, &src->palette, id,
+                                            &e->wire, &e->scratch);
+        display_use_palette(dc, e);
+    } else {
+        type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
+        e->per_client = image_encoder_type_is_per_client(type);
+    }
     log_debug("display: client %u: %ux%u image (format %d) sent as type %d, %llu bytes",
               dc->base.connection_id, src->img.width, src->img.height, (int)src->img.format, type,
               (unsigned long long)encoded_size(&e->wire));
@@ -966,6 +1061,8 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     *cache_me = false;
     memset(srcs, 0, sizeof(srcs));
     pixmap_cache_begin(&dc->pixmaps);
+    palette_cache_begin(&dc->palettes);
+    bool keep_palette = image_encoder_keeps_palette(&dc->encoder, s);
 
     struct wire_qmask mask;
     struct wire_image mask_img;
@@ -979,7 +1076,7 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
         return 0; /* a source we could not parse */
     }
     for (; prepared < n; prepared++) {
-        if (!image_source_from_qxl(imgs[prepared], &srcs[prepared])) {
+        if (!image_source_from_qxl(imgs[prepared], &srcs[prepared], keep_palette)) {
             goto out;
         }
     }
@@ -1103,8 +1200,9 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
         struct image_source csrc[2];
         struct encoded_image cenc[2];
         memset(csrc, 0, sizeof(csrc));
-        if (!image_source_from_qxl(d->u.composite.src, &csrc[0]) ||
-            (d->u.composite.mask && !image_source_from_qxl(d->u.composite.mask, &csrc[1]))) {
+        if (!image_source_from_qxl(d->u.composite.src, &csrc[0], keep_palette) ||
+            (d->u.composite.mask &&
+             !image_source_from_qxl(d->u.composite.mask, &csrc[1], keep_palette))) {
             free(csrc[0].owned);
             free(csrc[1].owned);
             break;
@@ -1694,6 +1792,8 @@ void display_client_create(struct worker *w, struct stream *stream, const struct
     dc->worker = w;
     /* Empty until DISPLAY_INIT tells the size. */
     pixmap_cache_init(&dc->pixmaps, 0, 0, display_on_evict, dc);
+    /* Empty, as INVAL_ALL_PALETTES below makes the client's. */
+    palette_cache_init(&dc->palettes);
     image_encoder_client_init(
             &dc->encoder, channel_client_has_cap(&dc->base, SPICE_DISPLAY_CAP_LZ4_COMPRESSION), 0);
     if (channel_client_start(&dc->base) < 0) {

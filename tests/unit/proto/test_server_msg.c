@@ -693,6 +693,102 @@ static void test_cursor(void)
     buf_finish(&b);
 }
 
+/* Palette images: BITMAP with an inline palette (placed after the pixels,
+ * its offset from the body start), LZ_PLT naming a cached palette, and
+ * INVAL_PALETTE. */
+static void test_draw_copy_palette(void)
+{
+    struct byte_buf b = {0};
+    buf_put_zeros(&b, 6); /* a header before the body */
+    struct wire_draw_base base = {.box = {0, 0, 1, 2}, .clip = {.type = SPICE_CLIP_TYPE_NONE}};
+    const uint8_t pixels[4] = {1, 0, 9, 9};
+    const uint32_t colours[2] = {0x112233, 0x445566};
+    struct wire_image img = {
+            .id = 3,
+            .type = SPICE_IMAGE_TYPE_BITMAP,
+            .width = 2,
+            .height = 1,
+            .u.bitmap = {.format = SPICE_BITMAP_FMT_8BIT,
+                         .flags = SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_FROM_CACHE,
+                         .stride = 4,
+                         .data = pixels},
+            .palette = {.flags = SPICE_BITMAP_FLAGS_PAL_CACHE_ME,
+                        .unique = 0x99,
+                        .num_ents = 2,
+                        .ents = colours},
+    };
+    struct wire_rect area = {0, 0, 1, 2};
+    server_msg_display_draw_copy(&b, &base, &img, &area, SPICE_ROPD_OP_PUT,
+                                 SPICE_IMAGE_SCALE_MODE_NEAREST);
+    /* clang-format off */
+    CHECK_BUF(&b, 0, 0, 0, 0, 0, 0,                          /* header */
+              U32(0), U32(0), U32(0), U32(1), U32(2), 0,     /* base, clip NONE */
+              U32(57),                                       /* src_bitmap offset */
+              U32(0), U32(0), U32(1), U32(2),                /* src_area */
+              U16(8), 1,                                     /* rop, scale NEAREST */
+              0, U32(0), U32(0), U32(0),                     /* mask */
+              /* offset 57: ImageDescriptor */
+              U64(3), 0, 0, U32(2), U32(1),
+              /* BitmapData: 8BIT, TOP_DOWN | PAL_CACHE_ME, x, y, stride, palette at 97 */
+              5, SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_CACHE_ME,
+              U32(2), U32(1), U32(4), U32(97),
+              1, 0, 9, 9,
+              /* offset 97: Palette */
+              U64(0x99), U16(2), U32(0x112233), U32(0x445566));
+    /* clang-format on */
+
+    /* LZ_PLT from the cache: flags, data_size, palette id, data. */
+    const uint8_t lz[3] = {0xa, 0xb, 0xc};
+    struct wire_image plt = {
+            .id = 4,
+            .type = SPICE_IMAGE_TYPE_LZ_PLT,
+            .width = 2,
+            .height = 1,
+            .u.encoded = {.data = lz, .size = 3, .flags = SPICE_BITMAP_FLAGS_TOP_DOWN},
+            .palette = {.flags = SPICE_BITMAP_FLAGS_PAL_FROM_CACHE,
+                        .unique = 0x99,
+                        .num_ents = 2,
+                        .ents = colours},
+    };
+    buf_reset(&b);
+    server_msg_display_draw_copy(&b, &base, &plt, &area, SPICE_ROPD_OP_PUT,
+                                 SPICE_IMAGE_SCALE_MODE_NEAREST);
+    /* clang-format off */
+    CHECK_BUF(&b, U32(0), U32(0), U32(0), U32(1), U32(2), 0, U32(57),
+              U32(0), U32(0), U32(1), U32(2), U16(8), 1, 0, U32(0), U32(0), U32(0),
+              U64(4), SPICE_IMAGE_TYPE_LZ_PLT, 0, U32(2), U32(1),
+              SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_FROM_CACHE, U32(3), U64(0x99),
+              0xa, 0xb, 0xc);
+    /* clang-format on */
+
+    /* LZ_PLT with its palette inline, not cached (unique 0 on the wire). */
+    plt.palette = (struct wire_palette){.num_ents = 1, .ents = colours};
+    plt.u.encoded.flags = 0;
+    buf_reset(&b);
+    server_msg_display_draw_copy(&b, &base, &plt, &area, SPICE_ROPD_OP_PUT,
+                                 SPICE_IMAGE_SCALE_MODE_NEAREST);
+    /* clang-format off */
+    CHECK_BUF(&b, U32(0), U32(0), U32(0), U32(1), U32(2), 0, U32(57),
+              U32(0), U32(0), U32(1), U32(2), U16(8), 1, 0, U32(0), U32(0), U32(0),
+              U64(4), SPICE_IMAGE_TYPE_LZ_PLT, 0, U32(2), U32(1),
+              0, U32(3), U32(87), 0xa, 0xb, 0xc,
+              U64(0), U16(1), U32(0x112233));
+    /* clang-format on */
+
+    /* CACHE_ME without a palette to cache is not put on the wire. */
+    plt.palette = (struct wire_palette){.flags = SPICE_BITMAP_FLAGS_PAL_CACHE_ME, .unique = 5};
+    buf_reset(&b);
+    server_msg_display_draw_copy(&b, &base, &plt, &area, SPICE_ROPD_OP_PUT,
+                                 SPICE_IMAGE_SCALE_MODE_NEAREST);
+    CHECK_EQ(b.data[57 + 18], 0);
+    CHECK_EQ(get_u32le(b.data + 57 + 18 + 5), 0);
+
+    buf_reset(&b);
+    server_msg_display_inval_palette(&b, 0x0102030405060708ull);
+    CHECK_BUF(&b, U64(0x0102030405060708ull));
+    buf_finish(&b);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -704,6 +800,7 @@ int main(void)
             CHECK_CASE(test_draw_copy_bitmap),
             CHECK_CASE(test_draw_copy_after_header_with_clip),
             CHECK_CASE(test_draw_copy_special_images),
+            CHECK_CASE(test_draw_copy_palette),
             CHECK_CASE(test_draw_fill_pattern_mask),
             CHECK_CASE(test_draw_copy_blend_masked),
             CHECK_CASE(test_draw_opaque_rop3),

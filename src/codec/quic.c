@@ -646,11 +646,12 @@ static void interleave_rows(uint8_t *restrict res4, const uint8_t *restrict p0,
 /* The row pass of RGB32 images, straight from the source pixels: res4[4i
  * + k] = folded residual of byte k (B, G, R) of pixel i, eq[i] = pixel i
  * equals pixel i - 1 (eq[0] = 0). `up` is the source row above, NULL on
- * the first row. Replaces unpack_row, fold_planes, interleave_rows and
- * key_steps for the common format: one pass over the pixels instead of
- * five over planes. */
+ * the first row; `eqprev` is eq of the row above. Replaces unpack_row,
+ * fold_planes, interleave_rows and key_steps for the common format: one
+ * pass over the pixels instead of five over planes. The SIMD pass leaves
+ * out residuals no run-free pixel can need (see quic_simd_rgb32_row). */
 static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_t *restrict src,
-                      const uint8_t *restrict up, unsigned width)
+                      const uint8_t *restrict up, const uint8_t *restrict eqprev, unsigned width)
 {
     for (unsigned k = 0; k < 3; k++) {
         res4[k] = (uint8_t)fold(((unsigned)src[k] - (up ? up[k] : 0)) & 0xff, 8);
@@ -659,7 +660,7 @@ static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_
     unsigned i = 1;
 #if QUIC_HAVE_SSE2
     if (quic_simd_on) {
-        i = quic_simd_rgb32_row(res4, eq, src, up, width);
+        i = quic_simd_rgb32_row(res4, eq, src, up, eqprev, width);
     }
 #endif
     for (; i < width; i++) {
@@ -728,7 +729,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
      * 1, 0 when the residuals come straight from BGRX pixels (src32). */
     const int o0 = src32 ? 2 : 0, o1 = 1, o2 = src32 ? 0 : 2;
     if (src32) {
-        rgb32_row(g->res4, g->eq, src32, first_row ? NULL : up32, width);
+        rgb32_row(g->res4, g->eq, src32, first_row ? NULL : up32, g->eqprev, width);
         res = g->res4;
         corr = g->corr4;
     } else {

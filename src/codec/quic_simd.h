@@ -232,50 +232,66 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
 }
 
 /* The fused row pass of RGB32 encoding (quic.c rgb32_row): for pixels i
- * in [1, n), sixteen or four at a time, the folded residuals of B, G, R at bytes
- * 4i .. 4i + 2 of res4 (byte 4i + 3 is left undefined) and eq[i] = pixel i
- * equals pixel i - 1 (pad bytes ignored). `up` is the row above, or NULL on
- * the first row (then the prediction is the left pixel alone). Returns the
- * first i not done. */
+ * in [1, n), sixteen or four at a time, the folded residuals of B, G, R at
+ * bytes 4i .. 4i + 2 of res4 (byte 4i + 3 is left undefined) and eq[i] =
+ * pixel i equals pixel i - 1 (pad bytes ignored). `up` is the row above,
+ * or NULL on the first row (then the prediction is the left pixel alone);
+ * `eqprev` is eq of the row above (unused on the first row).
+ *
+ * Residuals are needed only for the pixels the encoder codes, not for run
+ * pixels. In a block of sixteen pixels b .. b + 15 (b >= 3) that all equal
+ * their left neighbours, as do the sixteen above them, every pixel after
+ * b that the encoder reaches outside a run is a run candidate (the pixels
+ * above-left and above it are equal, and so are the two to its left), and
+ * the run it starts lasts through the block; so only pixel b can be coded,
+ * and only the first four residuals of the block are computed (screens are
+ * mostly such blocks). Returns the first i not done. */
 static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uint8_t *src,
-                                           const uint8_t *up, unsigned n)
+                                           const uint8_t *up, const uint8_t *eqprev, unsigned n)
 {
     const __m128i rgb = _mm_set1_epi32(0xffffff), one = _mm_set1_epi8(1);
     unsigned i = 1;
+#define QUIC_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define QUIC_EQ(c, l) _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128())
+#define QUIC_RES_UP(K)                                                                    \
+    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))),                        \
+                     quic_fold8(_mm_sub_epi8(c##K, quic_avg_floor(l##K, QUIC_LOAD(up + 4 * (i + 4 * (K)))))))
+#define QUIC_RES_LEFT(K)                                           \
+    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
+                     quic_fold8(_mm_sub_epi8(c##K, l##K)))
     /* Sixteen pixels a step (four vectors), so that their sixteen eq
      * bytes are packed and stored at once; separate loops with and without
      * the row above keep the test out of the loop. */
-#define QUIC_RGB32_ONE(K, PRED, E)                                                         \
-    do {                                                                                   \
-        const uint8_t *s4 = src + 4 * (i + 4 * (K));                                       \
-        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)s4);                    \
-        __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(s4 - 4));              \
-        __m128i d = quic_fold8(_mm_sub_epi8(c, PRED));                                     \
-        _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), d);                \
-        E = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128()); \
-    } while (0)
-#define QUIC_RGB32_STEP(PRED)                                                               \
-    for (; i + 16 <= n; i += 16) {                                                          \
-        __m128i e0, e1, e2, e3;                                                             \
-        QUIC_RGB32_ONE(0, PRED(0), e0);                                                     \
-        QUIC_RGB32_ONE(1, PRED(1), e1);                                                     \
-        QUIC_RGB32_ONE(2, PRED(2), e2);                                                     \
-        QUIC_RGB32_ONE(3, PRED(3), e3);                                                     \
-        __m128i packed = _mm_packs_epi16(_mm_packs_epi32(e0, e1), _mm_packs_epi32(e2, e3)); \
-        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(packed, one));          \
+    for (; i + 16 <= n; i += 16) {
+        const uint8_t *s4 = src + 4 * i;
+        __m128i c0 = QUIC_LOAD(s4), c1 = QUIC_LOAD(s4 + 16), c2 = QUIC_LOAD(s4 + 32),
+                c3 = QUIC_LOAD(s4 + 48);
+        __m128i l0 = QUIC_LOAD(s4 - 4), l1 = QUIC_LOAD(s4 + 12), l2 = QUIC_LOAD(s4 + 28),
+                l3 = QUIC_LOAD(s4 + 44);
+        __m128i e = _mm_packs_epi16(_mm_packs_epi32(QUIC_EQ(c0, l0), QUIC_EQ(c1, l1)),
+                                    _mm_packs_epi32(QUIC_EQ(c2, l2), QUIC_EQ(c3, l3)));
+        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(e, one));
+        if (!up) {
+            QUIC_RES_LEFT(0);
+            QUIC_RES_LEFT(1);
+            QUIC_RES_LEFT(2);
+            QUIC_RES_LEFT(3);
+            continue;
+        }
+        QUIC_RES_UP(0);
+        /* e is all ones where this row is flat; eqprev holds ones there. */
+        __m128i flat = _mm_and_si128(e, _mm_cmpeq_epi8(QUIC_LOAD(eqprev + i), one));
+        if (_mm_movemask_epi8(flat) == 0xffff && i >= 3) {
+            continue;
+        }
+        QUIC_RES_UP(1);
+        QUIC_RES_UP(2);
+        QUIC_RES_UP(3);
     }
-#define QUIC_PRED_UP(K) \
-    quic_avg_floor(l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * (i + 4 * (K)))))
-#define QUIC_PRED_LEFT(K) l
-    if (up) {
-        QUIC_RGB32_STEP(QUIC_PRED_UP)
-    } else {
-        QUIC_RGB32_STEP(QUIC_PRED_LEFT)
-    }
-#undef QUIC_PRED_LEFT
-#undef QUIC_PRED_UP
-#undef QUIC_RGB32_ONE
-#undef QUIC_RGB32_STEP
+#undef QUIC_RES_LEFT
+#undef QUIC_RES_UP
+#undef QUIC_EQ
+#undef QUIC_LOAD
     for (; i + 4 <= n; i += 4) {
         __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i));
         __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i - 4));

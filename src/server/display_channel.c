@@ -52,7 +52,8 @@
  * Palettes: 1/4/8-bit bitmaps go in their own format, as LZ_PLT or a
  * BITMAP with its palette, when the client's compression mode allows LZ
  * (or is OFF); with QUIC, GLZ or LZ4 they are expanded to 32 bits first
- * (image_encoder_keeps_palette). A palette the guest gave an id (unique)
+ * (image_encoder_keeps_palette), and so are 1BIT_LE and 4BIT_LE bitmaps,
+ * which spice-common's canvas (spice-gtk's) cannot draw. A palette the guest gave an id (unique)
  * goes inline with PAL_CACHE_ME the first time, then PAL_FROM_CACHE; the
  * client's palette cache is mirrored per channel (display/palette_cache.h,
  * 128 entries as the reference), INVAL_PALETTE announcing each eviction
@@ -232,16 +233,16 @@ struct image_source {
     struct image_encoder_palette palette;
 };
 
-/* The codec format of a palette bitmap format, or CODEC_FMT_INVALID. */
+/*
+ * The codec format a palette bitmap format is sent in, or CODEC_FMT_INVALID
+ * to expand it to 32 bits. 1BIT_LE and 4BIT_LE are always expanded: the
+ * canvas of spice-common (spice-gtk's) aborts on such bitmaps.
+ */
 static enum codec_format palette_codec_format(uint8_t format)
 {
     switch (format) {
-    case SPICE_BITMAP_FMT_1BIT_LE:
-        return CODEC_FMT_PLT1_LE;
     case SPICE_BITMAP_FMT_1BIT_BE:
         return CODEC_FMT_PLT1_BE;
-    case SPICE_BITMAP_FMT_4BIT_LE:
-        return CODEC_FMT_PLT4_LE;
     case SPICE_BITMAP_FMT_4BIT_BE:
         return CODEC_FMT_PLT4_BE;
     case SPICE_BITMAP_FMT_8BIT:
@@ -549,9 +550,10 @@ static void display_encode(struct display_client *dc, const struct image_encoder
         type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
         e->per_client = image_encoder_type_is_per_client(type);
     }
-    log_debug("display: client %u: %ux%u image (format %d) sent as type %d, %llu bytes",
+    log_debug("display: client %u: %ux%u image (format %d) sent as type %d, %llu bytes, "
+              "palette flags %u",
               dc->base.connection_id, src->img.width, src->img.height, (int)src->img.format, type,
-              (unsigned long long)encoded_size(&e->wire));
+              (unsigned long long)encoded_size(&e->wire), e->wire.palette.flags);
     if (key != 0) {
         /* The bytes depend on this client's cache either way. */
         e->per_client = true;

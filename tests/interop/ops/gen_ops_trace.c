@@ -4,7 +4,9 @@
  * primary surface: fills with solid and pattern brushes and masks, copies
  * with ROP descriptors, masks and scaling, blend, opaque, transparent,
  * alpha blend, ROP3, strokes (solid, dashed, XOR), text (A1 glyphs with a
- * back area), blackness / whiteness / invers with clip rects, and copy bits.
+ * back area), blackness / whiteness / invers with clip rects, copy bits,
+ * and copies of 1/4/8-bit palette bitmaps (two pairs sharing a palette id,
+ * so that the second of each may name the palette from the client's cache).
  *
  * The commands are built in a fake guest memory (tests/unit/display/
  * guest_ram.h) and recorded through src/display/qxl_record.c, so the trace
@@ -18,6 +20,7 @@
  *
  * Usage: gen_ops_trace OUT.trace
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +144,65 @@ static uint64_t mask_image(uint32_t w, uint32_t h)
     uint64_t ret = image(SPICE_BITMAP_FMT_1BIT_BE, w, h, stride, bits, 0x3000 + w);
     free(bits);
     return ret;
+}
+
+/*
+ * A palette bitmap (1/4/8-bit `format`) whose index at (x, y) is
+ * index(x, y, seed), with `num_ents` colours under palette id `unique`
+ * (0: not cacheable); top_down false stores the rows bottom-up.
+ */
+static uint64_t palette_image(uint8_t format, uint32_t w, uint32_t h, unsigned seed,
+                              uint64_t unique, uint16_t num_ents, bool top_down, uint64_t id)
+{
+    unsigned bpp = format == SPICE_BITMAP_FMT_8BIT   ? 8
+                   : format == SPICE_BITMAP_FMT_4BIT_LE || format == SPICE_BITMAP_FMT_4BIT_BE ? 4
+                                                                                               : 1;
+    bool le = format == SPICE_BITMAP_FMT_1BIT_LE || format == SPICE_BITMAP_FMT_4BIT_LE;
+    uint32_t stride = (w * bpp + 7) / 8 + 1; /* one spare byte, as guests pad */
+    uint8_t *bits = calloc(stride, h);
+    QXLPalette *pal = calloc(1, sizeof(*pal) + sizeof(uint32_t) * num_ents);
+    if (!bits || !pal) {
+        die("out of memory");
+    }
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t *row = bits + (size_t)(top_down ? y : h - 1 - y) * stride;
+        for (uint32_t x = 0; x < w; x++) {
+            unsigned v = ((x / 5 + y / 4) * (seed + 1) + (x * y) / 37) & ((1u << bpp) - 1);
+            if (bpp == 8) {
+                row[x] = (uint8_t)v;
+            } else if (bpp == 4) {
+                unsigned shift = (x % 2 == 0) == le ? 0 : 4;
+                row[x / 2] |= (uint8_t)(v << shift);
+            } else {
+                unsigned bit = le ? x % 8 : 7 - x % 8;
+                row[x / 8] |= (uint8_t)(v << bit);
+            }
+        }
+    }
+    pal->unique = unique;
+    pal->num_ents = num_ents;
+    for (uint16_t i = 0; i < num_ents; i++) {
+        pal->ents[i] = ((i * 53u + 40) & 0xff) << 16 | ((i * 97u + 10) & 0xff) << 8 |
+                       ((255 - i * 31u) & 0xff);
+    }
+    uint64_t pal_addr = put(pal, sizeof(*pal) + sizeof(uint32_t) * num_ents);
+    uint64_t data = put(bits, (size_t)stride * h);
+    QXLImage img;
+    memset(&img, 0, sizeof(img));
+    img.descriptor.id = id;
+    img.descriptor.type = SPICE_IMAGE_TYPE_BITMAP;
+    img.descriptor.width = w;
+    img.descriptor.height = h;
+    img.bitmap.format = format;
+    img.bitmap.flags = QXL_BITMAP_DIRECT | (top_down ? QXL_BITMAP_TOP_DOWN : 0);
+    img.bitmap.x = w;
+    img.bitmap.y = h;
+    img.bitmap.stride = stride;
+    img.bitmap.palette = pal_addr;
+    img.bitmap.data = data;
+    free(bits);
+    free(pal);
+    return put(&img, sizeof(img));
 }
 
 /* An 8x8 two-colour pattern with a diagonal. */
@@ -470,6 +532,33 @@ static void scene(void)
         static const int dash[4] = {190, 200, 238, 236};
         stroke(rect(190, 190, 240, 240), path(flags1, counts3, dash, 1), 0x80c0ff,
                SPICE_ROPD_OP_PUT, dashes, 2, SPICE_LINE_FLAGS_STYLED);
+    }
+
+    /* row 4, right: palette bitmaps, 45x24 each, two per cell. Only the
+     * formats the reference's canvas draws (it aborts on 1BIT_LE and
+     * 4BIT_LE bitmaps, and so does spice-gtk's). */
+    {
+        struct {
+            uint8_t format;
+            uint64_t unique;
+            uint16_t num_ents;
+            bool top_down;
+        } plt[6] = {
+                {SPICE_BITMAP_FMT_8BIT, 0x5008, 256, true},
+                {SPICE_BITMAP_FMT_8BIT, 0x5008, 256, false}, /* same palette id */
+                {SPICE_BITMAP_FMT_1BIT_BE, 0x5001, 2, true},
+                {SPICE_BITMAP_FMT_1BIT_BE, 0, 2, false}, /* palette not cacheable */
+                {SPICE_BITMAP_FMT_4BIT_BE, 0x5004, 16, true},
+                {SPICE_BITMAP_FMT_4BIT_BE, 0x5004, 16, false}, /* same palette id */
+        };
+        for (int i = 0; i < 6; i++) {
+            int x = 250 + (i / 2) * 50, y = 190 + (i % 2) * 26;
+            uint64_t img = palette_image(plt[i].format, 45, 24, (unsigned)i, plt[i].unique,
+                                         plt[i].num_ents, plt[i].top_down, 0x6000 + (uint64_t)i);
+            copy_like(QXL_DRAW_COPY, rect(x, y, x + 45, y + 24), img, rect(0, 0, 45, 24),
+                      SPICE_ROPD_OP_PUT, SPICE_IMAGE_SCALE_MODE_NEAREST, nomask,
+                      QXL_EFFECT_OPAQUE);
+        }
     }
 
     /* row 5: text */

@@ -473,29 +473,52 @@ static void bitw_put32(struct quic_bitw *w, uint32_t word)
     bitw_put(w, word & 0xffff, 16);
 }
 
+/* quic_run_cum[s]: the pixels that one bits read in states 0 .. s - 1
+ * stand for (2^quic_run_log2 of each state), so k ones from state s stand
+ * for quic_run_cum[s + k] - quic_run_cum[s] while s + k stays below the
+ * last state, which then repeats with 2^15 each. */
+static const uint32_t quic_run_cum[QUIC_RUN_STATES] = {
+        0,  1,  2,  3,   4,   6,   8,   10,  12,  16,  20,   24,   28,   36,   44,    52,
+        60, 76, 92, 124, 156, 220, 284, 412, 540, 796, 1308, 2332, 4380, 8476, 16668, 33052};
+
 /* Run length: one 1 bit per whole expected run (2^run_log2 pixels, the
  * expectation growing with each), then the remainder in run_log2 + 1 bits
- * (its top bit, 0, ends the ones); the expectation then shrinks one step. */
+ * (its top bit, 0, ends the ones); the expectation then shrinks one step.
+ * The number of ones comes from quic_run_cum by a branch-free binary
+ * search (a loop over them mispredicts at its variable end). */
 QUIC_INLINE void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
 {
-    unsigned hits = 0;
-    while (len >= (1u << st->run_log2)) {
-        hits++;
-        len -= 1u << st->run_log2;
-        if (st->run_state < QUIC_RUN_STATES - 1) {
-            st->run_log2 = quic_run_log2[++st->run_state];
+    unsigned s0 = st->run_state;
+    uint32_t t = len + quic_run_cum[s0];
+    /* m = how many quic_run_cum entries are <= t (at least s0 + 1). */
+    unsigned m = quic_run_cum[15] <= t ? 16 : 0;
+    m += quic_run_cum[m + 7] <= t ? 8 : 0;
+    m += quic_run_cum[m + 3] <= t ? 4 : 0;
+    m += quic_run_cum[m + 1] <= t ? 2 : 0;
+    m += quic_run_cum[m] <= t ? 1 : 0;
+    m += quic_run_cum[QUIC_RUN_STATES - 1] <= t ? 1 : 0;
+    unsigned s = m - 1; /* the state after the ones */
+    unsigned hits = s - s0;
+    uint32_t rem = t - quic_run_cum[s];
+    if (QUIC_UNLIKELY(s == QUIC_RUN_STATES - 1)) {
+        hits += rem >> 15;
+        rem &= 0x7fff;
+    }
+    unsigned log2 = quic_run_log2[s];
+    if (QUIC_LIKELY(hits < 16)) {
+        bitw_put(w, (((1u << hits) - 1) << (log2 + 1)) | rem, hits + log2 + 1);
+    } else {
+        for (; hits >= 16; hits -= 16) {
+            bitw_put(w, 0xffff, 16);
         }
-    }
-    for (; hits >= 16; hits -= 16) {
-        bitw_put(w, 0xffff, 16);
-    }
-    if (hits) {
         bitw_put(w, (1u << hits) - 1, hits);
+        bitw_put(w, rem, log2 + 1);
     }
-    bitw_put(w, len, st->run_log2 + 1);
-    if (st->run_state) {
-        st->run_log2 = quic_run_log2[--st->run_state];
+    if (s) {
+        s--;
     }
+    st->run_state = s;
+    st->run_log2 = quic_run_log2[s];
 }
 
 /* ---- encoder ---- */
@@ -798,9 +821,14 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                 } else {
                     st->seed++;
                     countdown = quic_rand6[st->seed & 0xff] & waitmask;
-                    const int oc[3] = {o0, o1, o2};
-                    for (unsigned c = 0; c < nch; c++) {
-                        model_update(&P[c].model, f, corr[S * (i - 1) + oc[c]], corr[S * i + oc[c]],
+                    /* Unrolled: gcc keeps a loop over the planes, with a
+                     * branch that mispredicts at its end. */
+                    model_update(&P[0].model, f, corr[S * (i - 1) + o0], corr[S * i + o0],
+                                 st->trigger);
+                    if (nch == 3) {
+                        model_update(&P[1].model, f, corr[S * (i - 1) + o1], corr[S * i + o1],
+                                     st->trigger);
+                        model_update(&P[2].model, f, corr[S * (i - 1) + o2], corr[S * i + o2],
                                      st->trigger);
                     }
                 }
@@ -1197,14 +1225,6 @@ QUIC_INLINE unsigned clz64(uint64_t v)
     return n;
 #endif
 }
-
-/* quic_run_cum[s]: the pixels that one bits read in states 0 .. s - 1
- * stand for (2^quic_run_log2 of each state), so k ones read from state s
- * stand for quic_run_cum[s + k] - quic_run_cum[s] while s + k stays below
- * the last state, which then repeats with 2^15 each. */
-static const uint32_t quic_run_cum[QUIC_RUN_STATES] = {
-        0,  1,  2,  3,   4,   6,   8,   10,  12,  16,  20,   24,   28,   36,   44,    52,
-        60, 76, 92, 124, 156, 220, 284, 412, 540, 796, 1308, 2332, 4380, 8476, 16668, 33052};
 
 /* Tops the buffer up to 56..63 valid bits. */
 QUIC_INLINE void bb_refill(struct quic_bb *b)

@@ -69,8 +69,8 @@ int image_encoder_encode(struct image_encoder_client *c, const struct image_enco
 
 /* The colours of a palette image (the CODEC_FMT_PLT* formats). */
 struct image_encoder_palette {
-    uint64_t unique;       /* the guest's palette id; 0: not cacheable */
-    const uint32_t *ents;  /* borrows: 0x00RRGGBB colours */
+    uint64_t unique;      /* the guest's palette id; 0: not cacheable */
+    const uint32_t *ents; /* borrows: 0x00RRGGBB colours */
     uint16_t num_ents;
 };
 

@@ -91,3 +91,16 @@ uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint64_t *ev
     c->adds++;
     return SPICE_BITMAP_FLAGS_PAL_CACHE_ME;
 }
+
+void palette_cache_cancel_message(struct palette_cache *c)
+{
+    for (uint32_t i = 0; i < c->count;) {
+        if (c->entry[i].added_in == c->generation) {
+            c->entry[i] = c->entry[c->count - 1];
+            c->count--;
+            c->adds--;
+        } else {
+            i++;
+        }
+    }
+}

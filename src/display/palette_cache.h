@@ -60,6 +60,13 @@ void palette_cache_begin(struct palette_cache *c);
 uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint64_t *evicted,
                           bool *has_evicted);
 
+/*
+ * Forgets the entries the current message added: that message will not be
+ * sent, so the client never gets them. (Its evictions stand; the client
+ * was told about them already.)
+ */
+void palette_cache_cancel_message(struct palette_cache *c);
+
 /* True if the mirror holds `unique` (no LRU update). */
 bool palette_cache_contains(const struct palette_cache *c, uint64_t unique);
 

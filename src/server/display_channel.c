@@ -294,8 +294,8 @@ static bool image_source_from_qxl(const struct qxl_image *src, struct image_sour
         f = palette_codec_format(src->format);
         if (f != CODEC_FMT_INVALID) {
             out->has_palette = true;
-            out->palette = (struct image_encoder_palette){
-                    src->palette_unique, src->palette, (uint16_t)src->num_palette};
+            out->palette = (struct image_encoder_palette){src->palette_unique, src->palette,
+                                                          (uint16_t)src->num_palette};
         }
     }
     out->img.width = src->width;
@@ -462,7 +462,8 @@ static void display_use_palette(struct display_client *dc, struct encoded_image 
 {
     uint64_t evicted = 0;
     bool has_evicted = false;
-    uint8_t flags = palette_cache_use(&dc->palettes, e->wire.palette.unique, &evicted, &has_evicted);
+    uint8_t flags =
+            palette_cache_use(&dc->palettes, e->wire.palette.unique, &evicted, &has_evicted);
     if (has_evicted) {
         display_send_inval_palette(dc, evicted);
     }
@@ -470,9 +471,6 @@ static void display_use_palette(struct display_client *dc, struct encoded_image 
     if (flags != 0) {
         /* The bytes depend on this client's palette cache. */
         e->per_client = true;
-    }
-    if (flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME) {
-        e->cache_me = true;
     }
 }
 
@@ -543,8 +541,8 @@ static void display_encode(struct display_client *dc, const struct image_encoder
     }
     int type;
     if (src->has_palette) {
-        type = image_encoder_encode_palette(&dc->encoder, s, &src->img, &src->palette, id,
-                                            &e->wire, &e->scratch);
+        type = image_encoder_encode_palette(&dc->encoder, s, &src->img, &src->palette, id, &e->wire,
+                                            &e->scratch);
         display_use_palette(dc, e);
     } else {
         type = image_encoder_encode(&dc->encoder, s, &src->img, id, &e->wire, &e->scratch);
@@ -1063,7 +1061,6 @@ static uint16_t display_drawable_body(struct display_client *dc, const struct qx
     *cache_me = false;
     memset(srcs, 0, sizeof(srcs));
     pixmap_cache_begin(&dc->pixmaps);
-    palette_cache_begin(&dc->palettes);
     bool keep_palette = image_encoder_keeps_palette(&dc->encoder, s);
 
     struct wire_qmask mask;
@@ -1546,6 +1543,7 @@ static struct shared_msg *display_item_build(struct channel_client *cc, void **o
         return NULL;
     }
     struct image_encoder_settings s = display_settings(dc->worker);
+    palette_cache_begin(&dc->palettes);
     bool cache_me = false, per_client = false;
     struct byte_buf b;
     buf_init(&b);
@@ -1587,6 +1585,10 @@ static struct shared_msg *display_item_build(struct channel_client *cc, void **o
     pixman_region32_fini(&region);
     struct shared_msg *m = type ? msg_from_buf(type, &b) : NULL;
     buf_finish(&b);
+    if (!m) {
+        /* Palettes this draw would have added never reach the client. */
+        palette_cache_cancel_message(&dc->palettes);
+    }
     if (!m && cache_me) {
         /* The mirror counts an image the client will never get. */
         channel_client_close(cc);

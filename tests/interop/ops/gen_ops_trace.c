@@ -154,9 +154,12 @@ static uint64_t mask_image(uint32_t w, uint32_t h)
 static uint64_t palette_image(uint8_t format, uint32_t w, uint32_t h, unsigned seed,
                               uint64_t unique, uint16_t num_ents, bool top_down, uint64_t id)
 {
-    unsigned bpp = format == SPICE_BITMAP_FMT_8BIT   ? 8
-                   : format == SPICE_BITMAP_FMT_4BIT_LE || format == SPICE_BITMAP_FMT_4BIT_BE ? 4
-                                                                                               : 1;
+    unsigned bpp = 1;
+    if (format == SPICE_BITMAP_FMT_8BIT) {
+        bpp = 8;
+    } else if (format == SPICE_BITMAP_FMT_4BIT_LE || format == SPICE_BITMAP_FMT_4BIT_BE) {
+        bpp = 4;
+    }
     bool le = format == SPICE_BITMAP_FMT_1BIT_LE || format == SPICE_BITMAP_FMT_4BIT_LE;
     uint32_t stride = (w * bpp + 7) / 8 + 1; /* one spare byte, as guests pad */
     uint8_t *bits = calloc(stride, h);
@@ -211,7 +214,8 @@ static uint64_t pattern_image(void)
     uint32_t px[64];
     for (int y = 0; y < 8; y++) {
         for (int x = 0; x < 8; x++) {
-            px[y * 8 + x] = (x == y || x == 7 - y) ? 0xf0e040 : ((x / 4 + y / 4) % 2 ? 0x3060c0 : 0x102040);
+            px[y * 8 + x] =
+                    (x == y || x == 7 - y) ? 0xf0e040 : ((x / 4 + y / 4) % 2 ? 0x3060c0 : 0x102040);
         }
     }
     return image(SPICE_BITMAP_FMT_32BIT, 8, 8, 32, px, 0x4000);
@@ -556,8 +560,7 @@ static void scene(void)
             uint64_t img = palette_image(plt[i].format, 45, 24, (unsigned)i, plt[i].unique,
                                          plt[i].num_ents, plt[i].top_down, 0x6000 + (uint64_t)i);
             copy_like(QXL_DRAW_COPY, rect(x, y, x + 45, y + 24), img, rect(0, 0, 45, 24),
-                      SPICE_ROPD_OP_PUT, SPICE_IMAGE_SCALE_MODE_NEAREST, nomask,
-                      QXL_EFFECT_OPAQUE);
+                      SPICE_ROPD_OP_PUT, SPICE_IMAGE_SCALE_MODE_NEAREST, nomask, QXL_EFFECT_OPAQUE);
         }
     }
 

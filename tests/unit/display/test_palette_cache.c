@@ -118,6 +118,30 @@ static void test_pinned_in_message(void)
     CHECK(!palette_cache_contains(&c, 9999));
 }
 
+/* A message that is not sent takes back what it added, nothing else. */
+static void test_cancel_message(void)
+{
+    struct palette_cache c;
+    palette_cache_init(&c);
+    uint64_t ev;
+    bool has;
+    CHECK_EQ(use(&c, 1, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    palette_cache_begin(&c);
+    CHECK_EQ(palette_cache_use(&c, 1, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    CHECK_EQ(palette_cache_use(&c, 2, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    CHECK_EQ(palette_cache_use(&c, 3, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    palette_cache_cancel_message(&c);
+    CHECK(palette_cache_contains(&c, 1));
+    CHECK(!palette_cache_contains(&c, 2));
+    CHECK(!palette_cache_contains(&c, 3));
+    CHECK_EQ(c.count, 1);
+    CHECK_EQ(use(&c, 2, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    /* A new message cancels nothing of the previous one. */
+    palette_cache_begin(&c);
+    palette_cache_cancel_message(&c);
+    CHECK(palette_cache_contains(&c, 2));
+}
+
 /* Writes `img` as a DRAW_COPY and parses it back with our client's parser. */
 static void copy_round_trip(const struct wire_image *img, struct byte_buf *b, struct server_draw *d)
 {
@@ -239,6 +263,7 @@ int main(void)
                                            CHECK_CASE(test_same_message_goes_inline),
                                            CHECK_CASE(test_lru_eviction),
                                            CHECK_CASE(test_pinned_in_message),
+                                           CHECK_CASE(test_cancel_message),
                                            CHECK_CASE(test_lz_plt_round_trip),
                                            CHECK_CASE(test_bitmap_palette_round_trip),
                                            {0}});

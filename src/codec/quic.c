@@ -1613,7 +1613,12 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
      * corr, the tables cost no register. */
     const uint8_t *lpb = (const uint8_t *)corr - QUIC_CTX_GAP - 4 * QUIC_CTX_BYTES;
     corr[-1] = first_row ? 0 : corr[0];
-    uint32_t cw = corr[-1]; /* residual word of pixel i - 1: the contexts of pixel i */
+    /* The contexts of pixel i (the residuals in corr[i - 1]), straight
+     * from the values decoded for pixel i - 1 where it was coded: taking
+     * them from the residual word instead puts a table load and shifts on
+     * the path from one pixel's codewords to the next one's, which is the
+     * loop's critical path. */
+    unsigned cv0 = (corr[-1] >> 16) & 0xff, cv1 = (corr[-1] >> 8) & 0xff, cv2 = corr[-1] & 0xff;
     uint32_t left = first_row ? 0 : prev[0]; /* pixel i - 1 (see pred) */
 
     ptrdiff_t upd = (ptrdiff_t)g->st.countdown;
@@ -1651,7 +1656,9 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                 if (n) {
                     i += (ptrdiff_t)n;
                     upd += (ptrdiff_t)n;
-                    cw = corr[i - 1];
+                    cv0 = (corr[i - 1] >> 16) & 0xff;
+                    cv1 = (corr[i - 1] >> 8) & 0xff;
+                    cv2 = corr[i - 1] & 0xff;
                     if (i >= end) {
                         break;
                     }
@@ -1666,27 +1673,30 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
             uint32_t pred = first_row ? left : swar_avg(left, prev[i]);
             /* R and G fit the refilled buffer; B may need another refill. */
             bb_refill(&bb);
-            unsigned v0 = bb_code(&bb, f, lpb + 2 * ((cw >> 16) & 0xff), lz);
-            unsigned v1 = bb_code(&bb, f, lpb + QUIC_CTX_BYTES + 2 * ((cw >> 8) & 0xff), lz);
+            unsigned v0 = bb_code(&bb, f, lpb + 2 * cv0, lz);
+            unsigned v1 = bb_code(&bb, f, lpb + QUIC_CTX_BYTES + 2 * cv1, lz);
             if (bb.cnt < QUIC_CODE_LIMIT) {
                 bb_refill(&bb);
             }
-            unsigned v2 = bb_code(&bb, f, lpb + 2 * QUIC_CTX_BYTES + 2 * (cw & 0xff), lz);
+            unsigned v2 = bb_code(&bb, f, lpb + 2 * QUIC_CTX_BYTES + 2 * cv2, lz);
             /* Every value is below 2^bpc (bb_code). */
             uint64_t e = quic_unfold_w[0][v0] | quic_unfold_w[1][v1] | quic_unfold_w[2][v2];
-            uint32_t w = (uint32_t)(e >> 32);
-            corr[i] = w;
+            corr[i] = (uint32_t)(e >> 32);
             left = swar_add(pred, (uint32_t)e) & wmask;
             cur[i] = left;
+            cv0 = v0;
+            cv1 = v1;
+            cv2 = v2;
             if (QUIC_LIKELY(i < lim)) {
-                cw = w;
                 i++;
                 continue;
             }
             if (i == upd) {
-                /* The values and contexts are taken from the words again
-                 * (hidden from the compiler), so that it does not keep the
-                 * separate ones alive on the stack for this rare path. */
+                /* The contexts and values are read back from the residual
+                 * row (hidden from the compiler), so that it does not keep
+                 * the ones in registers alive on the stack for this rare
+                 * path. */
+                uint32_t cw = corr[i - 1], w = corr[i];
                 QUIC_OPAQUE(cw);
                 QUIC_OPAQUE(w);
                 st->seed++;
@@ -1697,7 +1707,6 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                                  st->trigger);
                 model_update_inl(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger);
             }
-            cw = w;
             if (++i >= end) {
                 break;
             }

@@ -33,12 +33,21 @@
  * value (ctx_tab for the encoder, ctx_lp for the decoder), refreshed when a
  * bucket's best code changes.
  *
+ * The RGB32 row pass also leaves out the residuals of sixteen-pixel blocks
+ * that only a run can cover (see quic_simd_rgb32_row), and run lengths are
+ * split into their one bits by a binary search over a prefix-sum table
+ * (put_run) instead of a loop that mispredicts at its end.
+ *
  * The decoder reads a byte-swapped copy of the input through a 64-bit
  * register buffer (see "bit reader"), decodes a Golomb codeword by counting
  * leading zeros, and keeps the RGB planes of a row as pixel words (B, G, R,
  * 0) that are at once the predictions' operands (SWAR), the run keys and the
- * RGB32 output (see decode_rgb_group_row). On x86-64 its row functions are
- * compiled twice and the lzcnt + BMI2 copy is picked at run time.
+ * RGB32 output; one table lookup per sample gives both its residual in the
+ * pixel word and its folded value in the row of last residuals; the model
+ * update countdown and the segment end are one loop bound (see
+ * decode_rgb_group_row). On x86-64 its row functions are compiled twice and
+ * the lzcnt + BMI2 copy is picked at run time. The row loops are register
+ * bound: their comments say which choices keep values out of the stack.
  *
  * INVARIANTS
  * - Bit I/O: the writer keeps < 32 pending bits between calls and each call
@@ -355,8 +364,8 @@ static void group_reset(struct quic_group *g, const struct quic_family *f)
 /* Adds the cost of coding `v` with each code to the bucket's counters and
  * picks the cheapest (ties go to the longer code), halving the counters once
  * the best exceeds the trigger. */
-QUIC_INLINE void model_update_inl(struct quic_model *m, const struct quic_family *f,
-                                  unsigned ctx, unsigned v, unsigned trigger)
+QUIC_INLINE void model_update_inl(struct quic_model *m, const struct quic_family *f, unsigned ctx,
+                                  unsigned v, unsigned trigger)
 {
     unsigned bucket = f->bucket_of[ctx];
     uint16_t *cnt = m->counters[bucket];
@@ -1548,8 +1557,8 @@ out:
  * that or-ing a pixel's three entries gives the word added to its
  * prediction in the low half and its residual word in the high half (see
  * decode_rgb_group_row). */
-#define QUIC_E2(n, S)                                                \
-    (uint64_t)(n) << (S) | (uint64_t)(2 * (n)) << ((S) + 32),        \
+#define QUIC_E2(n, S)                                         \
+    (uint64_t)(n) << (S) | (uint64_t)(2 * (n)) << ((S) + 32), \
             (uint64_t)(255 - (n)) << (S) | (uint64_t)(2 * (n) + 1) << ((S) + 32)
 #define QUIC_E8(n, S)  QUIC_E2(n, S), QUIC_E2((n) + 1, S), QUIC_E2((n) + 2, S), QUIC_E2((n) + 3, S)
 #define QUIC_E32(n, S) QUIC_E8(n, S), QUIC_E8((n) + 4, S), QUIC_E8((n) + 8, S), QUIC_E8((n) + 12, S)
@@ -1701,10 +1710,8 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                 QUIC_OPAQUE(w);
                 st->seed++;
                 upd = i + 1 + (ptrdiff_t)(quic_rand6[st->seed & 0xff] & waitmask);
-                model_update_inl(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff,
-                                 st->trigger);
-                model_update_inl(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff,
-                                 st->trigger);
+                model_update_inl(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff, st->trigger);
+                model_update_inl(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff, st->trigger);
                 model_update_inl(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger);
             }
             if (++i >= end) {
@@ -1729,41 +1736,41 @@ out:
  * once more for CPUs with lzcnt and BMI2 (Haswell, Piledriver and later),
  * where bb_code's zero count is one fast instruction instead of bsr's
  * several cycles; quic_decode picks one at run time (quic_fast_rows). */
-#define QUIC_ROW_DECODERS(SUFFIX, ATTR, LZ)                                               \
-    /* One function per variant: gcc allocates registers worse in one \
-     * function holding all four loops. */                                              \
-    ATTR __attribute__((noinline)) static int decode_rgb_row8##SUFFIX(struct quic_coder *q, \
-                                                                    struct quic_bitr *r)  \
-    {                                                                                   \
-        return decode_rgb_group_row(q, r, 0, 8, LZ);                                    \
-    }                                                                                   \
-    ATTR __attribute__((noinline)) static int decode_rgb_row8_first##SUFFIX(              \
-            struct quic_coder *q, struct quic_bitr *r)                                    \
-    {                                                                                   \
-        return decode_rgb_group_row(q, r, 1, 8, LZ);                                    \
-    }                                                                                   \
-    ATTR static int decode_rgb_row##SUFFIX(struct quic_coder *q, struct quic_bitr *r,   \
-                                           int first_row)                               \
-    {                                                                                   \
-        if (q->fam.bpc == 5) {                                                          \
-            if (first_row) {                                                            \
-                return decode_rgb_group_row(q, r, 1, 5, LZ);                            \
-            }                                                                           \
-            return decode_rgb_group_row(q, r, 0, 5, LZ);                                \
-        }                                                                               \
-        if (first_row) {                                                                \
-            return decode_rgb_row8_first##SUFFIX(q, r);                                 \
-        }                                                                               \
-        return decode_rgb_row8##SUFFIX(q, r);                                           \
-    }                                                                                   \
-    /* Gray and alpha planes are 8-bit. */                                             \
-    ATTR static int decode_one_row##SUFFIX(struct quic_coder *q, struct quic_group *g, \
-                                           struct quic_bitr *r, int first_row)         \
-    {                                                                                  \
-        if (first_row) {                                                               \
-            return decode_group_row(g, &q->fam, r, q->width, 1, 1, 8);                 \
-        }                                                                              \
-        return decode_group_row(g, &q->fam, r, q->width, 0, 1, 8);                     \
+#define QUIC_ROW_DECODERS(SUFFIX, ATTR, LZ)                                                       \
+    /* One function per variant: gcc allocates registers worse in one                             \
+     * function holding all four loops. */                                                        \
+    ATTR __attribute__((noinline)) static int decode_rgb_row8##SUFFIX(struct quic_coder *q,       \
+                                                                      struct quic_bitr *r)        \
+    {                                                                                             \
+        return decode_rgb_group_row(q, r, 0, 8, LZ);                                              \
+    }                                                                                             \
+    ATTR __attribute__((noinline)) static int decode_rgb_row8_first##SUFFIX(struct quic_coder *q, \
+                                                                            struct quic_bitr *r)  \
+    {                                                                                             \
+        return decode_rgb_group_row(q, r, 1, 8, LZ);                                              \
+    }                                                                                             \
+    ATTR static int decode_rgb_row##SUFFIX(struct quic_coder *q, struct quic_bitr *r,             \
+                                           int first_row)                                         \
+    {                                                                                             \
+        if (q->fam.bpc == 5) {                                                                    \
+            if (first_row) {                                                                      \
+                return decode_rgb_group_row(q, r, 1, 5, LZ);                                      \
+            }                                                                                     \
+            return decode_rgb_group_row(q, r, 0, 5, LZ);                                          \
+        }                                                                                         \
+        if (first_row) {                                                                          \
+            return decode_rgb_row8_first##SUFFIX(q, r);                                           \
+        }                                                                                         \
+        return decode_rgb_row8##SUFFIX(q, r);                                                     \
+    }                                                                                             \
+    /* Gray and alpha planes are 8-bit. */                                                        \
+    ATTR static int decode_one_row##SUFFIX(struct quic_coder *q, struct quic_group *g,            \
+                                           struct quic_bitr *r, int first_row)                    \
+    {                                                                                             \
+        if (first_row) {                                                                          \
+            return decode_group_row(g, &q->fam, r, q->width, 1, 1, 8);                            \
+        }                                                                                         \
+        return decode_group_row(g, &q->fam, r, q->width, 0, 1, 8);                                \
     }
 
 QUIC_ROW_DECODERS(_base, , 0)

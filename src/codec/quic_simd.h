@@ -251,12 +251,13 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
 {
     const __m128i rgb = _mm_set1_epi32(0xffffff), one = _mm_set1_epi8(1);
     unsigned i = 1;
-#define QUIC_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define QUIC_LOAD(p)  _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define QUIC_EQ(c, l) _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128())
-#define QUIC_RES_UP(K)                                                                    \
-    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))),                        \
-                     quic_fold8(_mm_sub_epi8(c##K, quic_avg_floor(l##K, QUIC_LOAD(up + 4 * (i + 4 * (K)))))))
-#define QUIC_RES_LEFT(K)                                           \
+#define QUIC_RES_UP(K)                                              \
+    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
+                     quic_fold8(_mm_sub_epi8(                       \
+                             c##K, quic_avg_floor(l##K, QUIC_LOAD(up + 4 * (i + 4 * (K)))))))
+#define QUIC_RES_LEFT(K)                                            \
     _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
                      quic_fold8(_mm_sub_epi8(c##K, l##K)))
     /* Sixteen pixels a step (four vectors), so that their sixteen eq

@@ -685,6 +685,7 @@ static void interleave_rows(uint8_t *restrict res4, const uint8_t *restrict p0,
 static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_t *restrict src,
                       const uint8_t *restrict up, const uint8_t *restrict eqprev, unsigned width)
 {
+    (void)eqprev; /* only the SIMD pass uses it */
     for (unsigned k = 0; k < 3; k++) {
         res4[k] = (uint8_t)fold(((unsigned)src[k] - (up ? up[k] : 0)) & 0xff, 8);
     }

@@ -451,11 +451,10 @@ QUIC_INLINE void bitw_add(struct quic_bitw *w, uint32_t bits, unsigned len)
  * branch that no predictor could guess. */
 QUIC_INLINE void bitw_emit(struct quic_bitw *w)
 {
-    unsigned n = w->nbits;
+    unsigned n = w->nbits; /* < 64 */
     store_le32(w->stage + w->spos, (uint32_t)(w->acc >> ((n - 32) & 63)));
-    unsigned done = n >> 5;
-    w->spos += done * 4;
-    w->nbits = n - done * 32;
+    w->spos += (n >> 3) & 4; /* 4 when a word is complete */
+    w->nbits = n & 31;
 }
 
 /* Appends the low `len` (1..32) bits of `bits`, MSB first. */

@@ -261,8 +261,8 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
     _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
                      quic_fold8(_mm_sub_epi8(c##K, l##K)))
     /* Sixteen pixels a step (four vectors), so that their sixteen eq
-     * bytes are packed and stored at once; separate loops with and without
-     * the row above keep the test out of the loop. */
+     * bytes are packed and stored at once. */
+    int prev_flat = 0;
     for (; i + 16 <= n; i += 16) {
         const uint8_t *s4 = src + 4 * i;
         __m128i c0 = QUIC_LOAD(s4), c1 = QUIC_LOAD(s4 + 16), c2 = QUIC_LOAD(s4 + 32),
@@ -279,12 +279,19 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
             QUIC_RES_LEFT(3);
             continue;
         }
-        QUIC_RES_UP(0);
         /* e is all ones where this row is flat; eqprev holds ones there. */
         __m128i flat = _mm_and_si128(e, _mm_cmpeq_epi8(QUIC_LOAD(eqprev + i), one));
         if (_mm_movemask_epi8(flat) == 0xffff && i >= 3) {
+            /* After a flat block, the run that covers its end goes on
+             * through this one: not even pixel i is coded. */
+            if (!prev_flat) {
+                QUIC_RES_UP(0);
+            }
+            prev_flat = 1;
             continue;
         }
+        prev_flat = 0;
+        QUIC_RES_UP(0);
         QUIC_RES_UP(1);
         QUIC_RES_UP(2);
         QUIC_RES_UP(3);

@@ -244,8 +244,9 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
  * b that the encoder reaches outside a run is a run candidate (the pixels
  * above-left and above it are equal, and so are the two to its left), and
  * the run it starts lasts through the block; so only pixel b can be coded,
- * and only the first four residuals of the block are computed (screens are
- * mostly such blocks). Returns the first i not done. */
+ * and only the first four residuals of the block are computed, none when
+ * the block before was such a block too (its run goes on through this
+ * one). Screens are mostly such blocks. Returns the first i not done. */
 static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uint8_t *src,
                                            const uint8_t *up, const uint8_t *eqprev, unsigned n)
 {

@@ -55,8 +55,8 @@ static int victim(const struct palette_cache *c)
     return best;
 }
 
-uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint64_t *evicted,
-                          bool *has_evicted)
+uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint32_t num_ents,
+                          uint64_t *evicted, bool *has_evicted)
 {
     *has_evicted = false;
     if (unique == 0) {
@@ -66,7 +66,7 @@ uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint64_t *ev
     if (at >= 0) {
         c->entry[at].last_used = ++c->clock;
         c->entry[at].used_in = c->generation;
-        if (c->entry[at].added_in == c->generation) {
+        if (c->entry[at].added_in == c->generation || c->entry[at].num_ents < num_ents) {
             return 0;
         }
         c->hits++;
@@ -85,6 +85,7 @@ uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint64_t *ev
     }
     at = (int)c->count++;
     c->entry[at].unique = unique;
+    c->entry[at].num_ents = num_ents;
     c->entry[at].last_used = ++c->clock;
     c->entry[at].added_in = c->generation;
     c->entry[at].used_in = c->generation;

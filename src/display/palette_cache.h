@@ -31,6 +31,7 @@
 struct palette_cache {
     struct {
         uint64_t unique;
+        uint32_t num_ents;  /* colours the client got with it */
         uint64_t last_used; /* clock value of the last use; LRU order */
         uint64_t added_in;  /* the message generation that added it */
         uint64_t used_in;   /* the message generation that last used it */
@@ -48,17 +49,20 @@ void palette_cache_init(struct palette_cache *c);
 void palette_cache_begin(struct palette_cache *c);
 
 /*
- * How the palette `unique` goes in the current message, updating the
- * mirror: returns SPICE_BITMAP_FLAGS_PAL_FROM_CACHE (the client has it),
- * SPICE_BITMAP_FLAGS_PAL_CACHE_ME (send it inline; the client now keeps
- * it), or 0 (inline, not cached: unique 0, or added earlier in this
- * message, or no room since every entry is in use by this message).
+ * How the palette `unique` of `num_ents` colours goes in the current
+ * message, updating the mirror: returns SPICE_BITMAP_FLAGS_PAL_FROM_CACHE
+ * (the client has it), SPICE_BITMAP_FLAGS_PAL_CACHE_ME (send it inline;
+ * the client now keeps it), or 0 (inline, not cached: unique 0, or added
+ * earlier in this message, or cached with fewer colours than this image
+ * needs (a guest reusing an id for a larger palette must not make the
+ * client index past the cached one), or no room since every entry is in
+ * use by this message).
  * When adding it evicted an entry, *evicted is set to that entry's id and
  * *has_evicted to true (else false): the client must be told (INVAL_PALETTE)
  * before it gets this image.
  */
-uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint64_t *evicted,
-                          bool *has_evicted);
+uint8_t palette_cache_use(struct palette_cache *c, uint64_t unique, uint32_t num_ents,
+                          uint64_t *evicted, bool *has_evicted);
 
 /*
  * Forgets the entries the current message added: that message will not be

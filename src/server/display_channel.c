@@ -53,13 +53,14 @@
  * BITMAP with its palette, when the client's compression mode allows LZ
  * (or is OFF); with QUIC, GLZ or LZ4 they are expanded to 32 bits first
  * (image_encoder_keeps_palette), and so are 1BIT_LE and 4BIT_LE bitmaps,
- * which spice-common's canvas (spice-gtk's) cannot draw. A palette the guest gave an id (unique)
- * goes inline with PAL_CACHE_ME the first time, then PAL_FROM_CACHE; the
- * client's palette cache is mirrored per channel (display/palette_cache.h,
- * 128 entries as the reference), INVAL_PALETTE announcing each eviction
- * before the image that took its place. Like the pixmap mirror it changes
- * only as draws are written. INVAL_ALL_PALETTES at connect starts the
- * client's cache empty, as the mirror is.
+ * which spice-common's canvas (spice-gtk's) cannot draw. A palette the
+ * guest gave an id (unique) goes inline with PAL_CACHE_ME the first time,
+ * then PAL_FROM_CACHE; the client's palette cache is mirrored per channel
+ * (display/palette_cache.h, 128 entries as the reference), INVAL_PALETTE
+ * announcing each eviction before the image that took its place. Like the
+ * pixmap mirror it changes only as draws are written; a draw that is not
+ * sent after all takes back the palettes it added. INVAL_ALL_PALETTES at
+ * connect starts the client's cache empty, as the mirror is.
  *
  * Thread: the worker's.
  */
@@ -462,8 +463,8 @@ static void display_use_palette(struct display_client *dc, struct encoded_image 
 {
     uint64_t evicted = 0;
     bool has_evicted = false;
-    uint8_t flags =
-            palette_cache_use(&dc->palettes, e->wire.palette.unique, &evicted, &has_evicted);
+    uint8_t flags = palette_cache_use(&dc->palettes, e->wire.palette.unique,
+                                      e->wire.palette.num_ents, &evicted, &has_evicted);
     if (has_evicted) {
         display_send_inval_palette(dc, evicted);
     }

@@ -22,7 +22,7 @@
 static uint8_t use(struct palette_cache *c, uint64_t unique, uint64_t *evicted, bool *has)
 {
     palette_cache_begin(c);
-    return palette_cache_use(c, unique, evicted, has);
+    return palette_cache_use(c, unique, 16, evicted, has);
 }
 
 static void test_first_time_then_from_cache(void)
@@ -55,12 +55,12 @@ static void test_same_message_goes_inline(void)
     uint64_t ev;
     bool has;
     palette_cache_begin(&c);
-    CHECK_EQ(palette_cache_use(&c, 5, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    CHECK_EQ(palette_cache_use(&c, 5, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
     /* The client may read the message's images in another order. */
-    CHECK_EQ(palette_cache_use(&c, 5, &ev, &has), 0);
+    CHECK_EQ(palette_cache_use(&c, 5, 16, &ev, &has), 0);
     palette_cache_begin(&c);
-    CHECK_EQ(palette_cache_use(&c, 5, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
-    CHECK_EQ(palette_cache_use(&c, 5, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    CHECK_EQ(palette_cache_use(&c, 5, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    CHECK_EQ(palette_cache_use(&c, 5, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
 }
 
 static void test_lru_eviction(void)
@@ -104,8 +104,8 @@ static void test_pinned_in_message(void)
         use(&c, i, &ev, &has);
     }
     palette_cache_begin(&c);
-    CHECK_EQ(palette_cache_use(&c, 1, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
-    CHECK_EQ(palette_cache_use(&c, 500, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    CHECK_EQ(palette_cache_use(&c, 1, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    CHECK_EQ(palette_cache_use(&c, 500, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
     CHECK(has);
     CHECK_EQ(ev, 2); /* not 1, pinned by this message */
     /* Every entry in use by one message: no room, inline. */
@@ -113,7 +113,7 @@ static void test_pinned_in_message(void)
     for (uint32_t i = 0; i < c.count; i++) {
         c.entry[i].used_in = c.generation;
     }
-    CHECK_EQ(palette_cache_use(&c, 9999, &ev, &has), 0);
+    CHECK_EQ(palette_cache_use(&c, 9999, 16, &ev, &has), 0);
     CHECK(!has);
     CHECK(!palette_cache_contains(&c, 9999));
 }
@@ -127,9 +127,9 @@ static void test_cancel_message(void)
     bool has;
     CHECK_EQ(use(&c, 1, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
     palette_cache_begin(&c);
-    CHECK_EQ(palette_cache_use(&c, 1, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
-    CHECK_EQ(palette_cache_use(&c, 2, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
-    CHECK_EQ(palette_cache_use(&c, 3, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    CHECK_EQ(palette_cache_use(&c, 1, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    CHECK_EQ(palette_cache_use(&c, 2, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    CHECK_EQ(palette_cache_use(&c, 3, 16, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
     palette_cache_cancel_message(&c);
     CHECK(palette_cache_contains(&c, 1));
     CHECK(!palette_cache_contains(&c, 2));
@@ -140,6 +140,21 @@ static void test_cancel_message(void)
     palette_cache_begin(&c);
     palette_cache_cancel_message(&c);
     CHECK(palette_cache_contains(&c, 2));
+}
+
+/* A palette id cached with fewer colours than an image needs goes inline. */
+static void test_fewer_colours(void)
+{
+    struct palette_cache c;
+    palette_cache_init(&c);
+    uint64_t ev;
+    bool has;
+    palette_cache_begin(&c);
+    CHECK_EQ(palette_cache_use(&c, 7, 2, &ev, &has), SPICE_BITMAP_FLAGS_PAL_CACHE_ME);
+    palette_cache_begin(&c);
+    CHECK_EQ(palette_cache_use(&c, 7, 256, &ev, &has), 0);
+    CHECK_EQ(palette_cache_use(&c, 7, 2, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    CHECK_EQ(palette_cache_use(&c, 7, 1, &ev, &has), SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
 }
 
 /* Writes `img` as a DRAW_COPY and parses it back with our client's parser. */
@@ -264,6 +279,7 @@ int main(void)
                                            CHECK_CASE(test_lru_eviction),
                                            CHECK_CASE(test_pinned_in_message),
                                            CHECK_CASE(test_cancel_message),
+                                           CHECK_CASE(test_fewer_colours),
                                            CHECK_CASE(test_lz_plt_round_trip),
                                            CHECK_CASE(test_bitmap_palette_round_trip),
                                            {0}});

@@ -447,6 +447,8 @@ static void display_send_inval_palette(struct display_client *dc, uint64_t id)
     if (dc->base.closing) {
         return;
     }
+    log_debug("display: client %u: palette %llx evicted", dc->base.connection_id,
+              (unsigned long long)id);
     struct byte_buf b;
     buf_init(&b);
     server_msg_display_inval_palette(&b, id);
@@ -1759,14 +1761,16 @@ static void display_on_close(struct channel_client *cc)
     if (dc->encoder.images > 0 || dc->pixmaps.hits > 0) {
         log_info("display: client %u: %llu images, %llu raw bytes sent as %llu; %llu bytes in "
                  "%llu messages on the wire; %llu hidden draws dropped; %llu refreshed areas; "
-                 "pixmap cache: %llu hits saving %llu bytes, %llu added, %llu evicted",
+                 "pixmap cache: %llu hits saving %llu bytes, %llu added, %llu evicted; "
+                 "palette cache: %llu hits, %llu added, %llu evicted",
                  cc->connection_id, (unsigned long long)dc->encoder.images,
                  (unsigned long long)dc->encoder.raw_bytes,
                  (unsigned long long)dc->encoder.sent_bytes, (unsigned long long)cc->bytes_sent,
                  (unsigned long long)cc->messages_sent, (unsigned long long)cc->messages_dropped,
                  (unsigned long long)dc->refreshes, (unsigned long long)dc->pixmaps.hits,
                  (unsigned long long)dc->pixmaps.saved_bytes, (unsigned long long)dc->pixmaps.adds,
-                 (unsigned long long)dc->pixmaps.evictions);
+                 (unsigned long long)dc->pixmaps.evictions, (unsigned long long)dc->palettes.hits,
+                 (unsigned long long)dc->palettes.adds, (unsigned long long)dc->palettes.evictions);
     }
     server_post_channel_event(w->server, SPICE_CHANNEL_EVENT_DISCONNECTED, &cc->event_info);
     image_encoder_client_finish(&dc->encoder);

@@ -10,7 +10,8 @@ alpha blend (global and per-pixel alpha), ROP3 with pattern and solid
 brushes, strokes (a polyline, a closed path, steep and shallow lines, XOR,
 a dashed line), A1 text with and without a back area, copy bits, and
 copies of 1/4/8-bit palette bitmaps (LZ_PLT or BITMAP with a palette, the
-second of two sharing a palette id taking it from the client's cache).
+second of two sharing a palette id taking it from the client's cache; 150
+tiles with 135 palette ids, more than the client's palette cache holds).
 clove-replay serves it on each library and image-compression mode:
 
   * late: replayed with no client, then spicy-screenshot connects; it gets
@@ -53,6 +54,7 @@ CELLS = [
     ("palette 8-bit", 250, 190, 295, 214), ("palette 8-bit cached", 250, 216, 295, 240),
     ("palette 1-bit", 300, 190, 345, 214), ("palette 1-bit uncached", 300, 216, 345, 240),
     ("palette 4-bit", 350, 190, 395, 214), ("palette 4-bit cached", 350, 216, 395, 240),
+    ("palette evictions", 190, 250, 240, 262),
     ("text back area", 10, 250, 90, 290), ("text pattern", 100, 250, 180, 290),
     ("copy bits", 250, 245, 350, 295),
 ]

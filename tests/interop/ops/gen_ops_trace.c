@@ -185,8 +185,10 @@ static uint64_t palette_image(uint8_t format, uint32_t w, uint32_t h, unsigned s
     pal->unique = unique;
     pal->num_ents = num_ents;
     for (uint16_t i = 0; i < num_ents; i++) {
-        pal->ents[i] = ((i * 53u + 40) & 0xff) << 16 | ((i * 97u + 10) & 0xff) << 8 |
-                       ((255 - i * 31u) & 0xff);
+        /* The colours depend on the id: a wrong palette shows. */
+        unsigned k = i + (unsigned)unique * 7u;
+        pal->ents[i] = ((k * 53u + 40) & 0xff) << 16 | ((k * 97u + 10) & 0xff) << 8 |
+                       ((255 - k * 31u) & 0xff);
     }
     uint64_t pal_addr = put(pal, sizeof(*pal) + sizeof(uint32_t) * num_ents);
     uint64_t data = put(bits, (size_t)stride * h);
@@ -562,6 +564,17 @@ static void scene(void)
             copy_like(QXL_DRAW_COPY, rect(x, y, x + 45, y + 24), img, rect(0, 0, 45, 24),
                       SPICE_ROPD_OP_PUT, SPICE_IMAGE_SCALE_MODE_NEAREST, nomask, QXL_EFFECT_OPAQUE);
         }
+    }
+
+    /* row 5, middle: 150 2x2 8-bit tiles with 135 palette ids, more than
+     * the 128 a client caches: the mirror evicts (INVAL_PALETTE), and the
+     * last 15 tiles reuse ids evicted meanwhile. */
+    for (int i = 0; i < 150; i++) {
+        int x = 190 + (i % 25) * 2, y = 250 + (i / 25) * 2;
+        uint64_t img = palette_image(SPICE_BITMAP_FMT_8BIT, 2, 2, (unsigned)i,
+                                     0x7000 + (uint64_t)(i % 135), 256, true, 0x7000 + (uint64_t)i);
+        copy_like(QXL_DRAW_COPY, rect(x, y, x + 2, y + 2), img, rect(0, 0, 2, 2), SPICE_ROPD_OP_PUT,
+                  SPICE_IMAGE_SCALE_MODE_NEAREST, nomask, QXL_EFFECT_OPAQUE);
     }
 
     /* row 5: text */

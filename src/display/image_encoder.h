@@ -9,7 +9,8 @@
  * window in DISPLAY_INIT), and the content: tiny images go raw, photo-like
  * images go to QUIC (or JPEG when the WAN setting says always), synthetic
  * ones to LZ/GLZ. Every failure falls back to a raw bitmap, which always
- * works.
+ * works. Palette images (1/4/8-bit) have their own entry point: LZ_PLT or
+ * a raw BITMAP, both carrying the palette (image_encoder_encode_palette).
  *
  * Pure: no I/O, no logging. Thread: the worker's; one client per object.
  */

@@ -47,9 +47,10 @@ struct wire_draw_base {
  * A SpiceImage: descriptor (u64 id, u8 type, u8 flags, u32 width, u32 height)
  * plus payload. For SPICE_IMAGE_TYPE_BITMAP the payload is SpiceBitmap
  * {u8 format; u8 flags; u32 x = width; u32 y = height; u32 stride;
- * u32 palette offset = 0} followed by `height` rows of `stride` bytes at
+ * palette reference} followed by `height` rows of `stride` bytes at
  * `data` (zeros if data is NULL); only SPICE_BITMAP_FLAGS_TOP_DOWN is kept
- * from bitmap.flags (the palette flags would change the layout). For QUIC,
+ * from bitmap.flags, the palette flags come from `palette` (they change
+ * the layout). For QUIC,
  * LZ_RGB, GLZ_RGB, JPEG and LZ4 `encoded` is written as BinaryData
  * {u32 data_size; data}. FROM_CACHE and FROM_CACHE_LOSSLESS have no payload.
  * For LZ_PLT `encoded` is the LZ stream, written as LZPLTData {u8 flags

@@ -58,7 +58,8 @@ CELLS = [
     ("text back area", 10, 250, 90, 290), ("text pattern", 100, 250, 180, 290),
     ("copy bits", 250, 245, 350, 295),
 ]
-MODES = ["off", "auto_glz"]
+# off: palettes in BITMAPs; auto_glz: LZ_PLT; quic: palette images expanded to 32 bits
+MODES = ["off", "auto_glz", "quic"]
 
 
 def build_root(args):

@@ -419,6 +419,8 @@ int main(int argc, char **argv)
         }
         goto out;
     }
+    /* A capture needs neither the cursor nor the inputs channel. */
+    clove_session_set_display_only(s, true);
     clove_session_set_mark_callback(s, on_mark, NULL);
     rc = clove_session_connect(s);
     if (rc == 0) {

@@ -195,6 +195,15 @@ int clove_session_set_tls(struct clove_session *session, uint16_t tls_port, cons
 int clove_session_set_sasl(struct clove_session *session, bool enable, const char *username,
                            const char *password);
 
+/*
+ * With display_only, the session links only the main and display channels
+ * (no cursor, no inputs): for captures, which need neither. Display
+ * channels are always linked before the others, because servers that make
+ * a key per link (the reference) answer links one after another. Returns 0
+ * or CLOVE_E_STATE (connected).
+ */
+int clove_session_set_display_only(struct clove_session *session, bool display_only);
+
 /* The callback runs inside clove_session_run(); it may call clove_session_stop(). */
 void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque);
 

@@ -161,6 +161,7 @@ struct clove_session {
     char *ca_file;           /* owns; NULL: OpenSSL's default CA locations */
     char *host_subject;      /* owns; NULL: check the host name instead */
     bool sasl;               /* authenticate with SASL (clove_session_set_sasl) */
+    bool display_only;       /* link main + display only (clove_session_set_display_only) */
     char *sasl_username;     /* owns; NULL: the login name */
     char *sasl_password;     /* owns; wiped when freed */
     struct tls_context *tls; /* owns; made by clove_session_connect() */

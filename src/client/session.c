@@ -164,23 +164,34 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
         uint32_t count = 0;
         rc = server_parse_main_channels_list(body, len, list, SERVER_PARSE_MAX_CHANNELS, &count,
                                              &err);
-        for (uint32_t i = 0; rc >= 0 && i < count; i++) {
-            struct client_channel **slot = NULL;
-            if (list[i].type == SPICE_CHANNEL_DISPLAY && list[i].id < CLIENT_MAX_DISPLAYS) {
-                struct client_display *d = display_get(s, list[i].id);
-                if (!d) {
-                    return session_fail(s, CLOVE_E_NOMEM, "out of memory");
+        /* Displays first (pass 0), then the rest (pass 1): a server that
+         * answers links one at a time then shows the screen sooner. */
+        for (int pass = 0; pass < 2; pass++) {
+            for (uint32_t i = 0; rc >= 0 && i < count; i++) {
+                bool display = list[i].type == SPICE_CHANNEL_DISPLAY;
+                if (display != (pass == 0)) {
+                    continue;
                 }
-                slot = &d->channel;
-            } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_INPUTS) {
-                slot = &s->inputs;
-            } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_CURSOR) {
-                slot = &s->cursor;
-            }
-            if (!slot) {
-                log_debug("main: %s channel %u not needed", channel_name(list[i].type), list[i].id);
-            } else if (open_channel(s, slot, list[i]) < 0) {
-                return s->error_code;
+                struct client_channel **slot = NULL;
+                if (display && list[i].id < CLIENT_MAX_DISPLAYS) {
+                    struct client_display *d = display_get(s, list[i].id);
+                    if (!d) {
+                        return session_fail(s, CLOVE_E_NOMEM, "out of memory");
+                    }
+                    slot = &d->channel;
+                } else if (s->display_only) {
+                    slot = NULL;
+                } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_INPUTS) {
+                    slot = &s->inputs;
+                } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_CURSOR) {
+                    slot = &s->cursor;
+                }
+                if (!slot) {
+                    log_debug("main: %s channel %u not needed", channel_name(list[i].type),
+                              list[i].id);
+                } else if (open_channel(s, slot, list[i]) < 0) {
+                    return s->error_code;
+                }
             }
         }
         bool any_display = false;
@@ -286,6 +297,15 @@ int clove_session_set_server(struct clove_session *session, const char *host, ui
     free(session->host);
     session->host = copy;
     session->port = port;
+    return 0;
+}
+
+int clove_session_set_display_only(struct clove_session *session, bool display_only)
+{
+    if (session->connected) {
+        return CLOVE_E_STATE;
+    }
+    session->display_only = display_only;
     return 0;
 }
 

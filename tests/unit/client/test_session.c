@@ -35,6 +35,7 @@ static void test_states(void)
     longpw[sizeof(longpw) - 1] = '\0';
     CHECK_EQ(clove_session_set_password(s, longpw), CLOVE_E_RANGE);
     CHECK_EQ(clove_session_set_password(s, "ok"), 0);
+    CHECK_EQ(clove_session_set_display_only(s, true), 0);
     CHECK_STR_EQ(clove_session_error(s), "");
     clove_session_destroy(s);
     clove_session_destroy(NULL);

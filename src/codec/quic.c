@@ -193,6 +193,10 @@ struct quic_group {
     uint8_t *cand;          /* up_candidates() (decoder) or run_candidates() (encoder) */
     uint8_t *eq, *eqprev;   /* encoder: key_steps() of this row and the row above */
     uint8_t *res4, *corr4;  /* encoder, RGB: interleaved res and corr (see encode_group_row) */
+    /* Encoder, RGB32 with SIMD: eq, eqprev and cand as bitmaps (bit i % 64
+     * of word i / 64), bm_words words each. */
+    uint64_t *eqb, *eqbprev, *candb;
+    unsigned bm_words;
 };
 
 /* Words go to a staging buffer large enough for one group row, which is
@@ -706,6 +710,49 @@ static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_
     }
 }
 
+#if QUIC_HAVE_SSE2
+/* rgb32_row with the flags as bitmaps (the SIMD path of RGB32 encoding):
+ * eqb gets bit i = pixel i equals pixel i - 1, and on rows after the first
+ * candb the run candidates (see run_candidates) from eqb and eqbprev, the
+ * row above's eqb. The encoder's serial loop then finds run starts and ends
+ * 64 pixels per word scan instead of testing bytes. */
+static void rgb32_row_bits(struct quic_group *g, const uint8_t *restrict src,
+                           const uint8_t *restrict up, unsigned width)
+{
+    uint8_t *restrict res4 = g->res4;
+    uint64_t *restrict eqb = g->eqb;
+    unsigned words = (width + 63) / 64;
+    unsigned i = 1;
+    if (width >= 16) {
+        i = quic_simd_rgb32_row_bits(res4, eqb, src, up, g->eqbprev, width);
+    }
+    /* The SIMD pass stored whole 16-bit fields; the rest of the last word is
+     * or-ed below. */
+    if (i < width) {
+        unsigned sh = i & 63;
+        eqb[i >> 6] &= sh ? ~(uint64_t)0 >> (64 - sh) : 0;
+    }
+    for (; i < width; i++) {
+        for (unsigned k = 0; k < 3; k++) {
+            unsigned left = src[4 * i - 4 + k];
+            unsigned pred = up ? (left + up[4 * i + k]) >> 1 : left;
+            res4[4 * i + k] = (uint8_t)fold(((unsigned)src[4 * i + k] - pred) & 0xff, 8);
+        }
+        uint64_t e = (load_le32(src + 4 * i) & 0xffffff) == (load_le32(src + 4 * i - 4) & 0xffffff);
+        eqb[i >> 6] |= e << (i & 63);
+    }
+    eqb[0] &= ~(uint64_t)1;
+    for (unsigned k = 0; k < 3; k++) {
+        res4[k] = (uint8_t)fold(((unsigned)src[k] - (up ? up[k] : 0)) & 0xff, 8);
+    }
+    if (up) {
+        quic_bits_candidates(g->candb, eqb, g->eqbprev, words);
+        g->candb[0] &= ~(uint64_t)7;
+        g->candb[words] = 0;
+    }
+}
+#endif
+
 /* The codeword entry of sample i of a plane, recorded as the last residual
  * coded in its column. */
 QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
@@ -741,7 +788,7 @@ static void up_candidates(uint8_t *restrict up, const uint32_t *restrict kprev, 
  * when they total at most 32 bits, so one emit serves the pixel. */
 QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family *f,
                                   struct quic_bitw *w, unsigned width, int first_row, unsigned nch,
-                                  const uint8_t *src32, const uint8_t *up32)
+                                  const uint8_t *src32, const uint8_t *up32, int bits)
 {
     struct quic_state *st = &g->st;
     struct quic_bitw bw = *w;
@@ -760,7 +807,14 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     /* Byte of plane c in an interleaved pixel: R, G, B at 0, 1, 2, or at 2,
      * 1, 0 when the residuals come straight from BGRX pixels (src32). */
     const int o0 = src32 ? 2 : 0, o1 = 1, o2 = src32 ? 0 : 2;
-    if (src32) {
+    const uint64_t *eqb = g->eqb, *candb = g->candb;
+    if (bits) {
+#if QUIC_HAVE_SSE2
+        rgb32_row_bits(g, src32, first_row ? NULL : up32, width);
+#endif
+        res = g->res4;
+        corr = g->corr4;
+    } else if (src32) {
         rgb32_row(g->res4, g->eq, src32, first_row ? NULL : up32, g->eqprev, width);
         res = g->res4;
         corr = g->corr4;
@@ -781,7 +835,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     for (unsigned c = 0; c < nch; c++) {
         corr[(int)c - S] = first_row ? 0 : corr[c];
     }
-    if (!first_row) {
+    if (!first_row && !bits) {
         run_candidates(g->cand, g->eq, g->eqprev, width);
     }
 
@@ -793,9 +847,13 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         const unsigned waitmask = st->waitmask;
         int norun = -1;
         for (int i = (int)pos; i < end;) {
-            if (!first_row && cand[i] && i != norun) {
+            int is_cand = 0;
+            if (!first_row) {
+                is_cand = bits ? (int)((candb[i >> 6] >> (i & 63)) & 1) : cand[i];
+            }
+            if (is_cand && i != norun) {
                 int s = i;
-                i = run_end(eq, i, end);
+                i = bits ? quic_bits_next(eqb, ~(uint64_t)0, i, end) : run_end(eq, i, end);
                 put_run(st, &bw, (unsigned)(i - s));
                 if (i == s) {
                     norun = i;
@@ -804,7 +862,9 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             }
             /* Pixel i is coded, and so is every pixel up to the next run
              * candidate: no per-pixel run test. */
-            int stop = first_row ? end : next_candidate(cand, i + 1, end);
+            int stop = first_row ? end
+                       : bits    ? quic_bits_next(candb, 0, i + 1, end)
+                                 : next_candidate(cand, i + 1, end);
             for (; i < stop; i++) {
                 /* Channels unrolled by hand: gcc keeps a loop over c with its
                  * arrays on the stack otherwise. */
@@ -857,16 +917,26 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
 static void encode_rgb_row(struct quic_coder *q, struct quic_bitw *w, int first_row,
                            const uint8_t *src32, const uint8_t *up32)
 {
+#if QUIC_HAVE_SSE2
+    if (src32 && quic_simd_on) {
+        if (first_row) {
+            encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, src32, NULL, 1);
+        } else {
+            encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, src32, up32, 1);
+        }
+        return;
+    }
+#endif
     if (src32) {
         if (first_row) {
-            encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, src32, NULL);
+            encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, src32, NULL, 0);
         } else {
-            encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, src32, up32);
+            encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, src32, up32, 0);
         }
     } else if (first_row) {
-        encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, NULL, NULL);
+        encode_group_row(&q->rgb, &q->fam, w, q->width, 1, 3, NULL, NULL, 0);
     } else {
-        encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, NULL, NULL);
+        encode_group_row(&q->rgb, &q->fam, w, q->width, 0, 3, NULL, NULL, 0);
     }
 }
 
@@ -874,9 +944,9 @@ static void encode_one_row(struct quic_coder *q, struct quic_group *g, struct qu
                            int first_row)
 {
     if (first_row) {
-        encode_group_row(g, &q->fam, w, q->width, 1, 1, NULL, NULL);
+        encode_group_row(g, &q->fam, w, q->width, 1, 1, NULL, NULL, 0);
     } else {
-        encode_group_row(g, &q->fam, w, q->width, 0, 1, NULL, NULL);
+        encode_group_row(g, &q->fam, w, q->width, 0, 1, NULL, NULL, 0);
     }
 }
 
@@ -978,6 +1048,9 @@ static void swap_rows(struct quic_coder *q)
     e = q->alpha.eq;
     q->alpha.eq = q->alpha.eqprev;
     q->alpha.eqprev = e;
+    uint64_t *b = q->rgb.eqb;
+    q->rgb.eqb = q->rgb.eqbprev;
+    q->rgb.eqbprev = b;
 }
 
 static unsigned type_bpc(enum quic_image_type type)
@@ -1006,7 +1079,10 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
     /* res4, 16 bytes, the planes' ctx_lp tables, QUIC_CTX_GAP bytes (corr4
      * uses the 4 before it), corr4 */
     size_t il_bytes = 8 * wpad + 16 + 4 * QUIC_CTX_BYTES + QUIC_CTX_GAP;
-    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + il_bytes;
+    /* rgb.eqb, eqbprev, candb: a word past the last pixel's (see quic_bits_next) */
+    size_t bm_words = wpad / 64 + 2;
+    size_t total = 4 * plane_bytes + keys_bytes + stage_bytes + 6 * wpad + il_bytes +
+                   3 * bm_words * sizeof(uint64_t);
     uint8_t *mem = malloc(total);
     if (!mem) {
         return CLOVE_E_NOMEM;
@@ -1038,6 +1114,11 @@ static int coder_init(struct quic_coder *q, enum quic_image_type type, uint32_t 
         q->planes[c].model.ctx_lp = (uint8_t(*)[2])(void *)(ctx + c * QUIC_CTX_BYTES);
     }
     q->rgb.corr4 = ctx + 4 * QUIC_CTX_BYTES + QUIC_CTX_GAP;
+    /* 16-byte aligned: every size above is a multiple of 16. */
+    q->rgb.eqb = (uint64_t *)(void *)(q->rgb.corr4 + 4 * wpad);
+    q->rgb.eqbprev = q->rgb.eqb + bm_words;
+    q->rgb.candb = q->rgb.eqbprev + bm_words;
+    q->rgb.bm_words = (unsigned)bm_words;
 
     q->rgb.nch = 3;
     q->rgb.pl[0] = &q->planes[0];

@@ -318,6 +318,102 @@ static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uin
     return i;
 }
 
+/* The bitmap form of quic_simd_rgb32_row, for pixels i in [0, n & ~15)
+ * (n >= 16): the same residuals (those of pixel 0 are left for the caller),
+ * and bit i % 64 of eqb[i / 64] set when pixel i == pixel i - 1 (bit 0 is
+ * left undefined); eqbprev is eqb of the row above (unused when `up` is
+ * NULL). Blocks start at multiples of sixteen, so each block's flags are
+ * one 16-bit field of a word, stored and loaded as such (x86 is little
+ * endian). Returns the first i not done. */
+static inline unsigned quic_simd_rgb32_row_bits(uint8_t *res4, uint64_t *eqb, const uint8_t *src,
+                                                const uint8_t *up, const uint64_t *eqbprev,
+                                                unsigned n)
+{
+    const __m128i rgb = _mm_set1_epi32(0xffffff);
+    unsigned i = 0;
+#define QUIC_LOAD(p)  _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define QUIC_EQ(c, l) _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128())
+#define QUIC_RES_UP(K)                                              \
+    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
+                     quic_fold8(_mm_sub_epi8(                       \
+                             c##K, quic_avg_floor(l##K, QUIC_LOAD(up + 4 * (i + 4 * (K)))))))
+#define QUIC_RES_LEFT(K)                                            \
+    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
+                     quic_fold8(_mm_sub_epi8(c##K, l##K)))
+    int prev_flat = 0;
+    for (; i + 16 <= n; i += 16) {
+        const uint8_t *s4 = src + 4 * i;
+        __m128i c0 = QUIC_LOAD(s4), c1 = QUIC_LOAD(s4 + 16), c2 = QUIC_LOAD(s4 + 32),
+                c3 = QUIC_LOAD(s4 + 48);
+        /* Pixel 0 has no left neighbour: its lane gets pixel 0 itself. */
+        __m128i l0 = i ? QUIC_LOAD(s4 - 4)
+                       : _mm_or_si128(_mm_slli_si128(c0, 4),
+                                      _mm_and_si128(c0, _mm_set_epi32(0, 0, 0, -1)));
+        __m128i l1 = QUIC_LOAD(s4 + 12), l2 = QUIC_LOAD(s4 + 28), l3 = QUIC_LOAD(s4 + 44);
+        __m128i e = _mm_packs_epi16(_mm_packs_epi32(QUIC_EQ(c0, l0), QUIC_EQ(c1, l1)),
+                                    _mm_packs_epi32(QUIC_EQ(c2, l2), QUIC_EQ(c3, l3)));
+        uint16_t m = (uint16_t)_mm_movemask_epi8(e);
+        memcpy((uint8_t *)eqb + (i >> 3), &m, 2);
+        if (!up) {
+            QUIC_RES_LEFT(0);
+            QUIC_RES_LEFT(1);
+            QUIC_RES_LEFT(2);
+            QUIC_RES_LEFT(3);
+            continue;
+        }
+        uint16_t mp;
+        memcpy(&mp, (const uint8_t *)eqbprev + (i >> 3), 2);
+        if ((uint16_t)(m & mp) == 0xffff && i) {
+            /* A flat block (see quic_simd_rgb32_row). */
+            if (!prev_flat) {
+                QUIC_RES_UP(0);
+            }
+            prev_flat = 1;
+            continue;
+        }
+        prev_flat = 0;
+        QUIC_RES_UP(0);
+        QUIC_RES_UP(1);
+        QUIC_RES_UP(2);
+        QUIC_RES_UP(3);
+    }
+#undef QUIC_RES_LEFT
+#undef QUIC_RES_UP
+#undef QUIC_EQ
+#undef QUIC_LOAD
+    return i;
+}
+
+/* candb = eqbprev & (eqb << 1) over `words` words: bit i says pixel i may
+ * start a run (the caller clears bits 0 .. 2). */
+static inline void quic_bits_candidates(uint64_t *candb, const uint64_t *eqb,
+                                        const uint64_t *eqbprev, unsigned words)
+{
+    uint64_t carry = 0;
+    for (unsigned k = 0; k < words; k++) {
+        uint64_t e = eqb[k];
+        candb[k] = eqbprev[k] & ((e << 1) | carry);
+        carry = e >> 63;
+    }
+}
+
+/* The first j in [i, end) whose bit in b, xor-ed with `inv` (0 or all
+ * ones), is set; or end. b must have a word at index end / 64. */
+static inline int quic_bits_next(const uint64_t *b, uint64_t inv, int i, int end)
+{
+    unsigned k = (unsigned)i >> 6;
+    uint64_t m = (b[k] ^ inv) & (~(uint64_t)0 << (i & 63));
+    while (!m) {
+        k++;
+        if ((int)(k << 6) >= end) {
+            return end;
+        }
+        m = b[k] ^ inv;
+    }
+    int j = (int)(k << 6) + __builtin_ctzll(m);
+    return j < end ? j : end;
+}
+
 /* Sets p[0, n) to v in 16-byte stores: writes up to 15 bytes past n. */
 static inline void quic_simd_fill8(uint8_t *p, uint8_t v, unsigned n)
 {

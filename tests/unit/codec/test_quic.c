@@ -241,11 +241,11 @@ static void test_golden_vectors_portable(void)
 }
 
 /* The SIMD and portable paths give the same bytes, encoding and decoding,
- * on every type, on widths around the kernels' 16-pixel blocks and on all
- * four patterns. */
+ * on every type, on widths around the kernels' 16-pixel blocks and the
+ * encoder's 64-pixel flag words, and on all four patterns. */
 static void test_simd_matches_portable(void)
 {
-    static const uint32_t widths[] = {15, 16, 17, 31, 33, 64, 257};
+    static const uint32_t widths[] = {1, 3, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 257};
     uint32_t h = 6;
     for (size_t fi = 0; fi < 5; fi++) {
         enum codec_format f = all_formats[fi];

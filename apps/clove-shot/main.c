@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clove/client.h"
@@ -50,6 +51,7 @@ struct options {
     bool sasl;
     const char *username;
     double timeout_s;
+    double settle_s;     /* 0: the first complete frame; else quiet this long after it */
     bool host_set;       /* -h or --uri named a host */
     const char *vv_file; /* the connection file argument, or NULL */
     struct clove_vv *vv; /* its keys, which the strings above may borrow */
@@ -71,6 +73,8 @@ static void usage(FILE *f)
                "      --sasl                authenticate with SASL (the -w password)\n"
                "      --username=USER       SASL user name (default: the login name)\n"
                "      --timeout=SECONDS     give up after this long (default 10)\n"
+               "      --settle=SECONDS      after the first complete frame, wait until the\n"
+               "                            display has not changed for this long\n"
                "      --help                this text\n"
                "      --version             the version\n");
 }
@@ -122,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_HOST_SUBJECT,
         OPT_SASL,
         OPT_USERNAME,
+        OPT_SETTLE,
     };
     static const struct option longopts[] = {
             {"host", required_argument, NULL, 'h'},
@@ -131,6 +136,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             {"out-file", required_argument, NULL, 'o'},
             {"uri", required_argument, NULL, OPT_URI},
             {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"settle", required_argument, NULL, OPT_SETTLE},
             {"ca-file", required_argument, NULL, OPT_CA_FILE},
             {"host-subject", required_argument, NULL, OPT_HOST_SUBJECT},
             {"sasl", no_argument, NULL, OPT_SASL},
@@ -176,6 +182,15 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->timeout_s = strtod(optarg, &end);
             if (end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 86400) {
                 fprintf(stderr, "clove-shot: bad timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case OPT_SETTLE: {
+            char *end;
+            o->settle_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->settle_s >= 0) || o->settle_s > 3600) {
+                fprintf(stderr, "clove-shot: bad settle time '%s'\n", optarg);
                 return 2;
             }
             break;
@@ -361,10 +376,60 @@ static int write_ppm(const char *path, const struct clove_frame *frame)
     return close(fd);
 }
 
+/* The capture's progress, for --settle. */
+struct shot_state {
+    double settle_s;
+    bool marked;        /* the first complete frame arrived */
+    double last_change; /* monotonic seconds of the last display change */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void on_mark(struct clove_session *session, void *opaque)
 {
-    (void)opaque;
-    clove_session_stop(session);
+    struct shot_state *st = opaque;
+    st->marked = true;
+    st->last_change = now_s();
+    if (st->settle_s <= 0) {
+        clove_session_stop(session);
+    }
+}
+
+static void on_area(struct clove_session *session, int x, int y, int width, int height,
+                    void *opaque)
+{
+    (void)session, (void)x, (void)y, (void)width, (void)height;
+    struct shot_state *st = opaque;
+    st->last_change = now_s();
+}
+
+/*
+ * Runs the session until the capture is due: the first complete frame, or
+ * with --settle that frame and then settle_s seconds without a change.
+ * Returns 1 when due, 0 on timeout, < 0 on a session error.
+ */
+static int run_until_due(struct clove_session *s, struct shot_state *st, double timeout_s)
+{
+    double deadline = now_s() + timeout_s;
+    for (;;) {
+        double left = deadline - now_s();
+        if (left <= 0) {
+            return 0;
+        }
+        int left_ms = (int)(left * 1000) + 1;
+        int rc = clove_session_run(s, st->settle_s > 0 && left_ms > 20 ? 20 : left_ms);
+        if (rc != 0) {
+            return rc;
+        }
+        if (st->marked && st->settle_s > 0 && now_s() - st->last_change >= st->settle_s) {
+            return 1;
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -421,10 +486,12 @@ int main(int argc, char **argv)
     }
     /* A capture needs neither the cursor nor the inputs channel. */
     clove_session_set_display_only(s, true);
-    clove_session_set_mark_callback(s, on_mark, NULL);
+    struct shot_state st = {.settle_s = o.settle_s};
+    clove_session_set_mark_callback(s, on_mark, &st);
+    clove_session_set_area_callback(s, on_area, &st);
     rc = clove_session_connect(s);
     if (rc == 0) {
-        rc = clove_session_run(s, (int)(o.timeout_s * 1000));
+        rc = run_until_due(s, &st, o.timeout_s);
     }
     if (rc < 0) {
         fprintf(stderr, "clove-shot: %s\n", clove_session_error(s));

@@ -22,7 +22,10 @@ clove-replay serves it on each library and image-compression mode:
     every operation as a draw message and renders it with spice-gtk's
     canvas: this checks our wire writers against a real client.
 
-All four captures must be identical. On a difference the test names the
+  * live, our client: clove-shot --settle connected the same way, drawing
+    every operation with libclove-client's canvas.
+
+All the captures must be identical. On a difference the test names the
 operations whose cells differ (the scene's layout is listed below).
 """
 
@@ -194,6 +197,40 @@ def live_capture(args, tmpdir, trace, lib, mode):
             H.check(m not in text, "%s: sanitizer report:\n%s" % (tag, text[-3000:]))
 
 
+def clove_shot_live(args, tmpdir, trace, lib, mode):
+    """clove-shot connected before the first command; its capture once the
+    display has been quiet for a second."""
+    tag = "shot-live-%s-%s" % (lib, mode)
+    gate = os.path.join(tmpdir, "gate-" + tag)
+    proc, port, out_path = start_replay(args, tmpdir, trace, lib, mode, tag, gate)
+    shot = None
+    try:
+        H.check(wait_out(out_path, "listening on", proc, 15),
+                "%s: clove-replay did not start: %s" % (tag, H.read_file(out_path)[-2000:]))
+        check_library(proc, args, lib, tag)
+        out = os.path.join(tmpdir, tag + ".ppm")
+        clove_shot = os.path.join(build_root(args), "apps", "clove-shot", "clove-shot")
+        shot = subprocess.Popen([clove_shot, "-h", "127.0.0.1", "-p", str(port), "-o", out,
+                                 "--settle", "1", "--timeout", "40"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        H.check(wait_out(out_path, "display client connected", proc, 15),
+                "%s: clove-shot's display channel never linked" % tag)
+        open(gate, "w").close()
+        text = shot.communicate(timeout=60)[0].decode(errors="replace")
+        for m in H.SANITIZER_MARKERS:
+            H.check(m not in text, "%s: sanitizer report from clove-shot:\n%s" % (tag, text))
+        H.check(shot.returncode == 0, "%s: clove-shot failed (%s): %s"
+                % (tag, shot.returncode, text.strip()))
+        H.check("trace done" in H.read_file(out_path).decode(errors="replace"),
+                "%s: clove-shot finished before the trace" % tag)
+        return H.read_file(out)
+    finally:
+        if shot is not None and shot.poll() is None:
+            shot.kill()
+        H.stop_process(proc, grace=5)
+
+
 def body(args, tmpdir, procs):
     gen = os.path.join(build_root(args), "tests", "interop", "ops", "gen_ops_trace")
     H.check(os.path.exists(gen), "gen_ops_trace not built at %s" % gen)
@@ -207,10 +244,15 @@ def body(args, tmpdir, procs):
             "ours, late (our server canvas)": late_capture(args, tmpdir, trace, "ours", mode),
             "ours, live spice-gtk (our draw messages)":
                 live_capture(args, tmpdir, trace, "ours", mode),
+            "reference, live clove-shot (our client)":
+                clove_shot_live(args, tmpdir, trace, "ref", mode),
+            "ours, live clove-shot (our client, our draw messages)":
+                clove_shot_live(args, tmpdir, trace, "ours", mode),
         }
         for what, ppm in got.items():
             err = compare(ppm, want, "%s [%s] vs the reference's canvas" % (what, mode), tmpdir,
-                          "%s-%s" % (what.split(",")[0] + what.split(",")[1].split()[0], mode))
+                          "%s-%s" % ("".join(c if c.isalnum() else "-" for c in what)[:40],
+                                     mode))
             if err:
                 H.log("FAIL " + err)
                 failures.append(err)

@@ -3,7 +3,10 @@
 messages {u16 type; u32 size; body} built by hand from spice.proto layouts,
 with real QUIC / LZ / LZ_PLT / GLZ / ZLIB_GLZ images from tests/data.
 
-Usage: make_seeds.py SRCDIR OUTDIR"""
+With a third argument, also writes single-message seeds {u16 type; body}
+of fuzz_client_server_parse into PARSEDIR.
+
+Usage: make_seeds.py SRCDIR OUTDIR [PARSEDIR]"""
 
 import os
 import struct
@@ -210,6 +213,28 @@ def main():
     pals += msg(INVAL_ALL_PALETTES, b"") + pal_copy(bitmap8_pal(4, 4, 34, 2, 0x52))
     pals += msg(INVAL_LIST, struct.pack("<H", 2) + struct.pack("<BQ", 1, 5) + struct.pack("<BQ", 1, 30))
     seeds["palette_cache"] = head + pals + msg(MARK, b"")
+    # LZ_PLT palettes: sent inline and kept (PAL_CACHE_ME), named from the
+    # cache (PAL_FROM_CACHE), dropped (INVAL_PALETTE), then named again: that
+    # last draw must be skipped with the channel still up.
+    lb = base(box=(0, 0, 5, 7))
+
+    def lz_plt_copy(image_id, pal_flags, pal_id, pal=None):
+        fixed = len(lb) + 4 + 16 + 3 + 13
+        img = descriptor(LZ_PLT, 7, 5, image_id) + struct.pack("<BI", 4 | pal_flags, len(plt))
+        if pal is None:
+            img += struct.pack("<Q", pal_id) + plt
+        else:
+            img += struct.pack("<I", fixed + len(img) + 4 + len(plt)) + plt + \
+                struct.pack("<QH", pal_id, len(pal)) + struct.pack("<%dI" % len(pal), *pal)
+        return msg(COPY, lb + struct.pack("<I", fixed) + rect(0, 0, 5, 7) + struct.pack("<HB", 8, 0) +
+                   NO_MASK + img)
+    lz_cache_me = lz_plt_copy(40, 1, 0x61, [0x123456, 0xabcdef, 0x00ff00])
+    lz_from_cache = lz_plt_copy(41, 2, 0x61)
+    inval = msg(INVAL_PALETTE, struct.pack("<Q", 0x61))
+    seeds["lz_plt_palette_cache"] = head + lz_cache_me + lz_from_cache + inval + \
+        lz_plt_copy(42, 2, 0x61) + msg(MARK, b"")
+    parse_seeds = {"lz_plt_pal_cache_me": lz_cache_me, "lz_plt_pal_from_cache": lz_from_cache,
+                   "inval_palette": inval}
     # Video streams: created, fed, clipped, destroyed; data for unknown ids.
     st = msg(STREAM_DATA, struct.pack("<III", 9, 0, 3) + b"\xff\xd8\xff")
     st += msg(STREAM_CREATE, struct.pack("<IIBBQIIII", 0, 9, 1, 1, 0, 32, 32, 32, 32) + rect(0, 0, 32, 32) +
@@ -230,6 +255,13 @@ def main():
     for name, blob in seeds.items():
         with open(os.path.join(out, "seed-" + name), "wb") as f:
             f.write(blob)
+    if len(sys.argv) > 3:
+        parse_out = sys.argv[3]
+        os.makedirs(parse_out, exist_ok=True)
+        for name, m in parse_seeds.items():
+            # {u16 type; u32 size; body} -> {u16 type; body}
+            with open(os.path.join(parse_out, "seed-" + name), "wb") as f:
+                f.write(m[:2] + m[6:])
 
 
 if __name__ == "__main__":

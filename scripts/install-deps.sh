@@ -24,7 +24,7 @@ zlib1g-dev                  zlib: ZLIB_GLZ image compression (deflate over GLZ)
 liblz4-dev                  liblz4: LZ4 image compression
 libturbojpeg0-dev           libjpeg-turbo (TurboJPEG API, errors without longjmp): JPEG and JPEG_ALPHA
 libzstd-dev                 zstd: a yardstick in the codec benchmark only
-libpng-dev                  libpng: the codec benchmark reads the reference PNG images
+libpng-dev                  libpng: clove-shot writes PNG; the codec benchmark reads the reference PNG images
 liblzma-dev                 xz: the stored QUIC test vector is xz-compressed
 spice-client-gtk            spicy and spicy-screenshot: the real client for interop tests
 virt-viewer                 remote-viewer: GUI client test under Xvfb

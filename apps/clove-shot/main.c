@@ -18,7 +18,8 @@
  * tls-port, password, ca, host-subject and secure-channels are used where
  * the command line gives none, and with delete-this-file=1 the file is
  * removed once read (unless VIRT_VIEWER_KEEP_FILE is set), as
- * remote-viewer does. The PPM is built in memory and written at once.
+ * remote-viewer does. The PPM is built in memory and written at once; a
+ * file name ending in .png gets an RGB PNG through libpng instead.
  *
  * Any failure (connect, TLS verification, link, protocol, timeout, file)
  * exits 1 with one line on stderr; bad usage exits 2.
@@ -32,8 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <png.h>
 
 #include "clove/client.h"
 #include "clove/version.h"
@@ -65,7 +69,8 @@ static void usage(FILE *f)
                "  -p, --port=PORT           server port\n"
                "  -s, --secure-port=PORT    TLS port (every channel uses TLS)\n"
                "  -w, --password=PASSWORD   server password\n"
-               "  -o, --out-file=FILE       output PPM (default clove-shot.ppm)\n"
+               "  -o, --out-file=FILE       output PPM, or PNG if FILE ends in .png\n"
+               "                            (default clove-shot.ppm)\n"
                "      --uri=URI             spice://host?port=N&tls-port=N&password=P\n"
                "      --ca-file=FILE        CA bundle (PEM) for TLS (default $SPICE_CA_FILE)\n"
                "      --host-subject=SUBJ   expected certificate subject \"C=..,O=..,CN=..\"\n"
@@ -376,6 +381,55 @@ static int write_ppm(const char *path, const struct clove_frame *frame)
     return close(fd);
 }
 
+/* True when the output file name ends in ".png" (any case). */
+static bool wants_png(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && strcasecmp(path + n - 4, ".png") == 0;
+}
+
+/*
+ * Writes the frame as an 8-bit RGB PNG through libpng (its default
+ * compression; libpng reports errors through setjmp, which is kept to this
+ * one function). Returns 0 or -1 (errno set, EIO for a libpng error).
+ */
+static int write_png(const char *path, const struct clove_frame *frame)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        return -1;
+    }
+    uint8_t *row = malloc((size_t)frame->width * 3 + 1); /* row_to_rgb() may write one past */
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!row || !info) {
+        png_destroy_write_struct(&png, &info);
+        free(row);
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(row);
+        fclose(f);
+        errno = EIO;
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, frame->width, frame->height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (uint32_t y = 0; y < frame->height; y++) {
+        row_to_rgb(row, frame->pixels + (ptrdiff_t)y * frame->stride, frame->width);
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 /* The capture's progress, for --settle. */
 struct shot_state {
     double settle_s;
@@ -508,7 +562,8 @@ int main(int argc, char **argv)
                         "surface\n");
         goto out;
     }
-    if (write_ppm(o.out_file, &frame) < 0) {
+    if ((wants_png(o.out_file) ? write_png(o.out_file, &frame) : write_ppm(o.out_file, &frame)) <
+        0) {
         fprintf(stderr, "clove-shot: cannot write %s: %s\n", o.out_file, strerror(errno));
         goto out;
     }

@@ -157,6 +157,18 @@ def check_password(args, tmpdir, procs):
     rc, dt, err = clove_shot(args, ["--uri", uri, "-o", out])
     H.check(rc == 0, "--uri with the password failed rc=%d: %s" % (rc, err.strip()))
     H.compare_ppm_bytes(H.read_file(out), frame, "--uri: clove-shot vs --frame-out")
+    # A .png file name gets a PNG with the same pixels (decoded by ImageMagick).
+    png = os.path.join(tmpdir, "shot.png")
+    rc, dt, err = clove_shot(args, ["--uri", uri, "-o", png])
+    H.check(rc == 0, "PNG output failed rc=%d: %s" % (rc, err.strip()))
+    with open(png, "rb") as f:
+        H.check(f.read(8) == b"\x89PNG\r\n\x1a\n", "-o shot.png did not write a PNG")
+    r = subprocess.run(["convert", png, "-depth", "8", "ppm:-"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    H.check(r.returncode == 0, "convert could not read the PNG: %s" % r.stderr.decode())
+    pw, ph, pp = H.parse_ppm(r.stdout)
+    fw, fh, fp = H.parse_ppm(frame)
+    H.check((pw, ph) == (fw, fh) and pp == fp, "PNG pixels differ from --frame-out")
     vv = write_vv(tmpdir, "password.vv", [("type", "spice"), ("host", "127.0.0.1"),
                                           ("port", demo.port), ("password", PASSWORD),
                                           ("fullscreen", "0"), ("delete-this-file", "1")])

@@ -206,8 +206,8 @@ struct quic_bitw {
     uint64_t acc;   /* pending bits in the low nbits bits (higher bits are stale) */
     unsigned nbits; /* < 32 between calls */
     uint8_t *stage;
-    size_t spos;
-    int full; /* a row did not fit: the output is unusable */
+    uint8_t *sp; /* next word of the stage (a pointer: one register in the row loop) */
+    int full;    /* a row did not fit: the output is unusable */
     uint8_t *out;
     size_t pos, cap;
 };
@@ -456,8 +456,8 @@ QUIC_INLINE void bitw_add(struct quic_bitw *w, uint32_t bits, unsigned len)
 QUIC_INLINE void bitw_emit(struct quic_bitw *w)
 {
     unsigned n = w->nbits; /* < 64 */
-    store_le32(w->stage + w->spos, (uint32_t)(w->acc >> ((n - 32) & 63)));
-    w->spos += (n >> 3) & 4; /* 4 when a word is complete */
+    store_le32(w->sp, (uint32_t)(w->acc >> ((n - 32) & 63)));
+    w->sp += (n >> 3) & 4; /* 4 when a word is complete */
     w->nbits = n & 31;
 }
 
@@ -470,13 +470,14 @@ QUIC_INLINE void bitw_put(struct quic_bitw *w, uint32_t bits, unsigned len)
 
 static void bitw_flush_stage(struct quic_bitw *w)
 {
-    if (w->cap - w->pos >= w->spos) {
-        memcpy(w->out + w->pos, w->stage, w->spos);
-        w->pos += w->spos;
+    size_t len = (size_t)(w->sp - w->stage);
+    if (w->cap - w->pos >= len) {
+        memcpy(w->out + w->pos, w->stage, len);
+        w->pos += len;
     } else {
         w->full = 1;
     }
-    w->spos = 0;
+    w->sp = w->stage;
 }
 
 static void bitw_put32(struct quic_bitw *w, uint32_t word)
@@ -753,14 +754,15 @@ static void rgb32_row_bits(struct quic_group *g, const uint8_t *restrict src,
 }
 #endif
 
-/* The codeword entry of sample i of a plane, recorded as the last residual
- * coded in its column. */
+/* The codeword entry of the sample whose residual is *res, recorded at *corr
+ * as the last residual coded in its column (corr[-stride]: the column to
+ * the left, the context). */
 QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
-                                int i, int stride)
+                                int stride)
 {
-    unsigned v = res[stride * i];
-    uint32_t e = m->ctx_tab[corr[stride * (i - 1)]][v];
-    corr[stride * i] = (uint8_t)v;
+    unsigned v = *res;
+    uint32_t e = m->ctx_tab[corr[-stride]][v];
+    *corr = (uint8_t)v;
     return e;
 }
 
@@ -865,13 +867,19 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             int stop = first_row ? end
                        : bits    ? quic_bits_next(candb, 0, i + 1, end)
                                  : next_candidate(cand, i + 1, end);
-            for (; i < stop; i++) {
+            /* Pointers rather than an index: with i, gcc kept a copy of
+             * it on the stack, updated every pixel. */
+            uint8_t *cp = corr + S * i;
+            const uint8_t *rp = res + S * i;
+            uint8_t *const cstop = corr + S * stop;
+            i = stop;
+            for (; cp != cstop; cp += S, rp += S) {
                 /* Channels unrolled by hand: gcc keeps a loop over c with its
                  * arrays on the stack otherwise. */
-                uint32_t e0 = enc_lookup(&P[0].model, corr + o0, res + o0, i, S), e1 = 0, e2 = 0;
+                uint32_t e0 = enc_lookup(&P[0].model, cp + o0, rp + o0, S), e1 = 0, e2 = 0;
                 if (nch == 3) {
-                    e1 = enc_lookup(&P[1].model, corr + o1, res + o1, i, S);
-                    e2 = enc_lookup(&P[2].model, corr + o2, res + o2, i, S);
+                    e1 = enc_lookup(&P[1].model, cp + o1, rp + o1, S);
+                    e2 = enc_lookup(&P[2].model, cp + o2, rp + o2, S);
                 }
                 if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
                     bitw_add(&bw, e0 >> 8, e0 & 0xff);
@@ -892,13 +900,10 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                     countdown = quic_rand6[st->seed & 0xff] & waitmask;
                     /* Unrolled: gcc keeps a loop over the planes, with a
                      * branch that mispredicts at its end. */
-                    model_update(&P[0].model, f, corr[S * (i - 1) + o0], corr[S * i + o0],
-                                 st->trigger);
+                    model_update(&P[0].model, f, cp[o0 - S], cp[o0], st->trigger);
                     if (nch == 3) {
-                        model_update(&P[1].model, f, corr[S * (i - 1) + o1], corr[S * i + o1],
-                                     st->trigger);
-                        model_update(&P[2].model, f, corr[S * (i - 1) + o2], corr[S * i + o2],
-                                     st->trigger);
+                        model_update(&P[1].model, f, cp[o1 - S], cp[o1], st->trigger);
+                        model_update(&P[2].model, f, cp[o2 - S], cp[o2], st->trigger);
                     }
                 }
             }
@@ -1215,8 +1220,10 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, con
         set_err(err_desc, "quic: out of memory");
         return rc;
     }
-    struct quic_bitw w = {
-            .stage = q.stage, .out = out, .cap = out_cap > INT_MAX ? INT_MAX : out_cap};
+    struct quic_bitw w = {.stage = q.stage,
+                          .sp = q.stage,
+                          .out = out,
+                          .cap = out_cap > INT_MAX ? INT_MAX : out_cap};
     bitw_put32(&w, QUIC_MAGIC);
     bitw_put32(&w, QUIC_VERSION);
     bitw_put32(&w, (uint32_t)type);

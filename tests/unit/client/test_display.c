@@ -5,7 +5,9 @@
  * palette cache (PAL_CACHE_ME, PAL_FROM_CACHE, INVAL_PALETTE,
  * INVAL_ALL_PALETTES; a missing palette skips the draw but keeps the
  * session), video streams skipped, MONITORS_CONFIG heads and several
- * display channels through the public API, and that every draw op, with
+ * display channels through the public API, LZ_PLT and BITMAP palette
+ * images as the server's own writer (server_msg.c) lays them out, kept,
+ * served from and dropped from the palette cache, and that every draw op, with
  * masks and pattern brushes, either draws or is skipped without failing
  * the session.
  */
@@ -17,8 +19,10 @@
 
 #include "check.h"
 #include "client/client_priv.h"
+#include "codec/lz.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "proto/server_msg.h"
 
 struct fixture {
     struct clove_session *s;
@@ -272,6 +276,125 @@ static void test_fill_and_palette_cache(void)
     CHECK_EQ(send_msg(&f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b), 0);
     CHECK_EQ(f.s->error_code, 0);
     buf_finish(&b);
+    fixture_finish(&f);
+}
+
+/* The palette of the server-written images below: index i -> pal_ents[i]. */
+static const uint32_t pal_ents[4] = {0x00102030, 0x00ff0000, 0x0000ff00, 0x000000ff};
+
+/* Pixel (x, y) of the 8x4 8-bit image below: its palette index. */
+static unsigned pal_index(int x, int y)
+{
+    return (unsigned)(x + y) % 4;
+}
+
+/*
+ * A DRAW_COPY to (0,0)-(8,4) of the 8x4 8-bit image of pal_index(), written
+ * by server_msg_display_draw_copy() as the server sends it: LZ_PLT (the
+ * pixels through lz_encode(), like image_encoder_encode_palette()) or a
+ * raw BITMAP, with its palette `pal_id` sent (pal_flags 0 or PAL_CACHE_ME)
+ * or named (PAL_FROM_CACHE). Returns display_message()'s result.
+ */
+static int copy_server_palette_image(struct fixture *f, bool lz, uint8_t pal_flags, uint64_t pal_id)
+{
+    uint8_t px[8 * 4];
+    for (int y = 0; y < 4; y++) {
+        for (int x = 0; x < 8; x++) {
+            px[y * 8 + x] = (uint8_t)pal_index(x, y);
+        }
+    }
+    struct codec_image img = {
+            .format = CODEC_FMT_PLT8, .width = 8, .height = 4, .stride = 8, .pixels = px};
+    uint8_t stream[512];
+    struct wire_image wi = {.id = 2000, .width = 8, .height = 4};
+    if (lz) {
+        int n = lz_encode(&img, stream, sizeof(stream), NULL);
+        if (n <= 0) {
+            return n < 0 ? n : CLOVE_E_INVALID; /* fails the caller's CHECK_EQ */
+        }
+        wi.type = SPICE_IMAGE_TYPE_LZ_PLT;
+        wi.u.encoded.data = stream;
+        wi.u.encoded.size = (uint32_t)n;
+        wi.u.encoded.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+    } else {
+        wi.type = SPICE_IMAGE_TYPE_BITMAP;
+        wi.u.bitmap.format = SPICE_BITMAP_FMT_8BIT;
+        wi.u.bitmap.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+        wi.u.bitmap.stride = 8;
+        wi.u.bitmap.data = px;
+    }
+    wi.palette = (struct wire_palette){
+            .flags = pal_flags, .unique = pal_id, .num_ents = 4, .ents = pal_ents};
+    struct wire_draw_base base = {.box = {.top = 0, .left = 0, .bottom = 4, .right = 8},
+                                  .clip = {.type = SPICE_CLIP_TYPE_NONE}};
+    struct byte_buf b = {0};
+    server_msg_display_draw_copy(&b, &base, &wi, &base.box, SPICE_ROPD_OP_PUT, 0);
+    int rc = buf_ok(&b) ? send_msg(f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b) : CLOVE_E_NOMEM;
+    buf_finish(&b);
+    return rc;
+}
+
+/* True when the 8x4 area shows pal_index()'s colours. */
+static bool shows_palette_image(struct fixture *f)
+{
+    for (int y = 0; y < 4; y++) {
+        for (int x = 0; x < 8; x++) {
+            if ((pixel(f, 0, x, y) & 0xffffff) != pal_ents[pal_index(x, y)]) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void fill_area(struct fixture *f, uint32_t color)
+{
+    struct byte_buf b = {0};
+    put_base(&b, 0, 0, 8, 4);
+    buf_put_u8(&b, SPICE_BRUSH_TYPE_SOLID);
+    buf_put_u32(&b, color);
+    buf_put_u16(&b, SPICE_ROPD_OP_PUT);
+    buf_put_zeros(&b, 13);
+    CHECK_EQ(send_msg(f, 0, SPICE_MSG_DISPLAY_DRAW_FILL, &b), 0);
+    buf_finish(&b);
+}
+
+static void test_server_written_palettes(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    surface_create(&f, 0, 16, 8);
+    struct client_display *d = f.s->displays[0];
+    /* LZ_PLT with its palette inline, kept. */
+    CHECK_EQ(copy_server_palette_image(&f, true, SPICE_BITMAP_FLAGS_PAL_CACHE_ME, 0x99), 0);
+    CHECK(shows_palette_image(&f));
+    CHECK_EQ(d->palette_count, 1u);
+    /* LZ_PLT and BITMAP naming it: the same colours. */
+    fill_area(&f, 0x00777777);
+    CHECK_EQ(copy_server_palette_image(&f, true, SPICE_BITMAP_FLAGS_PAL_FROM_CACHE, 0x99), 0);
+    CHECK(shows_palette_image(&f));
+    fill_area(&f, 0x00777777);
+    CHECK_EQ(copy_server_palette_image(&f, false, SPICE_BITMAP_FLAGS_PAL_FROM_CACHE, 0x99), 0);
+    CHECK(shows_palette_image(&f));
+    CHECK_EQ(f.s->error_code, 0);
+    /* INVAL_PALETTE as the server writes it; then FROM_CACHE is skipped
+     * (nothing drawn) and the channel stays up. */
+    struct byte_buf b = {0};
+    server_msg_display_inval_palette(&b, 0x99);
+    CHECK_EQ(send_msg(&f, 0, SPICE_MSG_DISPLAY_INVAL_PALETTE, &b), 0);
+    buf_finish(&b);
+    CHECK_EQ(d->palette_count, 0u);
+    fill_area(&f, 0x00777777);
+    CHECK_EQ(copy_server_palette_image(&f, true, SPICE_BITMAP_FLAGS_PAL_FROM_CACHE, 0x99), 0);
+    CHECK_EQ(copy_server_palette_image(&f, false, SPICE_BITMAP_FLAGS_PAL_FROM_CACHE, 0x99), 0);
+    CHECK_EQ(f.s->error_code, 0);
+    CHECK_EQ(f.ch[0].state, CHANNEL_READY);
+    CHECK_EQ(pixel(&f, 0, 0, 0) & 0xffffff, 0x777777u);
+    CHECK_EQ(pixel(&f, 0, 7, 3) & 0xffffff, 0x777777u);
+    /* The channel still draws: the palette sent again (inline, not kept). */
+    CHECK_EQ(copy_server_palette_image(&f, true, 0, 0x99), 0);
+    CHECK(shows_palette_image(&f));
+    CHECK_EQ(d->palette_count, 0u);
     fixture_finish(&f);
 }
 
@@ -566,6 +689,7 @@ int main(void)
 {
     return check_run((struct check_case[]){
             CHECK_CASE(test_fill_and_palette_cache),
+            CHECK_CASE(test_server_written_palettes),
             CHECK_CASE(test_streams_skipped),
             CHECK_CASE(test_monitors_and_channels),
             CHECK_CASE(test_every_op_keeps_the_session),

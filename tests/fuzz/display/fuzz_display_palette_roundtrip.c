@@ -17,6 +17,14 @@
  * a one-entry cache holding what the server cached. Every pixel's colour
  * after the trip must equal the source's: a difference, a parse or decode
  * failure, or a sanitizer report is a crash.
+ *
+ * The bytes left after the pixels drive the server's palette cache mirror
+ * (src/display/palette_cache.c) through messages of palette uses, INVAL
+ * evictions and cancelled messages, against a model of the client's cache
+ * (which drops entries only when told, and is larger than the mirror): a
+ * PAL_FROM_CACHE the client could not serve, with enough colours, from a
+ * message already sent, or an eviction of an entry the client lacks or the
+ * current message uses, is a crash.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +38,7 @@
 #include "codec/lz.h"
 #include "common/bytes.h"
 #include "display/image_encoder.h"
+#include "display/palette_cache.h"
 #include "proto/server_msg.h"
 #include "proto/server_parse.h"
 
@@ -117,6 +126,93 @@ static uint32_t *client_palette(const struct server_image *si, const uint32_t *c
         abort(); /* the encoder always sends a palette */
     }
     return p;
+}
+
+/* The client's palette cache as the mirror must see it, for ids 0..255. */
+struct client_model {
+    bool present[256];
+    uint32_t num_ents[256];
+    bool added_in_message[256]; /* by the current message: gone if it is cancelled */
+    bool used_in_message[256];
+};
+
+static void model_begin(struct client_model *m)
+{
+    memset(m->added_in_message, 0, sizeof(m->added_in_message));
+    memset(m->used_in_message, 0, sizeof(m->used_in_message));
+}
+
+/* Replays palette_cache operations from the rest of the input. */
+static void check_mirror(struct input *in)
+{
+    static struct palette_cache cache;
+    static struct client_model model;
+    palette_cache_init(&cache);
+    memset(&model, 0, sizeof(model));
+    palette_cache_begin(&cache);
+    while (in->left > 0) {
+        uint8_t op = take(in);
+        if (op % 16 == 0) {
+            palette_cache_begin(&cache);
+            model_begin(&model);
+            continue;
+        }
+        if (op % 16 == 1) {
+            /* The message is dropped: the client never gets what it added. */
+            palette_cache_cancel_message(&cache);
+            for (int i = 0; i < 256; i++) {
+                if (model.added_in_message[i]) {
+                    model.present[i] = false;
+                }
+            }
+            palette_cache_begin(&cache);
+            model_begin(&model);
+            continue;
+        }
+        uint8_t id = take(in);
+        uint32_t num_ents = 1 + (op >> 4);
+        uint64_t evicted = 0;
+        bool has_evicted = false;
+        uint8_t flags = palette_cache_use(&cache, id, num_ents, &evicted, &has_evicted);
+        if (has_evicted) {
+            /* INVAL_PALETTE goes before this image. */
+            if (evicted > 255 || !model.present[evicted] || model.used_in_message[evicted] ||
+                evicted == id || flags != SPICE_BITMAP_FLAGS_PAL_CACHE_ME) {
+                abort();
+            }
+            model.present[evicted] = false;
+        }
+        switch (flags) {
+        case SPICE_BITMAP_FLAGS_PAL_FROM_CACHE:
+            if (id == 0 || !model.present[id] || model.num_ents[id] < num_ents ||
+                model.added_in_message[id]) {
+                abort();
+            }
+            break;
+        case SPICE_BITMAP_FLAGS_PAL_CACHE_ME:
+            if (id == 0) {
+                abort();
+            }
+            model.present[id] = true;
+            model.num_ents[id] = num_ents;
+            model.added_in_message[id] = true;
+            break;
+        case 0:
+            break;
+        default:
+            abort();
+        }
+        if (id != 0) {
+            model.used_in_message[id] = true;
+        }
+        /* The mirror never claims what the client does not hold. */
+        if (palette_cache_contains(&cache, id) && !model.present[id]) {
+            abort();
+        }
+        if (cache.count > PALETTE_CACHE_SIZE) {
+            abort();
+        }
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -251,6 +347,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(got_ents);
     free(decoded);
+    check_mirror(&in);
 out:
     buf_finish(&msg);
     buf_finish(&scratch);

@@ -33,6 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "codec/lz_pixels.h"
 
 #define LZ_MAX_COPY     32
@@ -59,6 +63,7 @@ struct lz_encoder {
     uint32_t mask;
     uint32_t bias;
     uint32_t *hash;
+    int room; /* the output is at least lz_encode_bound(): skip space checks */
 };
 
 static inline uint32_t lz_hash3(const uint32_t *p, uint32_t mask)
@@ -75,29 +80,12 @@ static inline size_t lz_match_cost(size_t coded_len, size_t dist)
     return (dist <= LZ_NEAR_MAX ? 2 : 4) + lz_len_extra_bytes(coded_len);
 }
 
-static int lz_put_literals(struct lz_encoder *e, const uint32_t *u, size_t count)
+/* Appends one match; `checked` = 0 when the caller proved the space. */
+static inline int lz_put_match(struct lz_encoder *e, size_t len, size_t dist, size_t bias,
+                               int checked)
 {
-    while (count > 0) {
-        size_t run = count < LZ_MAX_COPY ? count : LZ_MAX_COPY;
-        if ((size_t)(e->oend - e->op) < 1 + run * (size_t)e->unit + 4) {
-            return CLOVE_E_RANGE;
-        }
-        uint8_t *op = e->op;
-        *op++ = (uint8_t)(run - 1);
-        for (size_t i = 0; i < run; i++) {
-            op += lz_put_literal(op, u[i] & e->mask, e->unit);
-        }
-        e->op = op;
-        u += run;
-        count -= run;
-    }
-    return 0;
-}
-
-static int lz_put_match(struct lz_encoder *e, size_t len, size_t dist)
-{
-    size_t coded = len - e->bias;
-    if ((size_t)(e->oend - e->op) < 8 + lz_len_extra_bytes(coded)) {
+    size_t coded = len - bias;
+    if (checked && (size_t)(e->oend - e->op) < 8 + lz_len_extra_bytes(coded)) {
         return CLOVE_E_RANGE;
     }
     uint8_t *op = e->op;
@@ -123,65 +111,152 @@ static int lz_put_match(struct lz_encoder *e, size_t len, size_t dist)
     return 0;
 }
 
-/* Extends a candidate at distance `dist` from position `ip`. */
-static inline size_t lz_try(const uint32_t *u, size_t ip, size_t dist, size_t max, uint32_t mask)
+/*
+ * Number of equal units (under `mask`) at a[0..] and b[0..], at most max.
+ * Compares four units per step with SSE2 when available, else two.
+ */
+static inline size_t lz_extend(const uint32_t *a, const uint32_t *b, size_t max, uint32_t mask)
 {
-    if (((u[ip] ^ u[ip - dist]) & mask) != 0) {
-        return 0;
+    size_t n = 0;
+#if defined(__SSE2__)
+    const __m128i m = _mm_set1_epi32((int)mask);
+    const __m128i z = _mm_setzero_si128();
+    while (n + 8 <= max) {
+        __m128i d0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + n)),
+                                   _mm_loadu_si128((const __m128i *)(const void *)(b + n)));
+        __m128i d1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + n + 4)),
+                                   _mm_loadu_si128((const __m128i *)(const void *)(b + n + 4)));
+        __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(d0, m), z);
+        __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(d1, m), z);
+        unsigned ne = ((unsigned)_mm_movemask_ps(_mm_castsi128_ps(e0)) |
+                       ((unsigned)_mm_movemask_ps(_mm_castsi128_ps(e1)) << 4)) ^
+                      255u;
+        if (ne) {
+            return n + (unsigned)__builtin_ctz(ne);
+        }
+        n += 8;
     }
-    return 1 + lz_match_len(u + ip - dist + 1, u + ip + 1, max - 1, mask);
+    while (n + 4 <= max) {
+        __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(a + n));
+        __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + n));
+        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(va, vb), m), z);
+        unsigned ne = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq)) ^ 15u;
+        if (ne) {
+            return n + (unsigned)__builtin_ctz(ne);
+        }
+        n += 4;
+    }
+#endif
+    return n + lz_match_len(a + n, b + n, max - n, mask);
 }
 
-/* Compresses one stream of n units whose rows are row_units long. */
-static int lz_encode_stream(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
+/*
+ * Length of the match at distance `dist` from position `ip` (at most max),
+ * or 0 when it cannot be longer than `best`: the unit at offset best is
+ * checked first, which rejects most losing candidates with one compare.
+ */
+static inline size_t lz_try(const uint32_t *u, size_t ip, size_t dist, size_t max, size_t best,
+                            uint32_t mask)
 {
-    const uint32_t mask = e->mask;
-    const size_t min_len = e->bias + 1 < 2 ? 2 : e->bias + 1;
+    const uint32_t *p = u + ip, *q = u + ip - dist;
+    if (((p[best] ^ q[best]) & mask) != 0 || ((p[0] ^ q[0]) & mask) != 0) {
+        return 0;
+    }
+    return 1 + lz_extend(q + 1, p + 1, max - 1, mask);
+}
+
+/* Appends count literal units starting at u (count may exceed one run). */
+static inline int lz_put_literals_t(struct lz_encoder *e, const uint32_t *u, size_t count,
+                                    enum lz_unit unit, uint32_t mask, int checked)
+{
+    while (count > 0) {
+        size_t run = count < LZ_MAX_COPY ? count : LZ_MAX_COPY;
+        if (checked && (size_t)(e->oend - e->op) < 1 + run * (size_t)unit + 4) {
+            return CLOVE_E_RANGE;
+        }
+        uint8_t *op = e->op;
+        *op++ = (uint8_t)(run - 1);
+        if (unit == LZ_UNIT_RGB) {
+            /* Four bytes are stored per unit and the next one overwrites the
+             * fourth; the +4 slack above covers the last. */
+            for (size_t i = 0; i < run; i++) {
+                uint32_t k = u[i];
+                memcpy(op + 3 * i, &k, 4);
+            }
+            op += 3 * run;
+        } else {
+            for (size_t i = 0; i < run; i++) {
+                op += lz_put_literal(op, u[i] & mask, unit);
+            }
+        }
+        e->op = op;
+        u += run;
+        count -= run;
+    }
+    return 0;
+}
+
+/*
+ * Compresses one stream of n units whose rows are row_units long. Inlined
+ * per unit so the RGB path has constant unit, bias and mask.
+ */
+static inline __attribute__((always_inline)) int
+lz_encode_stream_t(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units,
+                   enum lz_unit unit, uint32_t mask, int checked)
+{
+    const size_t bias = lz_len_bias(unit);
+    const size_t min_len = bias + 1 < 2 ? 2 : bias + 1;
     /* Literal units cost this many bytes; a match must save at least one. */
-    const size_t lit_bytes = (size_t)e->unit;
+    const size_t lit_bytes = (size_t)unit;
+    const int use_row = row_units > 1 && row_units <= LZ_FAR_MAX;
+    uint32_t *const hash = e->hash;
     size_t ip = 0, anchor = 0, misses = 0;
     int rc;
 
-    memset(e->hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
+    memset(hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
     while (ip + 3 <= n) {
         size_t max = n - ip;
         size_t best = 0, best_dist = 0;
-        if (ip >= 1) {
-            best = lz_try(u, ip, 1, max, mask);
+        if (ip >= 1 && ((u[ip] ^ u[ip - 1]) & mask) == 0) {
+            best = 1 + lz_extend(u + ip, u + ip + 1, max - 1, mask);
             best_dist = 1;
         }
-        if (row_units > 1 && ip >= row_units && row_units <= LZ_FAR_MAX && best < max) {
-            size_t l = lz_try(u, ip, row_units, max, mask);
+        if (use_row && ip >= row_units && best < max) {
+            size_t l = lz_try(u, ip, row_units, max, best, mask);
             if (l > best) {
                 best = l;
                 best_dist = row_units;
             }
         }
         uint32_t h = lz_hash3(u + ip, mask);
-        size_t cand = e->hash[h];
-        e->hash[h] = (uint32_t)ip;
+        size_t cand = hash[h];
+        hash[h] = (uint32_t)ip;
         if (cand < ip && ip - cand <= LZ_FAR_MAX && best < max) {
             size_t dist = ip - cand;
             if (dist != 1 && dist != row_units) {
-                size_t l = lz_try(u, ip, dist, max, mask);
-                if (l > best || (l == best && dist < best_dist)) {
+                size_t l = lz_try(u, ip, dist, max, best, mask);
+                if (l > best) {
                     best = l;
                     best_dist = dist;
                 }
             }
         }
-        if (best >= min_len && lz_match_cost(best - e->bias, best_dist) < best * lit_bytes) {
-            if ((rc = lz_put_literals(e, u + anchor, ip - anchor)) < 0) {
-                return rc;
+        /* For RGB every match of 2+ units is cheaper than its literals. */
+        if (best >= min_len &&
+            (unit == LZ_UNIT_RGB || lz_match_cost(best - bias, best_dist) < best * lit_bytes)) {
+            if (ip > anchor) {
+                if ((rc = lz_put_literals_t(e, u + anchor, ip - anchor, unit, mask, checked)) < 0) {
+                    return rc;
+                }
             }
-            if ((rc = lz_put_match(e, best, best_dist)) < 0) {
+            if ((rc = lz_put_match(e, best, best_dist, bias, checked)) < 0) {
                 return rc;
             }
             /* Remember where the match ends so the next text row finds it. */
             size_t end = ip + best;
             if (best < 64 && end + 3 <= n && end >= 2) {
-                e->hash[lz_hash3(u + end - 2, mask)] = (uint32_t)(end - 2);
-                e->hash[lz_hash3(u + end - 1, mask)] = (uint32_t)(end - 1);
+                hash[lz_hash3(u + end - 2, mask)] = (uint32_t)(end - 2);
+                hash[lz_hash3(u + end - 1, mask)] = (uint32_t)(end - 1);
             }
             ip = end;
             anchor = ip;
@@ -191,7 +266,142 @@ static int lz_encode_stream(struct lz_encoder *e, const uint32_t *u, size_t n, s
             ip += 1 + (misses >> LZ_SKIP_TRIGGER);
         }
     }
-    return lz_put_literals(e, u + anchor, n - anchor);
+    return lz_put_literals_t(e, u + anchor, n - anchor, unit, mask, checked);
+}
+
+#if defined(__SSE2__)
+/* Units (0..8) that agree at p[0..7] and q[0..7], ignoring the pad byte. */
+static inline unsigned lz_head8(const uint32_t *p, const uint32_t *q, __m128i m)
+{
+    __m128i d0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
+                               _mm_loadu_si128((const __m128i *)(const void *)q));
+    __m128i d1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 4)),
+                               _mm_loadu_si128((const __m128i *)(const void *)(q + 4)));
+    __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(d0, m), _mm_setzero_si128());
+    __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(d1, m), _mm_setzero_si128());
+    unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(e0)) |
+                  ((unsigned)_mm_movemask_ps(_mm_castsi128_ps(e1)) << 4);
+    return (unsigned)__builtin_ctz(~eq);
+}
+
+/* Appends an RGB match (bias 0, length >= 2) with room already proved. The
+ * usual short forms are written without branches. */
+static inline void lz_put_rgb_match(struct lz_encoder *e, size_t len, size_t dist)
+{
+    if (len >= 7 + 255 || dist > LZ_NEAR_MAX) {
+        lz_put_match(e, len, dist, 0, 0);
+        return;
+    }
+    uint8_t *op = e->op;
+    size_t is_long = len >= 7;
+    size_t lfield = is_long ? 7 : len;
+    size_t d = dist - 1;
+    op[0] = (uint8_t)((lfield << 5) | (d >> 8));
+    op[1] = (uint8_t)(len - 7);
+    op += 1 + is_long;
+    op[0] = (uint8_t)(d & 255);
+    e->op = op + 1;
+}
+
+/*
+ * RGB stream with room for lz_encode_bound() bytes. Same search as
+ * lz_encode_stream_t, but the first four units of all three candidates are
+ * compared with SSE2 and the winner picked without branches; only
+ * candidates that agree on all four are extended. Every match of 2+ units
+ * is cheaper than its literals, so the take/skip decision is best >= 2.
+ */
+static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n,
+                              size_t row_units)
+{
+    const uint32_t mask = 0xffffffu;
+    const __m128i m = _mm_set1_epi32((int)mask);
+    const size_t row = row_units > 1 && row_units <= LZ_FAR_MAX ? row_units : 0;
+    uint32_t *const hash = e->hash;
+    size_t ip = 0, anchor = 0, misses = 0;
+
+    memset(hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
+    while (ip + 8 <= n) {
+        const uint32_t *p = u + ip;
+        uint32_t h = lz_hash3(p, mask);
+        size_t cand = hash[h];
+        hash[h] = (uint32_t)ip;
+        /* An invalid candidate (distance 0) compares p with itself and its
+         * length is then masked to 0; selection uses masks, not branches. */
+        size_t d1 = ip >= 1 ? 1 : 0;
+        size_t d2 = row != 0 && ip >= row ? row : 0;
+        size_t d3 = ip - cand;
+        d3 &= -(size_t)(d3 - 1 < LZ_FAR_MAX);
+        size_t l1 = lz_head8(p, p - d1, m) & -(size_t)d1;
+        size_t l2 = lz_head8(p, p - d2, m) & -(size_t)(d2 != 0);
+        size_t l3 = lz_head8(p, p - d3, m) & -(size_t)(d3 != 0);
+        size_t s2 = -(size_t)(l2 > l1);
+        size_t best = l1 ^ ((l1 ^ l2) & s2);
+        size_t dist = d1 ^ ((d1 ^ d2) & s2);
+        size_t s3 = -(size_t)(l3 > best);
+        best ^= (best ^ l3) & s3;
+        dist ^= (dist ^ d3) & s3;
+        if (best == 8) {
+            size_t max = n - ip;
+            best = 0;
+            if (l1 == 8) {
+                best = 8 + lz_extend(p + 8 - d1, p + 8, max - 8, mask);
+                dist = d1;
+            }
+            if (l2 == 8 && best < max && (best == 0 || ((p[best] ^ p[best - d2]) & mask) == 0)) {
+                size_t l = 8 + lz_extend(p + 8 - d2, p + 8, max - 8, mask);
+                if (l > best) {
+                    best = l;
+                    dist = d2;
+                }
+            }
+            if (l3 == 8 && best < max && (best == 0 || ((p[best] ^ p[best - d3]) & mask) == 0)) {
+                size_t l = 8 + lz_extend(p + 8 - d3, p + 8, max - 8, mask);
+                if (l > best) {
+                    best = l;
+                    dist = d3;
+                }
+            }
+        }
+        if (best >= 2) {
+            if (ip > anchor) {
+                lz_put_literals_t(e, u + anchor, ip - anchor, LZ_UNIT_RGB, mask, 0);
+            }
+            lz_put_rgb_match(e, best, dist);
+            /* Remember where the match ends so the next text row finds it. */
+            size_t end = ip + best;
+            if (best < 64 && end + 3 <= n) {
+                hash[lz_hash3(u + end - 2, mask)] = (uint32_t)(end - 2);
+                hash[lz_hash3(u + end - 1, mask)] = (uint32_t)(end - 1);
+            }
+            ip = end;
+            anchor = ip;
+            misses = 0;
+        } else {
+            misses++;
+            ip += 1 + (misses >> LZ_SKIP_TRIGGER);
+        }
+    }
+    if (anchor < n) {
+        lz_put_literals_t(e, u + anchor, n - anchor, LZ_UNIT_RGB, mask, 0);
+    }
+    return 0;
+}
+#endif
+
+static int lz_encode_stream(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
+{
+#if defined(__SSE2__)
+    if (e->unit == LZ_UNIT_RGB && e->room) {
+        return lz_encode_rgb_fast(e, u, n, row_units);
+    }
+#endif
+    if (e->unit == LZ_UNIT_RGB && e->room) {
+        return lz_encode_stream_t(e, u, n, row_units, LZ_UNIT_RGB, 0xffffffu, 0);
+    }
+    if (e->unit == LZ_UNIT_RGB) {
+        return lz_encode_stream_t(e, u, n, row_units, LZ_UNIT_RGB, 0xffffffu, 1);
+    }
+    return lz_encode_stream_t(e, u, n, row_units, e->unit, e->mask, 1);
 }
 
 /* Fills keys[] with one plane of img in memory order (row 0 first when the
@@ -302,6 +512,7 @@ int lz_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, const
     struct lz_encoder e = {
             .op = out + LZ_HEADER_SIZE,
             .oend = out + out_cap,
+            .room = out_cap >= lz_encode_bound(img),
     };
     e.hash = malloc(LZ_HASH_SIZE * sizeof(uint32_t));
     if (!e.hash) {

@@ -44,7 +44,9 @@
 #define LZ_FAR_MAX      (65535u + 8192u) /* largest distance of the 4-byte form */
 #define LZ_HASH_LOG     15
 #define LZ_HASH_SIZE    (1u << LZ_HASH_LOG)
-#define LZ_SKIP_TRIGGER 6 /* log2 of misses before the scan starts stepping */
+#define LZ_SKIP_TRIGGER 6  /* log2 of misses before the scan starts stepping */
+#define LZ_SKIP_CAP     32 /* largest step over positions (RGB fast path) */
+#define LZ_MIN(a, b)    ((a) < (b) ? (a) : (b))
 
 static int lz_fail(const char **err_desc, const char *msg, int code)
 {
@@ -310,8 +312,7 @@ static inline void lz_put_rgb_match(struct lz_encoder *e, size_t len, size_t dis
  * candidates that agree on all four are extended. Every match of 2+ units
  * is cheaper than its literals, so the take/skip decision is best >= 2.
  */
-static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n,
-                              size_t row_units)
+static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
 {
     const uint32_t mask = 0xffffffu;
     const __m128i m = _mm_set1_epi32((int)mask);
@@ -362,7 +363,10 @@ static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n,
                 }
             }
         }
-        if (best >= 2) {
+        /* A near one-unit match costs 2 bytes against a literal's 3; the
+         * literal run it splits costs at most one more control byte, so it
+         * never loses and often wins (noise-like images). */
+        if (best >= 2 || (best == 1 && dist <= LZ_NEAR_MAX)) {
             if (ip > anchor) {
                 lz_put_literals_t(e, u + anchor, ip - anchor, LZ_UNIT_RGB, mask, 0);
             }
@@ -375,10 +379,11 @@ static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n,
             }
             ip = end;
             anchor = ip;
-            misses = 0;
+            /* One-unit matches do not end a noise-like stretch. */
+            misses = best >= 2 ? 0 : misses;
         } else {
             misses++;
-            ip += 1 + (misses >> LZ_SKIP_TRIGGER);
+            ip += 1 + LZ_MIN(misses >> LZ_SKIP_TRIGGER, LZ_SKIP_CAP);
         }
     }
     if (anchor < n) {

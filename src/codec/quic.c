@@ -37,6 +37,12 @@
  * that only a run can cover (see quic_simd_rgb32_row), and run lengths are
  * split into their one bits by a binary search over a prefix-sum table
  * (put_run) instead of a loop that mispredicts at its end.
+ * With SSE2 the RGB32 coder keeps the equal-to-left flags (this row and the
+ * row above) and the run candidates as bitmaps, 64 pixels a word (see
+ * rgb32_row_bits): the serial loop finds the next candidate and the end of
+ * a run with one count-trailing-zeros per word; other formats and the
+ * portable path keep them as byte rows. That coder is also compiled for
+ * BMI2 and picked at run time, like the row decoders.
  *
  * The decoder reads a byte-swapped copy of the input through a 64-bit
  * register buffer (see "bit reader"), decodes a Golomb codeword by counting

@@ -2,7 +2,8 @@
  * Tests of src/codec/lz.c: round trips over generated screen content in
  * every LZ type (both palette bit orders, odd widths, padded and negative
  * strides, 1x1 up to 4096x2160), golden vectors made by the reference
- * encoder (tests/data/lz/README.md), and corrupt or truncated streams.
+ * encoder (tests/data/lz/README.md), the RGB32 fast and checked encoder
+ * paths, and corrupt or truncated streams.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -217,6 +218,55 @@ static void test_compresses_screen_content(void)
     CHECK(n < 640 * 480 * 4 / 50);
 }
 
+/* Decodes an RGB32 stream of img's size and compares the pixels. */
+static int decodes_to(const struct codec_image *img, const uint8_t *enc, int n)
+{
+    size_t row = (size_t)img->width * 4;
+    uint8_t *out = malloc(row * img->height);
+    int ok = n > 0 && lz_decode(enc, (size_t)n, out, (int32_t)row, NULL) == 0 &&
+             same_pixels(img, out, (int32_t)row);
+    free(out);
+    return ok;
+}
+
+/*
+ * RGB32 with a full lz_encode_bound() buffer takes the SSE2 fast path;
+ * a smaller buffer takes the checked path. Both must decode to the image,
+ * ignore the pad byte, and never cost more than plain literals.
+ */
+static void test_rgb32_fast_and_checked_paths(void)
+{
+    static const uint32_t sizes[][2] = {{1, 1}, {7, 1}, {8, 1}, {9, 2}, {31, 5}, {200, 40}};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (int kind = 0; kind < 5; kind++) {
+            uint32_t w = sizes[s][0], h = sizes[s][1];
+            uint8_t *mem, *mem2;
+            struct codec_image img = make_image(CODEC_FMT_RGB32, w, h, kind, (int32_t)w * 4, &mem);
+            struct codec_image pad = make_image(CODEC_FMT_RGB32, w, h, kind, (int32_t)w * 4, &mem2);
+            for (size_t i = 0; i < (size_t)w * h; i++) {
+                mem2[4 * i + 3] = (uint8_t)(i * 37);
+                mem[4 * i + 3] = 0;
+            }
+            size_t cap = lz_encode_bound(&img);
+            uint8_t *a = malloc(cap), *b = malloc(cap), *c = malloc(cap);
+            int na = lz_encode(&img, a, cap, NULL);
+            int nb = lz_encode(&pad, b, cap, NULL);
+            int nc = lz_encode(&img, c, cap - 1, NULL);
+            size_t units = (size_t)w * h;
+            CHECK(na > 0 && (size_t)na <= LZ_HEADER_SIZE + 3 * units + (units + 31) / 32);
+            CHECK(na == nb && memcmp(a, b, (size_t)na) == 0);
+            CHECK(decodes_to(&img, a, na));
+            CHECK(decodes_to(&img, c, nc));
+            CHECK_EQ(lz_encode(&img, c, LZ_HEADER_SIZE + 1, NULL), CLOVE_E_RANGE);
+            free(a);
+            free(b);
+            free(c);
+            free(mem);
+            free(mem2);
+        }
+    }
+}
+
 static uint8_t *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -361,6 +411,7 @@ int main(void)
                                            CHECK_CASE(test_strides),
                                            CHECK_CASE(test_large_images),
                                            CHECK_CASE(test_compresses_screen_content),
+                                           CHECK_CASE(test_rgb32_fast_and_checked_paths),
                                            CHECK_CASE(test_golden_vectors),
                                            CHECK_CASE(test_corrupt_streams),
                                            CHECK_CASE(test_invalid_arguments),

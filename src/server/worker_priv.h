@@ -1,6 +1,6 @@
 /*
  * Worker internals shared by worker.c (thread, QXL command processing),
- * qxl_api.c (the spice_qxl_* entry points), display_channel.c and
+ * qxl_api.c (the spice_qxl_* entry points), the display_*.c files and
  * cursor_channel.c. Everything here belongs to the worker thread unless
  * marked otherwise.
  */
@@ -105,7 +105,7 @@ void worker_async_complete(struct worker *w, uint64_t cookie);
 void worker_render_pending(struct worker *w);
 void worker_update_client_caps(struct worker *w);
 
-/* display_channel.c */
+/* display_channel.c, display_draw.c (display_broadcast_drawable) */
 void display_client_create(struct worker *w, struct stream *stream, const struct link_mess *link,
                            bool mini_header);
 void display_clients_close_session(struct worker *w, uint32_t session_id);

@@ -345,18 +345,18 @@ static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n,
             size_t max = n - ip;
             best = 0;
             if (l1 == 8) {
-                best = 8 + lz_extend(p + 8 - d1, p + 8, max - 8, mask);
+                best = 8 + lz_extend(p - d1 + 8, p + 8, max - 8, mask);
                 dist = d1;
             }
-            if (l2 == 8 && best < max && (best == 0 || ((p[best] ^ p[best - d2]) & mask) == 0)) {
-                size_t l = 8 + lz_extend(p + 8 - d2, p + 8, max - 8, mask);
+            if (l2 == 8 && best < max && (best == 0 || ((p[best] ^ (p - d2)[best]) & mask) == 0)) {
+                size_t l = 8 + lz_extend(p - d2 + 8, p + 8, max - 8, mask);
                 if (l > best) {
                     best = l;
                     dist = d2;
                 }
             }
-            if (l3 == 8 && best < max && (best == 0 || ((p[best] ^ p[best - d3]) & mask) == 0)) {
-                size_t l = 8 + lz_extend(p + 8 - d3, p + 8, max - 8, mask);
+            if (l3 == 8 && best < max && (best == 0 || ((p[best] ^ (p - d3)[best]) & mask) == 0)) {
+                size_t l = 8 + lz_extend(p - d3 + 8, p + 8, max - 8, mask);
                 if (l > best) {
                     best = l;
                     dist = d3;

@@ -24,6 +24,14 @@
  * no match the scan steps over positions faster (like LZ4's acceleration)
  * so noise-like images cost little time; literals are still exact.
  *
+ * RGB FAST PATH. For RGB types with an output of lz_encode_bound() bytes
+ * (no space checks needed), lz_encode_rgb_fast compares the first eight
+ * units of all three candidates with SSE2, picks the longest with masks
+ * instead of branches (ties: previous unit, then row above, then hash),
+ * and extends only candidates that agree on all eight. It also takes
+ * near one-unit matches (2 bytes against a 3-byte literal), which keeps
+ * noise-like images at least as small as the reference encoder's output.
+ *
  * DECODER. Every length and distance is checked against the output written
  * so far and the end of the image before copying, and every read against
  * in_len, so no input can make it read or write out of bounds.

@@ -419,10 +419,16 @@ size_t channel_client_queued_bytes(const struct channel_client *cc)
     return cc->tx_queued_bytes;
 }
 
-/* True while a new burst waits for pace_ms after the previous one. */
+/*
+ * True while a new burst waits for pace_ms after the previous one. Only a
+ * burst that starts with a deferred entry (a draw, which later draws may
+ * hide or merge with) waits: plain messages such as a new client's surfaces,
+ * its first image and MARK go at once, so pacing never delays the first frame.
+ */
 static bool channel_client_paced(const struct channel_client *cc, uint64_t now)
 {
-    return cc->pace_ms && cc->tx_idle && cc->tx_head && now - cc->burst_end_ms < cc->pace_ms;
+    return cc->pace_ms && cc->tx_idle && cc->tx_head && cc->tx_head->ops &&
+           now - cc->burst_end_ms < cc->pace_ms;
 }
 
 static void channel_client_on_pace_timer(void *opaque)

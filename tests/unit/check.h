@@ -66,6 +66,9 @@ struct check_case {
 static inline int check_run(const struct check_case *cases)
 {
     int n = 0, failures = 0;
+    /* Line-buffered: a sanitizer that ends the process at exit (LSan)
+     * must not swallow the results printed so far. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     while (cases[n].name) {
         n++;
     }

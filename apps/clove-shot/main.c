@@ -241,35 +241,14 @@ static int parse_options(int argc, char **argv, struct options *o)
  */
 static int apply_vv(struct options *o)
 {
-    struct clove_vv_error err;
-    int rc = clove_vv_load(o->vv_file, &o->vv, &err);
-    if (rc < 0) {
-        if (rc == CLOVE_E_IO) {
-            fprintf(stderr, "clove-shot: %s: %s\n", o->vv_file, strerror(errno));
-        } else if (err.line > 0) {
-            fprintf(stderr, "clove-shot: %s:%d: %s\n", o->vv_file, err.line, err.desc);
-        } else {
-            fprintf(stderr, "clove-shot: %s: %s\n", o->vv_file, err.desc);
-        }
+    char why[1200];
+    if (clove_vv_open(o->vv_file, &o->vv, why, sizeof(why)) < 0) {
+        fprintf(stderr, "clove-shot: %s\n", why);
         return 1;
     }
     struct clove_vv_spice spice;
     const char *desc;
-    rc = clove_vv_get_spice(o->vv, &spice, &desc);
-    /* remote-viewer deletes the file as soon as it is read, even if it is unusable. */
-    if (clove_vv_has_key(o->vv, "delete-this-file") && strcmp(o->vv_file, "-") != 0 &&
-        !getenv("VIRT_VIEWER_KEEP_FILE")) {
-        bool del = false;
-        long v;
-        if (clove_vv_get_int(o->vv, "delete-this-file", &v) == 1) {
-            del = v != 0;
-        } else {
-            (void)clove_vv_get_bool(o->vv, "delete-this-file", &del);
-        }
-        if (del) {
-            (void)unlink(o->vv_file); /* fails silently, as remote-viewer's */
-        }
-    }
+    int rc = clove_vv_get_spice(o->vv, &spice, &desc);
     if (rc < 0) {
         fprintf(stderr, "clove-shot: %s: %s\n", o->vv_file, desc);
         return 1;

@@ -153,35 +153,12 @@ int options_parse(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* remote-viewer reads the flag as an integer; "true"/"false" also pass. */
-static bool vv_flag(const struct clove_vv *vv, const char *key)
-{
-    long v;
-    bool b = false;
-    if (clove_vv_get_int(vv, key, &v) == 1) {
-        return v != 0;
-    }
-    return clove_vv_get_bool(vv, key, &b) == 1 && b;
-}
-
 int options_apply_vv(struct options *o)
 {
-    struct clove_vv_error err;
-    int rc = clove_vv_load(o->vv_file, &o->vv, &err);
-    if (rc < 0) {
-        if (rc == CLOVE_E_IO) {
-            fprintf(stderr, "clove-view: %s: %s\n", o->vv_file, strerror(errno));
-        } else if (err.line > 0) {
-            fprintf(stderr, "clove-view: %s:%d: %s\n", o->vv_file, err.line, err.desc);
-        } else {
-            fprintf(stderr, "clove-view: %s: %s\n", o->vv_file, err.desc);
-        }
+    char why[1200];
+    if (clove_vv_open(o->vv_file, &o->vv, why, sizeof(why)) < 0) {
+        fprintf(stderr, "clove-view: %s\n", why);
         return 1;
-    }
-    /* As remote-viewer: deleted once read, whether or not it is usable. */
-    if (strcmp(o->vv_file, "-") != 0 && !getenv("VIRT_VIEWER_KEEP_FILE") &&
-        vv_flag(o->vv, "delete-this-file")) {
-        (void)unlink(o->vv_file);
     }
     struct clove_vv_spice spice;
     const char *desc;

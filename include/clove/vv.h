@@ -80,6 +80,15 @@ int clove_vv_parse(const char *text, size_t length, struct clove_vv **out,
  */
 int clove_vv_load(const char *path, struct clove_vv **out, struct clove_vv_error *error);
 
+/*
+ * What a viewer does with its connection-file argument, as remote-viewer
+ * does: clove_vv_load(), then, once read (usable or not), the file is
+ * deleted when its "delete-this-file" key is true, unless `path` is "-" or
+ * VIRT_VIEWER_KEEP_FILE is set. On failure returns clove_vv_load()'s code
+ * and writes one line "PATH[:LINE]: REASON" into why (why_size bytes).
+ */
+int clove_vv_open(const char *path, struct clove_vv **out, char *why, size_t why_size);
+
 /* Takes: frees the keys. Accepts NULL. */
 void clove_vv_destroy(struct clove_vv *vv);
 

@@ -529,6 +529,30 @@ int clove_vv_load(const char *path, struct clove_vv **out, struct clove_vv_error
     return rc;
 }
 
+static int get_flag(const struct clove_vv *vv, const char *key, bool *out);
+
+int clove_vv_open(const char *path, struct clove_vv **out, char *why, size_t why_size)
+{
+    struct clove_vv_error err;
+    int rc = clove_vv_load(path, out, &err);
+    if (rc < 0) {
+        if (rc == CLOVE_E_IO) {
+            snprintf(why, why_size, "%s: %s", path, strerror(errno));
+        } else if (err.line > 0) {
+            snprintf(why, why_size, "%s:%d: %s", path, err.line, err.desc);
+        } else {
+            snprintf(why, why_size, "%s: %s", path, err.desc);
+        }
+        return rc;
+    }
+    bool del = false;
+    if (strcmp(path, "-") != 0 && !getenv("VIRT_VIEWER_KEEP_FILE") &&
+        get_flag(*out, "delete-this-file", &del) == 1 && del) {
+        (void)unlink(path); /* fails silently, as remote-viewer's */
+    }
+    return 0;
+}
+
 void clove_vv_destroy(struct clove_vv *vv)
 {
     if (!vv) {

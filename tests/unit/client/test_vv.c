@@ -315,6 +315,40 @@ static void test_file_argument(void)
     CHECK(clove_vv_is_file_argument("://x"));
 }
 
+/* clove_vv_open: a one-line reason on failure; delete-this-file honoured. */
+static void test_open(void)
+{
+    char path[] = "/tmp/clove-vv-open-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *text = "[virt-viewer]\ntype=spice\nhost=h\nport=5900\ndelete-this-file=1\n";
+    CHECK_EQ(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct clove_vv *vv = NULL;
+    char why[256] = "";
+    unsetenv("VIRT_VIEWER_KEEP_FILE");
+    CHECK_EQ(clove_vv_open(path, &vv, why, sizeof(why)), 0);
+    CHECK(vv != NULL);
+    CHECK(access(path, F_OK) != 0); /* deleted once read */
+    clove_vv_destroy(vv);
+
+    snprintf(path, sizeof(path), "%s", "/tmp/clove-vv-open-XXXXXX");
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *bad = "[virt-viewer]\nthis is not a key\n";
+    CHECK_EQ(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    vv = NULL;
+    CHECK(clove_vv_open(path, &vv, why, sizeof(why)) < 0);
+    CHECK(vv == NULL);
+    char want[64];
+    snprintf(want, sizeof(want), "%s:2: ", path);
+    CHECK(strncmp(why, want, strlen(want)) == 0);
+    unlink(path);
+    CHECK_EQ(clove_vv_open("/nonexistent/clove.vv", &vv, why, sizeof(why)), CLOVE_E_IO);
+    CHECK(strstr(why, "/nonexistent/clove.vv: ") == why);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -328,6 +362,7 @@ int main(void)
             CHECK_CASE(test_spice_checks),
             CHECK_CASE(test_load),
             CHECK_CASE(test_file_argument),
+            CHECK_CASE(test_open),
             {0},
     });
 }

@@ -467,6 +467,14 @@ QUIC_INLINE void bitw_add(struct quic_bitw *w, uint32_t bits, unsigned len)
     w->nbits += len;
 }
 
+/* bitw_add of a codeword entry (bits << 8) | len (struct quic_family code):
+ * the shift count is the whole entry, which x86 (and the C below, by the
+ * mask) reduces mod 64 to len, so the length needs no extraction. */
+QUIC_INLINE void bitw_add_entry(struct quic_bitw *w, uint32_t e)
+{
+    w->acc = (w->acc << (e & 63)) | (e >> 8);
+}
+
 /* Moves a completed word, if any, to the stage. The store happens either
  * way (a partial word is overwritten by the next emit), which saves a
  * branch that no predictor could guess. */
@@ -773,7 +781,9 @@ static void rgb32_row_bits(struct quic_group *g, const uint8_t *restrict src,
 
 /* The codeword entry of the sample whose residual is *res, recorded at *corr
  * as the last residual coded in its column (corr[-stride]: the column to
- * the left, the context). */
+ * the left, the context). Taking the context from the previous pixel's
+ * value in a register instead was measured: gcc then spilled the three
+ * contexts and copied them each pixel (+9% instructions). */
 QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const uint8_t *res,
                                 int stride)
 {
@@ -781,6 +791,37 @@ QUIC_INLINE uint32_t enc_lookup(const struct quic_model *m, uint8_t *corr, const
     uint32_t e = m->ctx_tab[corr[-stride]][v];
     *corr = (uint8_t)v;
     return e;
+}
+
+/* Codes the pixel whose residuals are at rp (plane c's at rp[oc]) and
+ * records them at cp (see enc_lookup). A pixel's codewords go to the writer
+ * together when they total at most 32 bits, so one emit serves the pixel. */
+QUIC_INLINE void enc_pixel(struct quic_plane *P, struct quic_bitw *bw, uint8_t *cp,
+                           const uint8_t *rp, int S, unsigned nch, int o0, int o1, int o2)
+{
+    /* Channels unrolled by hand: gcc keeps a loop over c with its arrays on
+     * the stack otherwise. */
+    uint32_t e0 = enc_lookup(&P[0].model, cp + o0, rp + o0, S), e1 = 0, e2 = 0;
+    if (nch == 3) {
+        e1 = enc_lookup(&P[1].model, cp + o1, rp + o1, S);
+        e2 = enc_lookup(&P[2].model, cp + o2, rp + o2, S);
+    }
+    /* The entries' bits are < 2^8 and their lengths <= 26, so the low byte
+     * of their sum is the sum of the lengths. */
+    unsigned lens = (e0 + e1 + e2) & 0xff;
+    if (QUIC_LIKELY(lens <= 32)) {
+        bitw_add_entry(bw, e0);
+        if (nch == 3) {
+            bitw_add_entry(bw, e1);
+            bitw_add_entry(bw, e2);
+        }
+        bw->nbits += lens;
+        bitw_emit(bw);
+    } else {
+        bitw_put(bw, e0 >> 8, e0 & 0xff);
+        bitw_put(bw, e1 >> 8, e1 & 0xff);
+        bitw_put(bw, e2 >> 8, e2 & 0xff);
+    }
 }
 
 /* up[i] = 1 where the pixels above-left and above pixel i are equal (the
@@ -803,8 +844,7 @@ static void up_candidates(uint8_t *restrict up, const uint32_t *restrict kprev, 
 /* Codes one row of a group. The residuals and run candidates are computed
  * first (row passes); the serial loop keeps the schedule countdown and the
  * bit writer in locals, since stores through the uint8_t rows could alias
- * the structs they live in. A pixel's codewords go to the writer together
- * when they total at most 32 bits, so one emit serves the pixel. */
+ * the structs they live in. */
 QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family *f,
                                   struct quic_bitw *w, unsigned width, int first_row, unsigned nch,
                                   const uint8_t *src32, const uint8_t *up32, int bits)
@@ -824,8 +864,10 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     uint8_t *corr;
 
     /* Byte of plane c in an interleaved pixel: R, G, B at 0, 1, 2, or at 2,
-     * 1, 0 when the residuals come straight from BGRX pixels (src32). */
-    const int o0 = src32 ? 2 : 0, o1 = 1, o2 = src32 ? 0 : 2;
+     * 1, 0 when the residuals come straight from BGRX pixels (src32, which
+     * `bits` implies: a constant there, so no register holds the offsets). */
+    const int bgr = bits || src32;
+    const int o0 = bgr ? 2 : 0, o1 = 1, o2 = bgr ? 0 : 2;
     const uint64_t *eqb = g->eqb, *candb = g->candb;
     if (bits) {
 #if QUIC_HAVE_SSE2
@@ -890,39 +932,30 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             const uint8_t *rp = res + S * i;
             uint8_t *const cstop = corr + S * stop;
             i = stop;
-            for (; cp != cstop; cp += S, rp += S) {
-                /* Channels unrolled by hand: gcc keeps a loop over c with its
-                 * arrays on the stack otherwise. */
-                uint32_t e0 = enc_lookup(&P[0].model, cp + o0, rp + o0, S), e1 = 0, e2 = 0;
+            /* The pixels before the next model update need no countdown
+             * test: the update pixel bounds the loop. Most stretches (six
+             * pixels on average, the countdown about 30) have none. */
+            while (QUIC_UNLIKELY(countdown < (unsigned)(cstop - cp) / (unsigned)S)) {
+                uint8_t *const lim = cp + S * (int)countdown;
+                for (; cp != lim; cp += S, rp += S) {
+                    enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
+                }
+                enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
+                st->seed++;
+                countdown = quic_rand6[st->seed & 0xff] & waitmask;
+                /* Unrolled: gcc keeps a loop over the planes, with a branch
+                 * that mispredicts at its end. */
+                model_update(&P[0].model, f, cp[o0 - S], cp[o0], st->trigger);
                 if (nch == 3) {
-                    e1 = enc_lookup(&P[1].model, cp + o1, rp + o1, S);
-                    e2 = enc_lookup(&P[2].model, cp + o2, rp + o2, S);
+                    model_update(&P[1].model, f, cp[o1 - S], cp[o1], st->trigger);
+                    model_update(&P[2].model, f, cp[o2 - S], cp[o2], st->trigger);
                 }
-                if (QUIC_LIKELY((e0 & 0xff) + (e1 & 0xff) + (e2 & 0xff) <= 32)) {
-                    bitw_add(&bw, e0 >> 8, e0 & 0xff);
-                    if (nch == 3) {
-                        bitw_add(&bw, e1 >> 8, e1 & 0xff);
-                        bitw_add(&bw, e2 >> 8, e2 & 0xff);
-                    }
-                    bitw_emit(&bw);
-                } else {
-                    bitw_put(&bw, e0 >> 8, e0 & 0xff);
-                    bitw_put(&bw, e1 >> 8, e1 & 0xff);
-                    bitw_put(&bw, e2 >> 8, e2 & 0xff);
-                }
-                if (QUIC_LIKELY(countdown)) {
-                    countdown--;
-                } else {
-                    st->seed++;
-                    countdown = quic_rand6[st->seed & 0xff] & waitmask;
-                    /* Unrolled: gcc keeps a loop over the planes, with a
-                     * branch that mispredicts at its end. */
-                    model_update(&P[0].model, f, cp[o0 - S], cp[o0], st->trigger);
-                    if (nch == 3) {
-                        model_update(&P[1].model, f, cp[o1 - S], cp[o1], st->trigger);
-                        model_update(&P[2].model, f, cp[o2 - S], cp[o2], st->trigger);
-                    }
-                }
+                cp += S;
+                rp += S;
+            }
+            countdown -= (unsigned)(cstop - cp) / (unsigned)S;
+            for (; cp != cstop; cp += S, rp += S) {
+                enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
             }
         }
         if (bump) {

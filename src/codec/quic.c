@@ -382,11 +382,16 @@ static void group_reset(struct quic_group *g, const struct quic_family *f)
     }
 }
 
+/* Which best-code tables model_update_inl refreshes: the encoder reads only
+ * ctx_tab, the decoder only ctx_lp. */
+#define QUIC_TAB_ENC 1
+#define QUIC_TAB_DEC 2
+
 /* Adds the cost of coding `v` with each code to the bucket's counters and
  * picks the cheapest (ties go to the longer code), halving the counters once
  * the best exceeds the trigger. */
 QUIC_INLINE void model_update_inl(struct quic_model *m, const struct quic_family *f, unsigned ctx,
-                                  unsigned v, unsigned trigger)
+                                  unsigned v, unsigned trigger, int tabs)
 {
     unsigned bucket = f->bucket_of[ctx];
     uint16_t *cnt = m->counters[bucket];
@@ -416,10 +421,17 @@ QUIC_INLINE void model_update_inl(struct quic_model *m, const struct quic_family
     }
     if (best != m->best[bucket]) {
         m->best[bucket] = (uint8_t)best;
-        for (unsigned x = f->bucket_lo[bucket]; x <= f->bucket_hi[bucket]; x++) {
-            m->ctx_tab[x] = f->code[best];
-            m->ctx_lp[x][0] = (uint8_t)best;
-            m->ctx_lp[x][1] = f->gr_prefix[best];
+        unsigned lo = f->bucket_lo[bucket], hi = f->bucket_hi[bucket];
+        if (tabs & QUIC_TAB_ENC) {
+            for (unsigned x = lo; x <= hi; x++) {
+                m->ctx_tab[x] = f->code[best];
+            }
+        }
+        if (tabs & QUIC_TAB_DEC) {
+            for (unsigned x = lo; x <= hi; x++) {
+                m->ctx_lp[x][0] = (uint8_t)best;
+                m->ctx_lp[x][1] = f->gr_prefix[best];
+            }
         }
     }
 }
@@ -430,7 +442,20 @@ QUIC_INLINE void model_update_inl(struct quic_model *m, const struct quic_family
 static void model_update(struct quic_model *m, const struct quic_family *f, unsigned ctx,
                          unsigned v, unsigned trigger)
 {
-    model_update_inl(m, f, ctx, v, trigger);
+    model_update_inl(m, f, ctx, v, trigger, QUIC_TAB_DEC);
+}
+
+/* The encoder's model update of a pixel's planes, one call for all of them:
+ * plane c's context is cp[oc - S] and its value cp[oc] (see
+ * encode_group_row). */
+static void model_update_enc(struct quic_plane *P, const struct quic_family *f, const uint8_t *cp,
+                             int S, unsigned nch, int o0, int o1, int o2, unsigned trigger)
+{
+    model_update_inl(&P[0].model, f, cp[o0 - S], cp[o0], trigger, QUIC_TAB_ENC);
+    if (nch == 3) {
+        model_update_inl(&P[1].model, f, cp[o1 - S], cp[o1], trigger, QUIC_TAB_ENC);
+        model_update_inl(&P[2].model, f, cp[o2 - S], cp[o2], trigger, QUIC_TAB_ENC);
+    }
 }
 
 /* Splits the row [pos, width) where the wait mask changes: returns the end
@@ -943,13 +968,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
                 enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
                 st->seed++;
                 countdown = quic_rand6[st->seed & 0xff] & waitmask;
-                /* Unrolled: gcc keeps a loop over the planes, with a branch
-                 * that mispredicts at its end. */
-                model_update(&P[0].model, f, cp[o0 - S], cp[o0], st->trigger);
-                if (nch == 3) {
-                    model_update(&P[1].model, f, cp[o1 - S], cp[o1], st->trigger);
-                    model_update(&P[2].model, f, cp[o2 - S], cp[o2], st->trigger);
-                }
+                model_update_enc(P, f, cp, S, nch, o0, o1, o2, st->trigger);
                 cp += S;
                 rp += S;
             }
@@ -1872,9 +1891,11 @@ QUIC_INLINE int decode_rgb_group_row(struct quic_coder *q, struct quic_bitr *r, 
                 QUIC_OPAQUE(w);
                 st->seed++;
                 upd = i + 1 + (ptrdiff_t)(quic_rand6[st->seed & 0xff] & waitmask);
-                model_update_inl(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff, st->trigger);
-                model_update_inl(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff, st->trigger);
-                model_update_inl(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger);
+                model_update_inl(&P[0].model, f, (cw >> 16) & 0xff, (w >> 16) & 0xff, st->trigger,
+                                 QUIC_TAB_DEC);
+                model_update_inl(&P[1].model, f, (cw >> 8) & 0xff, (w >> 8) & 0xff, st->trigger,
+                                 QUIC_TAB_DEC);
+                model_update_inl(&P[2].model, f, cw & 0xff, w & 0xff, st->trigger, QUIC_TAB_DEC);
             }
             if (++i >= end) {
                 break;

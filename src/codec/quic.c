@@ -209,8 +209,10 @@ struct quic_group {
  * copied to the caller's buffer after each row; so the hot loop stores every
  * word unconditionally and checks the capacity once per row. */
 struct quic_bitw {
-    uint64_t acc;   /* pending bits in the low nbits bits (higher bits are stale) */
-    unsigned nbits; /* < 32 between calls */
+    uint64_t acc; /* pending bits in the low nb32 + 32 bits (higher bits are stale) */
+    /* pending bits - 32: in [-32, 0) between calls (see bitw_emit); as
+     * wide as a pointer, since its sign moves sp */
+    ptrdiff_t nb32;
     uint8_t *stage;
     uint8_t *sp; /* next word of the stage (a pointer: one register in the row loop) */
     int full;    /* a row did not fit: the output is unusable */
@@ -485,11 +487,12 @@ static void segment_bump(struct quic_state *st)
 /* ---- bit writer ---- */
 
 /* Appends `bits` (< 2^len) as `len` bits, MSB first; the caller keeps
- * nbits + len <= 63 and calls bitw_emit() before nbits can reach 32 twice. */
+ * the pending bits + len <= 63 and calls bitw_emit() before they can reach
+ * 32 twice. */
 QUIC_INLINE void bitw_add(struct quic_bitw *w, uint32_t bits, unsigned len)
 {
     w->acc = (w->acc << len) | bits;
-    w->nbits += len;
+    w->nb32 += (ptrdiff_t)len;
 }
 
 /* bitw_add of a codeword entry (bits << 8) | len (struct quic_family code):
@@ -505,10 +508,13 @@ QUIC_INLINE void bitw_add_entry(struct quic_bitw *w, uint32_t e)
  * branch that no predictor could guess. */
 QUIC_INLINE void bitw_emit(struct quic_bitw *w)
 {
-    unsigned n = w->nbits; /* < 64 */
-    store_le32(w->sp, (uint32_t)(w->acc >> ((n - 32) & 63)));
-    w->sp += (n >> 3) & 4; /* 4 when a word is complete */
-    w->nbits = n & 31;
+    ptrdiff_t n = w->nb32; /* < 32; >= 0 when a word is complete */
+    store_le32(w->sp, (uint32_t)(w->acc >> (n & 63)));
+    /* Counting the pending bits from 32 makes the shift count, the
+     * completion test (the sign: >> is arithmetic on the compilers that
+     * build this) and the new count one operation each. */
+    w->sp += 4 + 4 * (n >> (sizeof(n) * CHAR_BIT - 1));
+    w->nb32 = n | -32; /* n - 32 when n >= 0 */
 }
 
 /* Appends the low `len` (1..32) bits of `bits`, MSB first. */
@@ -840,7 +846,7 @@ QUIC_INLINE void enc_pixel(struct quic_plane *P, struct quic_bitw *bw, uint8_t *
             bitw_add_entry(bw, e1);
             bitw_add_entry(bw, e2);
         }
-        bw->nbits += lens;
+        bw->nb32 += (ptrdiff_t)lens;
         bitw_emit(bw);
     } else {
         bitw_put(bw, e0 >> 8, e0 & 0xff);
@@ -1313,7 +1319,8 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, con
         set_err(err_desc, "quic: out of memory");
         return rc;
     }
-    struct quic_bitw w = {.stage = q.stage,
+    struct quic_bitw w = {.nb32 = -32,
+                          .stage = q.stage,
                           .sp = q.stage,
                           .out = out,
                           .cap = out_cap > INT_MAX ? INT_MAX : out_cap};
@@ -1349,8 +1356,8 @@ int quic_encode(const struct codec_image *img, uint8_t *out, size_t out_cap, con
 
     /* Pad the last word with zeros, then one zero word the decoder's
      * 32-bit lookahead may read. */
-    if (w.nbits) {
-        bitw_put(&w, 0, 32 - w.nbits);
+    if (w.nb32 != -32) {
+        bitw_put(&w, 0, (unsigned)-w.nb32);
     }
     bitw_put32(&w, 0);
     bitw_flush_stage(&w);

@@ -233,6 +233,9 @@ struct quic_coder {
 #ifndef QUIC_HAVE_SSE2
 #define QUIC_HAVE_SSE2 0
 #endif
+#ifndef QUIC_HAVE_AVX2
+#define QUIC_HAVE_AVX2 0
+#endif
 
 #if !QUIC_HAVE_SSE2
 /* Never called: only the SSE2 coder keeps its flags as bitmaps. */
@@ -245,12 +248,13 @@ static inline int quic_bits_next(const uint64_t *b, uint64_t inv, int i, int end
 }
 #endif
 
-/* Whether the SSE2 row kernels run (see quic_simd_set). */
+/* Whether the SSE2 row kernels run: 0 no, 2 only they, 1 they and the
+ * BMI2 and AVX2 row functions (see quic_simd_set). */
 static int quic_simd_on = 1;
 
 void quic_simd_set(int enabled)
 {
-    quic_simd_on = enabled != 0;
+    quic_simd_on = enabled == 2 ? 2 : enabled != 0;
 }
 
 static void set_err(const char **err_desc, const char *msg)
@@ -767,6 +771,10 @@ static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_
     }
 }
 
+#if QUIC_HAVE_FAST_ROWS && QUIC_HAVE_AVX2
+static int quic_fast_avx2(void);
+#endif
+
 #if QUIC_HAVE_SSE2
 /* rgb32_row with the flags as bitmaps (the SIMD path of RGB32 encoding):
  * eqb gets bit i = pixel i equals pixel i - 1, and on rows after the first
@@ -781,7 +789,14 @@ static void rgb32_row_bits(struct quic_group *g, const uint8_t *restrict src,
     unsigned words = (width + 63) / 64;
     unsigned i = 1;
     if (width >= 16) {
-        i = quic_simd_rgb32_row_bits(res4, eqb, src, up, g->eqbprev, width);
+#if QUIC_HAVE_FAST_ROWS && QUIC_HAVE_AVX2
+        if (quic_fast_avx2()) {
+            i = quic_avx2_rgb32_row_bits(res4, eqb, src, up, g->eqbprev, width);
+        } else
+#endif
+        {
+            i = quic_simd_rgb32_row_bits(res4, eqb, src, up, g->eqbprev, width);
+        }
     }
     /* The SIMD pass stored whole 16-bit fields; the rest of the last word is
      * or-ed below. */
@@ -1968,9 +1983,11 @@ QUIC_ROW_DECODERS(_base, , 0)
 #if QUIC_HAVE_FAST_ROWS
 QUIC_ROW_DECODERS(_fast, QUIC_FAST_ATTR, 1)
 
-/* Whether the CPU has lzcnt, BMI1 and BMI2 (CPUID 0x80000001 ECX bit 5;
- * leaf 7 EBX bits 3 and 8). */
-static int quic_fast_rows(void)
+/* Bit 0: the CPU has lzcnt, BMI1 and BMI2 (CPUID 0x80000001 ECX bit 5;
+ * leaf 7 EBX bits 3 and 8). Bit 1: it has AVX2 (leaf 7 EBX bit 5) and the
+ * OS saves the AVX state (leaf 1 ECX bits 27 OSXSAVE and 28 AVX, then XCR0
+ * bits 1 and 2). */
+static int quic_cpu_bits(void)
 {
     /* Cached: cpuid traps to the hypervisor on a VM. Atomic, since two
      * threads may ask first at once (both compute the same answer). */
@@ -1979,16 +1996,37 @@ static int quic_fast_rows(void)
     if (k < 0) {
         unsigned a, b, c, d;
         int ok = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 5));
-        ok = ok && __get_cpuid_max(0, NULL) >= 7;
-        if (ok) {
-            __cpuid_count(7, 0, a, b, c, d);
-            ok = (b & (1u << 3)) && (b & (1u << 8));
+        int leaf7 = __get_cpuid_max(0, NULL) >= 7;
+        unsigned b7 = 0;
+        if (leaf7) {
+            __cpuid_count(7, 0, a, b7, c, d);
         }
-        k = ok;
+        ok = ok && leaf7 && (b7 & (1u << 3)) && (b7 & (1u << 8));
+        int avx2 = 0;
+        if (leaf7 && (b7 & (1u << 5)) && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) &&
+            (c & (1u << 28))) {
+            unsigned lo, hi;
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            (void)hi;
+            avx2 = (lo & 6u) == 6u;
+        }
+        k = ok | (avx2 << 1);
         atomic_store_explicit(&known, k, memory_order_relaxed);
     }
     return k;
 }
+
+static int quic_fast_rows(void)
+{
+    return quic_simd_on == 1 && (quic_cpu_bits() & 1);
+}
+
+#if QUIC_HAVE_AVX2
+static int quic_fast_avx2(void)
+{
+    return quic_simd_on == 1 && ((quic_cpu_bits() >> 1) & 1);
+}
+#endif
 #endif
 
 /* Writes the decoded row to `dst` as `format`: the RGB pixel words

@@ -20,9 +20,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Test hook: 0 makes quic.c use only its portable loops, nonzero (the
- * default) lets it use the SIMD kernels where the CPU has them. Not meant to
- * be flipped while another thread codes. */
+/* Test hook: 0 makes quic.c use only its portable loops, 2 only the SSE2
+ * kernels (not the BMI2 or AVX2 row functions), any other value (the
+ * default) every kernel the CPU has. Not meant to be flipped while another
+ * thread codes. */
 void quic_simd_set(int enabled);
 
 #if defined(__SSE2__)
@@ -383,6 +384,85 @@ static inline unsigned quic_simd_rgb32_row_bits(uint8_t *res4, uint64_t *eqb, co
 #undef QUIC_LOAD
     return i;
 }
+
+/* x86-64 builds also compile the RGB32 encoder's row pass for AVX2, which
+ * quic.c picks at run time (quic_fast_avx2). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QUIC_HAVE_AVX2 1
+#define QUIC_AVX2_ATTR __attribute__((target("avx2")))
+
+/* Folded residual of c over the prediction floor((l + u) / 2), or l alone
+ * when `up` is 0 (see quic_fold8). */
+QUIC_AVX2_ATTR static inline __m256i quic_avx2_res(__m256i c, __m256i l, __m256i u, int up)
+{
+    __m256i d;
+    if (up) {
+        /* c - floor((l + u) / 2) = c - avg_round_up(l, u) + ((l ^ u) & 1) */
+        d = _mm256_add_epi8(_mm256_sub_epi8(c, _mm256_avg_epu8(l, u)),
+                            _mm256_and_si256(_mm256_xor_si256(l, u), _mm256_set1_epi8(1)));
+    } else {
+        d = _mm256_sub_epi8(c, l);
+    }
+    return _mm256_xor_si256(_mm256_add_epi8(d, d), _mm256_cmpgt_epi8(_mm256_setzero_si256(), d));
+}
+
+/* Bit k set when pixel k of c equals pixel k of l (pad bytes ignored). */
+QUIC_AVX2_ATTR static inline unsigned quic_avx2_eq8(__m256i c, __m256i l)
+{
+    __m256i x = _mm256_slli_epi32(_mm256_xor_si256(c, l), 8);
+    __m256i e = _mm256_cmpeq_epi32(x, _mm256_setzero_si256());
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(e));
+}
+
+/* quic_simd_rgb32_row_bits with 256-bit vectors (eight pixels each), for
+ * CPUs with AVX2 (the caller checks): the same residuals, flags and flat
+ * blocks, so the same stream. */
+QUIC_AVX2_ATTR static inline unsigned quic_avx2_rgb32_row_bits(uint8_t *res4, uint64_t *eqb,
+                                                               const uint8_t *src,
+                                                               const uint8_t *up,
+                                                               const uint64_t *eqbprev, unsigned n)
+{
+#define QUIC_LOAD(p)     _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define QUIC_STORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+    unsigned i = 0;
+    int prev_flat = 0;
+    for (; i + 16 <= n; i += 16) {
+        const uint8_t *s4 = src + 4 * i;
+        __m256i c0 = QUIC_LOAD(s4), c1 = QUIC_LOAD(s4 + 32);
+        /* Pixel 0 has no left neighbour: its lane gets pixel 0 itself. */
+        __m256i l0 = i ? QUIC_LOAD(s4 - 4)
+                       : _mm256_permutevar8x32_epi32(c0, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+        __m256i l1 = QUIC_LOAD(s4 + 28);
+        uint16_t m = (uint16_t)(quic_avx2_eq8(c0, l0) | (quic_avx2_eq8(c1, l1) << 8));
+        memcpy((uint8_t *)eqb + (i >> 3), &m, 2);
+        uint8_t *r4 = res4 + 4 * i;
+        if (!up) {
+            QUIC_STORE(r4, quic_avx2_res(c0, l0, l0, 0));
+            QUIC_STORE(r4 + 32, quic_avx2_res(c1, l1, l1, 0));
+            continue;
+        }
+        uint16_t mp;
+        memcpy(&mp, (const uint8_t *)eqbprev + (i >> 3), 2);
+        const uint8_t *u4 = up + 4 * i;
+        if ((uint16_t)(m & mp) == 0xffff && i) {
+            /* A flat block (see quic_simd_rgb32_row): only its first
+             * pixel's residuals, and none after another flat block. */
+            if (!prev_flat) {
+                QUIC_STORE(r4, quic_avx2_res(c0, l0, QUIC_LOAD(u4), 1));
+            }
+            prev_flat = 1;
+            continue;
+        }
+        prev_flat = 0;
+        QUIC_STORE(r4, quic_avx2_res(c0, l0, QUIC_LOAD(u4), 1));
+        QUIC_STORE(r4 + 32, quic_avx2_res(c1, l1, QUIC_LOAD(u4 + 32), 1));
+    }
+#undef QUIC_STORE
+#undef QUIC_LOAD
+    return i;
+}
+#endif
 
 /* candb = eqbprev & (eqb << 1) over `words` words: bit i says pixel i may
  * start a run (the caller clears bits 0 .. 2). */

@@ -240,6 +240,14 @@ static void test_golden_vectors_portable(void)
     quic_simd_set(1);
 }
 
+/* Through the SSE2 kernels only (not the BMI2 or AVX2 row functions). */
+static void test_golden_vectors_sse2(void)
+{
+    quic_simd_set(2);
+    test_golden_vectors();
+    quic_simd_set(1);
+}
+
 /* The SIMD and portable paths give the same bytes, encoding and decoding,
  * on every type, on widths around the kernels' 16-pixel blocks and the
  * encoder's 64-pixel flag words, and on all four patterns. */
@@ -263,6 +271,12 @@ static void test_simd_matches_portable(void)
                 int nb = quic_encode(&img, b, cap, NULL);
                 quic_simd_set(1);
                 CHECK(na > 0);
+                CHECK_EQ(na, nb);
+                CHECK_MEM_EQ(a, b, (size_t)na);
+                /* The SSE2-only kernels too (the default may be AVX2). */
+                quic_simd_set(2);
+                nb = quic_encode(&img, b, cap, NULL);
+                quic_simd_set(1);
                 CHECK_EQ(na, nb);
                 CHECK_MEM_EQ(a, b, (size_t)na);
                 size_t raw = (size_t)w * h * bpp;
@@ -493,6 +507,7 @@ int main(void)
     return check_run((struct check_case[]){
             CHECK_CASE(test_golden_vectors),
             CHECK_CASE(test_golden_vectors_portable),
+            CHECK_CASE(test_golden_vectors_sse2),
             CHECK_CASE(test_simd_matches_portable),
             CHECK_CASE(test_roundtrip_small_sizes),
             CHECK_CASE(test_roundtrip_patterns_odd_widths),

@@ -185,9 +185,17 @@ static void test_reference_vectors_portable(void)
     check_vectors(0);
 }
 
+/* SSE2 kernels only: on CPUs with BMI2 or AVX2 the default takes other row
+ * functions. */
+static void test_reference_vectors_sse2(void)
+{
+    check_vectors(2);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){CHECK_CASE(test_reference_vectors_simd),
                                            CHECK_CASE(test_reference_vectors_portable),
+                                           CHECK_CASE(test_reference_vectors_sse2),
                                            {0}});
 }

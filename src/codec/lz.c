@@ -90,15 +90,9 @@ static inline size_t lz_match_cost(size_t coded_len, size_t dist)
     return (dist <= LZ_NEAR_MAX ? 2 : 4) + lz_len_extra_bytes(coded_len);
 }
 
-/* Appends one match; `checked` = 0 when the caller proved the space. */
-static inline int lz_put_match(struct lz_encoder *e, size_t len, size_t dist, size_t bias,
-                               int checked)
+/* Writes one match of coded length `coded` at op; returns the new end. */
+static inline uint8_t *lz_write_match(uint8_t *op, size_t coded, size_t dist)
 {
-    size_t coded = len - bias;
-    if (checked && (size_t)(e->oend - e->op) < 8 + lz_len_extra_bytes(coded)) {
-        return CLOVE_E_RANGE;
-    }
-    uint8_t *op = e->op;
     uint32_t lfield = coded < 7 ? (uint32_t)coded : 7;
     if (dist <= LZ_NEAR_MAX) {
         size_t d = dist - 1;
@@ -117,39 +111,66 @@ static inline int lz_put_match(struct lz_encoder *e, size_t len, size_t dist, si
         *op++ = (uint8_t)(d >> 8);
         *op++ = (uint8_t)(d & 255);
     }
-    e->op = op;
+    return op;
+}
+
+/* Appends one match; `checked` = 0 when the caller proved the space. */
+static inline int lz_put_match(struct lz_encoder *e, size_t len, size_t dist, size_t bias,
+                               int checked)
+{
+    size_t coded = len - bias;
+    if (checked && (size_t)(e->oend - e->op) < 8 + lz_len_extra_bytes(coded)) {
+        return CLOVE_E_RANGE;
+    }
+    e->op = lz_write_match(e->op, coded, dist);
     return 0;
 }
 
+#if defined(__SSE2__)
+static inline __m128i lz_xor4(const uint32_t *a, const uint32_t *b)
+{
+    return _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
+                         _mm_loadu_si128((const __m128i *)(const void *)b));
+}
+
+/* Equality bits (bit i for unit i, under m) of a[0..15] and b[0..15]. */
+static inline unsigned lz_eq16(const uint32_t *a, const uint32_t *b, __m128i m)
+{
+    const __m128i z = _mm_setzero_si128();
+    __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a, b), m), z);
+    __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + 4, b + 4), m), z);
+    __m128i e2 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + 8, b + 8), m), z);
+    __m128i e3 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + 12, b + 12), m), z);
+    /* Saturating packs keep each unit's all-ones or zero: one byte each. */
+    return (unsigned)_mm_movemask_epi8(
+            _mm_packs_epi16(_mm_packs_epi32(e0, e1), _mm_packs_epi32(e2, e3)));
+}
+#endif
+
 /*
  * Number of equal units (under `mask`) at a[0..] and b[0..], at most max.
- * Compares four units per step with SSE2 when available, else two.
+ * With SSE2 the main loop tests sixteen units per step (differences or-ed,
+ * one compare) and has the only data-dependent branch: the block that
+ * differs is then searched without branches.
  */
-static inline size_t lz_extend(const uint32_t *a, const uint32_t *b, size_t max, uint32_t mask)
+static inline __attribute__((always_inline)) size_t lz_extend(const uint32_t *a, const uint32_t *b,
+                                                              size_t max, uint32_t mask)
 {
     size_t n = 0;
 #if defined(__SSE2__)
     const __m128i m = _mm_set1_epi32((int)mask);
     const __m128i z = _mm_setzero_si128();
-    while (n + 8 <= max) {
-        __m128i d0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + n)),
-                                   _mm_loadu_si128((const __m128i *)(const void *)(b + n)));
-        __m128i d1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + n + 4)),
-                                   _mm_loadu_si128((const __m128i *)(const void *)(b + n + 4)));
-        __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(d0, m), z);
-        __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(d1, m), z);
-        unsigned ne = ((unsigned)_mm_movemask_ps(_mm_castsi128_ps(e0)) |
-                       ((unsigned)_mm_movemask_ps(_mm_castsi128_ps(e1)) << 4)) ^
-                      255u;
-        if (ne) {
-            return n + (unsigned)__builtin_ctz(ne);
+    while (n + 16 <= max) {
+        __m128i d = _mm_or_si128(
+                _mm_or_si128(lz_xor4(a + n, b + n), lz_xor4(a + n + 4, b + n + 4)),
+                _mm_or_si128(lz_xor4(a + n + 8, b + n + 8), lz_xor4(a + n + 12, b + n + 12)));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(d, m), z)) != 0xffff) {
+            return n + (unsigned)__builtin_ctz(~lz_eq16(a + n, b + n, m));
         }
-        n += 8;
+        n += 16;
     }
     while (n + 4 <= max) {
-        __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(a + n));
-        __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + n));
-        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(va, vb), m), z);
+        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + n, b + n), m), z);
         unsigned ne = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq)) ^ 15u;
         if (ne) {
             return n + (unsigned)__builtin_ctz(ne);
@@ -280,110 +301,160 @@ lz_encode_stream_t(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row
 }
 
 #if defined(__SSE2__)
-/* Units (0..8) that agree at p[0..7] and q[0..7], ignoring the pad byte. */
-static inline unsigned lz_head8(const uint32_t *p, const uint32_t *q, __m128i m)
+/* Length (0..8) of the agreement of the eight units at q with a0:a1, the
+ * eight units at the current position with their pad bytes cleared. */
+static inline size_t lz_head8(__m128i a0, __m128i a1, const uint32_t *q, __m128i m)
 {
-    __m128i d0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
-                               _mm_loadu_si128((const __m128i *)(const void *)q));
-    __m128i d1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 4)),
-                               _mm_loadu_si128((const __m128i *)(const void *)(q + 4)));
-    __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(d0, m), _mm_setzero_si128());
-    __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(d1, m), _mm_setzero_si128());
-    unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(e0)) |
-                  ((unsigned)_mm_movemask_ps(_mm_castsi128_ps(e1)) << 4);
-    return (unsigned)__builtin_ctz(~eq);
+    __m128i q0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)q), m);
+    __m128i q1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + 4)), m);
+    /* Two mask bits per unit after the saturating pack. */
+    unsigned eq = (unsigned)_mm_movemask_epi8(
+            _mm_packs_epi32(_mm_cmpeq_epi32(q0, a0), _mm_cmpeq_epi32(q1, a1)));
+    return (unsigned)__builtin_ctz(~eq) >> 1;
 }
 
-/* Appends an RGB match (bias 0, length >= 2) with room already proved. The
- * usual short forms are written without branches. */
-static inline void lz_put_rgb_match(struct lz_encoder *e, size_t len, size_t dist)
+/* Hash of the three units at p (pad bytes ignored) for the RGB fast path:
+ * the first two units go through one 64-bit multiply. */
+static inline uint32_t lz_hash3_rgb(const uint32_t *p)
 {
-    if (len >= 7 + 255 || dist > LZ_NEAR_MAX) {
-        lz_put_match(e, len, dist, 0, 0);
-        return;
+    uint64_t h = (lz_load64(p) & 0x00ffffff00ffffffull) * 0x9E3779B97F4A7C15ull;
+    h ^= (uint64_t)(p[2] & 0xffffffu) * 0xC2B2AE3D27D4EB4Full;
+    return (uint32_t)(h >> (64 - LZ_HASH_LOG));
+}
+
+/* Writes count RGB literal units from u at op (room proved); returns the
+ * new end. Four bytes are stored per unit and the next one overwrites the
+ * fourth; lz_encode_bound's slack covers the last. */
+static inline uint8_t *lz_rgb_literals(uint8_t *op, const uint32_t *u, size_t count)
+{
+    while (count > 0) {
+        size_t run = LZ_MIN(count, LZ_MAX_COPY);
+        *op++ = (uint8_t)(run - 1);
+        for (size_t i = 0; i < run; i++) {
+            uint32_t k = u[i];
+            memcpy(op + 3 * i, &k, 4);
+        }
+        op += 3 * run;
+        u += run;
+        count -= run;
     }
-    uint8_t *op = e->op;
+    return op;
+}
+
+/* Writes an RGB match (bias 0, length >= 1) at op, room proved; matches
+ * shorter than 262 units (one length byte at most) are written without
+ * branches, near or far. Returns the new end. */
+static inline uint8_t *lz_rgb_match(uint8_t *op, size_t len, size_t dist)
+{
+    if (len >= 7 + 255) {
+        return lz_write_match(op, len, dist);
+    }
     size_t is_long = len >= 7;
+    size_t is_far = dist > LZ_NEAR_MAX;
     size_t lfield = is_long ? 7 : len;
     size_t d = dist - 1;
-    op[0] = (uint8_t)((lfield << 5) | (d >> 8));
+    size_t fd = dist - 8192;
+    /* near: ctrl [len] d_lo; far: ctrl(31) [len] 255 fd_hi fd_lo */
+    size_t far_mask = -is_far;
+    op[0] = (uint8_t)((lfield << 5) | (((d >> 8) | far_mask) & 31));
     op[1] = (uint8_t)(len - 7);
     op += 1 + is_long;
-    op[0] = (uint8_t)(d & 255);
-    e->op = op + 1;
+    op[0] = (uint8_t)(d | far_mask);
+    op[1] = (uint8_t)(fd >> 8);
+    op[2] = (uint8_t)(fd & 255);
+    return op + 1 + 2 * is_far;
 }
 
+/* Where an RGB fast-path scan stands: output end, next position, first
+ * unit not yet written, and positions without a match since the last. */
+struct lz_rgb_state {
+    uint8_t *op;
+    size_t ip, anchor, misses;
+};
+
 /*
- * RGB stream with room for lz_encode_bound() bytes. Same search as
- * lz_encode_stream_t, but the first four units of all three candidates are
- * compared with SSE2 and the winner picked without branches; only
- * candidates that agree on all four are extended. Every match of 2+ units
- * is cheaper than its literals, so the take/skip decision is best >= 2.
+ * Scans positions ip < stop (stop <= n - 8, so eight units can be read at
+ * every position). `above` (a constant after inlining) says whether the
+ * unit one row up exists for every position of the scan: the first row is
+ * scanned with above = 0, the rest with above = 1, so the loop has no
+ * per-position test for it. The first eight units of the three candidates
+ * (previous unit, row above, hash) are compared with SSE2 and the longest
+ * picked with conditional moves (ties: previous, above, hash); only the
+ * candidates that agree on all eight are extended.
  */
-static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
+static inline __attribute__((always_inline)) void lz_rgb_scan(struct lz_rgb_state *s,
+                                                              uint32_t *restrict hash,
+                                                              const uint32_t *u, size_t n,
+                                                              size_t row, size_t stop, int above)
 {
     const uint32_t mask = 0xffffffu;
     const __m128i m = _mm_set1_epi32((int)mask);
-    const size_t row = row_units > 1 && row_units <= LZ_FAR_MAX ? row_units : 0;
-    uint32_t *const hash = e->hash;
-    size_t ip = 0, anchor = 0, misses = 0;
+    uint8_t *op = s->op;
+    size_t ip = s->ip, anchor = s->anchor, misses = s->misses;
 
-    memset(hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
-    while (ip + 8 <= n) {
+    while (ip < stop) {
         const uint32_t *p = u + ip;
-        uint32_t h = lz_hash3(p, mask);
-        size_t cand = hash[h];
+        __m128i a0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)p), m);
+        __m128i a1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 4)), m);
+        uint32_t h = lz_hash3_rgb(p);
+        /* Every stored position is below ip, so d3 >= 1. A candidate too
+         * far to code becomes the previous unit, which then never wins
+         * (ties go to the previous unit); the image far back is never
+         * read, which matters on noise-like images (stale, far entries). */
+        size_t d3 = ip - hash[h];
         hash[h] = (uint32_t)ip;
-        /* An invalid candidate (distance 0) compares p with itself and its
-         * length is then masked to 0; selection uses masks, not branches. */
-        size_t d1 = ip >= 1 ? 1 : 0;
-        size_t d2 = row != 0 && ip >= row ? row : 0;
-        size_t d3 = ip - cand;
-        d3 &= -(size_t)(d3 - 1 < LZ_FAR_MAX);
-        size_t l1 = lz_head8(p, p - d1, m) & -(size_t)d1;
-        size_t l2 = lz_head8(p, p - d2, m) & -(size_t)(d2 != 0);
-        size_t l3 = lz_head8(p, p - d3, m) & -(size_t)(d3 != 0);
-        size_t s2 = -(size_t)(l2 > l1);
-        size_t best = l1 ^ ((l1 ^ l2) & s2);
-        size_t dist = d1 ^ ((d1 ^ d2) & s2);
-        size_t s3 = -(size_t)(l3 > best);
-        best ^= (best ^ l3) & s3;
-        dist ^= (dist ^ d3) & s3;
+        d3 ^= (d3 ^ 1) & -(size_t)(d3 > LZ_FAR_MAX);
+        size_t l1 = lz_head8(a0, a1, p - 1, m);
+        size_t l2 = above ? lz_head8(a0, a1, p - row, m) : 0;
+        size_t l3 = lz_head8(a0, a1, p - d3, m);
+        size_t best = l1, dist = 1;
+        if (above) {
+            dist = l2 > best ? row : dist;
+            best = l2 > best ? l2 : best;
+        }
+        dist = l3 > best ? d3 : dist;
+        best = l3 > best ? l3 : best;
         if (best == 8) {
             size_t max = n - ip;
-            best = 0;
-            if (l1 == 8) {
-                best = 8 + lz_extend(p - d1 + 8, p + 8, max - 8, mask);
-                dist = d1;
-            }
-            if (l2 == 8 && best < max && (best == 0 || ((p[best] ^ (p - d2)[best]) & mask) == 0)) {
-                size_t l = 8 + lz_extend(p - d2 + 8, p + 8, max - 8, mask);
-                if (l > best) {
-                    best = l;
-                    dist = d2;
-                }
-            }
-            if (l3 == 8 && best < max && (best == 0 || ((p[best] ^ (p - d3)[best]) & mask) == 0)) {
-                size_t l = 8 + lz_extend(p - d3 + 8, p + 8, max - 8, mask);
-                if (l > best) {
-                    best = l;
-                    dist = d3;
+            best = 8 + lz_extend(p - dist + 8, p + 8, max - 8, mask);
+            if (best < max) {
+                /* Another candidate that agreed on eight units and also
+                 * agrees at the winner's end may be longer: one branch,
+                 * rarely taken. */
+                uint32_t pb = p[best] & mask;
+                int more2 = above && (l2 == 8) & (dist != row) & (((p - row)[best] & mask) == pb);
+                int more3 = (l3 == 8) & (dist != d3) & (((p - d3)[best] & mask) == pb);
+                if (more2 | more3) {
+                    if (more2) {
+                        size_t l = 8 + lz_extend(p - row + 8, p + 8, max - 8, mask);
+                        if (l > best) {
+                            best = l;
+                            dist = row;
+                        }
+                    }
+                    if (more3 && best < max && (((p - d3)[best] ^ p[best]) & mask) == 0) {
+                        size_t l = 8 + lz_extend(p - d3 + 8, p + 8, max - 8, mask);
+                        if (l > best) {
+                            best = l;
+                            dist = d3;
+                        }
+                    }
                 }
             }
         }
         /* A near one-unit match costs 2 bytes against a literal's 3; the
          * literal run it splits costs at most one more control byte, so it
          * never loses and often wins (noise-like images). */
-        if (best >= 2 || (best == 1 && dist <= LZ_NEAR_MAX)) {
+        if ((best >= 2) | ((best == 1) & (dist <= LZ_NEAR_MAX))) {
             if (ip > anchor) {
-                lz_put_literals_t(e, u + anchor, ip - anchor, LZ_UNIT_RGB, mask, 0);
+                op = lz_rgb_literals(op, u + anchor, ip - anchor);
             }
-            lz_put_rgb_match(e, best, dist);
+            op = lz_rgb_match(op, best, dist);
             /* Remember where the match ends so the next text row finds it. */
             size_t end = ip + best;
             if (best < 64 && end + 3 <= n) {
-                hash[lz_hash3(u + end - 2, mask)] = (uint32_t)(end - 2);
-                hash[lz_hash3(u + end - 1, mask)] = (uint32_t)(end - 1);
+                hash[lz_hash3_rgb(u + end - 2)] = (uint32_t)(end - 2);
+                hash[lz_hash3_rgb(u + end - 1)] = (uint32_t)(end - 1);
             }
             ip = end;
             anchor = ip;
@@ -394,9 +465,39 @@ static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n,
             ip += 1 + LZ_MIN(misses >> LZ_SKIP_TRIGGER, LZ_SKIP_CAP);
         }
     }
-    if (anchor < n) {
-        lz_put_literals_t(e, u + anchor, n - anchor, LZ_UNIT_RGB, mask, 0);
+    s->op = op;
+    s->ip = ip;
+    s->anchor = anchor;
+    s->misses = misses;
+}
+
+/*
+ * RGB stream with room for lz_encode_bound() bytes (no space checks). Same
+ * candidates as lz_encode_stream_t, but compared eight units at a time and
+ * picked without branches. For RGB every match of 2+ units is cheaper than
+ * its literals, so the take/skip decision is best >= 2.
+ */
+static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
+{
+    const size_t row = row_units > 1 && row_units <= LZ_FAR_MAX ? row_units : 0;
+    uint32_t *const hash = e->hash;
+    /* Unit 0 has no candidate: it starts the first literal run. */
+    struct lz_rgb_state s = {.op = e->op, .ip = 1, .anchor = 0, .misses = 0};
+
+    memset(hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
+    if (n >= 8) {
+        size_t stop = n - 7;
+        if (row != 0) {
+            lz_rgb_scan(&s, hash, u, n, 0, LZ_MIN(row, stop), 0);
+            lz_rgb_scan(&s, hash, u, n, row, stop, 1);
+        } else {
+            lz_rgb_scan(&s, hash, u, n, 0, stop, 0);
+        }
     }
+    if (s.anchor < n) {
+        s.op = lz_rgb_literals(s.op, u + s.anchor, n - s.anchor);
+    }
+    e->op = s.op;
     return 0;
 }
 #endif

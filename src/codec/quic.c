@@ -554,23 +554,47 @@ static const uint32_t quic_run_cum[QUIC_RUN_STATES] = {
         0,  1,  2,  3,   4,   6,   8,   10,  12,  16,  20,   24,   28,   36,   44,    52,
         60, 76, 92, 124, 156, 220, 284, 412, 540, 796, 1308, 2332, 4380, 8476, 16668, 33052};
 
+/* quic_run_after[t] for t < 256: the last state s with quic_run_cum[s] <= t
+ * (what put_run's binary search finds), which is where t pixels counted
+ * from state 0 leave the run coder. Most runs end below 256 that way. */
+static const uint8_t quic_run_after[256] = {
+        0,  1,  2,  3,  4,  4,  5,  5,  6,  6,  7,  7,  8,  8,  8,  8,  9,  9,  9,  9,  10, 10,
+        10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13,
+        14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16,
+        16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+        17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
+        18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19,
+        19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+        19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+        20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+        20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+        21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21,
+        21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21,
+};
+
 /* Run length: one 1 bit per whole expected run (2^run_log2 pixels, the
  * expectation growing with each), then the remainder in run_log2 + 1 bits
  * (its top bit, 0, ends the ones); the expectation then shrinks one step.
- * The number of ones comes from quic_run_cum by a branch-free binary
- * search (a loop over them mispredicts at its variable end). */
+ * The number of ones comes from quic_run_after, or for long runs from
+ * quic_run_cum by a branch-free binary search (a loop over them mispredicts
+ * at its variable end). Only the decoder keeps st->run_log2. */
 QUIC_INLINE void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
 {
     unsigned s0 = st->run_state;
     uint32_t t = len + quic_run_cum[s0];
-    /* m = how many quic_run_cum entries are <= t (at least s0 + 1). */
-    unsigned m = quic_run_cum[15] <= t ? 16 : 0;
-    m += quic_run_cum[m + 7] <= t ? 8 : 0;
-    m += quic_run_cum[m + 3] <= t ? 4 : 0;
-    m += quic_run_cum[m + 1] <= t ? 2 : 0;
-    m += quic_run_cum[m] <= t ? 1 : 0;
-    m += quic_run_cum[QUIC_RUN_STATES - 1] <= t ? 1 : 0;
-    unsigned s = m - 1; /* the state after the ones */
+    unsigned s; /* the state after the ones */
+    if (QUIC_LIKELY(t < 256)) {
+        s = quic_run_after[t];
+    } else {
+        /* m = how many quic_run_cum entries are <= t (at least s0 + 1). */
+        unsigned m = quic_run_cum[15] <= t ? 16 : 0;
+        m += quic_run_cum[m + 7] <= t ? 8 : 0;
+        m += quic_run_cum[m + 3] <= t ? 4 : 0;
+        m += quic_run_cum[m + 1] <= t ? 2 : 0;
+        m += quic_run_cum[m] <= t ? 1 : 0;
+        m += quic_run_cum[QUIC_RUN_STATES - 1] <= t ? 1 : 0;
+        s = m - 1;
+    }
     unsigned hits = s - s0;
     uint32_t rem = t - quic_run_cum[s];
     if (QUIC_UNLIKELY(s == QUIC_RUN_STATES - 1)) {
@@ -587,11 +611,7 @@ QUIC_INLINE void put_run(struct quic_state *st, struct quic_bitw *w, unsigned le
         bitw_put(w, (1u << hits) - 1, hits);
         bitw_put(w, rem, log2 + 1);
     }
-    if (s) {
-        s--;
-    }
-    st->run_state = s;
-    st->run_log2 = quic_run_log2[s];
+    st->run_state = s ? s - 1 : 0;
 }
 
 /* ---- encoder ---- */

@@ -577,10 +577,11 @@ static const uint8_t quic_run_after[256] = {
  * (its top bit, 0, ends the ones); the expectation then shrinks one step.
  * The number of ones comes from quic_run_after, or for long runs from
  * quic_run_cum by a branch-free binary search (a loop over them mispredicts
- * at its variable end). Only the decoder keeps st->run_log2. */
-QUIC_INLINE void put_run(struct quic_state *st, struct quic_bitw *w, unsigned len)
+ * at its variable end). *state is the run coder state (struct quic_state
+ * run_state; only the decoder keeps run_log2). */
+QUIC_INLINE void put_run(unsigned *state, struct quic_bitw *w, unsigned len)
 {
-    unsigned s0 = st->run_state;
+    unsigned s0 = *state;
     uint32_t t = len + quic_run_cum[s0];
     unsigned s; /* the state after the ones */
     if (QUIC_LIKELY(t < 256)) {
@@ -611,7 +612,7 @@ QUIC_INLINE void put_run(struct quic_state *st, struct quic_bitw *w, unsigned le
         bitw_put(w, (1u << hits) - 1, hits);
         bitw_put(w, rem, log2 + 1);
     }
-    st->run_state = s ? s - 1 : 0;
+    *state = s ? s - 1 : 0;
 }
 
 /* ---- encoder ---- */
@@ -967,25 +968,32 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
     }
 
     unsigned countdown = st->countdown;
+    unsigned run_state = st->run_state;
     unsigned pos = 0;
+#define QUIC_IS_CAND(j) (bits ? (int)((candb[(j) >> 6] >> ((j)&63)) & 1) : cand[j])
     while (pos < width) {
         int bump;
         int end = (int)segment_end(st, pos, width, &bump);
         const unsigned waitmask = st->waitmask;
-        int norun = -1;
-        for (int i = (int)pos; i < end;) {
-            int is_cand = 0;
-            if (!first_row) {
-                is_cand = bits ? (int)((candb[i >> 6] >> (i & 63)) & 1) : cand[i];
-            }
-            if (is_cand && i != norun) {
+        int i = (int)pos;
+        /* Runs start at run candidates; the loop alternates between a run
+         * and a stretch of coded pixels that ends at the next candidate, so
+         * only a run's end needs a candidate test. */
+        int run = !first_row && i < end && QUIC_IS_CAND(i);
+        for (;;) {
+            if (run) {
                 int s = i;
                 i = bits ? quic_bits_next(eqb, ~(uint64_t)0, i, end) : run_end(eq, i, end);
-                put_run(st, &bw, (unsigned)(i - s));
-                if (i == s) {
-                    norun = i;
+                put_run(&run_state, &bw, (unsigned)(i - s));
+                if (i >= end) {
+                    break;
                 }
-                continue;
+                /* Pixel i differs from its left neighbour. If the run was
+                 * not empty and pixel i is a candidate too, it starts an
+                 * empty run; either way pixel i is coded next. */
+                if (i != s && QUIC_IS_CAND(i)) {
+                    put_run(&run_state, &bw, 0);
+                }
             }
             /* Pixel i is coded, and so is every pixel up to the next run
              * candidate: no per-pixel run test. */
@@ -1017,12 +1025,18 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             for (; cp != cstop; cp += S, rp += S) {
                 enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
             }
+            if (i >= end) {
+                break;
+            }
+            run = 1;
         }
         if (bump) {
             segment_bump(st);
         }
         pos = (unsigned)end;
     }
+#undef QUIC_IS_CAND
+    st->run_state = run_state;
     st->countdown = countdown;
     *w = bw;
 }

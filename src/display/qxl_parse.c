@@ -215,7 +215,9 @@ void qxl_image_free(struct qxl_image *img)
     if (!img) {
         return;
     }
-    free(img->data);
+    if (!img->data_borrowed) {
+        free(img->data);
+    }
     free(img->palette);
     free(img);
 }

@@ -45,7 +45,9 @@ struct qxl_image {
     uint8_t bitmap_flags; /* QXL_BITMAP_* (TOP_DOWN, UNSTABLE, DIRECT) */
     uint32_t width, height;
     uint32_t stride; /* bytes per row in `data` as copied (the guest's stride) */
-    uint8_t *data;   /* owns: height * stride bytes, rows in the guest's order */
+    uint8_t *data;   /* owns, unless data_borrowed: height * stride bytes, guest's row order */
+    bool data_borrowed; /* data belongs to someone else and outlives this image (the client
+                         * draws a raw bitmap straight from the message holding it) */
     /* palette for the 1/4/8-bit formats, if any */
     uint32_t num_palette;
     uint32_t *palette; /* owns */

@@ -756,6 +756,58 @@ int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct ser
     return done(&r, err_desc, "draw: short body");
 }
 
+int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t len, size_t *offset)
+{
+    if (type != SPICE_MSG_DISPLAY_DRAW_COPY && type != SPICE_MSG_DISPLAY_DRAW_OPAQUE &&
+        type != SPICE_MSG_DISPLAY_DRAW_BLEND) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    read_u32(&r);  /* surface id */
+    read_rect(&r); /* box */
+    uint8_t clip_type = read_u8(&r);
+    if (clip_type == SPICE_CLIP_TYPE_RECTS) {
+        uint32_t n = read_u32(&r);
+        if (n > SERVER_PARSE_MAX_CLIP_RECTS) {
+            return CLOVE_E_UNSUPPORTED;
+        }
+        read_bytes(&r, (size_t)n * 16);
+    }
+    /* Copy, Opaque and Blend all start with the source image's offset. */
+    uint32_t image = read_u32(&r);
+    if (!reader_ok(&r)) {
+        return CLOVE_E_AGAIN;
+    }
+    if (image == 0) {
+        return CLOVE_E_UNSUPPORTED; /* no source */
+    }
+    /* ImageDescriptor {u64 id; u8 type, flags; u32 width, height} then
+     * Bitmap {u8 format, flags; u32 x, y, stride; palette: u64 id when
+     * PAL_FROM_CACHE, else u32 offset} then the pixels. */
+    struct byte_reader ir;
+    reader_init(&ir, data, len);
+    reader_seek(&ir, image);
+    read_u64(&ir);
+    uint8_t image_type = read_u8(&ir);
+    read_u8(&ir);
+    read_u32(&ir);
+    read_u32(&ir);
+    read_u8(&ir); /* bitmap format */
+    uint8_t flags = read_u8(&ir);
+    read_u32(&ir);
+    read_u32(&ir);
+    read_u32(&ir);
+    if (!reader_ok(&ir)) {
+        return CLOVE_E_AGAIN;
+    }
+    if (image_type != SPICE_IMAGE_TYPE_BITMAP) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    *offset = (size_t)image + 32 + ((flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE) ? 8 : 4);
+    return 0;
+}
+
 struct wire_rect server_draw_clip_rect(const struct server_draw *d, uint32_t i)
 {
     struct byte_reader r;

@@ -266,6 +266,18 @@ struct server_draw {
 int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct server_draw *out,
                       const char **err_desc);
 
+/*
+ * Where the pixels of a draw's source bitmap begin, from the first `len`
+ * bytes of the body (the message may still be arriving): for DRAW_COPY,
+ * _OPAQUE and _BLEND whose source is a raw BITMAP, the offset in the body
+ * of its pixel data. Returns 0 with *offset set, or CLOVE_E_AGAIN when
+ * `len` does not reach that far yet, or CLOVE_E_UNSUPPORTED (another
+ * message type or image type, or an inconsistent header: the full parse
+ * decides on those). Lets a receiver place a large bitmap so that it can
+ * be drawn in place.
+ */
+int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t len, size_t *offset);
+
 /* Reads clip rect i of a parsed draw (i < num_clip_rects). */
 struct wire_rect server_draw_clip_rect(const struct server_draw *d, uint32_t i);
 

@@ -16,6 +16,7 @@
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
+#include "common/error.h"
 #include "proto/server_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -87,6 +88,26 @@ static void walk_string(const struct server_string *s)
     FUZZ_ASSERT(reader_ok(&r) && r.pos == s->size);
 }
 
+/* A complete draw with a raw bitmap source: the offset the prefix parser
+ * gives for placing it is where the full parse found its pixels. */
+static void check_pixels_offset(uint16_t type, const uint8_t *body, size_t len,
+                                const struct server_draw *d)
+{
+    size_t off = 0;
+    int rc = server_parse_draw_pixels_offset(type, body, len, &off);
+    FUZZ_ASSERT(rc == 0 || rc == CLOVE_E_AGAIN || rc == CLOVE_E_UNSUPPORTED);
+    const struct server_image *src = NULL;
+    if ((type == SPICE_MSG_DISPLAY_DRAW_COPY || type == SPICE_MSG_DISPLAY_DRAW_BLEND) &&
+        d->u.copy.has_src) {
+        src = &d->u.copy.src;
+    } else if (type == SPICE_MSG_DISPLAY_DRAW_OPAQUE && d->u.opaque.has_src) {
+        src = &d->u.opaque.src;
+    }
+    if (src && src->type == SPICE_IMAGE_TYPE_BITMAP) {
+        FUZZ_ASSERT(rc == 0 && off == (size_t)(src->data - body));
+    }
+}
+
 static void check_draw(uint16_t type, const uint8_t *body, size_t len)
 {
     struct server_draw d;
@@ -94,8 +115,11 @@ static void check_draw(uint16_t type, const uint8_t *body, size_t len)
     int rc = server_parse_draw(type, body, len, &d, &err);
     FUZZ_ASSERT(rc < 0 ? err != NULL : (size_t)rc <= len);
     if (rc < 0) {
+        size_t off;
+        (void)server_parse_draw_pixels_offset(type, body, len, &off);
         return;
     }
+    check_pixels_offset(type, body, len, &d);
     touch(d.clip_rects, (size_t)d.num_clip_rects * 16);
     if (d.mask.has_bitmap) {
         touch_image(&d.mask.bitmap);

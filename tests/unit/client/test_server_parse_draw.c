@@ -7,6 +7,7 @@
  * and counts are refused without reading outside the body (run under ASan
  * to see that).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -735,6 +736,97 @@ static void test_roundtrip_writers(void)
     buf_finish(&b);
 }
 
+/* The pixels' offset agrees with the full parse, from any prefix on. */
+static int pixels_offset_agrees(uint16_t type, const struct byte_buf *b, const uint8_t *pixels)
+{
+    size_t want = (size_t)(pixels - b->data);
+    bool found = false;
+    for (size_t n = 0; n <= b->len; n++) {
+        uint8_t *copy = malloc(n ? n : 1);
+        memcpy(copy, b->data, n);
+        size_t off = 0;
+        int rc = server_parse_draw_pixels_offset(type, copy, n, &off);
+        free(copy);
+        if (rc == 0) {
+            if (off != want) {
+                return 0;
+            }
+            found = true;
+        } else if (rc != CLOVE_E_AGAIN || found) {
+            return 0; /* once found, longer prefixes find it too */
+        }
+    }
+    return found;
+}
+
+static void test_pixels_offset(void)
+{
+    struct byte_buf b = {0};
+    /* COPY with two clip rects before the source pointer. */
+    buf_put_u32(&b, 0);
+    put_rect(&b, 0, 0, 2, 2);
+    buf_put_u8(&b, SPICE_CLIP_TYPE_RECTS);
+    buf_put_u32(&b, 2);
+    put_rect(&b, 0, 0, 1, 1);
+    put_rect(&b, 1, 1, 2, 2);
+    size_t src = put_ptr(&b);
+    put_rect(&b, 0, 0, 2, 2);
+    buf_put_u16(&b, SPICE_ROPD_OP_PUT);
+    buf_put_u8(&b, 0);
+    buf_put_u8(&b, 0);
+    buf_put_u32(&b, 0);
+    buf_put_u32(&b, 0);
+    buf_put_u32(&b, 0);   /* no mask */
+    buf_put_zeros(&b, 3); /* the bitmap need not be aligned on the wire */
+    patch_ptr(&b, src);
+    put_bitmap32(&b, 21);
+    struct server_draw d;
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_COPY, &b, &d) > 0);
+    CHECK(pixels_offset_agrees(SPICE_MSG_DISPLAY_DRAW_COPY, &b, d.u.copy.src.data));
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_BLEND, &b, &d) > 0);
+    CHECK(pixels_offset_agrees(SPICE_MSG_DISPLAY_DRAW_BLEND, &b, d.u.copy.src.data));
+    /* Other draws and other image types are not placed. */
+    size_t off = 0;
+    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_FILL, b.data, b.len, &off),
+             CLOVE_E_UNSUPPORTED);
+    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_ROP3, b.data, b.len, &off),
+             CLOVE_E_UNSUPPORTED);
+    uint32_t image = get_u32le(b.data + src);
+    b.data[image + 8] = SPICE_IMAGE_TYPE_QUIC;
+    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &off),
+             CLOVE_E_UNSUPPORTED);
+    put_u32le(b.data + src, 0); /* no source */
+    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &off),
+             CLOVE_E_UNSUPPORTED);
+    buf_reset(&b);
+    /* OPAQUE with an 8-bit bitmap whose palette comes from the cache (a u64
+     * palette id before the pixels instead of a u32 offset). */
+    put_base(&b, 0);
+    src = put_ptr(&b);
+    put_rect(&b, 0, 0, 2, 1);
+    buf_put_u8(&b, SPICE_BRUSH_TYPE_NONE);
+    buf_put_u16(&b, SPICE_ROPD_OP_PUT);
+    buf_put_u8(&b, 0);
+    buf_put_zeros(&b, 13);
+    patch_ptr(&b, src);
+    buf_put_u64(&b, 22);
+    buf_put_u8(&b, SPICE_IMAGE_TYPE_BITMAP);
+    buf_put_u8(&b, 0);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 1);
+    buf_put_u8(&b, SPICE_BITMAP_FMT_8BIT);
+    buf_put_u8(&b, SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_FROM_CACHE);
+    buf_put_u32(&b, 2);
+    buf_put_u32(&b, 1);
+    buf_put_u32(&b, 4);
+    buf_put_u64(&b, 77); /* palette id */
+    buf_put_u32(&b, 0x00000100);
+    CHECK(parse(SPICE_MSG_DISPLAY_DRAW_OPAQUE, &b, &d) > 0);
+    CHECK(d.u.opaque.src.palette_from_cache);
+    CHECK(pixels_offset_agrees(SPICE_MSG_DISPLAY_DRAW_OPAQUE, &b, d.u.opaque.src.data));
+    buf_finish(&b);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -746,6 +838,7 @@ int main(void)
             CHECK_CASE(test_streams),
             CHECK_CASE(test_inval_and_monitors),
             CHECK_CASE(test_roundtrip_writers),
+            CHECK_CASE(test_pixels_offset),
             {0},
     });
 }

@@ -417,7 +417,9 @@ QUIC_AVX2_ATTR static inline unsigned quic_avx2_eq8(__m256i c, __m256i l)
 
 /* quic_simd_rgb32_row_bits with 256-bit vectors (eight pixels each), for
  * CPUs with AVX2 (the caller checks): the same residuals, flags and flat
- * blocks, so the same stream. */
+ * blocks, so the same stream. The first block (pixel 0 has no left
+ * neighbour) and the first row (no row above) have their own loops, so the
+ * main loop tests neither. */
 QUIC_AVX2_ATTR static inline unsigned quic_avx2_rgb32_row_bits(uint8_t *res4, uint64_t *eqb,
                                                                const uint8_t *src,
                                                                const uint8_t *up,
@@ -425,27 +427,46 @@ QUIC_AVX2_ATTR static inline unsigned quic_avx2_rgb32_row_bits(uint8_t *res4, ui
 {
 #define QUIC_LOAD(p)     _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define QUIC_STORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
-    unsigned i = 0;
+    /* Pixel 0's lane of the left vector gets pixel 0 itself. */
+    __m256i c0 = QUIC_LOAD(src), c1 = QUIC_LOAD(src + 32);
+    __m256i l0 = _mm256_permutevar8x32_epi32(c0, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+    __m256i l1 = QUIC_LOAD(src + 28);
+    uint16_t m = (uint16_t)(quic_avx2_eq8(c0, l0) | (quic_avx2_eq8(c1, l1) << 8));
+    memcpy(eqb, &m, 2);
+    unsigned i = 16;
+    if (!up) {
+        QUIC_STORE(res4, quic_avx2_res(c0, l0, l0, 0));
+        QUIC_STORE(res4 + 32, quic_avx2_res(c1, l1, l1, 0));
+        for (; i + 16 <= n; i += 16) {
+            const uint8_t *s4 = src + 4 * i;
+            c0 = QUIC_LOAD(s4);
+            c1 = QUIC_LOAD(s4 + 32);
+            l0 = QUIC_LOAD(s4 - 4);
+            l1 = QUIC_LOAD(s4 + 28);
+            m = (uint16_t)(quic_avx2_eq8(c0, l0) | (quic_avx2_eq8(c1, l1) << 8));
+            memcpy((uint8_t *)eqb + (i >> 3), &m, 2);
+            QUIC_STORE(res4 + 4 * i, quic_avx2_res(c0, l0, l0, 0));
+            QUIC_STORE(res4 + 4 * i + 32, quic_avx2_res(c1, l1, l1, 0));
+        }
+        return i;
+    }
+    /* Block 0 is never flat (see quic_simd_rgb32_row). */
+    QUIC_STORE(res4, quic_avx2_res(c0, l0, QUIC_LOAD(up), 1));
+    QUIC_STORE(res4 + 32, quic_avx2_res(c1, l1, QUIC_LOAD(up + 32), 1));
     int prev_flat = 0;
     for (; i + 16 <= n; i += 16) {
         const uint8_t *s4 = src + 4 * i;
-        __m256i c0 = QUIC_LOAD(s4), c1 = QUIC_LOAD(s4 + 32);
-        /* Pixel 0 has no left neighbour: its lane gets pixel 0 itself. */
-        __m256i l0 = i ? QUIC_LOAD(s4 - 4)
-                       : _mm256_permutevar8x32_epi32(c0, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
-        __m256i l1 = QUIC_LOAD(s4 + 28);
-        uint16_t m = (uint16_t)(quic_avx2_eq8(c0, l0) | (quic_avx2_eq8(c1, l1) << 8));
+        c0 = QUIC_LOAD(s4);
+        c1 = QUIC_LOAD(s4 + 32);
+        l0 = QUIC_LOAD(s4 - 4);
+        l1 = QUIC_LOAD(s4 + 28);
+        m = (uint16_t)(quic_avx2_eq8(c0, l0) | (quic_avx2_eq8(c1, l1) << 8));
         memcpy((uint8_t *)eqb + (i >> 3), &m, 2);
-        uint8_t *r4 = res4 + 4 * i;
-        if (!up) {
-            QUIC_STORE(r4, quic_avx2_res(c0, l0, l0, 0));
-            QUIC_STORE(r4 + 32, quic_avx2_res(c1, l1, l1, 0));
-            continue;
-        }
         uint16_t mp;
         memcpy(&mp, (const uint8_t *)eqbprev + (i >> 3), 2);
+        uint8_t *r4 = res4 + 4 * i;
         const uint8_t *u4 = up + 4 * i;
-        if ((uint16_t)(m & mp) == 0xffff && i) {
+        if ((uint16_t)(m & mp) == 0xffff) {
             /* A flat block (see quic_simd_rgb32_row): only its first
              * pixel's residuals, and none after another flat block. */
             if (!prev_flat) {

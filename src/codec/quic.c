@@ -1003,7 +1003,9 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
             /* Pointers rather than an index: with i, gcc kept a copy of
              * it on the stack, updated every pixel. */
             uint8_t *cp = corr + S * i;
-            const uint8_t *rp = res + S * i;
+            /* The residuals are at cp + rd: one pointer moves (res and corr
+             * are parts of the coder's one allocation). */
+            const ptrdiff_t rd = res - corr;
             uint8_t *const cstop = corr + S * stop;
             i = stop;
             /* The pixels before the next model update need no countdown
@@ -1011,19 +1013,18 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
              * pixels on average, the countdown about 30) have none. */
             while (QUIC_UNLIKELY(countdown < (unsigned)(cstop - cp) / (unsigned)S)) {
                 uint8_t *const lim = cp + S * (int)countdown;
-                for (; cp != lim; cp += S, rp += S) {
-                    enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
+                for (; cp != lim; cp += S) {
+                    enc_pixel(P, &bw, cp, cp + rd, S, nch, o0, o1, o2);
                 }
-                enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
+                enc_pixel(P, &bw, cp, cp + rd, S, nch, o0, o1, o2);
                 st->seed++;
                 countdown = quic_rand6[st->seed & 0xff] & waitmask;
                 model_update_enc(P, f, cp, S, nch, o0, o1, o2, st->trigger);
                 cp += S;
-                rp += S;
             }
             countdown -= (unsigned)(cstop - cp) / (unsigned)S;
-            for (; cp != cstop; cp += S, rp += S) {
-                enc_pixel(P, &bw, cp, rp, S, nch, o0, o1, o2);
+            for (; cp != cstop; cp += S) {
+                enc_pixel(P, &bw, cp, cp + rd, S, nch, o0, o1, o2);
             }
             if (i >= end) {
                 break;

@@ -47,14 +47,16 @@
 
 #include "codec/lz_pixels.h"
 
-#define LZ_MAX_COPY     32
-#define LZ_NEAR_MAX     8191u            /* largest distance of the 2-byte form */
-#define LZ_FAR_MAX      (65535u + 8192u) /* largest distance of the 4-byte form */
-#define LZ_HASH_LOG     15
-#define LZ_HASH_SIZE    (1u << LZ_HASH_LOG)
-#define LZ_SKIP_TRIGGER 6  /* log2 of misses before the scan starts stepping */
-#define LZ_SKIP_CAP     32 /* largest step over positions (RGB fast path) */
-#define LZ_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define LZ_MAX_COPY       32
+#define LZ_NEAR_MAX       8191u            /* largest distance of the 2-byte form */
+#define LZ_FAR_MAX        (65535u + 8192u) /* largest distance of the 4-byte form */
+#define LZ_HASH_LOG       15
+#define LZ_HASH_SIZE      (1u << LZ_HASH_LOG)
+#define LZ_FAST_HASH_LOG  14 /* RGB fast path: uint16 entries, 32 KB */
+#define LZ_FAST_HASH_SIZE (1u << LZ_FAST_HASH_LOG)
+#define LZ_SKIP_TRIGGER   6  /* log2 of misses before the scan starts stepping */
+#define LZ_SKIP_CAP       32 /* largest step over positions (RGB fast path) */
+#define LZ_MIN(a, b)      ((a) < (b) ? (a) : (b))
 
 static int lz_fail(const char **err_desc, const char *msg, int code)
 {
@@ -319,7 +321,7 @@ static inline uint32_t lz_hash3_rgb(const uint32_t *p)
 {
     uint64_t h = (lz_load64(p) & 0x00ffffff00ffffffull) * 0x9E3779B97F4A7C15ull;
     h ^= (uint64_t)(p[2] & 0xffffffu) * 0xC2B2AE3D27D4EB4Full;
-    return (uint32_t)(h >> (64 - LZ_HASH_LOG));
+    return (uint32_t)(h >> (64 - LZ_FAST_HASH_LOG));
 }
 
 /* Writes count RGB literal units from u at op (room proved); returns the
@@ -383,7 +385,7 @@ struct lz_rgb_state {
  * candidates that agree on all eight are extended.
  */
 static inline __attribute__((always_inline)) void lz_rgb_scan(struct lz_rgb_state *s,
-                                                              uint32_t *restrict hash,
+                                                              uint16_t *restrict hash,
                                                               const uint32_t *u, size_t n,
                                                               size_t row, size_t stop, int above)
 {
@@ -397,13 +399,12 @@ static inline __attribute__((always_inline)) void lz_rgb_scan(struct lz_rgb_stat
         __m128i a0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)p), m);
         __m128i a1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 4)), m);
         uint32_t h = lz_hash3_rgb(p);
-        /* Every stored position is below ip, so d3 >= 1. A candidate too
-         * far to code becomes the previous unit, which then never wins
-         * (ties go to the previous unit); the image far back is never
-         * read, which matters on noise-like images (stale, far entries). */
-        size_t d3 = ip - hash[h];
-        hash[h] = (uint32_t)ip;
-        d3 ^= (d3 ^ 1) & -(size_t)(d3 > LZ_FAR_MAX);
+        /* The table keeps positions mod 2^16 (32 KB: it stays in L1). Every
+         * stored position is below ip, so the candidate is the latest one
+         * with those low bits: d3 is 1..65536, never past unit 0, always
+         * codable; a stale entry only costs a compare. */
+        size_t d3 = (uint16_t)(ip - 1 - hash[h]) + (size_t)1;
+        hash[h] = (uint16_t)ip;
         size_t l1 = lz_head8(a0, a1, p - 1, m);
         size_t l2 = above ? lz_head8(a0, a1, p - row, m) : 0;
         size_t l3 = lz_head8(a0, a1, p - d3, m);
@@ -453,8 +454,8 @@ static inline __attribute__((always_inline)) void lz_rgb_scan(struct lz_rgb_stat
             /* Remember where the match ends so the next text row finds it. */
             size_t end = ip + best;
             if (best < 64 && end + 3 <= n) {
-                hash[lz_hash3_rgb(u + end - 2)] = (uint32_t)(end - 2);
-                hash[lz_hash3_rgb(u + end - 1)] = (uint32_t)(end - 1);
+                hash[lz_hash3_rgb(u + end - 2)] = (uint16_t)(end - 2);
+                hash[lz_hash3_rgb(u + end - 1)] = (uint16_t)(end - 1);
             }
             ip = end;
             anchor = ip;
@@ -480,11 +481,14 @@ static inline __attribute__((always_inline)) void lz_rgb_scan(struct lz_rgb_stat
 static int lz_encode_rgb_fast(struct lz_encoder *e, const uint32_t *u, size_t n, size_t row_units)
 {
     const size_t row = row_units > 1 && row_units <= LZ_FAR_MAX ? row_units : 0;
-    uint32_t *const hash = e->hash;
+    /* e->hash has room for LZ_HASH_SIZE uint32 entries; this path uses it
+     * as a smaller table of uint16 positions (the memory is malloc'ed and
+     * only ever written before it is read, so its type is what is stored). */
+    uint16_t *const hash = (uint16_t *)(void *)e->hash;
     /* Unit 0 has no candidate: it starts the first literal run. */
     struct lz_rgb_state s = {.op = e->op, .ip = 1, .anchor = 0, .misses = 0};
 
-    memset(hash, 0, LZ_HASH_SIZE * sizeof(uint32_t));
+    memset(hash, 0, LZ_FAST_HASH_SIZE * sizeof(uint16_t));
     if (n >= 8) {
         size_t stop = n - 7;
         if (row != 0) {

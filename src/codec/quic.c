@@ -42,7 +42,12 @@
  * rgb32_row_bits): the serial loop finds the next candidate and the end of
  * a run with one count-trailing-zeros per word; other formats and the
  * portable path keep them as byte rows. That coder is also compiled for
- * BMI2 and picked at run time, like the row decoders.
+ * BMI2 and picked at run time, like the row decoders, and so is an AVX2
+ * copy of its row pass (quic_avx2_rgb32_row_bits). Its serial loop
+ * alternates runs and stretches of coded pixels (each stretch ends at the
+ * next run candidate); a stretch without a model update has no countdown
+ * test per pixel, and a pixel's three codeword entries go to the bit writer
+ * with their lengths as the shift counts (see bitw_add_entry, bitw_emit).
  *
  * The decoder reads a byte-swapped copy of the input through a 64-bit
  * register buffer (see "bit reader"), decodes a Golomb codeword by counting

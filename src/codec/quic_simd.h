@@ -10,6 +10,9 @@
  * each returns how many leading elements it handled and quic.c finishes the
  * rest, and every other CPU, with its portable loops. Both paths give the
  * same bytes: the golden-vector tests run through each (quic_simd_set).
+ * The RGB32 encoder's row pass also has an AVX2 copy (eight pixels a
+ * vector), compiled with a target attribute and picked by quic.c at run
+ * time when the CPU and OS support AVX2.
  *
  * Thread: any; pure over the caller's row buffers.
  */

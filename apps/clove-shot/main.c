@@ -620,6 +620,16 @@ int main(int argc, char **argv)
         goto out;
     }
     exit_code = 0;
+#if !defined(CLOVE_SHOT_FULL_TEARDOWN)
+    /* The capture is written: leave at once. Closing the session and
+     * OpenSSL's exit handlers would only free memory the kernel takes back
+     * with the process anyway (0.5 ms of a 45 ms capture). Sanitizer builds
+     * define CLOVE_SHOT_FULL_TEARDOWN so that leak checks still see it all. */
+    if (o.ca_path[0]) {
+        unlink(o.ca_path);
+    }
+    _exit(0);
+#endif
 out:
     clove_session_destroy(s);
     if (o.ca_path[0]) {

@@ -454,7 +454,6 @@ static inline __attribute__((always_inline)) void lz_rgb_scan(struct lz_rgb_stat
             /* Remember where the match ends so the next text row finds it. */
             size_t end = ip + best;
             if (best < 64 && end + 3 <= n) {
-                hash[lz_hash3_rgb(u + end - 2)] = (uint16_t)(end - 2);
                 hash[lz_hash3_rgb(u + end - 1)] = (uint16_t)(end - 1);
             }
             ip = end;

@@ -267,6 +267,32 @@ static void test_rgb32_fast_and_checked_paths(void)
     }
 }
 
+/*
+ * The RGB fast path keeps positions mod 2^16 in its hash table, so repeats
+ * 65535, 65536 (the farthest it can reach) and 65537+ units back (which
+ * alias to nearer positions) must all still round-trip, within the
+ * literal bound, on noise where the scan also steps over positions.
+ */
+static void test_rgb32_repeats_far_back(void)
+{
+    static const size_t dists[] = {65535, 65536, 65537, 73727, 73728};
+    const uint32_t w = 500, h = 300;
+    uint8_t *mem;
+    struct codec_image img = make_image(CODEC_FMT_RGB32, w, h, 3, (int32_t)w * 4, &mem);
+    for (size_t k = 0; k < sizeof(dists) / sizeof(dists[0]); k++) {
+        size_t src = 1000 + k * 700;
+        memcpy(mem + 4 * (src + dists[k]), mem + 4 * src, 4 * 600);
+    }
+    size_t cap = lz_encode_bound(&img);
+    uint8_t *enc = malloc(cap);
+    int n = lz_encode(&img, enc, cap, NULL);
+    size_t units = (size_t)w * h;
+    CHECK(n > 0 && (size_t)n <= LZ_HEADER_SIZE + 3 * units + (units + 31) / 32);
+    CHECK(decodes_to(&img, enc, n));
+    free(enc);
+    free(mem);
+}
+
 static uint8_t *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -412,6 +438,7 @@ int main(void)
                                            CHECK_CASE(test_large_images),
                                            CHECK_CASE(test_compresses_screen_content),
                                            CHECK_CASE(test_rgb32_fast_and_checked_paths),
+                                           CHECK_CASE(test_rgb32_repeats_far_back),
                                            CHECK_CASE(test_golden_vectors),
                                            CHECK_CASE(test_corrupt_streams),
                                            CHECK_CASE(test_invalid_arguments),

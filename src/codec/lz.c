@@ -150,14 +150,15 @@ static inline __m128i lz_xor4(const uint32_t *a, const uint32_t *b)
                          _mm_loadu_si128((const __m128i *)(const void *)b));
 }
 
-/* Equality bits (bit i for unit i, under m) of a[0..15] and b[0..15]. */
-static inline unsigned lz_eq16(const uint32_t *a, const uint32_t *b, __m128i m)
+/* Equality bits (bit i for unit i, under m) of the 16 units whose
+ * differences are x0..x3. */
+static inline unsigned lz_eq16(__m128i x0, __m128i x1, __m128i x2, __m128i x3, __m128i m)
 {
     const __m128i z = _mm_setzero_si128();
-    __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a, b), m), z);
-    __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + 4, b + 4), m), z);
-    __m128i e2 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + 8, b + 8), m), z);
-    __m128i e3 = _mm_cmpeq_epi32(_mm_and_si128(lz_xor4(a + 12, b + 12), m), z);
+    __m128i e0 = _mm_cmpeq_epi32(_mm_and_si128(x0, m), z);
+    __m128i e1 = _mm_cmpeq_epi32(_mm_and_si128(x1, m), z);
+    __m128i e2 = _mm_cmpeq_epi32(_mm_and_si128(x2, m), z);
+    __m128i e3 = _mm_cmpeq_epi32(_mm_and_si128(x3, m), z);
     /* Saturating packs keep each unit's all-ones or zero: one byte each. */
     return (unsigned)_mm_movemask_epi8(
             _mm_packs_epi16(_mm_packs_epi32(e0, e1), _mm_packs_epi32(e2, e3)));
@@ -178,11 +179,12 @@ static inline __attribute__((always_inline)) size_t lz_extend(const uint32_t *a,
     const __m128i m = _mm_set1_epi32((int)mask);
     const __m128i z = _mm_setzero_si128();
     while (n + 16 <= max) {
-        __m128i d = _mm_or_si128(
-                _mm_or_si128(lz_xor4(a + n, b + n), lz_xor4(a + n + 4, b + n + 4)),
-                _mm_or_si128(lz_xor4(a + n + 8, b + n + 8), lz_xor4(a + n + 12, b + n + 12)));
+        __m128i x0 = lz_xor4(a + n, b + n), x1 = lz_xor4(a + n + 4, b + n + 4);
+        __m128i x2 = lz_xor4(a + n + 8, b + n + 8), x3 = lz_xor4(a + n + 12, b + n + 12);
+        __m128i d = _mm_or_si128(_mm_or_si128(x0, x1), _mm_or_si128(x2, x3));
         if (_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(d, m), z)) != 0xffff) {
-            return n + (unsigned)__builtin_ctz(~lz_eq16(a + n, b + n, m));
+            /* From the differences already in registers: no reload. */
+            return n + (unsigned)__builtin_ctz(~lz_eq16(x0, x1, x2, x3, m));
         }
         n += 16;
     }
@@ -340,14 +342,21 @@ static inline uint32_t lz_hash3_rgb(const uint32_t *p)
 }
 
 /* Writes count RGB literal units from u at op (room proved); returns the
- * new end. Four bytes are stored per unit and the next one overwrites the
- * fourth; lz_encode_bound's slack covers the last. */
+ * new end. Two units go out as one 8-byte store of their six colour bytes
+ * (a lone last unit as a 4-byte store); the next store overwrites the
+ * extra bytes, and lz_encode_bound's slack covers the last ones. */
 static inline uint8_t *lz_rgb_literals(uint8_t *op, const uint32_t *u, size_t count)
 {
     while (count > 0) {
         size_t run = LZ_MIN(count, LZ_MAX_COPY);
         *op++ = (uint8_t)(run - 1);
-        for (size_t i = 0; i < run; i++) {
+        size_t i = 0;
+        for (; i + 2 <= run; i += 2) {
+            uint64_t x = lz_load64(u + i);
+            uint64_t v = (x & 0xffffffu) | ((x >> 8) & 0xffffff000000ull);
+            memcpy(op + 3 * i, &v, 8);
+        }
+        if (i < run) {
             uint32_t k = u[i];
             memcpy(op + 3 * i, &k, 4);
         }

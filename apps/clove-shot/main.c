@@ -30,16 +30,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <png.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <png.h>
+#include <sys/stat.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif

@@ -34,7 +34,7 @@
  * bucket's best code changes.
  *
  * The RGB32 row pass also leaves out the residuals of sixteen-pixel blocks
- * that only a run can cover (see quic_simd_rgb32_row), and run lengths are
+ * that only a run can cover (see quic_simd_rgb32_row_bits), and run lengths are
  * split into their one bits by a binary search over a prefix-sum table
  * (put_run) instead of a loop that mispredicts at its end.
  * With SSE2 the RGB32 coder keeps the equal-to-left flags (this row and the
@@ -768,28 +768,20 @@ static void interleave_rows(uint8_t *restrict res4, const uint8_t *restrict p0,
     }
 }
 
-/* The row pass of RGB32 images, straight from the source pixels: res4[4i
- * + k] = folded residual of byte k (B, G, R) of pixel i, eq[i] = pixel i
- * equals pixel i - 1 (eq[0] = 0). `up` is the source row above, NULL on
- * the first row; `eqprev` is eq of the row above. Replaces unpack_row,
- * fold_planes, interleave_rows and key_steps for the common format: one
- * pass over the pixels instead of five over planes. The SIMD pass leaves
- * out residuals no run-free pixel can need (see quic_simd_rgb32_row). */
+/* The row pass of RGB32 images, straight from the source pixels, for the
+ * portable coder (the SIMD coder uses rgb32_row_bits): res4[4i + k] =
+ * folded residual of byte k (B, G, R) of pixel i, eq[i] = pixel i equals
+ * pixel i - 1 (eq[0] = 0). `up` is the source row above, NULL on the first
+ * row. Replaces unpack_row, fold_planes, interleave_rows and key_steps for
+ * the common format: one pass over the pixels instead of five over planes. */
 static void rgb32_row(uint8_t *restrict res4, uint8_t *restrict eq, const uint8_t *restrict src,
-                      const uint8_t *restrict up, const uint8_t *restrict eqprev, unsigned width)
+                      const uint8_t *restrict up, unsigned width)
 {
-    (void)eqprev; /* only the SIMD pass uses it */
     for (unsigned k = 0; k < 3; k++) {
         res4[k] = (uint8_t)fold(((unsigned)src[k] - (up ? up[k] : 0)) & 0xff, 8);
     }
     eq[0] = 0;
-    unsigned i = 1;
-#if QUIC_HAVE_SSE2
-    if (quic_simd_on) {
-        i = quic_simd_rgb32_row(res4, eq, src, up, eqprev, width);
-    }
-#endif
-    for (; i < width; i++) {
+    for (unsigned i = 1; i < width; i++) {
         for (unsigned k = 0; k < 3; k++) {
             unsigned left = src[4 * i - 4 + k];
             unsigned pred = up ? (left + up[4 * i + k]) >> 1 : left;
@@ -951,7 +943,7 @@ QUIC_INLINE void encode_group_row(struct quic_group *g, const struct quic_family
         res = g->res4;
         corr = g->corr4;
     } else if (src32) {
-        rgb32_row(g->res4, g->eq, src32, first_row ? NULL : up32, g->eqprev, width);
+        rgb32_row(g->res4, g->eq, src32, first_row ? NULL : up32, width);
         res = g->res4;
         corr = g->corr4;
     } else {

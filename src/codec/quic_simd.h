@@ -235,15 +235,19 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
     return best;
 }
 
-/* The fused row pass of RGB32 encoding (quic.c rgb32_row): for pixels i
- * in [1, n), sixteen or four at a time, the folded residuals of B, G, R at
- * bytes 4i .. 4i + 2 of res4 (byte 4i + 3 is left undefined) and eq[i] =
- * pixel i equals pixel i - 1 (pad bytes ignored). `up` is the row above,
- * or NULL on the first row (then the prediction is the left pixel alone);
- * `eqprev` is eq of the row above (unused on the first row).
+/* The fused row pass of RGB32 encoding (quic.c rgb32_row_bits), for
+ * pixels i in [0, n & ~15) (n >= 16), sixteen at a time: the folded
+ * residuals of B, G, R at bytes 4i .. 4i + 2 of res4 (byte 4i + 3 is left
+ * undefined; those of pixel 0 are left for the caller), and bit i % 64 of
+ * eqb[i / 64] set when pixel i equals pixel i - 1, pad bytes ignored (bit
+ * 0 is left undefined). `up` is the row above, or NULL on the first row
+ * (then the prediction is the left pixel alone); eqbprev is eqb of the row
+ * above (unused when `up` is NULL). Blocks start at multiples of sixteen,
+ * so each block's flags are one 16-bit field of a word, stored and loaded
+ * as such (x86 is little endian).
  *
  * Residuals are needed only for the pixels the encoder codes, not for run
- * pixels. In a block of sixteen pixels b .. b + 15 (b >= 3) that all equal
+ * pixels. In a block of sixteen pixels b .. b + 15 (b >= 16) that all equal
  * their left neighbours, as do the sixteen above them, every pixel after
  * b that the encoder reaches outside a run is a run candidate (the pixels
  * above-left and above it are equal, and so are the two to its left), and
@@ -251,84 +255,6 @@ static inline unsigned quic_simd_model_update(uint16_t *cnt, const uint8_t *lens
  * and only the first four residuals of the block are computed, none when
  * the block before was such a block too (its run goes on through this
  * one). Screens are mostly such blocks. Returns the first i not done. */
-static inline unsigned quic_simd_rgb32_row(uint8_t *res4, uint8_t *eq, const uint8_t *src,
-                                           const uint8_t *up, const uint8_t *eqprev, unsigned n)
-{
-    const __m128i rgb = _mm_set1_epi32(0xffffff), one = _mm_set1_epi8(1);
-    unsigned i = 1;
-#define QUIC_LOAD(p)  _mm_loadu_si128((const __m128i *)(const void *)(p))
-#define QUIC_EQ(c, l) _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128())
-#define QUIC_RES_UP(K)                                              \
-    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
-                     quic_fold8(_mm_sub_epi8(                       \
-                             c##K, quic_avg_floor(l##K, QUIC_LOAD(up + 4 * (i + 4 * (K)))))))
-#define QUIC_RES_LEFT(K)                                            \
-    _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * (i + 4 * (K))), \
-                     quic_fold8(_mm_sub_epi8(c##K, l##K)))
-    /* Sixteen pixels a step (four vectors), so that their sixteen eq
-     * bytes are packed and stored at once. */
-    int prev_flat = 0;
-    for (; i + 16 <= n; i += 16) {
-        const uint8_t *s4 = src + 4 * i;
-        __m128i c0 = QUIC_LOAD(s4), c1 = QUIC_LOAD(s4 + 16), c2 = QUIC_LOAD(s4 + 32),
-                c3 = QUIC_LOAD(s4 + 48);
-        __m128i l0 = QUIC_LOAD(s4 - 4), l1 = QUIC_LOAD(s4 + 12), l2 = QUIC_LOAD(s4 + 28),
-                l3 = QUIC_LOAD(s4 + 44);
-        __m128i e = _mm_packs_epi16(_mm_packs_epi32(QUIC_EQ(c0, l0), QUIC_EQ(c1, l1)),
-                                    _mm_packs_epi32(QUIC_EQ(c2, l2), QUIC_EQ(c3, l3)));
-        _mm_storeu_si128((__m128i *)(void *)(eq + i), _mm_and_si128(e, one));
-        if (!up) {
-            QUIC_RES_LEFT(0);
-            QUIC_RES_LEFT(1);
-            QUIC_RES_LEFT(2);
-            QUIC_RES_LEFT(3);
-            continue;
-        }
-        /* e is all ones where this row is flat; eqprev holds ones there. */
-        __m128i flat = _mm_and_si128(e, _mm_cmpeq_epi8(QUIC_LOAD(eqprev + i), one));
-        if (_mm_movemask_epi8(flat) == 0xffff && i >= 3) {
-            /* After a flat block, the run that covers its end goes on
-             * through this one: not even pixel i is coded. */
-            if (!prev_flat) {
-                QUIC_RES_UP(0);
-            }
-            prev_flat = 1;
-            continue;
-        }
-        prev_flat = 0;
-        QUIC_RES_UP(0);
-        QUIC_RES_UP(1);
-        QUIC_RES_UP(2);
-        QUIC_RES_UP(3);
-    }
-#undef QUIC_RES_LEFT
-#undef QUIC_RES_UP
-#undef QUIC_EQ
-#undef QUIC_LOAD
-    for (; i + 4 <= n; i += 4) {
-        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i));
-        __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(src + 4 * i - 4));
-        __m128i pred = l;
-        if (up) {
-            pred = quic_avg_floor(l, _mm_loadu_si128((const __m128i *)(const void *)(up + 4 * i)));
-        }
-        _mm_storeu_si128((__m128i *)(void *)(res4 + 4 * i), quic_fold8(_mm_sub_epi8(c, pred)));
-        __m128i e = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(c, l), rgb), _mm_setzero_si128());
-        e = _mm_packs_epi32(e, e);
-        e = _mm_and_si128(_mm_packs_epi16(e, e), one);
-        int bits = _mm_cvtsi128_si32(e);
-        memcpy(eq + i, &bits, 4);
-    }
-    return i;
-}
-
-/* The bitmap form of quic_simd_rgb32_row, for pixels i in [0, n & ~15)
- * (n >= 16): the same residuals (those of pixel 0 are left for the caller),
- * and bit i % 64 of eqb[i / 64] set when pixel i == pixel i - 1 (bit 0 is
- * left undefined); eqbprev is eqb of the row above (unused when `up` is
- * NULL). Blocks start at multiples of sixteen, so each block's flags are
- * one 16-bit field of a word, stored and loaded as such (x86 is little
- * endian). Returns the first i not done. */
 static inline unsigned quic_simd_rgb32_row_bits(uint8_t *res4, uint64_t *eqb, const uint8_t *src,
                                                 const uint8_t *up, const uint64_t *eqbprev,
                                                 unsigned n)
@@ -368,7 +294,7 @@ static inline unsigned quic_simd_rgb32_row_bits(uint8_t *res4, uint64_t *eqb, co
         uint16_t mp;
         memcpy(&mp, (const uint8_t *)eqbprev + (i >> 3), 2);
         if ((uint16_t)(m & mp) == 0xffff && i) {
-            /* A flat block (see quic_simd_rgb32_row). */
+            /* A flat block (see above). */
             if (!prev_flat) {
                 QUIC_RES_UP(0);
             }
@@ -453,7 +379,7 @@ QUIC_AVX2_ATTR static inline unsigned quic_avx2_rgb32_row_bits(uint8_t *res4, ui
         }
         return i;
     }
-    /* Block 0 is never flat (see quic_simd_rgb32_row). */
+    /* Block 0 is never flat (see quic_simd_rgb32_row_bits). */
     QUIC_STORE(res4, quic_avx2_res(c0, l0, QUIC_LOAD(up), 1));
     QUIC_STORE(res4 + 32, quic_avx2_res(c1, l1, QUIC_LOAD(up + 32), 1));
     int prev_flat = 0;
@@ -470,7 +396,7 @@ QUIC_AVX2_ATTR static inline unsigned quic_avx2_rgb32_row_bits(uint8_t *res4, ui
         uint8_t *r4 = res4 + 4 * i;
         const uint8_t *u4 = up + 4 * i;
         if ((uint16_t)(m & mp) == 0xffff) {
-            /* A flat block (see quic_simd_rgb32_row): only its first
+            /* A flat block (see quic_simd_rgb32_row_bits): only its first
              * pixel's residuals, and none after another flat block. */
             if (!prev_flat) {
                 QUIC_STORE(r4, quic_avx2_res(c0, l0, QUIC_LOAD(u4), 1));

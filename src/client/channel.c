@@ -455,9 +455,6 @@ static int handle_data(struct client_channel *ch, const uint8_t *data, size_t le
         return channel_fail(ch, CLOVE_E_RANGE, "message larger than the client accepts");
     }
     if (len - (size_t)hs < h.size) {
-        ch->rx_msg_total = (size_t)hs + h.size;
-        ch->rx_msg_type = h.type;
-        ch->rx_msg_header = (uint8_t)hs;
         return 0;
     }
     const uint8_t *body = data + hs;
@@ -480,6 +477,15 @@ static int handle_data(struct client_channel *ch, const uint8_t *data, size_t le
 /* Messages from this size up are placed by channel_place_message(). */
 #define LARGE_MESSAGE_BYTES (256u * 1024u)
 
+/* The whole size (header and body) of the message at rx_start once its
+ * header is in, else 0; *h and *hs get its header and header size. */
+static size_t pending_message(const struct client_channel *ch, struct msg_header *h, int *hs)
+{
+    *hs = msg_header_parse(ch->rx.data + ch->rx_start, ch->rx.len - ch->rx_start,
+                           ch->mini_header, h);
+    return *hs < 0 ? 0 : (size_t)*hs + h->size;
+}
+
 /*
  * Prepares the room for a large message whose start has arrived: the
  * receive buffer grows once to hold all of it (no reallocation and copy
@@ -490,25 +496,25 @@ static int handle_data(struct client_channel *ch, const uint8_t *data, size_t le
  * bitmap into fresh memory: ~3 ms of a first frame. Returns 0, or < 0
  * after channel_fail().
  */
-static int channel_place_message(struct client_channel *ch)
+static int channel_place_message(struct client_channel *ch, const struct msg_header *h, int hs,
+                                 size_t total)
 {
     size_t have = ch->rx.len - ch->rx_start;
     size_t offset = 0;
     int rc = CLOVE_E_UNSUPPORTED;
     if (ch->type == SPICE_CHANNEL_DISPLAY) {
-        const uint8_t *body = ch->rx.data + ch->rx_start + ch->rx_msg_header;
-        rc = server_parse_draw_pixels_offset(ch->rx_msg_type, body, have - ch->rx_msg_header,
-                                             &offset);
+        const uint8_t *body = ch->rx.data + ch->rx_start + hs;
+        rc = server_parse_draw_pixels_offset(h->type, body, have - (size_t)hs, &offset);
         if (rc == CLOVE_E_AGAIN) {
             return 0;
         }
     }
     ch->rx_placed = true;
-    if (!buf_reserve(&ch->rx, ch->rx_msg_total - have + 16)) {
+    if (!buf_reserve(&ch->rx, total - have + 16)) {
         return channel_fail(ch, CLOVE_E_NOMEM, "out of memory receiving a large message");
     }
     if (rc == 0) {
-        uintptr_t pixels = (uintptr_t)(ch->rx.data + ch->rx_start + ch->rx_msg_header + offset);
+        uintptr_t pixels = (uintptr_t)(ch->rx.data + ch->rx_start + hs + offset);
         size_t shift = (16 - pixels % 16) % 16;
         if (shift > 0) {
             memmove(ch->rx.data + ch->rx_start + shift, ch->rx.data + ch->rx_start, have);
@@ -522,14 +528,13 @@ static int channel_place_message(struct client_channel *ch)
 static int channel_read(struct client_channel *ch)
 {
     for (;;) {
-        /* Within a large message, read up to its end: its room is there. */
+        /* Within a placed message, read up to its end: its room is there. */
         size_t want = 65536;
-        if (ch->rx_placed && ch->rx_msg_total > ch->rx.len - ch->rx_start) {
-            size_t rest = ch->rx_msg_total - (ch->rx.len - ch->rx_start);
-            want = rest > want ? rest : want;
-            if (ch->rx.cap - ch->rx.len < want) {
-                want = rest;
-            }
+        struct msg_header h;
+        int hs;
+        if (ch->rx_placed) {
+            size_t rest = pending_message(ch, &h, &hs) - (ch->rx.len - ch->rx_start);
+            want = rest > 0 ? rest : want;
         }
         uint8_t *room = buf_reserve(&ch->rx, want);
         if (!room) {
@@ -574,7 +579,6 @@ static int channel_read(struct client_channel *ch)
                 break;
             }
             ch->rx_start += (size_t)used;
-            ch->rx_msg_total = 0;
             ch->rx_placed = false;
         }
         if (ch->rx_start == ch->rx.len) {
@@ -587,9 +591,12 @@ static int channel_read(struct client_channel *ch)
             ch->rx.len -= drop;
             ch->rx_start -= drop;
         }
-        if (ch->state == CHANNEL_READY && !ch->rx_placed &&
-            ch->rx_msg_total >= LARGE_MESSAGE_BYTES && channel_place_message(ch) < 0) {
-            return -1;
+        if (ch->state == CHANNEL_READY && !ch->rx_placed) {
+            size_t total = pending_message(ch, &h, &hs);
+            /* handle_data() refused the message if it is over the limit. */
+            if (total >= LARGE_MESSAGE_BYTES && channel_place_message(ch, &h, hs, total) < 0) {
+                return -1;
+            }
         }
     }
 }

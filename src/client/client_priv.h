@@ -74,12 +74,8 @@ struct client_channel {
     struct sasl_client *sasl;
     struct byte_buf rx; /* received, not yet handled: bytes [rx_start, rx.len) */
     size_t rx_start;
-    /* The message at rx_start while it is incomplete: its whole size with
-     * the header, its type and header size; rx_placed once a large one got
-     * its room and its bitmap's alignment (channel_place_message). */
-    size_t rx_msg_total;
-    uint16_t rx_msg_type;
-    uint8_t rx_msg_header;
+    /* The incomplete message at rx_start is large and got its room and its
+     * bitmap's alignment (channel_place_message). */
     bool rx_placed;
     struct byte_buf tx; /* to send: bytes [tx_start, tx.len) */
     size_t tx_start;

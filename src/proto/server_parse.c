@@ -764,15 +764,10 @@ int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t l
     }
     struct byte_reader r;
     reader_init(&r, data, len);
-    read_u32(&r);  /* surface id */
-    read_rect(&r); /* box */
-    uint8_t clip_type = read_u8(&r);
-    if (clip_type == SPICE_CLIP_TYPE_RECTS) {
-        uint32_t n = read_u32(&r);
-        if (n > SERVER_PARSE_MAX_CLIP_RECTS) {
-            return CLOVE_E_UNSUPPORTED;
-        }
-        read_bytes(&r, (size_t)n * 16);
+    struct server_draw base;
+    const char *err = NULL;
+    if (read_base(&r, &base, &err) < 0) {
+        return reader_ok(&r) ? CLOVE_E_UNSUPPORTED : CLOVE_E_AGAIN;
     }
     /* Copy, Opaque and Blend all start with the source image's offset. */
     uint32_t image = read_u32(&r);
@@ -790,19 +785,14 @@ int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t l
     reader_seek(&ir, image);
     read_u64(&ir);
     uint8_t image_type = read_u8(&ir);
-    read_u8(&ir);
-    read_u32(&ir);
-    read_u32(&ir);
-    read_u8(&ir); /* bitmap format */
+    if (reader_ok(&ir) && image_type != SPICE_IMAGE_TYPE_BITMAP) {
+        return CLOVE_E_UNSUPPORTED;
+    }
+    read_bytes(&ir, 1 + 4 + 4 + 1); /* flags, width, height, bitmap format */
     uint8_t flags = read_u8(&ir);
-    read_u32(&ir);
-    read_u32(&ir);
-    read_u32(&ir);
+    read_bytes(&ir, 4 + 4 + 4); /* x, y, stride */
     if (!reader_ok(&ir)) {
         return CLOVE_E_AGAIN;
-    }
-    if (image_type != SPICE_IMAGE_TYPE_BITMAP) {
-        return CLOVE_E_UNSUPPORTED;
     }
     *offset = (size_t)image + 32 + ((flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE) ? 8 : 4);
     return 0;

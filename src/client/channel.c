@@ -94,6 +94,16 @@ static const char *link_error_text(uint32_t error)
 
 static int channel_fail(struct client_channel *ch, int code, const char *what)
 {
+    if (ch->tentative) {
+        /* Not the session's error yet: whether the channel exists is the
+         * channels list's to say (session_relink links it again if so). */
+        log_debug("%s channel %u: early link failed (%s)", channel_name(ch->type), ch->id, what);
+        ch->state = CHANNEL_CLOSED;
+        loop_watch_remove(ch->session->loop, ch->watch);
+        ch->watch = NULL;
+        ch->session->relink_pending = true;
+        return code < 0 ? code : CLOVE_E_INVALID;
+    }
     return session_fail(ch->session, code, "%s channel: %s", channel_name(ch->type), what);
 }
 
@@ -373,6 +383,7 @@ static int handle_auth_result(struct client_channel *ch, const uint8_t *data, si
     log_debug("%s channel %u linked (%s header)", channel_name(ch->type), ch->id,
               ch->mini_header ? "mini" : "full");
     ch->state = CHANNEL_READY;
+    ch->tentative = false; /* the server has it: from here its errors are the session's */
     int rc = ch->on_ready ? ch->on_ready(ch) : 0;
     if (rc == 0) {
         rc = channel_flush(ch);

@@ -70,6 +70,11 @@ struct client_channel {
     struct stream *stream; /* owns */
     struct loop_watch *watch;
     bool mini_header;
+    /* Linked early (session.c, open_early_display): until it is READY, a
+     * failure only closes it (CHANNEL_CLOSED) and sets the session's
+     * relink_pending; `listed` once CHANNELS_LIST has named it, which then
+     * gets it one ordinary link more (session_relink). */
+    bool tentative, listed;
     /* owns, during CHANNEL_SASL */
     struct sasl_client *sasl;
     struct byte_buf rx; /* received, not yet handled: bytes [rx_start, rx.len) */
@@ -166,6 +171,7 @@ struct clove_session {
     char *host_subject;      /* owns; NULL: check the host name instead */
     bool sasl;               /* authenticate with SASL (clove_session_set_sasl) */
     bool display_only;       /* link main + display only (clove_session_set_display_only) */
+    bool relink_pending;     /* an early link failed (client_channel.tentative) */
     char *sasl_username;     /* owns; NULL: the login name */
     char *sasl_password;     /* owns; wiped when freed */
     struct tls_context *tls; /* owns; made by clove_session_connect() */
@@ -217,6 +223,8 @@ void session_event(struct clove_session *s, enum clove_event event);
 /* Records the first error (later ones are logged only) and stops the session. */
 int session_fail(struct clove_session *s, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Links again the listed display channels whose early link failed. */
+int session_relink(struct clove_session *s);
 
 /* The port channels connect to: the TLS port if one is set. */
 static inline uint16_t session_port(const struct clove_session *s)

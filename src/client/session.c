@@ -4,7 +4,8 @@
  * DESIGN: a session owns one poll loop (loop_poll.c) and runs it only
  * inside clove_session_run(), so callbacks always run on the caller's
  * thread. The main channel links with connection id 0; its MAIN_INIT gives
- * the session id, we answer ATTACH_CHANNELS, and CHANNELS_LIST makes us open
+ * the session id, we answer ATTACH_CHANNELS and link display channel 0 at
+ * once (open_early_display), and CHANNELS_LIST makes us open
  * every display channel listed (one per QXL device, ids below
  * CLIENT_MAX_DISPLAYS) and, when listed, inputs channel 0 and cursor
  * channel 0 (the cursor of the first device). Like
@@ -126,7 +127,9 @@ static int open_channel(struct clove_session *s, struct client_channel **slot,
                         struct wire_channel_id id)
 {
     if (*slot) {
-        return 0;
+        /* Linked early: listed now, so a failed early link gets another. */
+        (*slot)->listed = true;
+        return session_relink(s);
     }
     switch (id.type) {
     case SPICE_CHANNEL_DISPLAY:
@@ -140,6 +143,58 @@ static int open_channel(struct clove_session *s, struct client_channel **slot,
         break;
     }
     return *slot ? 0 : s->error_code;
+}
+
+/*
+ * Links display channel 0 as soon as MAIN_INIT gives the session id and says
+ * the server has a display, instead of after CHANNELS_LIST: the list comes
+ * only after our ATTACH_CHANNELS has gone round and, on the reference
+ * server, behind its 256 KiB network-test ping, and the reference then
+ * spends 8-16 ms generating the display link's RSA key. Any server takes
+ * such a link (the reference checks only the connection id and that the
+ * channel exists). Until it is linked the channel is tentative: a failed
+ * early link is closed quietly, and the list decides what follows (see
+ * session_relink; an unlisted channel is closed).
+ */
+static int open_early_display(struct clove_session *s)
+{
+    struct client_display *d = s->displays[0];
+    if (d->channel) {
+        return 0;
+    }
+    d->channel = channel_open(s, SPICE_CHANNEL_DISPLAY, 0, display_caps, 1, display_ready,
+                              display_message);
+    if (!d->channel) {
+        return s->error_code;
+    }
+    d->channel->tentative = true;
+    return 0;
+}
+
+/*
+ * Gives every listed display channel whose early link failed an ordinary
+ * link, whose failure is the session's. Runs when the list names such a
+ * channel and, for one that fails after the list named it, from
+ * clove_session_run() between loop iterations (never inside the failed
+ * channel's own callback, which is still running when it fails).
+ */
+int session_relink(struct clove_session *s)
+{
+    s->relink_pending = false;
+    for (uint32_t i = 0; i < CLIENT_MAX_DISPLAYS; i++) {
+        struct client_display *d = s->displays[i];
+        if (!d || !d->channel || d->channel->state != CHANNEL_CLOSED || !d->channel->listed) {
+            continue;
+        }
+        log_debug("display channel %u: linking again", i);
+        channel_close(d->channel);
+        d->channel = channel_open(s, SPICE_CHANNEL_DISPLAY, (uint8_t)i, display_caps, 1,
+                                  display_ready, display_message);
+        if (!d->channel) {
+            return s->error_code;
+        }
+    }
+    return 0;
 }
 
 static int main_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len)
@@ -156,6 +211,9 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
             log_debug("main: session id %u", init.session_id);
             channel_send(ch, SPICE_MSGC_MAIN_ATTACH_CHANNELS, NULL, 0);
             update_mouse_mode(ch, init.supported_mouse_modes, init.current_mouse_mode);
+            if (init.display_channels_hint > 0) {
+                rc = open_early_display(s);
+            }
         }
         break;
     }
@@ -193,6 +251,13 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
                     return s->error_code;
                 }
             }
+        }
+        struct client_channel **early = &s->displays[0]->channel;
+        if (rc >= 0 && *early && (*early)->tentative && !(*early)->listed) {
+            /* The early link was to a display the list does not name. */
+            log_debug("main: display channel 0 is not listed; closing its early link");
+            channel_close(*early);
+            *early = NULL;
         }
         bool any_display = false;
         for (uint32_t i = 0; i < CLIENT_MAX_DISPLAYS; i++) {
@@ -409,6 +474,9 @@ int clove_session_run(struct clove_session *session, int timeout_ms)
         int rc = loop_poll_iterate(s->loop, (int)(deadline - now));
         if (rc < 0) {
             session_fail(s, rc, "poll failed");
+        }
+        if (s->relink_pending && !s->error_code) {
+            session_relink(s);
         }
     }
     if (s->error_code) {

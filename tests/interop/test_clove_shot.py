@@ -8,6 +8,11 @@ at once; a server that accepts and says nothing exits non-zero after
 --timeout; a bad --uri is a usage error. Sanitizer reports on clove-shot's
 stderr fail the test.
 
+Early display link (both libraries): behind a proxy that closes the first
+display link, the capture still equals --frame-out and took two display
+links (the early one, made at MAIN_INIT, then the one CHANNELS_LIST asks
+for); with every display link closed, clove-shot exits 1 fast with one line.
+
 TLS (clove-demo --tls-port with a throwaway CA made by the openssl CLI, on
 both libraries): clove-shot -s PORT --ca-file CA equals --frame-out and
 spicy-screenshot's TLS capture; SPICE_CA_FILE works in place of --ca-file;
@@ -95,6 +100,126 @@ def run_mode(args, tmpdir, procs, lib, mode):
     H.compare_ppm_bytes(again, frame, "%s: second clove-shot vs --frame-out" % tag)
     demo.stop()
     H.log("%s: clove-shot == spicy-screenshot == --frame-out" % tag)
+
+
+# ---- early display link ---------------------------------------------------------
+# The client links display channel 0 as soon as MAIN_INIT arrives, before
+# CHANNELS_LIST; until the list names the channel, a failed link is dropped
+# quietly and the list decides. A proxy in front of the demo closes display
+# links: only the first one -> the capture still succeeds, through a second
+# display link (so two were made: without the early link the only one would
+# have been refused); every one -> one line naming the display channel, fast.
+
+class LinkProxy:
+    """Forwards TCP connections to 127.0.0.1:upstream; the first
+    `refuse_display` display-channel links (-1: all) are closed as soon as
+    their link message has arrived."""
+
+    def __init__(self, upstream, refuse_display):
+        self.upstream = upstream
+        self.refuse_left = refuse_display
+        self.display_links = 0
+        self.lock = threading.Lock()
+        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.srv.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _recv_exact(conn, n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(10)
+            head = self._recv_exact(conn, 16)
+            size = int.from_bytes(head[12:16], "little")
+            body = self._recv_exact(conn, min(size, 4096))
+            if len(body) >= 5 and body[4] == 2:  # SPICE_CHANNEL_DISPLAY
+                with self.lock:
+                    self.display_links += 1
+                    refuse = self.refuse_left != 0
+                    if self.refuse_left > 0:
+                        self.refuse_left -= 1
+                if refuse:
+                    conn.close()
+                    return
+            up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
+            up.sendall(head + body)
+            conn.settimeout(None)
+            up.settimeout(None)
+            t = threading.Thread(target=self._pump, args=(up, conn), daemon=True)
+            t.start()
+            self._pump(conn, up)
+            t.join(10)
+        except OSError:
+            conn.close()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def check_early_link(args, tmpdir, procs, lib):
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name="demo-early",
+                  extra=["--no-animation"]).start()
+    frame = H.wait_stable_frame(demo.frame, 10)
+    H.check(frame is not None, "early link (%s): --frame-out never settled" % lib)
+    proxy = LinkProxy(demo.port, 1)
+    try:
+        shot = shoot(args, tmpdir, proxy.port, "early-%s" % lib)
+        H.compare_ppm_bytes(shot, frame, "early link refused (%s): clove-shot vs --frame-out" % lib)
+        H.check(proxy.display_links == 2,
+                "early link refused (%s): %d display links, want 2 (the early one, then the "
+                "listed one)" % (lib, proxy.display_links))
+    finally:
+        proxy.close()
+    proxy = LinkProxy(demo.port, -1)
+    try:
+        out = os.path.join(tmpdir, "no-display.ppm")
+        rc, dt, err = clove_shot(args, ["-h", "127.0.0.1", "-p", str(proxy.port), "-o", out,
+                                        "--timeout", "10"])
+        H.check(rc not in (0, 124) and "display channel" in err,
+                "every display link refused (%s): rc=%d err=%r" % (lib, rc, err))
+        H.check(len(err.strip().splitlines()) == 1,
+                "every display link refused (%s): not one line: %r" % (lib, err))
+        H.check(dt < 5.0, "every display link refused (%s): took %.2f s" % (lib, dt))
+        H.check(not os.path.exists(out), "every display link refused: a file was written")
+        H.log("every display link refused (%s): %r in %.2f s" % (lib, err.strip(), dt))
+    finally:
+        proxy.close()
+    demo.stop()
+    H.log("early display link (%s): refused once -> captured through a second link" % lib)
 
 
 def write_vv(tmpdir, name, keys):
@@ -427,6 +552,7 @@ def body(args, tmpdir, procs):
     else:
         H.log("TLS cases skipped: clove-demo has no --tls-port or no openssl CLI")
     for lib in libs:
+        check_early_link(args, tmpdir, procs, lib)
         for mode in MODES:
             run_mode(args, tmpdir, procs, lib, mode)
     check_password(args, tmpdir, procs)

@@ -30,8 +30,6 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -39,6 +37,7 @@
 #include <openssl/x509.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
+#include <sys/socket.h>
 
 #include "client/client_priv.h"
 #include "client/sasl_client.h"
@@ -492,8 +491,8 @@ static int handle_data(struct client_channel *ch, const uint8_t *data, size_t le
  * header is in, else 0; *h and *hs get its header and header size. */
 static size_t pending_message(const struct client_channel *ch, struct msg_header *h, int *hs)
 {
-    *hs = msg_header_parse(ch->rx.data + ch->rx_start, ch->rx.len - ch->rx_start,
-                           ch->mini_header, h);
+    *hs = msg_header_parse(ch->rx.data + ch->rx_start, ch->rx.len - ch->rx_start, ch->mini_header,
+                           h);
     return *hs < 0 ? 0 : (size_t)*hs + h->size;
 }
 

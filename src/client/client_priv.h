@@ -82,6 +82,13 @@ struct client_channel {
     /* The incomplete message at rx_start is large and got its room and its
      * bitmap's alignment (channel_place_message). */
     bool rx_placed;
+    /* The placed message's raw pixels, bytes [sink_from, sink_to) of it,
+     * are received straight into `sink`, surface memory (display.c,
+     * display_raw_target); rx keeps its room for them but never the bytes.
+     * rx_in_place tells the message's handler, which then only checks it. */
+    uint8_t *sink;
+    size_t sink_from, sink_to;
+    bool rx_in_place;
     struct byte_buf tx; /* to send: bytes [tx_start, tx.len) */
     size_t tx_start;
     uint64_t tx_serial;
@@ -275,6 +282,11 @@ struct client_display *display_get(struct clove_session *s, uint8_t id);
 void display_close_channels(struct clove_session *s);
 int display_ready(struct client_channel *ch);
 int display_message(struct client_channel *ch, uint16_t type, const uint8_t *body, size_t len);
+/* The surface memory where a large draw's raw pixels may be received
+ * directly (a plain put of a bitmap over a whole xRGB surface), with its
+ * length in *len; NULL when the draw needs the canvas. */
+uint8_t *display_raw_target(struct client_channel *ch, const struct server_draw_raw *raw,
+                            size_t *len);
 /* canvas_lookup_fn over a display's surfaces: opaque is the struct client_display. */
 struct canvas_surface *display_lookup(void *opaque, uint32_t surface_id);
 

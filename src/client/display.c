@@ -32,11 +32,11 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <spice/enums.h>
 #include <spice/protocol.h>
 #include <spice/qxl_dev.h>
+#include <sys/mman.h>
 
 #include "client/client_priv.h"
 #include "common/error.h"
@@ -712,14 +712,89 @@ static bool missing_source(const struct qxl_drawable *q)
     }
 }
 
+/*
+ * Where the pixels of a draw can be received directly: a DRAW_COPY that puts
+ * a top-down 32-bit bitmap exactly the size of an xRGB surface, with the
+ * surface's stride, over all of it (no clip, no mask, no image flags: a
+ * cached or HIGH_BITS_SET image needs the canvas). Drawing such a copy
+ * writes the bitmap's bytes unchanged, so they may as well arrive there.
+ * Returns the surface's pixels and *len, or NULL.
+ */
+static uint8_t *raw_target(struct client_display *d, const struct server_draw_raw *r, size_t *len)
+{
+    if (!r->is_copy || r->surface_id >= CLIENT_MAX_SURFACES) {
+        return NULL;
+    }
+    const struct client_surface *sf = &d->surfaces[r->surface_id];
+    if (!sf->used || sf->format != SPICE_SURFACE_FMT_32_xRGB) {
+        return NULL;
+    }
+    struct wire_rect all = {0, 0, (int32_t)sf->height, (int32_t)sf->width};
+    if (memcmp(&r->box, &all, sizeof(all)) != 0 || memcmp(&r->src_area, &all, sizeof(all)) != 0 ||
+        r->clip_type != SPICE_CLIP_TYPE_NONE || r->has_mask ||
+        r->rop_descriptor != SPICE_ROPD_OP_PUT || r->image_flags != 0 || r->width != sf->width ||
+        r->height != sf->height || r->bitmap_format != SPICE_BITMAP_FMT_32BIT ||
+        r->bitmap_flags != SPICE_BITMAP_FLAGS_TOP_DOWN || r->stride != (uint32_t)sf->stride) {
+        return NULL;
+    }
+    *len = (size_t)sf->height * (size_t)sf->stride;
+    return sf->pixels;
+}
+
+uint8_t *display_raw_target(struct client_channel *ch, const struct server_draw_raw *raw,
+                            size_t *len)
+{
+    struct client_display *d = display_get(ch->session, ch->id);
+    return d ? raw_target(d, raw, len) : NULL;
+}
+
+/* A parsed draw whose pixels channel.c received into the surface: checks
+ * that the whole message still says so. Returns 0 or < 0. */
+static int draw_received_in_place(struct client_display *disp, const struct server_draw *d)
+{
+    struct server_draw_raw raw = {0};
+    if (d->type == SPICE_MSG_DISPLAY_DRAW_COPY && d->u.copy.has_src &&
+        d->u.copy.src.type == SPICE_IMAGE_TYPE_BITMAP) {
+        const struct server_image *src = &d->u.copy.src;
+        raw = (struct server_draw_raw){
+                .type = d->type,
+                .surface_id = d->surface_id,
+                .box = d->box,
+                .clip_type = d->clip_type,
+                .is_copy = true,
+                .src_area = d->u.copy.src_area,
+                .rop_descriptor = d->u.copy.rop_descriptor,
+                .has_mask = d->mask.has_bitmap,
+                .image_flags = src->flags,
+                .width = src->width,
+                .height = src->height,
+                .bitmap_format = src->bitmap.format,
+                .bitmap_flags = src->bitmap.flags,
+                .stride = src->bitmap.stride,
+        };
+    }
+    size_t len = 0;
+    if (!raw_target(disp, &raw, &len)) {
+        /* The prefix said otherwise: the parsers disagree, a bug of ours. */
+        return session_fail(disp->session, CLOVE_E_INVALID,
+                            "display %u: draw %u received into a surface it does not cover",
+                            disp->id, d->type);
+    }
+    report_area(disp, d->surface_id, d->box);
+    return 0;
+}
+
 /* Applies a parsed draw message. Returns 0 (drawn or skipped) or < 0. */
-static int draw(struct client_display *disp, const struct server_draw *d)
+static int draw(struct client_display *disp, const struct server_draw *d, bool in_place)
 {
     struct clove_session *s = disp->session;
     struct canvas_surface *dst = display_lookup(disp, d->surface_id);
     if (!dst) {
         return session_fail(s, CLOVE_E_INVALID, "display %u: draw %u on unknown surface %u",
                             disp->id, d->type, d->surface_id);
+    }
+    if (in_place) {
+        return draw_received_in_place(disp, d);
     }
     const char *insane = draw_insane(d);
     if (insane) {
@@ -943,7 +1018,7 @@ int display_message(struct client_channel *ch, uint16_t type, const uint8_t *bod
         struct server_draw dr;
         rc = server_parse_draw(type, body, len, &dr, &err);
         if (rc >= 0) {
-            return draw(d, &dr);
+            return draw(d, &dr, ch->rx_in_place);
         }
         if (rc == CLOVE_E_UNSUPPORTED) {
             /* An image type we do not know: that draw only. */

@@ -756,7 +756,8 @@ int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct ser
     return done(&r, err_desc, "draw: short body");
 }
 
-int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t len, size_t *offset)
+int server_parse_draw_raw(uint16_t type, const uint8_t *data, size_t len,
+                          struct server_draw_raw *out)
 {
     if (type != SPICE_MSG_DISPLAY_DRAW_COPY && type != SPICE_MSG_DISPLAY_DRAW_OPAQUE &&
         type != SPICE_MSG_DISPLAY_DRAW_BLEND) {
@@ -769,8 +770,23 @@ int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t l
     if (read_base(&r, &base, &err) < 0) {
         return reader_ok(&r) ? CLOVE_E_UNSUPPORTED : CLOVE_E_AGAIN;
     }
-    /* Copy, Opaque and Blend all start with the source image's offset. */
+    *out = (struct server_draw_raw){
+            .type = type,
+            .surface_id = base.surface_id,
+            .box = base.box,
+            .clip_type = base.clip_type,
+            .is_copy = type == SPICE_MSG_DISPLAY_DRAW_COPY,
+    };
+    /* Copy, Opaque and Blend all start with the source image's offset; Copy
+     * goes on with {Rect src_area; u16 rop_descriptor; u8 scale_mode; QMask
+     * {u8 flags; Point pos; u32 bitmap}}. */
     uint32_t image = read_u32(&r);
+    if (out->is_copy) {
+        out->src_area = read_rect(&r);
+        out->rop_descriptor = read_u16(&r);
+        read_bytes(&r, 1 + 1 + 8); /* scale mode, mask flags and pos */
+        out->has_mask = read_u32(&r) != 0;
+    }
     if (!reader_ok(&r)) {
         return CLOVE_E_AGAIN;
     }
@@ -788,13 +804,18 @@ int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t l
     if (reader_ok(&ir) && image_type != SPICE_IMAGE_TYPE_BITMAP) {
         return CLOVE_E_UNSUPPORTED;
     }
-    read_bytes(&ir, 1 + 4 + 4 + 1); /* flags, width, height, bitmap format */
-    uint8_t flags = read_u8(&ir);
-    read_bytes(&ir, 4 + 4 + 4); /* x, y, stride */
+    out->image_flags = read_u8(&ir);
+    read_bytes(&ir, 4 + 4); /* the descriptor's size: the bitmap's own is the one drawn */
+    out->bitmap_format = read_u8(&ir);
+    out->bitmap_flags = read_u8(&ir);
+    out->width = read_u32(&ir);
+    out->height = read_u32(&ir);
+    out->stride = read_u32(&ir);
     if (!reader_ok(&ir)) {
         return CLOVE_E_AGAIN;
     }
-    *offset = (size_t)image + 32 + ((flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE) ? 8 : 4);
+    bool pal_cached = out->bitmap_flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE;
+    out->pixels_offset = (size_t)image + 32 + (pal_cached ? 8 : 4);
     return 0;
 }
 

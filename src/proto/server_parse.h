@@ -267,16 +267,36 @@ int server_parse_draw(uint16_t type, const uint8_t *data, size_t len, struct ser
                       const char **err_desc);
 
 /*
- * Where the pixels of a draw's source bitmap begin, from the first `len`
- * bytes of the body (the message may still be arriving): for DRAW_COPY,
- * _OPAQUE and _BLEND whose source is a raw BITMAP, the offset in the body
- * of its pixel data. Returns 0 with *offset set, or CLOVE_E_AGAIN when
- * `len` does not reach that far yet, or CLOVE_E_UNSUPPORTED (another
- * message type or image type, or an inconsistent header: the full parse
- * decides on those). Lets a receiver place a large bitmap so that it can
- * be drawn in place.
+ * What the start of a draw says about its source when that is a raw
+ * bitmap, read from the first `len` bytes of the body while the rest may
+ * still be arriving: where its pixels begin and, for DRAW_COPY, whether the
+ * draw is a plain put of the bitmap (the fields a receiver needs to write
+ * the pixels straight into the surface).
  */
-int server_parse_draw_pixels_offset(uint16_t type, const uint8_t *data, size_t len, size_t *offset);
+struct server_draw_raw {
+    uint16_t type;
+    uint32_t surface_id;
+    struct wire_rect box;
+    uint8_t clip_type;
+    bool is_copy; /* DRAW_COPY: src_area, rop_descriptor and has_mask are set */
+    struct wire_rect src_area;
+    uint16_t rop_descriptor;
+    bool has_mask;
+    uint8_t image_flags; /* SPICE_IMAGE_FLAGS_* */
+    uint8_t bitmap_format, bitmap_flags;
+    uint32_t width, height, stride; /* the bitmap's (not the image descriptor's) */
+    size_t pixels_offset;           /* from the start of the body */
+};
+
+/*
+ * For DRAW_COPY, _OPAQUE and _BLEND whose source is a raw BITMAP, fills
+ * *out. Returns 0, CLOVE_E_AGAIN when `len` does not reach the bitmap's
+ * header yet, or CLOVE_E_UNSUPPORTED (another message or image type, or an
+ * inconsistent header: the full parse decides on those). Nothing here is
+ * checked against the rest of the message: server_parse_draw() does that.
+ */
+int server_parse_draw_raw(uint16_t type, const uint8_t *data, size_t len,
+                          struct server_draw_raw *out);
 
 /* Reads clip rect i of a parsed draw (i < num_clip_rects). */
 struct wire_rect server_draw_clip_rect(const struct server_draw *d, uint32_t i);

@@ -88,13 +88,14 @@ static void walk_string(const struct server_string *s)
     FUZZ_ASSERT(reader_ok(&r) && r.pos == s->size);
 }
 
-/* A complete draw with a raw bitmap source: the offset the prefix parser
- * gives for placing it is where the full parse found its pixels. */
-static void check_pixels_offset(uint16_t type, const uint8_t *body, size_t len,
-                                const struct server_draw *d)
+/* A complete draw with a raw bitmap source: what the prefix parser says
+ * (used to place the pixels, or to write them straight into the surface)
+ * is what the full parse found. */
+static void check_draw_raw(uint16_t type, const uint8_t *body, size_t len,
+                           const struct server_draw *d)
 {
-    size_t off = 0;
-    int rc = server_parse_draw_pixels_offset(type, body, len, &off);
+    struct server_draw_raw raw;
+    int rc = server_parse_draw_raw(type, body, len, &raw);
     FUZZ_ASSERT(rc == 0 || rc == CLOVE_E_AGAIN || rc == CLOVE_E_UNSUPPORTED);
     const struct server_image *src = NULL;
     if ((type == SPICE_MSG_DISPLAY_DRAW_COPY || type == SPICE_MSG_DISPLAY_DRAW_BLEND) &&
@@ -103,8 +104,20 @@ static void check_pixels_offset(uint16_t type, const uint8_t *body, size_t len,
     } else if (type == SPICE_MSG_DISPLAY_DRAW_OPAQUE && d->u.opaque.has_src) {
         src = &d->u.opaque.src;
     }
-    if (src && src->type == SPICE_IMAGE_TYPE_BITMAP) {
-        FUZZ_ASSERT(rc == 0 && off == (size_t)(src->data - body));
+    if (!src || src->type != SPICE_IMAGE_TYPE_BITMAP) {
+        return;
+    }
+    FUZZ_ASSERT(rc == 0 && raw.pixels_offset == (size_t)(src->data - body));
+    FUZZ_ASSERT(raw.surface_id == d->surface_id && raw.clip_type == d->clip_type);
+    FUZZ_ASSERT(memcmp(&raw.box, &d->box, sizeof(raw.box)) == 0);
+    FUZZ_ASSERT(raw.image_flags == src->flags && raw.width == src->width &&
+                raw.height == src->height && raw.bitmap_format == src->bitmap.format &&
+                raw.bitmap_flags == src->bitmap.flags && raw.stride == src->bitmap.stride);
+    FUZZ_ASSERT(raw.is_copy == (type == SPICE_MSG_DISPLAY_DRAW_COPY));
+    if (raw.is_copy) {
+        FUZZ_ASSERT(memcmp(&raw.src_area, &d->u.copy.src_area, sizeof(raw.src_area)) == 0);
+        FUZZ_ASSERT(raw.rop_descriptor == d->u.copy.rop_descriptor);
+        FUZZ_ASSERT(raw.has_mask == d->mask.has_bitmap);
     }
 }
 
@@ -115,11 +128,11 @@ static void check_draw(uint16_t type, const uint8_t *body, size_t len)
     int rc = server_parse_draw(type, body, len, &d, &err);
     FUZZ_ASSERT(rc < 0 ? err != NULL : (size_t)rc <= len);
     if (rc < 0) {
-        size_t off;
-        (void)server_parse_draw_pixels_offset(type, body, len, &off);
+        struct server_draw_raw raw;
+        (void)server_parse_draw_raw(type, body, len, &raw);
         return;
     }
-    check_pixels_offset(type, body, len, &d);
+    check_draw_raw(type, body, len, &d);
     touch(d.clip_rects, (size_t)d.num_clip_rects * 16);
     if (d.mask.has_bitmap) {
         touch_image(&d.mask.bitmap);

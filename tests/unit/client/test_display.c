@@ -685,6 +685,64 @@ static void test_every_op_keeps_the_session(void)
     fixture_finish(&f);
 }
 
+/* Which draws channel.c may receive straight into a surface: only a plain
+ * put of a top-down 32-bit bitmap over a whole xRGB surface; any other
+ * field value needs the canvas. */
+static void test_raw_target(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    surface_create(&f, 0, 8, 4);
+    const struct server_draw_raw put = {
+            .type = SPICE_MSG_DISPLAY_DRAW_COPY,
+            .box = {0, 0, 4, 8},
+            .clip_type = SPICE_CLIP_TYPE_NONE,
+            .is_copy = true,
+            .src_area = {0, 0, 4, 8},
+            .rop_descriptor = SPICE_ROPD_OP_PUT,
+            .width = 8,
+            .height = 4,
+            .bitmap_format = SPICE_BITMAP_FMT_32BIT,
+            .bitmap_flags = SPICE_BITMAP_FLAGS_TOP_DOWN,
+            .stride = 32,
+    };
+    size_t len = 0;
+    struct clove_frame fr;
+    CHECK_EQ(clove_session_get_surface(f.s, 0, 0, &fr), 0);
+    CHECK(display_raw_target(&f.ch[0], &put, &len) == fr.pixels);
+    CHECK_EQ(len, 4u * 32u);
+    struct server_draw_raw r;
+    r = put, r.is_copy = false;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.surface_id = 1;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.box.right = 7;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.src_area.left = 1;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.clip_type = SPICE_CLIP_TYPE_RECTS;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.has_mask = true;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.rop_descriptor = SPICE_ROPD_OP_OR;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.image_flags = SPICE_IMAGE_FLAGS_HIGH_BITS_SET;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.image_flags = SPICE_IMAGE_FLAGS_CACHE_ME;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.bitmap_format = SPICE_BITMAP_FMT_RGBA;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.bitmap_flags = 0; /* bottom-up */
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.stride = 36;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    r = put, r.width = 4;
+    CHECK(display_raw_target(&f.ch[0], &r, &len) == NULL);
+    /* No surface on display 1 yet. */
+    CHECK(display_raw_target(&f.ch[1], &put, &len) == NULL);
+    fixture_finish(&f);
+}
+
 int main(void)
 {
     return check_run((struct check_case[]){
@@ -693,6 +751,7 @@ int main(void)
             CHECK_CASE(test_streams_skipped),
             CHECK_CASE(test_monitors_and_channels),
             CHECK_CASE(test_every_op_keeps_the_session),
+            CHECK_CASE(test_raw_target),
             {0},
     });
 }

@@ -744,11 +744,11 @@ static int pixels_offset_agrees(uint16_t type, const struct byte_buf *b, const u
     for (size_t n = 0; n <= b->len; n++) {
         uint8_t *copy = malloc(n ? n : 1);
         memcpy(copy, b->data, n);
-        size_t off = 0;
-        int rc = server_parse_draw_pixels_offset(type, copy, n, &off);
+        struct server_draw_raw raw;
+        int rc = server_parse_draw_raw(type, copy, n, &raw);
         free(copy);
         if (rc == 0) {
-            if (off != want) {
+            if (raw.pixels_offset != want) {
                 return 0;
             }
             found = true;
@@ -783,20 +783,36 @@ static void test_pixels_offset(void)
     struct server_draw d;
     CHECK(parse(SPICE_MSG_DISPLAY_DRAW_COPY, &b, &d) > 0);
     CHECK(pixels_offset_agrees(SPICE_MSG_DISPLAY_DRAW_COPY, &b, d.u.copy.src.data));
+    /* What decides whether the pixels may go straight into the surface. */
+    struct server_draw_raw raw;
+    CHECK_EQ(server_parse_draw_raw(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &raw), 0);
+    CHECK(raw.is_copy && !raw.has_mask);
+    CHECK_EQ(raw.rop_descriptor, SPICE_ROPD_OP_PUT);
+    CHECK_EQ(raw.clip_type, SPICE_CLIP_TYPE_RECTS);
+    CHECK_EQ(raw.src_area.right, 2);
+    CHECK_EQ(raw.src_area.bottom, 2);
+    CHECK_EQ(raw.box.right, 2);
+    CHECK_EQ(raw.image_flags, d.u.copy.src.flags);
+    CHECK_EQ(raw.width, d.u.copy.src.width);
+    CHECK_EQ(raw.bitmap_format, SPICE_BITMAP_FMT_32BIT);
+    CHECK_EQ(raw.stride, d.u.copy.src.bitmap.stride);
+    put_u32le(b.data + src + 4 + 16 + 2 + 1 + 1 + 8, 1); /* a mask pointer */
+    CHECK_EQ(server_parse_draw_raw(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &raw), 0);
+    CHECK(raw.has_mask);
+    put_u32le(b.data + src + 4 + 16 + 2 + 1 + 1 + 8, 0);
     CHECK(parse(SPICE_MSG_DISPLAY_DRAW_BLEND, &b, &d) > 0);
     CHECK(pixels_offset_agrees(SPICE_MSG_DISPLAY_DRAW_BLEND, &b, d.u.copy.src.data));
     /* Other draws and other image types are not placed. */
-    size_t off = 0;
-    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_FILL, b.data, b.len, &off),
+    CHECK_EQ(server_parse_draw_raw(SPICE_MSG_DISPLAY_DRAW_FILL, b.data, b.len, &raw),
              CLOVE_E_UNSUPPORTED);
-    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_ROP3, b.data, b.len, &off),
+    CHECK_EQ(server_parse_draw_raw(SPICE_MSG_DISPLAY_DRAW_ROP3, b.data, b.len, &raw),
              CLOVE_E_UNSUPPORTED);
     uint32_t image = get_u32le(b.data + src);
     b.data[image + 8] = SPICE_IMAGE_TYPE_QUIC;
-    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &off),
+    CHECK_EQ(server_parse_draw_raw(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &raw),
              CLOVE_E_UNSUPPORTED);
     put_u32le(b.data + src, 0); /* no source */
-    CHECK_EQ(server_parse_draw_pixels_offset(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &off),
+    CHECK_EQ(server_parse_draw_raw(SPICE_MSG_DISPLAY_DRAW_COPY, b.data, b.len, &raw),
              CLOVE_E_UNSUPPORTED);
     buf_reset(&b);
     /* OPAQUE with an 8-bit bitmap whose palette comes from the cache (a u64

@@ -24,6 +24,7 @@
 #include <spice/protocol.h>
 #include <sys/socket.h>
 
+#include "client/prefault.h"
 #include "clove/client.h"
 #include "codec/glz.h"
 #include "common/bytes.h"
@@ -192,6 +193,8 @@ struct clove_session {
     uint32_t session_id;
     struct client_channel *main;                          /* owns */
     struct client_display *displays[CLIENT_MAX_DISPLAYS]; /* owns; [0] always exists */
+    struct prefault *prefault; /* owns: memory for the first large surface, or NULL */
+    bool prefault_started;
     struct client_channel *inputs;                        /* owns, or NULL */
     struct client_channel *cursor;                        /* owns, or NULL */
     clove_mark_fn mark_fn;

@@ -66,17 +66,25 @@ static struct client_display *display_create(struct clove_session *s, uint8_t id
 #define SURFACE_POPULATE_MAX_BYTES (64u << 20)
 
 /*
- * Zeroed memory for a surface's pixels. A large surface is mapped with
- * MAP_POPULATE: the kernel provides all its pages in one call, while the
- * surface's first draw is typically still arriving, instead of taking one
- * page fault per 4 KiB during that draw (a 1024x768 primary is 768 faults,
- * about 1.7 ms here, against 1.2 ms populated up front and off the path to
- * the first frame). Small surfaces come from calloc.
+ * Zeroed memory for a surface's pixels. The first large surface takes the
+ * session's prefault (prefault.h), populated while the display channel
+ * waited for its link. Other large surfaces are mapped with MAP_POPULATE:
+ * the kernel provides all the pages in one call instead of one page fault
+ * per 4 KiB during the first draw (a 1024x768 primary is 768 faults, about
+ * 1.7 ms here, against 1.2 ms populated up front). Small surfaces come from
+ * calloc.
  */
-static uint8_t *surface_pixels_alloc(struct client_surface *surface, size_t size)
+static uint8_t *surface_pixels_alloc(struct clove_session *s, struct client_surface *surface,
+                                     size_t size)
 {
     surface->mapped = 0;
     if (size >= SURFACE_POPULATE_MIN_BYTES && size <= SURFACE_POPULATE_MAX_BYTES) {
+        size_t mapped = 0;
+        uint8_t *ready = prefault_take(s->prefault, size, &mapped);
+        if (ready) {
+            surface->mapped = mapped;
+            return ready;
+        }
         void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (p != MAP_FAILED) {
@@ -146,6 +154,8 @@ void display_finish(struct clove_session *s)
     glz_window_destroy(s->glz);
     s->glz = NULL;
     image_cache_clear(s);
+    prefault_destroy(s->prefault);
+    s->prefault = NULL;
 }
 
 struct client_display *display_get(struct clove_session *s, uint8_t id)
@@ -231,7 +241,7 @@ static int surface_create(struct client_display *d, const struct server_surface_
     struct client_surface *surface = &d->surfaces[c->surface_id];
     surface_destroy(surface);
     size_t stride = ((size_t)c->width * bpp + 3) & ~(size_t)3;
-    surface->pixels = surface_pixels_alloc(surface, (size_t)c->height * stride);
+    surface->pixels = surface_pixels_alloc(s, surface, (size_t)c->height * stride);
     if (!surface->pixels) {
         return session_fail(s, CLOVE_E_NOMEM, "display %u: no memory for a %ux%u surface", d->id,
                             c->width, c->height);

@@ -276,6 +276,9 @@ static int apply_vv(struct options *o)
     if (!o->password) {
         o->password = spice.password;
     }
+    if (!o->username && o->sasl) {
+        o->username = spice.username; /* remote-viewer uses it for SASL only */
+    }
     if (!o->host_subject) {
         o->host_subject = spice.host_subject;
     }

@@ -459,6 +459,12 @@ static void on_event(struct clove_session *session, enum clove_event event, void
         break;
     case CLOVE_EVENT_LOCKS:
         break;
+    case CLOVE_EVENT_AGENT:
+        if (v->opt->verbose) {
+            fprintf(stderr, "clove-view: guest agent %s\n",
+                    clove_session_agent_connected(session) ? "connected" : "disconnected");
+        }
+        break;
     }
 }
 

@@ -88,6 +88,7 @@ enum clove_event {
     CLOVE_EVENT_CURSOR_SHAPE = 5, /* a new cursor shape, or none */
     CLOVE_EVENT_CURSOR_MOVE = 6,  /* the cursor moved, was hidden or shown */
     CLOVE_EVENT_LOCKS = 7,        /* the server's lock-key state changed */
+    CLOVE_EVENT_AGENT = 8,        /* the guest agent connected or disconnected */
 };
 typedef void (*clove_event_fn)(struct clove_session *session, enum clove_event event, void *opaque);
 
@@ -292,6 +293,14 @@ void clove_session_set_monitors_callback(struct clove_session *session, clove_mo
 
 /* Returns the VM name the server sent ("" if none yet). Borrows. */
 const char *clove_session_get_name(const struct clove_session *session);
+/* True while the server reports the guest's agent (spice-vdagent) connected. */
+bool clove_session_agent_connected(const struct clove_session *session);
+/*
+ * The server's multimedia time now, in ms (the clock its audio and video
+ * are stamped with): the last value MAIN_INIT or MULTI_MEDIA_TIME gave,
+ * plus the time since it arrived. 0 before the main channel is up.
+ */
+uint32_t clove_session_get_mm_time(const struct clove_session *session);
 /*
  * Returns the mouse mode (CLOVE_MOUSE_MODE_*; 0 before the main channel is
  * up). The session asks for client mode whenever the server supports it.

@@ -242,6 +242,9 @@ static int surface_create(struct client_display *d, const struct server_surface_
     surface_destroy(surface);
     size_t stride = ((size_t)c->width * bpp + 3) & ~(size_t)3;
     surface->pixels = surface_pixels_alloc(s, surface, (size_t)c->height * stride);
+    if (c->surface_id == 0) {
+        prefault_release(s->prefault); /* a primary too small to have taken it */
+    }
     if (!surface->pixels) {
         return session_fail(s, CLOVE_E_NOMEM, "display %u: no memory for a %ux%u surface", d->id,
                             c->width, c->height);

@@ -168,6 +168,14 @@ uint8_t *prefault_take(struct prefault *p, size_t size, size_t *mapped)
     return base;
 }
 
+void prefault_release(struct prefault *p)
+{
+    if (p && p->base) {
+        prefault_stop(p, 0);
+        p->base = NULL;
+    }
+}
+
 void prefault_destroy(struct prefault *p)
 {
     if (!p) {

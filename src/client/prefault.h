@@ -31,7 +31,13 @@ struct prefault *prefault_start(size_t size);
  */
 uint8_t *prefault_take(struct prefault *p, size_t size, size_t *mapped);
 
-/* Stops the helper and unmaps what was not taken. NULL is fine. */
+/* Gives the memory up when no surface will take it (the first surface is
+ * small): the helper stops and unmaps it all, without the caller waiting.
+ * After a take, or on NULL, does nothing. */
+void prefault_release(struct prefault *p);
+
+/* Stops the helper (waiting for it) and unmaps what was not taken. NULL is
+ * fine. */
 void prefault_destroy(struct prefault *p);
 
 #endif

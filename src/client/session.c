@@ -138,6 +138,50 @@ static void start_surface_prefault(struct clove_session *s)
     }
 }
 
+/* The server's multimedia clock (audio and video timestamps, ms): its value
+ * and our clock when it arrived; clove_session_get_mm_time() extrapolates. */
+static void set_mm_time(struct clove_session *s, uint32_t mm_time)
+{
+    s->mm_time = mm_time;
+    s->mm_time_at_ms = loop_now_ms();
+    s->mm_time_known = true;
+}
+
+/* The guest agent's state as the main channel reports it: connected or
+ * not, and the tokens the server grants us for messages to the agent (one
+ * per message; AGENT_TOKEN adds more). */
+static void update_agent(struct clove_session *s, bool connected, uint32_t tokens)
+{
+    bool changed = connected != s->agent_connected;
+    s->agent_connected = connected;
+    s->agent_tokens = connected ? tokens : 0;
+    if (changed) {
+        log_debug("main: agent %s (%u tokens)", connected ? "connected" : "disconnected", tokens);
+        session_event(s, CLOVE_EVENT_AGENT);
+    }
+}
+
+static void main_u32_message(struct clove_session *s, uint16_t type, uint32_t value)
+{
+    switch (type) {
+    case SPICE_MSG_MAIN_MULTI_MEDIA_TIME:
+        set_mm_time(s, value);
+        break;
+    case SPICE_MSG_MAIN_AGENT_DISCONNECTED:
+        log_debug("main: agent disconnected (error %u)", value);
+        update_agent(s, false, 0);
+        break;
+    case SPICE_MSG_MAIN_AGENT_TOKEN:
+        /* Saturates: a hostile server cannot wrap the count. */
+        s->agent_tokens = value > UINT32_MAX - s->agent_tokens ? UINT32_MAX
+                                                               : s->agent_tokens + value;
+        break;
+    default: /* AGENT_CONNECTED_TOKENS */
+        update_agent(s, true, value);
+        break;
+    }
+}
+
 static int open_channel(struct clove_session *s, struct client_channel **slot,
                         struct wire_channel_id id)
 {
@@ -228,6 +272,8 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
             log_debug("main: session id %u", init.session_id);
             channel_send(ch, SPICE_MSGC_MAIN_ATTACH_CHANNELS, NULL, 0);
             update_mouse_mode(ch, init.supported_mouse_modes, init.current_mouse_mode);
+            set_mm_time(s, init.multi_media_time);
+            update_agent(s, init.agent_connected != 0, init.agent_tokens);
             if (init.display_channels_hint > 0) {
                 rc = open_early_display(s);
             }
@@ -285,24 +331,36 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
         }
         break;
     }
-    case SPICE_MSG_MAIN_MOUSE_MODE:
-        /* SpiceMsgMainMouseMode {u16 supported_modes; u16 current_mode} */
-        if (len < 4) {
-            rc = CLOVE_E_INVALID;
-            err = "short MOUSE_MODE";
-            break;
+    case SPICE_MSG_MAIN_MOUSE_MODE: {
+        uint16_t supported, current;
+        rc = server_parse_main_mouse_mode(body, len, &supported, &current, &err);
+        if (rc >= 0) {
+            update_mouse_mode(ch, supported, current);
         }
-        update_mouse_mode(ch, get_u16le(body), get_u16le(body + 2));
+        break;
+    }
+    case SPICE_MSG_MAIN_MULTI_MEDIA_TIME:
+    case SPICE_MSG_MAIN_AGENT_DISCONNECTED:
+    case SPICE_MSG_MAIN_AGENT_TOKEN:
+    case SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS: {
+        uint32_t value;
+        rc = server_parse_main_u32(type, body, len, &value, &err);
+        if (rc >= 0) {
+            main_u32_message(s, type, value);
+        }
+        break;
+    }
+    case SPICE_MSG_MAIN_AGENT_CONNECTED:
+        update_agent(s, true, s->agent_tokens);
         break;
     case SPICE_MSG_MAIN_NAME: {
-        /* SpiceMsgMainName {u32 name_len (with the NUL); u8 name[name_len]} */
-        if (len < 4 || get_u32le(body) > len - 4) {
-            rc = CLOVE_E_INVALID;
-            err = "short NAME";
+        const uint8_t *raw;
+        uint32_t n;
+        rc = server_parse_main_name(body, len, &raw, &n, &err);
+        if (rc < 0) {
             break;
         }
-        size_t n = get_u32le(body);
-        const char *name = (const char *)body + 4;
+        const char *name = (const char *)raw;
         size_t used = 0;
         for (size_t i = 0; i < n && name[i] && used + 1 < sizeof(s->name); i++) {
             /* Keep printable bytes only: the name ends up in a window title. */
@@ -630,6 +688,19 @@ void clove_session_set_event_callback(struct clove_session *session, clove_event
 const char *clove_session_get_name(const struct clove_session *session)
 {
     return session->name;
+}
+
+bool clove_session_agent_connected(const struct clove_session *session)
+{
+    return session->agent_connected;
+}
+
+uint32_t clove_session_get_mm_time(const struct clove_session *session)
+{
+    if (!session->mm_time_known) {
+        return 0;
+    }
+    return session->mm_time + (uint32_t)(loop_now_ms() - session->mm_time_at_ms);
 }
 
 int clove_session_get_mouse_mode(const struct clove_session *session)

@@ -117,6 +117,43 @@ int server_parse_main_channels_list(const uint8_t *data, size_t len, struct wire
     return done(&r, err_desc, "CHANNELS_LIST: list beyond the body");
 }
 
+int server_parse_main_mouse_mode(const uint8_t *data, size_t len, uint16_t *supported,
+                                 uint16_t *current, const char **err_desc)
+{
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    *supported = read_u16(&r);
+    *current = read_u16(&r);
+    return done(&r, err_desc, "MOUSE_MODE: short body");
+}
+
+int server_parse_main_name(const uint8_t *data, size_t len, const uint8_t **name,
+                           uint32_t *name_len, const char **err_desc)
+{
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    *name_len = read_u32(&r);
+    *name = read_bytes(&r, *name_len);
+    if (!reader_ok(&r)) {
+        *name = NULL;
+        *name_len = 0;
+    }
+    return done(&r, err_desc, "NAME: name beyond the body");
+}
+
+int server_parse_main_u32(uint16_t type, const uint8_t *data, size_t len, uint32_t *value,
+                          const char **err_desc)
+{
+    if (type != SPICE_MSG_MAIN_MULTI_MEDIA_TIME && type != SPICE_MSG_MAIN_AGENT_DISCONNECTED &&
+        type != SPICE_MSG_MAIN_AGENT_TOKEN && type != SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS) {
+        return fail(err_desc, "main: not a one-u32 message", CLOVE_E_UNSUPPORTED);
+    }
+    struct byte_reader r;
+    reader_init(&r, data, len);
+    *value = read_u32(&r);
+    return done(&r, err_desc, "main: short body");
+}
+
 /* ---- display channel: surfaces and monitors ---- */
 
 int server_parse_surface_create(const uint8_t *data, size_t len, struct server_surface_create *out,

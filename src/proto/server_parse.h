@@ -56,6 +56,20 @@ int server_parse_main_init(const uint8_t *data, size_t len, struct wire_main_ini
  */
 int server_parse_main_channels_list(const uint8_t *data, size_t len, struct wire_channel_id *out,
                                     uint32_t max, uint32_t *count, const char **err_desc);
+/* MOUSE_MODE {u16 supported_modes; u16 current_mode}. */
+int server_parse_main_mouse_mode(const uint8_t *data, size_t len, uint16_t *supported,
+                                 uint16_t *current, const char **err_desc);
+/* NAME {u32 name_len; u8 name[name_len]} (name_len counts the NUL, if the
+ * server sent one): *name borrows. */
+int server_parse_main_name(const uint8_t *data, size_t len, const uint8_t **name,
+                           uint32_t *name_len, const char **err_desc);
+/*
+ * The main messages whose body is one u32: MULTI_MEDIA_TIME {time},
+ * AGENT_DISCONNECTED {error_code}, AGENT_TOKEN and AGENT_CONNECTED_TOKENS
+ * {num_tokens}. Another type is CLOVE_E_UNSUPPORTED.
+ */
+int server_parse_main_u32(uint16_t type, const uint8_t *data, size_t len, uint32_t *value,
+                          const char **err_desc);
 
 /* ---- display channel ---- */
 struct server_surface_create {

@@ -624,6 +624,17 @@ def check_sasl_lib(args, tmpdir, procs, lib):
     H.compare_ppm_bytes(H.read_file(out), H.wait_stable_frame(demo.frame, 10),
                         "%s sasl: clove-shot vs --frame-out" % lib)
     H.log("%s sasl: right password -> capture == --frame-out (%.2f s)" % (lib, dt))
+    # The user name and password from a .vv file (username=, password=).
+    vv = write_vv(tmpdir, "sasl-%s.vv" % lib,
+                  [("type", "spice"), ("host", "127.0.0.1"), ("port", demo.port),
+                   ("username", S.USER), ("password", S.PASSWORD)])
+    out_vv = os.path.join(tmpdir, "sasl-vv-%s.ppm" % lib)
+    rc, dt, err = clove_shot(args, ["--sasl", "-o", out_vv, "--timeout", "10", vv])
+    H.check(rc == 0 and os.path.exists(out_vv),
+            "%s sasl: .vv username/password failed rc=%d: %s" % (lib, rc, err.strip()))
+    H.compare_ppm_bytes(H.read_file(out_vv), H.wait_stable_frame(demo.frame, 10),
+                        "%s sasl .vv: clove-shot vs --frame-out" % lib)
+    H.log("%s sasl: username and password from a .vv file -> capture == --frame-out" % lib)
     sasl_expect_failure(args, tmpdir, ["--sasl", "--username", S.USER, "-w", S.WRONG],
                         demo.port, lib + "-sasl-wrong", "wrong user name or password",
                         secrets=(S.WRONG, S.PASSWORD))

@@ -29,7 +29,9 @@ on OUR library and on Debian's reference library:
  7. several heads (clove-demo --heads 2: two QXL devices, two display
     channels): one window per head, "... head 1" and "... head 2", each
     the size of its display; head 1 shows --frame-out pixel-exact and head
-    2 shows its own desktop (another background colour), not head 1's."""
+    2 shows its own desktop (another background colour), not head 1's;
+ 8. the guest agent (clove-demo --agent): the viewer reports it connected
+    (the main channel's agent state, from MAIN_INIT or AGENT_CONNECTED)."""
 
 import os
 import re
@@ -504,6 +506,27 @@ def run_heads(args, tmpdir, procs, lib):
     demo.stop()
 
 
+def run_agent(args, tmpdir, procs, lib):
+    demo = H.Demo(procs, args, tmpdir, lib=lib, name="demo-agent",
+                  extra=["--no-animation", "--agent", "--width", str(GW), "--height",
+                         str(GH)]).start()
+    H.check(H.wait_stable_frame(demo.frame, 10) is not None, "%s: no first frame" % lib)
+    display = RV.start_xvfb(procs, tmpdir)
+    title = "clove-view-agent-%s-%d" % (lib, os.getpid())
+    view, err, err_path = start_view(args, procs, tmpdir, display, demo, title, lib)
+    find_window(display, head_title(title, 1))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if b"guest agent connected" in H.read_file(err_path):
+            break
+        time.sleep(0.1)
+    log = stop_view(view, err, err_path, lib)
+    H.check("guest agent connected" in log,
+            "%s: the viewer never reported the guest agent connected:\n%s" % (lib, log))
+    H.log("%s: --agent: the viewer reports the guest agent connected" % lib)
+    demo.stop()
+
+
 def body(args, tmpdir, procs):
     H.need_programs("Xvfb", "xdpyinfo", "xwd", "xwininfo", "convert", "xdotool")
     if args.clove_view is None:
@@ -521,6 +544,7 @@ def body(args, tmpdir, procs):
             run_heads(args, tmpdir, procs, lib)
         else:
             H.log("%s: several heads skipped: clove-demo has no --heads" % lib)
+        run_agent(args, tmpdir, procs, lib)
 
 
 if __name__ == "__main__":

@@ -146,6 +146,22 @@ static void parse_all(uint16_t type, const uint8_t *body, size_t len)
     err = NULL;
     rc = server_parse_main_channels_list(body, len, list, SERVER_PARSE_MAX_CHANNELS, &a, &err);
     check_rc(rc, len, err);
+    uint16_t supported, current;
+    err = NULL;
+    rc = server_parse_main_mouse_mode(body, len, &supported, &current, &err);
+    check_rc(rc, len, err);
+    const uint8_t *name;
+    uint32_t name_len;
+    err = NULL;
+    rc = server_parse_main_name(body, len, &name, &name_len, &err);
+    check_rc(rc, len, err);
+    if (rc >= 0) {
+        touch(name, name_len);
+    }
+    uint32_t value;
+    err = NULL;
+    rc = server_parse_main_u32(type, body, len, &value, &err);
+    check_rc(rc, len, err);
     struct server_surface_create sc;
     err = NULL;
     rc = server_parse_surface_create(body, len, &sc, &err);

@@ -3,7 +3,8 @@
  * populated (resident, by mincore) and usable; a take smaller than the
  * prefault leaves the rest to the helper, which unmaps it (msync then says
  * ENOMEM there); a larger take grows the mapping; a second take and a NULL
- * prefault give nothing; destroying an untaken prefault unmaps it all.
+ * prefault give nothing; a release gives it all up (then a take gives
+ * nothing); destroying an untaken prefault unmaps it all.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -99,6 +100,20 @@ static void test_take_larger(void)
     CHECK_EQ(munmap(m, len), 0);
 }
 
+static void test_release(void)
+{
+    const size_t size = 2u << 20;
+    struct prefault *p = prefault_start(size);
+    CHECK(p != NULL);
+    usleep(5000);
+    prefault_release(p);
+    size_t len = 0;
+    CHECK(prefault_take(p, 4096, &len) == NULL);
+    prefault_release(p); /* twice: nothing */
+    prefault_destroy(p);
+    prefault_release(NULL);
+}
+
 static void test_untaken_and_null(void)
 {
     struct prefault *p = prefault_start(2u << 20);
@@ -117,6 +132,7 @@ int main(void)
     return check_run((struct check_case[]){
             CHECK_CASE(test_take_smaller),
             CHECK_CASE(test_take_larger),
+            CHECK_CASE(test_release),
             CHECK_CASE(test_untaken_and_null),
             {0},
     });

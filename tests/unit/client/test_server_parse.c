@@ -83,6 +83,33 @@ static void test_main(void)
     uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
     CHECK_EQ(server_parse_main_channels_list(huge, 4, got, 8, &count, &err), CLOVE_E_RANGE);
     buf_finish(&b);
+    /* MOUSE_MODE, NAME and the one-u32 messages. */
+    const uint8_t mode[4] = {3, 0, 2, 0};
+    uint16_t supported, current;
+    CHECK_EQ(server_parse_main_mouse_mode(mode, 4, &supported, &current, &err), 4);
+    CHECK_EQ(supported, 3);
+    CHECK_EQ(current, 2);
+    CHECK(server_parse_main_mouse_mode(mode, 3, &supported, &current, &err) < 0);
+    const uint8_t named[9] = {5, 0, 0, 0, 'g', 'u', 'e', 's', 't'};
+    const uint8_t *name;
+    uint32_t name_len;
+    CHECK_EQ(server_parse_main_name(named, 9, &name, &name_len, &err), 9);
+    CHECK_EQ(name_len, 5u);
+    CHECK(memcmp(name, "guest", 5) == 0);
+    CHECK(server_parse_main_name(named, 8, &name, &name_len, &err) < 0);
+    CHECK(name == NULL && name_len == 0);
+    CHECK(server_parse_main_name(huge, 4, &name, &name_len, &err) < 0);
+    const uint8_t word[4] = {0x10, 0x27, 0, 0};
+    uint32_t value = 0;
+    CHECK_EQ(server_parse_main_u32(SPICE_MSG_MAIN_MULTI_MEDIA_TIME, word, 4, &value, &err), 4);
+    CHECK_EQ(value, 10000u);
+    CHECK_EQ(server_parse_main_u32(SPICE_MSG_MAIN_AGENT_TOKEN, word, 4, &value, &err), 4);
+    CHECK_EQ(server_parse_main_u32(SPICE_MSG_MAIN_AGENT_DISCONNECTED, word, 4, &value, &err), 4);
+    CHECK_EQ(server_parse_main_u32(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS, word, 4, &value, &err),
+             4);
+    CHECK(server_parse_main_u32(SPICE_MSG_MAIN_AGENT_TOKEN, word, 3, &value, &err) < 0);
+    CHECK_EQ(server_parse_main_u32(SPICE_MSG_MAIN_NAME, word, 4, &value, &err),
+             CLOVE_E_UNSUPPORTED);
 }
 
 static void test_surfaces(void)

@@ -193,15 +193,15 @@ struct clove_session {
     uint32_t session_id;
     struct client_channel *main;                          /* owns */
     struct client_display *displays[CLIENT_MAX_DISPLAYS]; /* owns; [0] always exists */
-    uint32_t mm_time;        /* the server's multimedia time (ms) at mm_time_at_ms */
-    uint64_t mm_time_at_ms;  /* loop_now_ms() when mm_time arrived */
+    uint32_t mm_time;       /* the server's multimedia time (ms) at mm_time_at_ms */
+    uint64_t mm_time_at_ms; /* loop_now_ms() when mm_time arrived */
     bool mm_time_known;
-    bool agent_connected;    /* the guest agent, as the main channel reports it */
-    uint32_t agent_tokens;   /* messages we may send the agent */
+    bool agent_connected;      /* the guest agent, as the main channel reports it */
+    uint32_t agent_tokens;     /* messages we may send the agent */
     struct prefault *prefault; /* owns: memory for the first large surface, or NULL */
     bool prefault_started;
-    struct client_channel *inputs;                        /* owns, or NULL */
-    struct client_channel *cursor;                        /* owns, or NULL */
+    struct client_channel *inputs; /* owns, or NULL */
+    struct client_channel *cursor; /* owns, or NULL */
     clove_mark_fn mark_fn;
     void *mark_opaque;
     clove_area_fn area_fn;

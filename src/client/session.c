@@ -173,8 +173,8 @@ static void main_u32_message(struct clove_session *s, uint16_t type, uint32_t va
         break;
     case SPICE_MSG_MAIN_AGENT_TOKEN:
         /* Saturates: a hostile server cannot wrap the count. */
-        s->agent_tokens = value > UINT32_MAX - s->agent_tokens ? UINT32_MAX
-                                                               : s->agent_tokens + value;
+        s->agent_tokens =
+                value > UINT32_MAX - s->agent_tokens ? UINT32_MAX : s->agent_tokens + value;
         break;
     default: /* AGENT_CONNECTED_TOKENS */
         update_agent(s, true, value);

@@ -346,6 +346,17 @@ int cursor_shape_convert(uint8_t type, uint16_t width, uint16_t height, const ui
 #define IMAGE_E_PALETTE_MISSING CLOVE_E_STATE
 int image_decode(struct client_display *d, const struct server_image *src, struct qxl_image *out,
                  const char **err_desc);
+/*
+ * Decodes a compressed image (QUIC, LZ_RGB, GLZ, zlib-GLZ, LZ4, JPEG) whose
+ * decoded form is 32-bit xRGB straight into `pixels` (rows `stride` apart,
+ * row 0 on top; width x height as the image says), instead of into memory
+ * of its own. IMAGE_E_NOT_DIRECT, before anything is written, for other
+ * image types and decoded formats: decode it with image_decode() then.
+ * Other errors as image_decode(); `pixels` may then hold part of it.
+ */
+#define IMAGE_E_NOT_DIRECT CLOVE_E_AGAIN
+int image_decode_into(struct client_display *d, const struct server_image *src, uint8_t *pixels,
+                      int32_t stride, const char **err_desc);
 /* As image_decode(), into a new heap image (*out; qxl_image_free()). */
 int image_decode_new(struct client_display *d, const struct server_image *src,
                      struct qxl_image **out, const char **err_desc);

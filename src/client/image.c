@@ -94,10 +94,21 @@ static uint8_t bitmap_format_of(enum codec_format f)
     }
 }
 
-/* Allocates out->data for a width x height image of `format`, top-down. */
+/*
+ * Allocates out->data for a width x height image of `format`, top-down.
+ * When out->data is already there and borrowed (image_decode_into), the
+ * image must fit it: 32-bit xRGB of the size it holds, else
+ * IMAGE_E_NOT_DIRECT.
+ */
 static int alloc_pixels(struct qxl_image *out, enum codec_format format, uint32_t width,
                         uint32_t height, const char **err_desc)
 {
+    if (out->data_borrowed) {
+        if (format != CODEC_FMT_RGB32 || width != out->width || height != out->height) {
+            return fail(err_desc, "not decodable in place", IMAGE_E_NOT_DIRECT);
+        }
+        return 0;
+    }
     if ((uint64_t)width * height > IMAGE_MAX_PIXELS) {
         return fail(err_desc, "image too large", CLOVE_E_RANGE);
     }
@@ -446,6 +457,35 @@ int image_decode(struct client_display *d, const struct server_image *src, struc
         cache_add(s, src->id, out);
     }
     return 0;
+}
+
+int image_decode_into(struct client_display *d, const struct server_image *src, uint8_t *pixels,
+                      int32_t stride, const char **err_desc)
+{
+    switch (src->type) {
+    case SPICE_IMAGE_TYPE_QUIC:
+    case SPICE_IMAGE_TYPE_LZ_RGB:
+    case SPICE_IMAGE_TYPE_GLZ_RGB:
+    case SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB:
+    case SPICE_IMAGE_TYPE_LZ4:
+    case SPICE_IMAGE_TYPE_JPEG:
+        break;
+    default:
+        return fail(err_desc, "not decodable in place", IMAGE_E_NOT_DIRECT);
+    }
+    struct qxl_image img = {
+            .type = SPICE_IMAGE_TYPE_BITMAP,
+            .format = SPICE_BITMAP_FMT_32BIT,
+            .bitmap_flags = QXL_BITMAP_TOP_DOWN,
+            .width = src->width,
+            .height = src->height,
+            .stride = (uint32_t)stride,
+            .data = pixels,
+            .data_borrowed = true,
+    };
+    int rc = decode_codec(d, src, &img, err_desc);
+    image_finish(&img);
+    return rc;
 }
 
 int image_decode_new(struct client_display *d, const struct server_image *src,

@@ -8,8 +8,10 @@ alternate run by run (warm-up runs first, not counted) so that drift in the
 machine's load hits both alike; the last PPMs of the two must be equal.
 
 Servers: clove-demo --no-animation on OUR libspice-server and on Debian's
-reference library (harness.Demo), and with --xspice an Xspice session
-(tests/interop/xspice) with a scene of X clients on each library.
+reference library (harness.Demo), with --xspice an Xspice session
+(tests/interop/xspice) with a scene of X clients on each library, and with
+--qemu Debian's QEMU booting the interop tests' busybox guest (-vga qxl, a
+1024x768 VESA console; tests/interop/qemu) on each library.
 
 With --callgrind each client also runs once under valgrind's callgrind
 against each server and the instructions it executed (its whole process:
@@ -141,6 +143,31 @@ def bench_xspice(args, tmpdir, lib):
     return r
 
 
+def bench_qemu(args, tmpdir, lib):
+    """QEMU (TCG) booting the interop tests' busybox guest with -vga qxl and
+    a 1024x768 VESA framebuffer console (test_qemu's qxl-vesa variant), once
+    its prompt is up and the screen has settled."""
+    sys.path.insert(0, os.path.join(HERE, "..", "interop", "qemu"))
+    import test_qemu as Q  # noqa: E402 (only with --qemu)
+    args.kernel = Q.find_kernel(None)
+    args.cmdlog = False
+    args.debug = None
+    initrd = os.path.join(tmpdir, "initramfs.cpio.gz")
+    if not os.path.exists(initrd):
+        r = subprocess.run(["sh", Q.MK_INITRAMFS, initrd], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        H.check(r.returncode == 0, "mk_initramfs failed: %s" % r.stdout.decode())
+    with H.Procs() as procs:
+        g = Q.Guest(procs, args, tmpdir, "qxl-vesa", lib, initrd).start()
+        try:
+            g.wait_serial("CLOVE-PROMPT", 1, 120)
+            g.stable_screendump("settle")
+            r = measure(args, tmpdir, "qemu-" + lib, g.port)
+        finally:
+            g.stop()
+    return r
+
+
 def fmt_row(name, r, same, size):
     (cw, cc, ci), (sw, sc, si) = r["clove"], r["spicy"]
     row = "| %s (%dx%d) | %.1f ms | %.1f ms | **%.2f** | %.1f ms | %.1f ms | **%.2f** |" % (
@@ -189,6 +216,9 @@ def main():
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--xspice", action="store_true", help="also Xspice on both libraries")
+    p.add_argument("--qemu", action="store_true",
+                   help="also QEMU booting a tiny guest (1024x768 VESA console) on both "
+                        "libraries")
     p.add_argument("--callgrind", action="store_true",
                    help="also count each client's instructions once (valgrind)")
     p.add_argument("--libs", default="ours,ref")
@@ -201,9 +231,11 @@ def main():
         H.need_programs("valgrind")
     if args.xspice:
         H.need_programs("Xspice", "Xorg", "xsetroot", "xterm", "xlogo")
-        if not args.our_libdir:
-            print("--xspice needs --server-libdir", file=sys.stderr)
-            return 2
+    if args.qemu:
+        H.need_programs("qemu-system-x86_64", "busybox", "cpio")
+    if (args.xspice or args.qemu) and not args.our_libdir:
+        print("--xspice and --qemu need --server-libdir", file=sys.stderr)
+        return 2
     tmpdir = tempfile.mkdtemp(prefix="clove-bench-client-")
     names = {"ours": "clove-demo on our library", "ref": "clove-demo on Debian's library"}
     rows = []
@@ -218,6 +250,12 @@ def main():
                 rows.append(("Xspice + X clients on %s library" %
                              ("our" if lib == "ours" else "Debian's"), r, same, size))
                 print(fmt_row(*rows[-1]), flush=True)
+        if args.qemu:
+            for lib in args.libs.split(","):
+                r, same, size = bench_qemu(args, tmpdir, lib)
+                rows.append(("QEMU guest, qxl + VESA console, on %s library" %
+                             ("our" if lib == "ours" else "Debian's"), r, same, size))
+                print(fmt_row(*rows[-1]), flush=True)
     except H.TestFailure as e:
         print("bench failed: %s" % e, file=sys.stderr)
         return 1
@@ -225,9 +263,11 @@ def main():
     print(text)
     if args.write_doc:
         cmd = "python3 tests/bench/bench_client.py --demo BUILD/apps/clove-demo/clove-demo " \
-              "--clove-shot BUILD/apps/clove-shot/clove-shot --server-libdir BUILD/src/server%s%s " \
-              "--write-doc" % (" --xspice" if args.xspice else "",
-                               " --callgrind" if args.callgrind else "")
+              "--clove-shot BUILD/apps/clove-shot/clove-shot --server-libdir BUILD/src/server" \
+              "%s%s%s --runs %d --write-doc" % (" --xspice" if args.xspice else "",
+                                                 " --qemu" if args.qemu else "",
+                                                 " --callgrind" if args.callgrind else "",
+                                                 args.runs)
         write_doc(args.doc, text, cmd)
         print("updated %s" % os.path.normpath(args.doc))
     return 0 if all(row[2] for row in rows) else 1

@@ -685,6 +685,79 @@ static void test_every_op_keeps_the_session(void)
     fixture_finish(&f);
 }
 
+/*
+ * Puts an 8x4 32-bit LZ_RGB image (lz_encode(), as the server writes it) at
+ * (0,0)-(8,4) with `image_flags`; returns display_message()'s result.
+ */
+static int copy_lz_rgb(struct fixture *f, uint8_t image_flags)
+{
+    uint8_t px[8 * 4 * 4];
+    for (int i = 0; i < 8 * 4; i++) {
+        put_u32le(px + 4 * i, 0x00010203u * (uint32_t)(i + 1) ^ 0x00805020u);
+    }
+    struct codec_image img = {
+            .format = CODEC_FMT_RGB32, .width = 8, .height = 4, .stride = 32, .pixels = px};
+    uint8_t stream[1024];
+    int n = lz_encode(&img, stream, sizeof(stream), NULL);
+    if (n <= 0) {
+        return CLOVE_E_INVALID;
+    }
+    struct wire_image wi = {.id = 3000, .type = SPICE_IMAGE_TYPE_LZ_RGB, .flags = image_flags,
+                            .width = 8, .height = 4};
+    wi.u.encoded.data = stream;
+    wi.u.encoded.size = (uint32_t)n;
+    wi.u.encoded.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+    struct wire_draw_base base = {.box = {.top = 0, .left = 0, .bottom = 4, .right = 8},
+                                  .clip = {.type = SPICE_CLIP_TYPE_NONE}};
+    struct byte_buf b = {0};
+    server_msg_display_draw_copy(&b, &base, &wi, &base.box, SPICE_ROPD_OP_PUT, 0);
+    int rc = buf_ok(&b) ? send_msg(f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b) : CLOVE_E_NOMEM;
+    buf_finish(&b);
+    return rc;
+}
+
+/* The 8x4 top-left pixels of display 0's surface 0, all 32 bits. */
+static void top_left(struct fixture *f, uint32_t out[32])
+{
+    for (int y = 0; y < 4; y++) {
+        for (int x = 0; x < 8; x++) {
+            out[y * 8 + x] = pixel(f, 0, x, y);
+        }
+    }
+}
+
+/* A compressed image put over a whole surface is decoded straight into it
+ * and must leave exactly what the canvas leaves drawing it (on a wider
+ * surface, or flagged CACHE_ME, the canvas draws it). */
+static void test_decode_in_place(void)
+{
+    uint32_t direct[32], canvas[32], cached[32];
+    struct fixture f;
+    fixture_init(&f);
+    surface_create(&f, 0, 8, 4);
+    int areas = f.areas[0];
+    CHECK_EQ(copy_lz_rgb(&f, 0), 0);
+    CHECK_EQ(f.areas[0], areas + 1);
+    top_left(&f, direct);
+    fixture_finish(&f);
+
+    fixture_init(&f);
+    surface_create(&f, 0, 9, 4);
+    CHECK_EQ(copy_lz_rgb(&f, 0), 0);
+    top_left(&f, canvas);
+    fixture_finish(&f);
+
+    fixture_init(&f);
+    surface_create(&f, 0, 8, 4);
+    CHECK_EQ(copy_lz_rgb(&f, SPICE_IMAGE_FLAGS_CACHE_ME), 0);
+    top_left(&f, cached);
+    fixture_finish(&f);
+
+    CHECK(memcmp(direct, canvas, sizeof(direct)) == 0);
+    CHECK(memcmp(direct, cached, sizeof(direct)) == 0);
+    CHECK_EQ(direct[0] & 0xffffff, 0x00815223u);
+}
+
 /* Which draws channel.c may receive straight into a surface: only a plain
  * put of a top-down 32-bit bitmap over a whole xRGB surface; any other
  * field value needs the canvas. */
@@ -752,6 +825,7 @@ int main(void)
             CHECK_CASE(test_monitors_and_channels),
             CHECK_CASE(test_every_op_keeps_the_session),
             CHECK_CASE(test_raw_target),
+            CHECK_CASE(test_decode_in_place),
             {0},
     });
 }

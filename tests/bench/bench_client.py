@@ -237,24 +237,16 @@ def main():
         print("--xspice and --qemu need --server-libdir", file=sys.stderr)
         return 2
     tmpdir = tempfile.mkdtemp(prefix="clove-bench-client-")
-    names = {"ours": "clove-demo on our library", "ref": "clove-demo on Debian's library"}
+    servers = [(bench_demo, "clove-demo"), (bench_xspice, "Xspice + X clients"),
+               (bench_qemu, "QEMU guest, qxl + VESA console,")]
+    wanted = [True, args.xspice, args.qemu]
     rows = []
     try:
-        for lib in args.libs.split(","):
-            r, same, size = bench_demo(args, tmpdir, lib)
-            rows.append((names[lib], r, same, size))
-            print(fmt_row(*rows[-1]), flush=True)
-        if args.xspice:
-            for lib in args.libs.split(","):
-                r, same, size = bench_xspice(args, tmpdir, lib)
-                rows.append(("Xspice + X clients on %s library" %
-                             ("our" if lib == "ours" else "Debian's"), r, same, size))
-                print(fmt_row(*rows[-1]), flush=True)
-        if args.qemu:
-            for lib in args.libs.split(","):
-                r, same, size = bench_qemu(args, tmpdir, lib)
-                rows.append(("QEMU guest, qxl + VESA console, on %s library" %
-                             ("our" if lib == "ours" else "Debian's"), r, same, size))
+        for (bench, what), want in zip(servers, wanted):
+            for lib in args.libs.split(",") if want else []:
+                r, same, size = bench(args, tmpdir, lib)
+                rows.append(("%s on %s library" % (what, "our" if lib == "ours" else "Debian's"),
+                             r, same, size))
                 print(fmt_row(*rows[-1]), flush=True)
     except H.TestFailure as e:
         print("bench failed: %s" % e, file=sys.stderr)

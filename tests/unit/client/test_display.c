@@ -288,6 +288,19 @@ static unsigned pal_index(int x, int y)
     return (unsigned)(x + y) % 4;
 }
 
+/* Sends a DRAW_COPY of `wi` to (0,0)-(8,4) of display 0 (ROP put, no clip,
+ * as server_msg_display_draw_copy() writes it); display_message()'s result. */
+static int put_image_8x4(struct fixture *f, const struct wire_image *wi)
+{
+    struct wire_draw_base base = {.box = {.top = 0, .left = 0, .bottom = 4, .right = 8},
+                                  .clip = {.type = SPICE_CLIP_TYPE_NONE}};
+    struct byte_buf b = {0};
+    server_msg_display_draw_copy(&b, &base, wi, &base.box, SPICE_ROPD_OP_PUT, 0);
+    int rc = buf_ok(&b) ? send_msg(f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b) : CLOVE_E_NOMEM;
+    buf_finish(&b);
+    return rc;
+}
+
 /*
  * A DRAW_COPY to (0,0)-(8,4) of the 8x4 8-bit image of pal_index(), written
  * by server_msg_display_draw_copy() as the server sends it: LZ_PLT (the
@@ -325,13 +338,7 @@ static int copy_server_palette_image(struct fixture *f, bool lz, uint8_t pal_fla
     }
     wi.palette = (struct wire_palette){
             .flags = pal_flags, .unique = pal_id, .num_ents = 4, .ents = pal_ents};
-    struct wire_draw_base base = {.box = {.top = 0, .left = 0, .bottom = 4, .right = 8},
-                                  .clip = {.type = SPICE_CLIP_TYPE_NONE}};
-    struct byte_buf b = {0};
-    server_msg_display_draw_copy(&b, &base, &wi, &base.box, SPICE_ROPD_OP_PUT, 0);
-    int rc = buf_ok(&b) ? send_msg(f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b) : CLOVE_E_NOMEM;
-    buf_finish(&b);
-    return rc;
+    return put_image_8x4(f, &wi);
 }
 
 /* True when the 8x4 area shows pal_index()'s colours. */
@@ -707,13 +714,7 @@ static int copy_lz_rgb(struct fixture *f, uint8_t image_flags)
     wi.u.encoded.data = stream;
     wi.u.encoded.size = (uint32_t)n;
     wi.u.encoded.flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
-    struct wire_draw_base base = {.box = {.top = 0, .left = 0, .bottom = 4, .right = 8},
-                                  .clip = {.type = SPICE_CLIP_TYPE_NONE}};
-    struct byte_buf b = {0};
-    server_msg_display_draw_copy(&b, &base, &wi, &base.box, SPICE_ROPD_OP_PUT, 0);
-    int rc = buf_ok(&b) ? send_msg(f, 0, SPICE_MSG_DISPLAY_DRAW_COPY, &b) : CLOVE_E_NOMEM;
-    buf_finish(&b);
-    return rc;
+    return put_image_8x4(f, &wi);
 }
 
 /* The 8x4 top-left pixels of display 0's surface 0, all 32 bits. */

@@ -780,7 +780,8 @@ static int setup_session(struct viewer *v, struct options *o)
     struct clove_session *s = v->session;
     int rc = clove_session_set_server(s, o->host, (uint16_t)(o->port ? o->port : o->secure_port));
     if (rc == 0) {
-        rc = clove_session_set_password(s, o->password);
+        rc = o->sasl ? clove_session_set_sasl(s, true, o->username, o->password)
+                     : clove_session_set_password(s, o->password);
     }
     if (rc < 0) {
         fprintf(stderr, "clove-view: %s\n",
@@ -817,6 +818,10 @@ int main(int argc, char **argv)
     int rc = options_parse(argc, argv, &o);
     if (rc != 0) {
         return rc;
+    }
+    if (o.username && !o.sasl) {
+        fprintf(stderr, "clove-view: --username needs --sasl\n");
+        return 2;
     }
     if (o.vv_file && (rc = options_apply_vv(&o)) != 0) {
         options_finish(&o);

@@ -1,8 +1,8 @@
 /*
  * clove-view's command line: a spice:// URI (host, port, tls-port,
  * password) or a remote-viewer connection file (.vv), and clove-shot's
- * options -h/-p/-s/-w, --ca-file, --host-subject, plus --fullscreen,
- * --title and -v. Options given on the command line win over the file's
+ * options -h/-p/-s/-w, --ca-file, --host-subject, --sasl, --username, plus
+ * --fullscreen, --title and -v. Options given on the command line win over the file's
  * keys.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -30,6 +30,8 @@ static void usage(FILE *f)
                "  -w, --password=PASSWORD   server password\n"
                "      --ca-file=FILE        CA bundle (PEM) for TLS (default $SPICE_CA_FILE)\n"
                "      --host-subject=SUBJ   expected certificate subject \"C=..,O=..,CN=..\"\n"
+               "      --sasl                authenticate with SASL (the -w password)\n"
+               "      --username=USER       SASL user name (default: the login name)\n"
                "      --fullscreen          start fullscreen (F11 toggles)\n"
                "      --title=TEXT          window title (default: the VM name, or host:port);\n"
                "                            %%d is the head number, else \" (N)\" is added\n"
@@ -77,7 +79,16 @@ static int parse_uri(const char *uri, struct options *o)
 
 int options_parse(int argc, char **argv, struct options *o)
 {
-    enum { OPT_HELP = 1000, OPT_VERSION, OPT_CA_FILE, OPT_HOST_SUBJECT, OPT_FULLSCREEN, OPT_TITLE };
+    enum {
+        OPT_HELP = 1000,
+        OPT_VERSION,
+        OPT_CA_FILE,
+        OPT_HOST_SUBJECT,
+        OPT_FULLSCREEN,
+        OPT_TITLE,
+        OPT_SASL,
+        OPT_USERNAME,
+    };
     static const struct option longopts[] = {
             {"host", required_argument, NULL, 'h'},
             {"port", required_argument, NULL, 'p'},
@@ -88,6 +99,8 @@ int options_parse(int argc, char **argv, struct options *o)
             {"host-subject", required_argument, NULL, OPT_HOST_SUBJECT},
             {"fullscreen", no_argument, NULL, OPT_FULLSCREEN},
             {"title", required_argument, NULL, OPT_TITLE},
+            {"sasl", no_argument, NULL, OPT_SASL},
+            {"username", required_argument, NULL, OPT_USERNAME},
             {"help", no_argument, NULL, OPT_HELP},
             {"version", no_argument, NULL, OPT_VERSION},
             {NULL, 0, NULL, 0},
@@ -123,6 +136,12 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_TITLE:
             o->title = optarg;
+            break;
+        case OPT_SASL:
+            o->sasl = true;
+            break;
+        case OPT_USERNAME:
+            o->username = optarg;
             break;
         case OPT_HELP:
             usage(stdout);
@@ -183,6 +202,9 @@ int options_apply_vv(struct options *o)
     }
     if (!o->password) {
         o->password = spice.password;
+    }
+    if (!o->username && o->sasl) {
+        o->username = spice.username; /* remote-viewer uses it for SASL only */
     }
     if (!o->host_subject) {
         o->host_subject = spice.host_subject;

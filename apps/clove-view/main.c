@@ -788,6 +788,12 @@ static int setup_session(struct viewer *v, struct options *o)
                 rc == CLOVE_E_RANGE ? "password too long (60 bytes at most)" : clove_strerror(rc));
         return 1;
     }
+    if (o->no_inputs) {
+        clove_session_set_channel_disabled(s, CLOVE_CHANNEL_INPUTS, true);
+    }
+    if (o->no_cursor) {
+        clove_session_set_channel_disabled(s, CLOVE_CHANNEL_CURSOR, true);
+    }
     if (o->secure_port && (rc = clove_session_set_tls(s, (uint16_t)o->secure_port, o->ca_file,
                                                       o->host_subject)) < 0) {
         fprintf(stderr, "clove-view: %s\n",

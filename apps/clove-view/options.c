@@ -206,6 +206,20 @@ int options_apply_vv(struct options *o)
     if (!o->username && o->sasl) {
         o->username = spice.username; /* remote-viewer uses it for SASL only */
     }
+    for (size_t i = 0; i < spice.disable_channel_count; i++) {
+        const char *ch = spice.disable_channels[i];
+        if (strcmp(ch, "inputs") == 0) {
+            o->no_inputs = true;
+        } else if (strcmp(ch, "cursor") == 0) {
+            o->no_cursor = true;
+        } else if (strcmp(ch, "main") == 0 || strcmp(ch, "display") == 0) {
+            fprintf(stderr, "clove-view: %s: disable-channels: the %s channel cannot be left out\n",
+                    o->vv_file, ch);
+            return 1;
+        }
+        /* Others (playback, record, usbredir, smartcard, port, webdav):
+         * the viewer does not link them anyway. */
+    }
     if (!o->host_subject) {
         o->host_subject = spice.host_subject;
     }

@@ -205,6 +205,23 @@ int clove_session_set_sasl(struct clove_session *session, bool enable, const cha
  */
 int clove_session_set_display_only(struct clove_session *session, bool display_only);
 
+/* Channel types for clove_session_set_channel_disabled() (SPICE's numbers). */
+enum clove_channel_type {
+    CLOVE_CHANNEL_INPUTS = 3,
+    CLOVE_CHANNEL_CURSOR = 4,
+};
+
+/*
+ * Leaves out the inputs (CLOVE_CHANNEL_INPUTS) or cursor
+ * (CLOVE_CHANNEL_CURSOR) channel even when the server lists it, as
+ * remote-viewer's disable-channels does: without inputs the session only
+ * watches. Returns 0, CLOVE_E_STATE (connected) or CLOVE_E_UNSUPPORTED
+ * (another channel type: the main and display channels cannot be left
+ * out, and the session links no others).
+ */
+int clove_session_set_channel_disabled(struct clove_session *session, int channel_type,
+                                       bool disabled);
+
 /* The callback runs inside clove_session_run(); it may call clove_session_stop(). */
 void clove_session_set_mark_callback(struct clove_session *session, clove_mark_fn fn, void *opaque);
 

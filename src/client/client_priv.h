@@ -174,11 +174,13 @@ struct clove_session {
     char *host;
     uint16_t port;
     char password[61];
-    uint16_t tls_port;       /* 0: plain; else every channel uses TLS on this port */
-    char *ca_file;           /* owns; NULL: OpenSSL's default CA locations */
-    char *host_subject;      /* owns; NULL: check the host name instead */
-    bool sasl;               /* authenticate with SASL (clove_session_set_sasl) */
-    bool display_only;       /* link main + display only (clove_session_set_display_only) */
+    uint16_t tls_port;    /* 0: plain; else every channel uses TLS on this port */
+    char *ca_file;        /* owns; NULL: OpenSSL's default CA locations */
+    char *host_subject;   /* owns; NULL: check the host name instead */
+    bool sasl;            /* authenticate with SASL (clove_session_set_sasl) */
+    bool display_only;    /* link main + display only (clove_session_set_display_only) */
+    bool inputs_disabled; /* clove_session_set_channel_disabled() */
+    bool cursor_disabled;
     bool relink_pending;     /* an early link failed (client_channel.tentative) */
     char *sasl_username;     /* owns; NULL: the login name */
     char *sasl_password;     /* owns; wiped when freed */

@@ -300,7 +300,9 @@ static int main_message(struct client_channel *ch, uint16_t type, const uint8_t 
                         return session_fail(s, CLOVE_E_NOMEM, "out of memory");
                     }
                     slot = &d->channel;
-                } else if (s->display_only) {
+                } else if (s->display_only ||
+                           (list[i].type == SPICE_CHANNEL_INPUTS && s->inputs_disabled) ||
+                           (list[i].type == SPICE_CHANNEL_CURSOR && s->cursor_disabled)) {
                     slot = NULL;
                 } else if (list[i].id == 0 && list[i].type == SPICE_CHANNEL_INPUTS) {
                     slot = &s->inputs;
@@ -446,6 +448,25 @@ int clove_session_set_display_only(struct clove_session *session, bool display_o
         return CLOVE_E_STATE;
     }
     session->display_only = display_only;
+    return 0;
+}
+
+int clove_session_set_channel_disabled(struct clove_session *session, int channel_type,
+                                       bool disabled)
+{
+    if (session->connected) {
+        return CLOVE_E_STATE;
+    }
+    _Static_assert((int)CLOVE_CHANNEL_INPUTS == (int)SPICE_CHANNEL_INPUTS &&
+                           (int)CLOVE_CHANNEL_CURSOR == (int)SPICE_CHANNEL_CURSOR,
+                   "the public channel numbers are SPICE's");
+    if (channel_type == CLOVE_CHANNEL_INPUTS) {
+        session->inputs_disabled = disabled;
+    } else if (channel_type == CLOVE_CHANNEL_CURSOR) {
+        session->cursor_disabled = disabled;
+    } else {
+        return CLOVE_E_UNSUPPORTED;
+    }
     return 0;
 }
 

@@ -33,7 +33,10 @@ on OUR library and on Debian's reference library:
  8. the guest agent (clove-demo --agent): the viewer reports it connected
     (the main channel's agent state, from MAIN_INIT or AGENT_CONNECTED);
  9. SASL (clove-demo --sasl, a sasldb user): --sasl --username -w shows the
-    frame pixel-exact."""
+    frame pixel-exact;
+10. a .vv file's disable-channels=inputs;cursor leaves those channels out
+    (the viewer only watches) and still shows the frame pixel-exact;
+    disable-channels=display is refused with one line."""
 
 import os
 import re
@@ -401,6 +404,31 @@ def run_vv(args, tmpdir, procs, lib):
     stop_view(view, err, err_path, lib)
     H.log("%s: .vv fullscreen=1 title=T-%%d: 'T-1 - clove-view' asked fullscreen; F11 leaves "
           "it at %dx%d, pixel-exact" % (lib, GW, GH))
+
+    # disable-channels: the inputs and cursor channels are left out (the
+    # viewer only watches), the window still shows the frame exactly; a file
+    # that disables the display channel is refused with one line.
+    vv = os.path.join(tmpdir, "view-nochan-%s.vv" % lib)
+    with open(vv, "w") as f:
+        f.write("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=%d\ntitle=N-%%d\n"
+                "disable-channels=inputs;cursor;usbredir;\n" % demo.port)
+    view, err, err_path = start_view(args, procs, tmpdir, display, demo, None, lib, target=vv)
+    win = find_window(display, "N-1 - clove-view")
+    wait_window_shows(display, win, demo, tmpdir, lib + "-nochan")
+    log = stop_view(view, err, err_path, lib)
+    H.check("inputs ready" not in log and "clove-view: cursor" not in log,
+            "%s: disable-channels=inputs;cursor, yet the viewer linked them:\n%s" % (lib, log))
+    vv = os.path.join(tmpdir, "view-nodisplay-%s.vv" % lib)
+    with open(vv, "w") as f:
+        f.write("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=%d\n"
+                "disable-channels=display\n" % demo.port)
+    r = subprocess.run([args.clove_view, vv], env=xenv(display), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=20)
+    text = r.stderr.decode("utf-8", "replace")
+    H.check(r.returncode == 1 and "cannot be left out" in text,
+            "%s: disable-channels=display: rc=%d %r" % (lib, r.returncode, text))
+    H.log("%s: .vv disable-channels=inputs;cursor: no inputs or cursor channel, frame "
+          "pixel-exact; =display refused" % lib)
     demo.stop()
 
 

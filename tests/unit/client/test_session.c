@@ -36,6 +36,12 @@ static void test_states(void)
     CHECK_EQ(clove_session_set_password(s, longpw), CLOVE_E_RANGE);
     CHECK_EQ(clove_session_set_password(s, "ok"), 0);
     CHECK_EQ(clove_session_set_display_only(s, true), 0);
+    CHECK_EQ(clove_session_set_channel_disabled(s, CLOVE_CHANNEL_INPUTS, true), 0);
+    CHECK_EQ(clove_session_set_channel_disabled(s, CLOVE_CHANNEL_CURSOR, true), 0);
+    CHECK_EQ(clove_session_set_channel_disabled(s, CLOVE_CHANNEL_CURSOR, false), 0);
+    CHECK_EQ(clove_session_set_channel_disabled(s, 1, true), CLOVE_E_UNSUPPORTED);
+    CHECK_EQ(clove_session_set_channel_disabled(s, 2, true), CLOVE_E_UNSUPPORTED);
+    CHECK_EQ(clove_session_set_channel_disabled(s, 9, true), CLOVE_E_UNSUPPORTED);
     CHECK_STR_EQ(clove_session_error(s), "");
     clove_session_destroy(s);
     clove_session_destroy(NULL);

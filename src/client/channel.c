@@ -472,10 +472,7 @@ static int handle_data(struct client_channel *ch, const uint8_t *data, size_t le
     if (h.type < SPICE_MSG_BASE_LAST) {
         rc = handle_base(ch, h.type, body, h.size);
     } else {
-        /* Only the placed message, first in rx, can have been sunk. */
-        ch->rx_in_place = ch->sink != NULL;
         rc = ch->on_message(ch, h.type, body, h.size);
-        ch->rx_in_place = false;
     }
     if (rc < 0) {
         return rc;

@@ -86,10 +86,10 @@ struct client_channel {
     /* The placed message's raw pixels, bytes [sink_from, sink_to) of it,
      * are received straight into `sink`, surface memory (display.c,
      * display_raw_target); rx keeps its room for them but never the bytes.
-     * rx_in_place tells the message's handler, which then only checks it. */
+     * Set only while that message is at rx_start, so a handler that sees
+     * it set is handling that message, and only checks it. */
     uint8_t *sink;
     size_t sink_from, sink_to;
-    bool rx_in_place;
     struct byte_buf tx; /* to send: bytes [tx_start, tx.len) */
     size_t tx_start;
     uint64_t tx_serial;

@@ -805,7 +805,7 @@ static int draw_received_in_place(struct client_display *disp, const struct serv
 {
     struct server_draw_raw raw = raw_of_draw(d);
     size_t len = 0;
-    if (d->u.copy.src.type != SPICE_IMAGE_TYPE_BITMAP || !raw_target(disp, &raw, &len)) {
+    if (!raw_target(disp, &raw, &len)) { /* also refuses a source that is not a BITMAP */
         /* The prefix said otherwise: the parsers disagree, a bug of ours. */
         return session_fail(disp->session, CLOVE_E_INVALID,
                             "display %u: draw %u received into a surface it does not cover",
@@ -1076,7 +1076,7 @@ int display_message(struct client_channel *ch, uint16_t type, const uint8_t *bod
         struct server_draw dr;
         rc = server_parse_draw(type, body, len, &dr, &err);
         if (rc >= 0) {
-            return draw(d, &dr, ch->rx_in_place);
+            return draw(d, &dr, ch->sink != NULL);
         }
         if (rc == CLOVE_E_UNSUPPORTED) {
             /* An image type we do not know: that draw only. */
